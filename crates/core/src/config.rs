@@ -1,0 +1,190 @@
+//! The image config: a read view over its raw bytes, and the edits an append makes.
+//!
+//! Edits go through an order-preserving `serde_json::Value`, so every field this crate does
+//! not know (and the order of those it does) survives; only a changed config is re-serialised.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::digest::Digest;
+use crate::error::Error;
+use crate::platform::Platform;
+
+/// An image config as fetched, with a parsed view for reading.
+#[derive(Clone, Debug)]
+pub struct Config {
+    raw: Vec<u8>,
+    digest: Digest,
+    doc: Map<String, Value>,
+}
+
+/// One `history` entry. `empty_layer` entries (ENV, CMD …) made no layer.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct History {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub empty_layer: bool,
+}
+
+/// What a person wants to know about a config at a glance.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Summary {
+    pub platform: String,
+    pub created: Option<String>,
+    pub entrypoint: Option<Vec<String>>,
+    pub cmd: Option<Vec<String>>,
+    pub env: Vec<String>,
+    pub working_dir: Option<String>,
+    pub user: Option<String>,
+    pub labels: Vec<(String, String)>,
+    pub exposed_ports: Vec<String>,
+    pub history: Vec<History>,
+}
+
+impl Config {
+    /// Parses config bytes; `what` names the config in errors.
+    pub fn parse(what: &str, raw: Vec<u8>) -> Result<Config, Error> {
+        let bad = |problem: String| Error::InvalidConfig { what: what.to_owned(), problem };
+        let doc: Map<String, Value> =
+            serde_json::from_slice(&raw).map_err(|e| bad(format!("not a JSON object: {e}")))?;
+        let config = Config { digest: Digest::sha256(&raw), raw, doc };
+        config.diff_ids().map_err(|e| bad(format!("bad rootfs.diff_ids: {e}")))?;
+        Ok(config)
+    }
+
+    pub fn raw(&self) -> &[u8] {
+        &self.raw
+    }
+
+    pub fn digest(&self) -> &Digest {
+        &self.digest
+    }
+
+    /// `rootfs.diff_ids`: the sha256 of each layer's uncompressed tar, in order.
+    pub fn diff_ids(&self) -> Result<Vec<Digest>, String> {
+        let Some(ids) = self.doc.get("rootfs").and_then(|r| r.get("diff_ids")) else {
+            return Ok(Vec::new());
+        };
+        let ids = ids.as_array().ok_or("not an array")?;
+        ids.iter()
+            .map(|v| v.as_str().ok_or_else(|| "an entry is not a string".to_owned())?.parse().map_err(|e: Error| e.to_string()))
+            .collect()
+    }
+
+    pub fn history(&self) -> Vec<History> {
+        self.doc
+            .get("history")
+            .and_then(|h| serde_json::from_value(h.clone()).ok())
+            .unwrap_or_default()
+    }
+
+    pub fn platform(&self) -> Platform {
+        let s = |k: &str| self.doc.get(k).and_then(Value::as_str);
+        Platform::new(s("os").unwrap_or("unknown"), s("architecture").unwrap_or("unknown"), s("variant"))
+    }
+
+    pub fn summary(&self) -> Summary {
+        let c = self.doc.get("config").and_then(Value::as_object);
+        let get = |k: &str| c.and_then(|c| c.get(k));
+        let strings = |k: &str| get(k).and_then(|v| serde_json::from_value::<Vec<String>>(v.clone()).ok());
+        let string = |k: &str| get(k).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned);
+        let map_keys = |k: &str| -> Vec<(String, String)> {
+            get(k)
+                .and_then(Value::as_object)
+                .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned())).collect())
+                .unwrap_or_default()
+        };
+        Summary {
+            platform: self.platform().to_string(),
+            created: self.doc.get("created").and_then(Value::as_str).map(str::to_owned),
+            entrypoint: strings("Entrypoint"),
+            cmd: strings("Cmd"),
+            env: strings("Env").unwrap_or_default(),
+            working_dir: string("WorkingDir"),
+            user: string("User"),
+            labels: map_keys("Labels"),
+            exposed_ports: map_keys("ExposedPorts").into_iter().map(|(k, _)| k).collect(),
+            history: self.history(),
+        }
+    }
+
+    /// New config bytes with `layers` appended to `rootfs.diff_ids` and `history`, and
+    /// `created` set when given. Every other field keeps its value and position.
+    pub fn with_layers(&self, layers: &[(Digest, History)], created: Option<&str>) -> Result<Vec<u8>, Error> {
+        let mut doc = self.doc.clone();
+        let rootfs = doc
+            .entry("rootfs")
+            .or_insert_with(|| serde_json::json!({"type": "layers", "diff_ids": []}));
+        let rootfs = rootfs.as_object_mut().ok_or_else(|| self.edit_error("`rootfs` is not an object"))?;
+        let ids = rootfs.entry("diff_ids").or_insert_with(|| Value::Array(Vec::new()));
+        let ids = ids.as_array_mut().ok_or_else(|| self.edit_error("`rootfs.diff_ids` is not an array"))?;
+        ids.extend(layers.iter().map(|(d, _)| Value::String(d.to_string())));
+        let history = doc.entry("history").or_insert_with(|| Value::Array(Vec::new()));
+        let history = history.as_array_mut().ok_or_else(|| self.edit_error("`history` is not an array"))?;
+        for (_, h) in layers {
+            history.push(serde_json::to_value(h).map_err(|e| self.edit_error(&e.to_string()))?);
+        }
+        if let Some(created) = created {
+            doc.insert("created".into(), Value::String(created.to_owned()));
+        }
+        serde_json::to_vec(&doc).map_err(|e| self.edit_error(&e.to_string()))
+    }
+
+    fn edit_error(&self, problem: &str) -> Error {
+        Error::InvalidConfig { what: self.digest.to_string(), problem: problem.to_owned() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = r#"{"architecture":"amd64","zebra":{"keep":[1,2]},"config":{"Env":["PATH=/bin"],"Cmd":["/bin/sh"],"Labels":{"b":"2","a":"1"}},"created":"2020-01-01T00:00:00Z","history":[{"created":"2020-01-01T00:00:00Z","created_by":"base"}],"os":"linux","rootfs":{"type":"layers","diff_ids":["sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"]},"aardvark":true}"#;
+
+    #[test]
+    fn append_keeps_unknown_fields_and_key_order() {
+        let c = Config::parse("base", BASE.as_bytes().to_vec()).unwrap();
+        let d = Digest::sha256(b"x");
+        let h = History { created: Some("2026-01-01T00:00:00Z".into()), created_by: Some("layerize".into()), ..Default::default() };
+        let out = c.with_layers(&[(d.clone(), h)], Some("2026-01-01T00:00:00Z")).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        let want = BASE
+            .replace(
+                r#"b7852b855"]}"#,
+                &format!(r#"b7852b855","{d}"]}}"#),
+            )
+            .replace(
+                r#""created_by":"base"}]"#,
+                r#""created_by":"base"},{"created":"2026-01-01T00:00:00Z","created_by":"layerize"}]"#,
+            )
+            .replace(r#""created":"2020-01-01T00:00:00Z","history""#, r#""created":"2026-01-01T00:00:00Z","history""#);
+        assert_eq!(out, want);
+        let again = Config::parse("new", out.into_bytes()).unwrap();
+        assert_eq!(again.diff_ids().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn summary_reads_the_config() {
+        let c = Config::parse("base", BASE.as_bytes().to_vec()).unwrap();
+        let s = c.summary();
+        assert_eq!(s.platform, "linux/amd64");
+        assert_eq!(s.cmd, Some(vec!["/bin/sh".to_owned()]));
+        assert_eq!(s.labels, vec![("b".to_owned(), "2".to_owned()), ("a".to_owned(), "1".to_owned())]);
+        assert_eq!(s.history.len(), 1);
+    }
+
+    #[test]
+    fn bad_configs_are_named() {
+        let e = Config::parse("cfg-x", b"[]".to_vec()).unwrap_err();
+        assert!(e.to_string().contains("cfg-x"), "{e}");
+        let e = Config::parse("cfg-y", br#"{"rootfs":{"diff_ids":["nope"]}}"#.to_vec()).unwrap_err();
+        assert!(e.to_string().contains("diff_ids"), "{e}");
+    }
+}

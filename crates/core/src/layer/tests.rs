@@ -1,0 +1,131 @@
+use std::io::Read;
+
+use proptest::prelude::*;
+
+use super::gzip::Sequential;
+use super::*;
+
+fn plan(files: &[(&str, &[u8], u32)]) -> Plan<Vec<u8>> {
+    let mut plan = Plan::new();
+    for (path, data, mode) in files {
+        let kind = EntryKind::File { mode: *mode, size: data.len() as u64, source: data.to_vec() };
+        plan.add(LayerPath::new(path).unwrap(), kind).unwrap();
+    }
+    plan
+}
+
+fn build(plan: Plan<Vec<u8>>) -> (LayerDigests, Vec<u8>) {
+    let entries = plan.into_entries();
+    write_layer(&entries, &LayerOptions::default(), |s: &Vec<u8>| Ok(std::io::Cursor::new(s.clone())), Sequential, Vec::new(), &mut |_| {}).unwrap()
+}
+
+fn gunzip(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(data).read_to_end(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn digests_describe_the_bytes() {
+    let (d, blob) = build(plan(&[("/opt/app/hello.txt", b"hello\n", MODE_FILE), ("/usr/bin/run", b"#!/bin/sh\n", MODE_EXEC)]));
+    let tar = gunzip(&blob);
+    assert_eq!(d.digest, Digest::sha256(&blob));
+    assert_eq!(d.size, blob.len() as u64);
+    assert_eq!(d.diff_id, Digest::sha256(&tar));
+    assert_eq!(d.tar_size, tar.len() as u64);
+    let mut archive = ::tar::Archive::new(&tar[..]);
+    let listing: Vec<(String, u32, u64, u64)> = archive
+        .entries()
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let h = e.header();
+            (e.path().unwrap().to_string_lossy().into_owned(), h.mode().unwrap(), h.uid().unwrap(), h.mtime().unwrap())
+        })
+        .collect();
+    assert_eq!(
+        listing,
+        vec![
+            ("opt/".into(), 0o755, 0, 0),
+            ("opt/app/".into(), 0o755, 0, 0),
+            ("opt/app/hello.txt".into(), 0o644, 0, 0),
+            ("usr/".into(), 0o755, 0, 0),
+            ("usr/bin/".into(), 0o755, 0, 0),
+            ("usr/bin/run".into(), 0o755, 0, 0),
+        ]
+    );
+}
+
+/// The pinned profile's output for a fixed input. If this changes, every layer digest
+/// users have built changes: only update it together with the profile's version.
+#[test]
+fn golden_digest() {
+    let big: Vec<u8> = (0..3 * gzip::BLOCK_SIZE as u32 / 2).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    let mut p = plan(&[("/a.txt", b"layerize\n", MODE_FILE), ("/bin/tool", &big, MODE_EXEC)]);
+    p.add(LayerPath::new("/etc/motd").unwrap(), EntryKind::Whiteout).unwrap();
+    p.add(LayerPath::new("/bin/sh").unwrap(), EntryKind::Symlink { target: "busybox".into() }).unwrap();
+    let (d, _) = build(p);
+    assert_eq!(d.diff_id.as_str(), GOLDEN_DIFF_ID);
+    assert_eq!(d.digest.as_str(), GOLDEN_DIGEST);
+    assert_eq!(d.size, GOLDEN_SIZE);
+}
+
+pub(crate) const GOLDEN_DIFF_ID: &str = "sha256:c080ef13cdf7e02b4a8119ceb3af14822e058f958855b419d91b09573187b202";
+pub(crate) const GOLDEN_DIGEST: &str = "sha256:3b353088a013a336f96b5dc78e5a14ea1f022ca29b38ed924eec2e536821c534";
+pub(crate) const GOLDEN_SIZE: u64 = 44093;
+
+#[test]
+fn long_names_and_link_targets_use_pax() {
+    let long = format!("/{}/{}", "d".repeat(80), "f".repeat(90));
+    let mut p = plan(&[(&long, b"x", MODE_FILE)]);
+    let target = "t".repeat(150);
+    p.add(LayerPath::new("/link").unwrap(), EntryKind::Symlink { target: target.clone() }).unwrap();
+    let (_, blob) = build(p);
+    let tar = gunzip(&blob);
+    let mut archive = ::tar::Archive::new(&tar[..]);
+    let mut seen = Vec::new();
+    for e in archive.entries().unwrap() {
+        let mut e = e.unwrap();
+        let link = e.link_name().unwrap().map(|l| l.to_string_lossy().into_owned());
+        seen.push((e.path().unwrap().to_string_lossy().into_owned(), link));
+        let mut s = String::new();
+        e.read_to_string(&mut s).unwrap();
+    }
+    assert!(seen.contains(&(long[1..].to_owned(), None)), "{seen:?}");
+    assert!(seen.contains(&("link".to_owned(), Some(target))), "{seen:?}");
+}
+
+#[test]
+fn a_source_of_the_wrong_size_is_an_error_naming_it() {
+    let mut p: Plan<Vec<u8>> = Plan::new();
+    p.add(LayerPath::new("/x/short").unwrap(), EntryKind::File { mode: MODE_FILE, size: 10, source: b"abc".to_vec() }).unwrap();
+    let entries = p.into_entries();
+    let e = write_layer(&entries, &LayerOptions::default(), |s: &Vec<u8>| Ok(std::io::Cursor::new(s.clone())), Sequential, Vec::new(), &mut |_| {})
+        .unwrap_err();
+    assert!(e.to_string().contains("/x/short"), "{e}");
+    assert!(e.to_string().contains("shrank"), "{e}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+    /// However the files are listed, the layer is the same.
+    #[test]
+    fn order_of_adding_does_not_matter(files in proptest::collection::btree_map("[a-c]{1,3}(/[a-c]{1,3}){0,2}", proptest::collection::vec(any::<u8>(), 0..200), 1..8), seed in any::<u64>()) {
+        // Keep only paths that are not a prefix-directory of another (a file cannot hold files).
+        let paths: Vec<&String> = files.keys().filter(|p| !files.keys().any(|q| q.starts_with(&format!("{p}/")))).collect();
+        let mut shuffled = paths.clone();
+        let mut s = seed;
+        for i in (1..shuffled.len()).rev() {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            shuffled.swap(i, (s >> 33) as usize % (i + 1));
+        }
+        let make = |order: &[&String]| {
+            let list: Vec<(&str, &[u8], u32)> = order.iter().map(|p| (p.as_str(), files[*p].as_slice(), MODE_FILE)).collect();
+            build(plan(&list))
+        };
+        let (a, blob_a) = make(&paths);
+        let (b, blob_b) = make(&shuffled);
+        prop_assert_eq!(a, b);
+        prop_assert_eq!(blob_a, blob_b);
+    }
+}
