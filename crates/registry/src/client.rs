@@ -1,0 +1,280 @@
+//! A client for one registry: builds URLs, sends through the transport, and runs the auth
+//! dance (ping, challenge, token, retry once on 401).
+
+use std::cell::RefCell;
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Method, StatusCode};
+use serde::Deserialize;
+use url::Url;
+
+use crate::auth::{AuthState, Challenge, Credentials, Scope};
+use crate::error::Error;
+use crate::redact;
+use crate::transport::{Request, Response, Transport};
+
+/// HTTP or HTTPS. Docker speaks plain HTTP to loopback registries and to those the user
+/// marks insecure; everything else is HTTPS.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scheme {
+    Http,
+    Https,
+}
+
+impl Scheme {
+    pub fn for_reference(reference: &layerize_core::Reference, insecure: bool) -> Scheme {
+        if insecure || reference.is_loopback() {
+            Scheme::Http
+        } else {
+            Scheme::Https
+        }
+    }
+}
+
+/// Talks to one registry. Methods take `&self`; the auth state lives in a `RefCell` because
+/// the client is used from one task (no `Send` needed) but by several requests at once.
+pub struct Client<T: Transport> {
+    transport: T,
+    base: Url,
+    registry: String,
+    credentials: Option<Credentials>,
+    auth: RefCell<AuthState>,
+}
+
+impl<T: Transport> std::fmt::Debug for Client<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").field("registry", &self.registry).field("credentials", &self.credentials).finish()
+    }
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    token: Option<String>,
+    access_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    #[serde(default)]
+    errors: Vec<ErrorEntry>,
+}
+
+#[derive(Deserialize)]
+struct ErrorEntry {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    message: String,
+}
+
+impl<T: Transport> Client<T> {
+    /// A client for `registry` (`host[:port]`, as the API is reached: `registry-1.docker.io`
+    /// for Docker Hub).
+    pub fn new(transport: T, registry: &str, scheme: Scheme, credentials: Option<Credentials>) -> Result<Client<T>, Error> {
+        let s = match scheme {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        };
+        let base = Url::parse(&format!("{s}://{registry}/"))
+            .map_err(|e| Error::Protocol { registry: registry.to_owned(), message: format!("not a usable host: {e}") })?;
+        Ok(Client { transport, base, registry: registry.to_owned(), credentials, auth: RefCell::new(AuthState::default()) })
+    }
+
+    /// A client for a different base URL, e.g. the page's proxy in front of the registry.
+    pub fn with_base_url(transport: T, registry: &str, base: Url, credentials: Option<Credentials>) -> Client<T> {
+        Client { transport, base, registry: registry.to_owned(), credentials, auth: RefCell::new(AuthState::default()) }
+    }
+
+    pub fn registry(&self) -> &str {
+        &self.registry
+    }
+
+    pub(crate) fn url(&self, path: &str) -> Result<Url, Error> {
+        self.base
+            .join(path)
+            .map_err(|e| Error::Protocol { registry: self.registry.clone(), message: format!("bad path {path:?}: {e}") })
+    }
+
+    /// `GET /v2/`: learns how the registry wants to be authenticated. Called once, before
+    /// the first request, so that request already carries credentials.
+    pub async fn ping(&self) -> Result<(), Error> {
+        let url = self.url("v2/")?;
+        let response = self.transport.send(Request::new(Method::GET, url.clone())).await?;
+        let mut auth = self.auth.borrow_mut();
+        auth.pinged = true;
+        match response.status {
+            s if s.is_success() => Ok(()),
+            StatusCode::UNAUTHORIZED => {
+                auth.challenge = response.header("www-authenticate").and_then(Challenge::parse);
+                Ok(())
+            }
+            status => Err(Error::Registry {
+                registry: self.registry.clone(),
+                action: "the API version check".into(),
+                url: redact::url(&url),
+                status: status.as_u16(),
+                message: Some("is this a container registry?".into()),
+            }),
+        }
+    }
+
+    /// Sends `request` with whatever authorization `scopes` need, fetching a token or
+    /// switching to basic auth on a 401 and trying once more.
+    pub(crate) async fn send(&self, request: Request, scopes: &[Scope], action: &str) -> Result<Response, Error> {
+        if !self.auth.borrow().pinged {
+            self.ping().await?;
+        }
+        if self.needs_token(scopes) {
+            self.fetch_token(scopes, action).await?;
+        }
+        let response = self.send_once(request.clone(), scopes).await?;
+        if response.status != StatusCode::UNAUTHORIZED {
+            return Ok(response);
+        }
+        // The registry may want a different scheme or scope than the ping suggested.
+        let challenge = response.header("www-authenticate").and_then(Challenge::parse);
+        let had_auth = {
+            let mut auth = self.auth.borrow_mut();
+            let had = auth.header(self.credentials.as_ref(), scopes).is_some();
+            auth.drop_token(scopes);
+            if challenge.is_some() {
+                auth.challenge = challenge.clone();
+            }
+            had
+        };
+        match challenge.as_ref().map(|c| c.scheme.as_str()) {
+            Some("bearer") if !matches!(self.credentials, Some(Credentials::Bearer { .. })) => {
+                let mut wanted = scopes.to_vec();
+                if let Some(extra) = challenge.as_ref().and_then(|c| c.param("scope")) {
+                    wanted.extend(extra.split(' ').map(Scope::raw));
+                }
+                self.fetch_token(&wanted, action).await?;
+                let token = self.auth.borrow().token(&wanted).map(str::to_owned);
+                if let Some(token) = token {
+                    self.auth.borrow_mut().store_token(scopes, token);
+                }
+            }
+            Some("basic") if !had_auth && self.credentials.is_some() => {}
+            _ => return Err(self.unauthorized(action)),
+        }
+        let retry = self.send_once(request, scopes).await?;
+        if retry.status == StatusCode::UNAUTHORIZED {
+            return Err(self.unauthorized(action));
+        }
+        Ok(retry)
+    }
+
+    async fn send_once(&self, mut request: Request, scopes: &[Scope]) -> Result<Response, Error> {
+        let header_value = self.auth.borrow().header(self.credentials.as_ref(), scopes);
+        if let Some(value) = header_value {
+            let mut value = HeaderValue::from_str(&value)
+                .map_err(|_| Error::Protocol { registry: self.registry.clone(), message: "credentials contain invalid characters".into() })?;
+            value.set_sensitive(true);
+            request.headers.insert(header::AUTHORIZATION, value);
+        }
+        self.transport.send(request).await
+    }
+
+    fn needs_token(&self, scopes: &[Scope]) -> bool {
+        let auth = self.auth.borrow();
+        auth.challenge.as_ref().is_some_and(|c| c.scheme == "bearer")
+            && !matches!(self.credentials, Some(Credentials::Bearer { .. }))
+            && auth.token(scopes).is_none()
+    }
+
+    /// Asks the challenge's realm for a token covering `scopes`.
+    async fn fetch_token(&self, scopes: &[Scope], action: &str) -> Result<(), Error> {
+        let challenge = self.auth.borrow().challenge.clone();
+        let Some(challenge) = challenge else { return Ok(()) };
+        let realm = challenge.param("realm").ok_or_else(|| Error::Protocol {
+            registry: self.registry.clone(),
+            message: "bearer challenge without a realm".into(),
+        })?;
+        let mut url = Url::parse(realm).map_err(|e| Error::Protocol {
+            registry: self.registry.clone(),
+            message: format!("token realm {realm:?} is not a URL: {e}"),
+        })?;
+        {
+            let mut q = url.query_pairs_mut();
+            if let Some(service) = challenge.param("service") {
+                q.append_pair("service", service);
+            }
+            let mut sorted = scopes.to_vec();
+            sorted.sort();
+            sorted.dedup();
+            for scope in &sorted {
+                q.append_pair("scope", scope.as_str());
+            }
+        }
+        let mut request = Request::new(Method::GET, url.clone());
+        if let Some(basic) = self.credentials.as_ref().and_then(Credentials::basic_header) {
+            let mut value = HeaderValue::from_str(&basic)
+                .map_err(|_| Error::Protocol { registry: self.registry.clone(), message: "credentials contain invalid characters".into() })?;
+            value.set_sensitive(true);
+            request.headers.insert(header::AUTHORIZATION, value);
+        }
+        let response = self.transport.send(request).await?;
+        match response.status {
+            s if s.is_success() => {}
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => return Err(self.unauthorized(action)),
+            status => {
+                return Err(Error::Registry {
+                    registry: self.registry.clone(),
+                    action: "a token request".into(),
+                    url: redact::url(&url),
+                    status: status.as_u16(),
+                    message: None,
+                })
+            }
+        }
+        let registry = self.registry.clone();
+        let body = response
+            .bytes(1 << 20, || Error::TooLarge { registry: registry.clone(), what: "token response".into(), limit: 1 << 20 })
+            .await?;
+        let parsed: TokenResponse = serde_json::from_slice(&body)
+            .map_err(|e| Error::Protocol { registry: self.registry.clone(), message: format!("token response is not JSON: {e}") })?;
+        let token = parsed.token.or(parsed.access_token).filter(|t| !t.is_empty()).ok_or_else(|| Error::Protocol {
+            registry: self.registry.clone(),
+            message: "token response has no token".into(),
+        })?;
+        self.auth.borrow_mut().store_token(scopes, token);
+        Ok(())
+    }
+
+    fn unauthorized(&self, action: &str) -> Error {
+        let hint = match &self.credentials {
+            None => "this needs credentials; log in or pass --username and --password-stdin",
+            Some(Credentials::Basic { .. }) => "wrong username or password, or no access to this repository",
+            Some(Credentials::Bearer { .. }) => "the token is invalid, expired, or lacks access to this repository",
+        };
+        Error::Unauthorized { registry: self.registry.clone(), action: action.to_owned(), hint: hint.to_owned() }
+    }
+
+    /// Turns an unexpected status into an error carrying the registry's own message.
+    pub(crate) async fn fail(&self, response: Response, action: &str) -> Error {
+        let status = response.status;
+        let url = redact::url(&response.url);
+        let body = response.bytes(64 << 10, || Error::Protocol { registry: String::new(), message: String::new() }).await;
+        let message = body.ok().and_then(|b| registry_message(&b));
+        if status == StatusCode::NOT_FOUND {
+            return Error::NotFound { registry: self.registry.clone(), what: action.to_owned(), detail: message };
+        }
+        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+            return self.unauthorized(action);
+        }
+        Error::Registry { registry: self.registry.clone(), action: action.to_owned(), url, status: status.as_u16(), message }
+    }
+
+    pub(crate) async fn read_document(&self, response: Response, what: &str) -> Result<Bytes, Error> {
+        let registry = self.registry.clone();
+        let limit = crate::MAX_DOCUMENT_SIZE;
+        response.bytes(limit, || Error::TooLarge { registry, what: what.to_owned(), limit }).await
+    }
+}
+
+/// `CODE: message` from a distribution error body, if it is one.
+fn registry_message(body: &[u8]) -> Option<String> {
+    let parsed: ErrorBody = serde_json::from_slice(body).ok()?;
+    let parts: Vec<String> = parsed.errors.iter().map(|e| format!("{}: {}", e.code, e.message)).collect();
+    (!parts.is_empty()).then(|| parts.join("; "))
+}

@@ -1,0 +1,142 @@
+//! Reading from a registry: manifests and configs as raw, verified bytes; blobs as verified
+//! streams.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures_util::Stream;
+use http::{header, HeaderValue, Method, StatusCode};
+use layerize_core::digest::Hasher;
+use layerize_core::media_type::MANIFEST_ACCEPT;
+use layerize_core::{Digest, Reference};
+
+use crate::auth::Scope;
+use crate::client::Client;
+use crate::error::Error;
+use crate::transport::{BodyStream, Request, Transport};
+
+/// Manifest bytes exactly as served, with the `Content-Type` the registry gave.
+#[derive(Clone, Debug)]
+pub struct FetchedManifest {
+    pub raw: Vec<u8>,
+    pub content_type: Option<String>,
+    pub digest: Digest,
+}
+
+impl<T: Transport> Client<T> {
+    /// Fetches a manifest by tag or digest, accepting Docker and OCI manifests and indexes.
+    /// A manifest fetched by digest must hash to that digest.
+    pub async fn manifest(&self, repository: &str, selector: &str) -> Result<FetchedManifest, Error> {
+        let what = format!("manifest {}/{repository}:{selector}", self.registry());
+        let url = self.url(&format!("v2/{repository}/manifests/{selector}"))?;
+        let mut request = Request::new(Method::GET, url);
+        request.headers.insert(header::ACCEPT, HeaderValue::from_static(MANIFEST_ACCEPT));
+        let response = self.send(request, &[Scope::pull(repository)], &format!("pulling {repository}")).await?;
+        if response.status != StatusCode::OK {
+            return Err(self.fail(response, &what).await);
+        }
+        let content_type = response.header("content-type").map(str::to_owned);
+        let raw = self.read_document(response, &what).await?.to_vec();
+        let digest = Digest::sha256(&raw);
+        if let Ok(expected) = selector.parse::<Digest>() {
+            if expected != digest {
+                return Err(Error::DigestMismatch { registry: self.registry().to_owned(), what, expected, found: digest });
+            }
+        }
+        Ok(FetchedManifest { raw, content_type, digest })
+    }
+
+    /// The manifest a reference names (its digest if pinned, else its tag).
+    pub async fn manifest_for(&self, reference: &Reference) -> Result<FetchedManifest, Error> {
+        self.manifest(reference.repository(), reference.selector()).await
+    }
+
+    /// A whole small blob (a config), verified against its digest.
+    pub async fn blob_bytes(&self, repository: &str, digest: &Digest) -> Result<Vec<u8>, Error> {
+        let response = self.blob_response(repository, digest).await?;
+        let what = format!("blob {digest}");
+        let bytes = self.read_document(response, &what).await?.to_vec();
+        let found = Digest::sha256(&bytes);
+        if &found != digest {
+            return Err(Error::DigestMismatch { registry: self.registry().to_owned(), what, expected: digest.clone(), found });
+        }
+        Ok(bytes)
+    }
+
+    /// A blob as a stream. The stream ends with an error instead of its last chunk if the
+    /// bytes do not hash to `digest`, so a consumer can never mistake bad data for good.
+    pub async fn blob(&self, repository: &str, digest: &Digest) -> Result<BodyStream, Error> {
+        let response = self.blob_response(repository, digest).await?;
+        Ok(Box::pin(Verified {
+            inner: response.body,
+            hasher: Some(Hasher::new()),
+            expected: digest.clone(),
+            registry: self.registry().to_owned(),
+            pending: None,
+        }))
+    }
+
+    async fn blob_response(&self, repository: &str, digest: &Digest) -> Result<crate::transport::Response, Error> {
+        let url = self.url(&format!("v2/{repository}/blobs/{digest}"))?;
+        let response = self.send(Request::new(Method::GET, url), &[Scope::pull(repository)], &format!("pulling {repository}")).await?;
+        if response.status != StatusCode::OK {
+            return Err(self.fail(response, &format!("blob {digest} in {repository}")).await);
+        }
+        Ok(response)
+    }
+
+    /// Whether the repository has the blob (`HEAD`).
+    pub async fn blob_exists(&self, repository: &str, digest: &Digest, scopes: &[Scope]) -> Result<bool, Error> {
+        let url = self.url(&format!("v2/{repository}/blobs/{digest}"))?;
+        let response = self.send(Request::new(Method::HEAD, url), scopes, &format!("checking {repository}")).await?;
+        match response.status {
+            StatusCode::OK => Ok(true),
+            StatusCode::NOT_FOUND => Ok(false),
+            _ => Err(self.fail(response, &format!("blob {digest} in {repository}")).await),
+        }
+    }
+}
+
+/// Hashes a blob stream as it passes; holds back the last chunk until the digest checks.
+struct Verified {
+    inner: BodyStream,
+    hasher: Option<Hasher>,
+    expected: Digest,
+    registry: String,
+    pending: Option<Bytes>,
+}
+
+impl Stream for Verified {
+    type Item = Result<Bytes, Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        loop {
+            match self.inner.as_mut().poll_next(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e))),
+                Poll::Ready(Some(Ok(chunk))) => {
+                    if let Some(h) = self.hasher.as_mut() {
+                        h.update(&chunk);
+                    }
+                    if let Some(previous) = self.pending.replace(chunk) {
+                        return Poll::Ready(Some(Ok(previous)));
+                    }
+                }
+                Poll::Ready(None) => {
+                    let Some(hasher) = self.hasher.take() else { return Poll::Ready(None) };
+                    let found = hasher.finish();
+                    if found != self.expected {
+                        return Poll::Ready(Some(Err(Error::DigestMismatch {
+                            registry: self.registry.clone(),
+                            what: "blob".into(),
+                            expected: self.expected.clone(),
+                            found,
+                        })));
+                    }
+                    return Poll::Ready(self.pending.take().map(Ok));
+                }
+            }
+        }
+    }
+}

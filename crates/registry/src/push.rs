@@ -1,0 +1,170 @@
+//! Writing to a registry: blobs (skip if present, mount within the registry, else upload in
+//! chunks) and manifests.
+//!
+//! Upload protocol: `POST /blobs/uploads/` → `202 Location`; `PATCH Location` with
+//! `Content-Range: start-end` (no `bytes ` prefix, inclusive end), at most
+//! [`crate::CHUNK_SIZE`] each, always following the latest `Location` (resolved against the
+//! URL that answered); `PUT Location?digest=…` to commit.
+
+use bytes::{Bytes, BytesMut};
+use futures_util::{Stream, StreamExt};
+use http::{header, HeaderValue, Method, StatusCode};
+use layerize_core::{Digest, MediaType};
+use url::Url;
+
+use crate::auth::Scope;
+use crate::client::Client;
+use crate::error::Error;
+use crate::transport::{Request, Response, Transport};
+
+/// Where the bytes of a blob to upload come from, opened only when an upload is needed.
+pub trait BlobSource {
+    type Stream: Stream<Item = Result<Bytes, Error>> + Unpin;
+    fn open(self) -> impl std::future::Future<Output = Result<Self::Stream, Error>>;
+}
+
+/// What happened to a blob on push, for progress reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BlobOutcome {
+    AlreadyThere,
+    Mounted,
+    Uploaded,
+}
+
+impl<T: Transport> Client<T> {
+    /// Makes sure `repository` has the blob: nothing if it is there, a cross-repository mount
+    /// from `mount_from` (same registry) if that works, else an upload from `source`.
+    pub async fn push_blob<S: BlobSource>(
+        &self,
+        repository: &str,
+        digest: &Digest,
+        mount_from: Option<&str>,
+        source: S,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<BlobOutcome, Error> {
+        let scopes = push_scopes(repository, mount_from);
+        if self.blob_exists(repository, digest, &scopes).await? {
+            return Ok(BlobOutcome::AlreadyThere);
+        }
+        let location = match mount_from.filter(|from| *from != repository) {
+            Some(from) => {
+                let mut url = self.url(&format!("v2/{repository}/blobs/uploads/"))?;
+                url.query_pairs_mut().append_pair("mount", digest.as_str()).append_pair("from", from);
+                let response = self.send(Request::new(Method::POST, url), &scopes, &format!("pushing to {repository}")).await?;
+                match response.status {
+                    StatusCode::CREATED => return Ok(BlobOutcome::Mounted),
+                    StatusCode::ACCEPTED => self.location(&response)?,
+                    _ => return Err(self.fail(response, &format!("mounting {digest} from {from} into {repository}")).await),
+                }
+            }
+            None => self.start_upload(repository, &scopes).await?,
+        };
+        let stream = source.open().await?;
+        self.upload(repository, &scopes, location, digest, stream, progress).await?;
+        Ok(BlobOutcome::Uploaded)
+    }
+
+    async fn start_upload(&self, repository: &str, scopes: &[Scope]) -> Result<Url, Error> {
+        let url = self.url(&format!("v2/{repository}/blobs/uploads/"))?;
+        let response = self.send(Request::new(Method::POST, url), scopes, &format!("pushing to {repository}")).await?;
+        if response.status != StatusCode::ACCEPTED {
+            return Err(self.fail(response, &format!("starting an upload to {repository}")).await);
+        }
+        self.location(&response)
+    }
+
+    async fn upload(
+        &self,
+        repository: &str,
+        scopes: &[Scope],
+        mut location: Url,
+        digest: &Digest,
+        mut stream: impl Stream<Item = Result<Bytes, Error>> + Unpin,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<(), Error> {
+        let action = format!("uploading {digest} to {repository}");
+        let mut offset = 0u64;
+        let mut buf = BytesMut::new();
+        let mut ended = false;
+        while !ended {
+            while buf.len() < crate::CHUNK_SIZE {
+                match stream.next().await {
+                    Some(chunk) => buf.extend_from_slice(&chunk?),
+                    None => {
+                        ended = true;
+                        break;
+                    }
+                }
+            }
+            while buf.len() >= crate::CHUNK_SIZE || (ended && !buf.is_empty()) {
+                let chunk = buf.split_to(buf.len().min(crate::CHUNK_SIZE)).freeze();
+                let len = chunk.len() as u64;
+                let mut request = Request::new(Method::PATCH, location.clone());
+                request.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+                request.headers.insert(header::CONTENT_RANGE, header_value(&format!("{}-{}", offset, offset + len - 1)));
+                request.headers.insert(header::CONTENT_LENGTH, header_value(&len.to_string()));
+                request.body = chunk;
+                let response = self.send(request, scopes, &action).await?;
+                if response.status != StatusCode::ACCEPTED && response.status != StatusCode::NO_CONTENT {
+                    return Err(self.fail(response, &action).await);
+                }
+                location = self.location(&response)?;
+                offset += len;
+                progress(offset);
+            }
+        }
+        location.query_pairs_mut().append_pair("digest", digest.as_str());
+        let mut request = Request::new(Method::PUT, location);
+        request.headers.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+        let response = self.send(request, scopes, &action).await?;
+        if response.status != StatusCode::CREATED {
+            return Err(self.fail(response, &action).await);
+        }
+        Ok(())
+    }
+
+    /// Puts a manifest under `reference` (a tag or its digest) with its exact media type.
+    /// Returns the digest the registry stored it under, checked against our own.
+    pub async fn put_manifest(&self, repository: &str, reference: &str, bytes: &[u8], media_type: &MediaType) -> Result<Digest, Error> {
+        let digest = Digest::sha256(bytes);
+        let url = self.url(&format!("v2/{repository}/manifests/{reference}"))?;
+        let mut request = Request::new(Method::PUT, url);
+        request.headers.insert(header::CONTENT_TYPE, header_value(media_type.as_str()));
+        request.body = Bytes::copy_from_slice(bytes);
+        let action = format!("pushing manifest {repository}:{reference}");
+        let response = self.send(request, &[Scope::push(repository)], &action).await?;
+        if response.status != StatusCode::CREATED {
+            return Err(self.fail(response, &action).await);
+        }
+        if let Some(served) = response.header("docker-content-digest").and_then(|d| d.parse::<Digest>().ok()) {
+            if served != digest {
+                return Err(Error::DigestMismatch { registry: self.registry().to_owned(), what: action, expected: digest, found: served });
+            }
+        }
+        Ok(digest)
+    }
+
+    /// The `Location` of an upload response, resolved against the URL that answered.
+    fn location(&self, response: &Response) -> Result<Url, Error> {
+        let raw = response.header("location").ok_or_else(|| Error::Protocol {
+            registry: self.registry().to_owned(),
+            message: format!("upload response {} has no Location header", response.status),
+        })?;
+        response.url.join(raw).map_err(|e| Error::Protocol {
+            registry: self.registry().to_owned(),
+            message: format!("upload Location is not a URL: {e}"),
+        })
+    }
+}
+
+fn push_scopes(repository: &str, mount_from: Option<&str>) -> Vec<Scope> {
+    let mut scopes = vec![Scope::push(repository)];
+    if let Some(from) = mount_from.filter(|f| *f != repository) {
+        scopes.push(Scope::pull(from));
+    }
+    scopes
+}
+
+fn header_value(s: &str) -> HeaderValue {
+    HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
+}

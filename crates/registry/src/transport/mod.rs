@@ -1,0 +1,82 @@
+//! How requests reach a registry. Protocol code builds a [`Request`] and gets back status,
+//! headers and a body stream; it never knows whether reqwest or the browser's `fetch`
+//! (through the proxy) carried it.
+
+#[cfg(not(target_arch = "wasm32"))]
+pub mod native;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::{Stream, StreamExt};
+use http::{HeaderMap, Method, StatusCode};
+use url::Url;
+
+use crate::error::Error;
+
+/// A response body, chunk by chunk. Not `Send`: browser streams are not.
+pub type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, Error>>>>;
+
+/// One HTTP request. Bodies are whole `Bytes` (upload chunks are at most
+/// [`crate::CHUNK_SIZE`]), so a request can be sent again after a 401 without having
+/// consumed anything.
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub method: Method,
+    pub url: Url,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Request {
+    pub fn new(method: Method, url: Url) -> Request {
+        Request { method, url, headers: HeaderMap::new(), body: Bytes::new() }
+    }
+}
+
+/// A response whose body has not been read yet.
+pub struct Response {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    /// The URL that answered, after redirects: relative `Location`s resolve against it.
+    pub url: Url,
+    pub body: BodyStream,
+}
+
+impl std::fmt::Debug for Response {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Response").field("status", &self.status).field("url", &crate::redact::url(&self.url)).finish()
+    }
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Reads the whole body, refusing more than `limit` bytes.
+    pub async fn bytes(mut self, limit: usize, too_large: impl FnOnce() -> Error) -> Result<Bytes, Error> {
+        let mut buf = BytesMut::new();
+        while let Some(chunk) = self.body.next().await {
+            let chunk = chunk?;
+            if buf.len() + chunk.len() > limit {
+                return Err(too_large());
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        Ok(buf.freeze())
+    }
+}
+
+/// Carries requests. Implementations follow redirects (without forwarding `Authorization`
+/// to another host) and report network failures as [`Error::Unreachable`].
+pub trait Transport {
+    fn send(&self, request: Request) -> impl Future<Output = Result<Response, Error>>;
+}
+
+impl<T: Transport> Transport for &T {
+    fn send(&self, request: Request) -> impl Future<Output = Result<Response, Error>> {
+        (**self).send(request)
+    }
+}
