@@ -1,0 +1,46 @@
+//! `layerize layer`: build a layer offline and print its digests.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use layerize_core::layer::LayerOptions;
+
+use crate::files::{self, FileArg};
+use crate::layer_file;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// A file or directory to add, and where: SRC[:DEST] (repeatable).
+    #[arg(short = 'f', long = "file", value_name = "SRC[:DEST]")]
+    files: Vec<FileArg>,
+    /// A path to delete from the layers below (written as a whiteout; repeatable).
+    #[arg(long = "delete", value_name = "PATH")]
+    deletes: Vec<String>,
+    /// Where to write the gzipped layer.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    output: PathBuf,
+    /// Modification time of every entry, in seconds since 1970.
+    #[arg(long, default_value_t = 0)]
+    mtime: u64,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let plan = files::plan(&args.files, &args.deletes)?;
+    let dir = match args.output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let (digests, temp) = layer_file::build(plan, &LayerOptions { mtime: args.mtime }, &dir)?;
+    temp.persist(&args.output).with_context(|| format!("cannot write {}", args.output.display()))?;
+    if args.json {
+        println!("{}", serde_json::to_string(&digests)?);
+    } else {
+        println!("diffID: {}", digests.diff_id);
+        println!("digest: {}", digests.digest);
+        println!("size:   {}", digests.size);
+    }
+    Ok(())
+}

@@ -1,0 +1,30 @@
+//! Building a layer from a plan into a file, with the deflate work spread over all cores.
+//! The output is written to a temporary name beside its destination and renamed into place,
+//! so a failed build never leaves a half-written file.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use layerize_core::layer::{write_layer, LayerDigests, LayerOptions, Plan};
+use tempfile::NamedTempFile;
+
+use crate::deflate::Parallel;
+
+/// Writes the layer to a new temporary file in `dir`; the caller persists or drops it.
+pub fn build(plan: Plan<PathBuf>, options: &LayerOptions, dir: &Path) -> Result<(LayerDigests, NamedTempFile)> {
+    let temp = tempfile::Builder::new()
+        .prefix(".layerize-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+    let sink = BufWriter::with_capacity(1 << 20, temp.as_file().try_clone()?);
+    let entries = plan.into_entries();
+    let (digests, sink) = write_layer(&entries, options, |p: &PathBuf| File::open(p), Parallel::for_this_machine(), sink, &mut |_| {})?;
+    let file = sink.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all().ok();
+    let mut temp = temp;
+    temp.flush()?;
+    Ok((digests, temp))
+}
