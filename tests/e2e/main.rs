@@ -1,0 +1,4 @@
+//! layerize's end-to-end tests: one binary, one module per area, all against real services
+//! started by the harness in `tests/harness`.
+
+mod harness_selftest;
