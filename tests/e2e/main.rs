@@ -1,4 +1,9 @@
 //! layerize's end-to-end tests: one binary, one module per area, all against real services
 //! started by the harness in `tests/harness`.
 
+mod append;
+mod bad_input;
+mod cli;
+mod files;
 mod harness_selftest;
+mod layer;

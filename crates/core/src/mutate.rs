@@ -41,6 +41,13 @@ pub fn append(manifest: &ImageManifest, config: &Config, layers: &[NewLayer], cr
         .media_type()
         .family()
         .ok_or_else(|| fail(format!("unknown manifest family {}", manifest.media_type())))?;
+    if !matches!(manifest.config.media_type, MediaType::DockerConfig | MediaType::OciConfig) {
+        return Err(Error::UnsupportedMediaType {
+            what,
+            media_type: manifest.config.media_type.to_string(),
+            hint: "the manifest describes an artifact, not a container image, so there is no filesystem to add a layer to",
+        });
+    }
     if config.digest() != &manifest.config.digest {
         return Err(fail(format!("config {} is not the one the manifest names ({})", config.digest(), manifest.config.digest)));
     }
@@ -74,7 +81,8 @@ pub fn append(manifest: &ImageManifest, config: &Config, layers: &[NewLayer], cr
 }
 
 /// An index whose entries for replaced images point at their new manifests. Attestations
-/// about a replaced image are dropped: they describe the old image, not the new one.
+/// about a replaced image are dropped (they describe the old image, not the new one), and so
+/// are those about an image the index does not hold (they would dangle).
 pub fn replace_in_index(index: &Index, replaced: &[(Digest, Descriptor)]) -> Result<(Vec<u8>, Descriptor), Error> {
     let fail = |problem: String| Error::Mutate { what: index.digest().to_string(), problem };
     let mut doc: Map<String, Value> = serde_json::from_slice(index.raw()).map_err(|e| fail(e.to_string()))?;
@@ -83,9 +91,18 @@ pub fn replace_in_index(index: &Index, replaced: &[(Digest, Descriptor)]) -> Res
         .and_then(Value::as_array_mut)
         .ok_or_else(|| fail("index has no `manifests` array".into()))?;
     let find = |d: &str| replaced.iter().find(|(old, _)| old.as_str() == d);
+    // Digests of the images that stay unchanged: an attestation may only stay if it is
+    // about one of them.
+    let kept: Vec<String> = entries
+        .iter()
+        .filter(|e| !e.get("annotations").is_some_and(|a| a.get(REFERENCE_DIGEST).is_some()))
+        .filter_map(|e| e.get("digest").and_then(Value::as_str))
+        .filter(|d| find(d).is_none())
+        .map(str::to_owned)
+        .collect();
     entries.retain(|e| {
         let about = e.get("annotations").and_then(|a| a.get(REFERENCE_DIGEST)).and_then(Value::as_str);
-        about.is_none_or(|d| find(d).is_none())
+        about.is_none_or(|d| kept.iter().any(|k| k == d))
     });
     for entry in entries.iter_mut() {
         let Some(obj) = entry.as_object_mut() else { continue };
