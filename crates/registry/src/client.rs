@@ -273,8 +273,13 @@ impl<T: Transport> Client<T> {
 }
 
 /// `CODE: message` from a distribution error body, if it is one.
+/// Falls back to a short plain-text body (the page's proxy explains refusals that way).
 fn registry_message(body: &[u8]) -> Option<String> {
-    let parsed: ErrorBody = serde_json::from_slice(body).ok()?;
-    let parts: Vec<String> = parsed.errors.iter().map(|e| format!("{}: {}", e.code, e.message)).collect();
-    (!parts.is_empty()).then(|| parts.join("; "))
+    if let Ok(parsed) = serde_json::from_slice::<ErrorBody>(body) {
+        let parts: Vec<String> = parsed.errors.iter().map(|e| format!("{}: {}", e.code, e.message)).collect();
+        return (!parts.is_empty()).then(|| parts.join("; "));
+    }
+    let text = std::str::from_utf8(body).ok()?.trim();
+    let first = text.lines().next()?.trim();
+    (!first.is_empty() && first.len() <= 300 && !first.starts_with('<')).then(|| first.to_owned())
 }

@@ -2,6 +2,8 @@
 //! headers and a body stream; it never knows whether reqwest or the browser's `fetch`
 //! (through the proxy) carried it.
 
+#[cfg(target_arch = "wasm32")]
+pub mod browser;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod native;
 
