@@ -1,14 +1,11 @@
-//! Where blob bytes for a push come from: a local file, bytes in memory, or another
-//! registry (streamed through, never stored).
+//! The bytes of a layer built into a local file, as a blob source for a push.
 
 use std::path::PathBuf;
 use std::pin::Pin;
 
 use bytes::Bytes;
-use futures_util::{Stream, StreamExt};
-use layerize_core::Digest;
-use layerize_registry::transport::Transport;
-use layerize_registry::{BlobSource, Client, Error};
+use futures_util::Stream;
+use layerize_registry::{BlobSource, Error};
 use tokio::io::AsyncReadExt;
 
 pub type Chunks = Pin<Box<dyn Stream<Item = Result<Bytes, Error>>>>;
@@ -34,32 +31,5 @@ impl BlobSource for FileBlob {
             }
         });
         Ok(Box::pin(stream))
-    }
-}
-
-/// A blob held in memory (a config).
-#[derive(Debug)]
-pub struct MemoryBlob(pub Bytes);
-
-impl BlobSource for MemoryBlob {
-    type Stream = Chunks;
-
-    async fn open(self) -> Result<Chunks, Error> {
-        Ok(Box::pin(futures_util::stream::iter([Ok(self.0)])))
-    }
-}
-
-/// A blob in another repository, possibly on another registry, streamed through.
-pub struct RemoteBlob<'a, T: Transport> {
-    pub client: &'a Client<T>,
-    pub repository: String,
-    pub digest: Digest,
-}
-
-impl<T: Transport> BlobSource for RemoteBlob<'_, T> {
-    type Stream = Chunks;
-
-    async fn open(self) -> Result<Chunks, Error> {
-        Ok(self.client.blob(&self.repository, &self.digest).await?.boxed_local())
     }
 }

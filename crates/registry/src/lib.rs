@@ -9,6 +9,7 @@
 pub mod auth;
 mod client;
 mod error;
+pub mod publish;
 mod pull;
 mod push;
 pub mod redact;

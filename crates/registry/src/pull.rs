@@ -9,6 +9,8 @@ use futures_util::Stream;
 use http::{header, HeaderValue, Method, StatusCode};
 use layerize_core::digest::Hasher;
 use layerize_core::media_type::MANIFEST_ACCEPT;
+use layerize_core::config::Config;
+use layerize_core::manifest::{ImageManifest, Manifest};
 use layerize_core::{Digest, Reference};
 
 use crate::auth::Scope;
@@ -50,6 +52,32 @@ impl<T: Transport> Client<T> {
     /// The manifest a reference names (its digest if pinned, else its tag).
     pub async fn manifest_for(&self, reference: &Reference) -> Result<FetchedManifest, Error> {
         self.manifest(reference.repository(), reference.selector()).await
+    }
+
+    /// Fetches and parses the manifest a reference names.
+    pub async fn resolve(&self, reference: &Reference) -> Result<Manifest, Error> {
+        let fetched = self.manifest_for(reference).await?;
+        Ok(Manifest::parse(&reference.to_string(), fetched.raw, fetched.content_type.as_deref())?)
+    }
+
+    /// The image manifest at `digest` (an entry of an index). An index inside an index is
+    /// refused: no runtime picks images that way.
+    pub async fn image_manifest(&self, repository: &str, digest: &Digest) -> Result<ImageManifest, Error> {
+        let fetched = self.manifest(repository, digest.as_str()).await?;
+        let what = format!("{}/{repository}@{digest}", self.registry());
+        match Manifest::parse(&what, fetched.raw, fetched.content_type.as_deref())? {
+            Manifest::Image(m) => Ok(m),
+            Manifest::Index(_) => Err(Error::Protocol {
+                registry: self.registry().to_owned(),
+                message: format!("{what} is an index inside an index, which is not supported"),
+            }),
+        }
+    }
+
+    /// The config of an image, verified and parsed.
+    pub async fn config(&self, repository: &str, manifest: &ImageManifest) -> Result<Config, Error> {
+        let raw = self.blob_bytes(repository, &manifest.config.digest).await?;
+        Ok(Config::parse(&manifest.config.digest.to_string(), raw)?)
     }
 
     /// A whole small blob (a config), verified against its digest.

@@ -1,25 +1,21 @@
 //! `layerize append`: files → a new layer on top of a base image → pushed to a registry.
 //!
-//! Order of work: everything that can fail on bad input (files, references, platform, base
-//! manifest type) fails before anything is pushed; blobs are all in place before the first
-//! manifest is put, and an index is put only after every manifest it names.
+//! Everything that can fail on bad input (files, references, platform, base manifest type)
+//! fails before anything is pushed; the push order lives in `layerize_registry::publish`.
 
 use std::io::Read;
-use std::path::PathBuf;
 use std::time::SystemTime;
 
 use anyhow::{bail, Context, Result};
-use bytes::Bytes;
-use layerize_core::config::{Config, History};
-use layerize_core::descriptor::Descriptor;
-use layerize_core::layer::{LayerDigests, LayerOptions};
+use layerize_core::config::History;
+use layerize_core::layer::LayerOptions;
 use layerize_core::manifest::{ImageManifest, Manifest};
 use layerize_core::mutate::{self, NewLayer};
-use layerize_core::{Digest, Platform, Reference};
-use layerize_registry::transport::native::Native;
-use layerize_registry::{BlobOutcome, Client, Credentials};
+use layerize_core::{Platform, Reference};
+use layerize_registry::publish::{self, Appendage, PublishEvent, Route};
+use layerize_registry::{BlobOutcome, Credentials};
 
-use crate::blob_source::{FileBlob, MemoryBlob, RemoteBlob};
+use crate::blob_source::FileBlob;
 use crate::files::{self, FileArg};
 use crate::layer_file;
 use crate::progress::Progress;
@@ -73,7 +69,7 @@ pub fn run(args: Args) -> Result<()> {
     let target: Reference = args.target.parse()?;
     let platform: Option<Platform> = args.platform.as_deref().map(str::parse).transpose()?;
     let created = created_time(args.created.as_deref())?;
-    let history = args.history.clone().unwrap_or_else(|| describe(&args));
+    let created_by = args.history.clone().unwrap_or_else(|| describe(&args));
     let explicit = match (&args.username, args.password_stdin) {
         (Some(username), true) => Some(Credentials::Basic { username: username.clone(), password: read_password()? }),
         _ => None,
@@ -84,19 +80,14 @@ pub fn run(args: Args) -> Result<()> {
     progress.step(format!("building layer from {} bytes of files", plan.content_size()));
     let (digests, layer) = layer_file::build(plan, &LayerOptions { mtime: args.mtime }, &std::env::temp_dir())?;
     progress.step(format!("layer {} ({} bytes, diffID {})", digests.digest, digests.size, digests.diff_id));
+    let new_layer = NewLayer {
+        digests,
+        history: History { created: Some(created.clone()), created_by: Some(created_by), ..Default::default() },
+    };
 
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let job = Job {
-        base,
-        target,
-        platform,
-        all_platforms: args.all_platforms,
-        created,
-        layer: NewLayer { digests: digests.clone(), history: History { created: None, created_by: Some(history), ..Default::default() } },
-        layer_path: layer.path().to_owned(),
-        progress,
-    };
-    let pushed = runtime.block_on(job.run(&access))?;
+    let job = Job { base, target, platform, all_platforms: args.all_platforms, created, progress };
+    let pushed = runtime.block_on(job.run(&access, new_layer, FileBlob(layer.path().to_owned())))?;
     println!("{pushed}");
     Ok(())
 }
@@ -107,124 +98,74 @@ struct Job {
     platform: Option<Platform>,
     all_platforms: bool,
     created: String,
-    layer: NewLayer,
-    layer_path: PathBuf,
     progress: Progress,
 }
 
 impl Job {
-    async fn run(mut self, access: &Access) -> Result<Reference> {
-        self.layer.history.created = Some(self.created.clone());
+    async fn run(self, access: &Access, new_layer: NewLayer, blob: FileBlob) -> Result<Reference> {
         let source = access.client(&self.base)?;
         let dest = access.client(&self.target)?;
-        let fetched = source.manifest_for(&self.base).await.with_context(|| format!("reading base image {}", self.base))?;
-        let manifest = Manifest::parse(&self.base.to_string(), fetched.raw, fetched.content_type.as_deref())?;
-        let tag = self.target.tag().unwrap_or("latest").to_owned();
+        let repo = self.base.repository();
+        let manifest = source.resolve(&self.base).await.with_context(|| format!("reading base image {}", self.base))?;
 
-        let images: Vec<ImageManifest> = match &manifest {
+        let (images, index): (Vec<ImageManifest>, _) = match &manifest {
             Manifest::Image(m) => {
-                if let Some(p) = &self.platform {
-                    self.check_platform(&source, m, p).await?;
+                if let Some(wanted) = &self.platform {
+                    let have = source.config(repo, m).await?.platform();
+                    if !wanted.matches(&have) {
+                        bail!("{} is a single-platform image for {have}, not {wanted}", self.base);
+                    }
                 }
-                vec![m.clone()]
+                (vec![m.clone()], None)
             }
             Manifest::Index(index) if self.all_platforms => {
                 let mut all = Vec::new();
                 for entry in index.manifests.iter().filter(|d| !d.is_attestation()) {
-                    all.push(self.fetch_image(&source, &entry.digest).await?);
+                    all.push(source.image_manifest(repo, &entry.digest).await?);
                 }
                 if all.is_empty() {
                     bail!("{} is an index with no images in it", self.base);
                 }
-                all
+                (all, Some(index))
             }
             Manifest::Index(index) => {
                 let wanted = self.platform.clone().unwrap_or_else(|| Platform::from_rust("linux", std::env::consts::ARCH));
                 let entry = wanted.select(&index.manifests).with_context(|| format!("choosing a platform from {}", self.base))?;
                 self.progress.step(format!("platform {wanted}: {}", entry.digest));
-                vec![self.fetch_image(&source, &entry.digest).await?]
+                (vec![source.image_manifest(repo, &entry.digest).await?], None)
             }
         };
 
-        // Compute everything before pushing anything.
+        // Compute every new config and manifest before pushing anything.
         let mut appended = Vec::new();
         for image in &images {
-            let config_raw = source
-                .blob_bytes(self.base.repository(), &image.config.digest)
-                .await
-                .with_context(|| format!("reading the config of {}", self.base))?;
-            let config = Config::parse(&image.config.digest.to_string(), config_raw)?;
-            let result = mutate::append(image, &config, std::slice::from_ref(&self.layer), Some(&self.created))?;
-            appended.push((image, result));
+            let config = source.config(repo, image).await.with_context(|| format!("reading the config of {}", self.base))?;
+            appended.push(mutate::append(image, &config, std::slice::from_ref(&new_layer), Some(&self.created))?);
         }
-
-        let mount_from = (self.base.registry() == self.target.registry()).then(|| self.base.repository().to_owned());
-        let repo = self.target.repository().to_owned();
-        let mut new_layer_pushed = false;
-        for (image, result) in &appended {
-            for layer in &image.layers {
-                if !layer.urls.is_empty() {
-                    continue; // foreign layers stay where their URLs say
-                }
-                let from = RemoteBlob { client: &source, repository: self.base.repository().to_owned(), digest: layer.digest.clone() };
-                let outcome = dest.push_blob(&repo, &layer.digest, mount_from.as_deref(), from, &mut |_| {}).await?;
-                self.report(&layer.digest, outcome);
-            }
-            if !new_layer_pushed {
-                let digests: &LayerDigests = &self.layer.digests;
-                let outcome = dest.push_blob(&repo, &digests.digest, None, FileBlob(self.layer_path.clone()), &mut |_| {}).await?;
-                self.report(&digests.digest, outcome);
-                new_layer_pushed = true;
-            }
-            let config = MemoryBlob(Bytes::from(result.config.clone()));
-            let outcome = dest.push_blob(&repo, &result.config_descriptor.digest, None, config, &mut |_| {}).await?;
-            self.report(&result.config_descriptor.digest, outcome);
-        }
-
-        let pushed = match &manifest {
-            Manifest::Index(index) if self.all_platforms => {
-                let mut replaced: Vec<(Digest, Descriptor)> = Vec::new();
-                for (image, result) in &appended {
-                    let d = &result.manifest_descriptor;
-                    dest.put_manifest(&repo, d.digest.as_str(), &result.manifest, &d.media_type).await?;
-                    replaced.push((image.digest().clone(), d.clone()));
-                }
-                let (bytes, descriptor) = mutate::replace_in_index(index, &replaced)?;
-                dest.put_manifest(&repo, &tag, &bytes, &descriptor.media_type).await?
-            }
-            _ => {
-                let (_, result) = &appended[0];
-                dest.put_manifest(&repo, &tag, &result.manifest, &result.manifest_descriptor.media_type).await?
-            }
+        let appendages: Vec<Appendage> = images.iter().zip(&appended).map(|(base, appended)| Appendage { base, appended }).collect();
+        let route = Route {
+            source: &source,
+            source_repository: repo,
+            dest: &dest,
+            dest_repository: self.target.repository(),
+            same_registry: self.base.registry() == self.target.registry(),
         };
-        Ok(self.target.with_digest(pushed))
-    }
-
-    async fn fetch_image(&self, client: &Client<Native>, digest: &Digest) -> Result<ImageManifest> {
-        let fetched = client.manifest(self.base.repository(), digest.as_str()).await?;
-        let what = format!("{}@{digest}", self.base.name());
-        match Manifest::parse(&what, fetched.raw, fetched.content_type.as_deref())? {
-            Manifest::Image(m) => Ok(m),
-            Manifest::Index(_) => bail!("{what} is an index inside an index, which is not supported"),
-        }
-    }
-
-    async fn check_platform(&self, client: &Client<Native>, m: &ImageManifest, wanted: &Platform) -> Result<()> {
-        let raw = client.blob_bytes(self.base.repository(), &m.config.digest).await?;
-        let have = Config::parse(&m.config.digest.to_string(), raw)?.platform();
-        if !wanted.matches(&have) {
-            bail!("{} is a single-platform image for {have}, not {wanted}", self.base);
-        }
-        Ok(())
-    }
-
-    fn report(&self, digest: &Digest, outcome: BlobOutcome) {
-        let what = match outcome {
-            BlobOutcome::AlreadyThere => "already there",
-            BlobOutcome::Mounted => "mounted",
-            BlobOutcome::Uploaded => "uploaded",
+        let tag = self.target.tag().unwrap_or("latest");
+        let progress = self.progress;
+        let mut on = |event: PublishEvent| match event {
+            PublishEvent::Blob { digest, outcome } => {
+                let what = match outcome {
+                    BlobOutcome::AlreadyThere => "already there",
+                    BlobOutcome::Mounted => "mounted",
+                    BlobOutcome::Uploaded => "uploaded",
+                };
+                progress.step(format!("blob {digest}: {what}"));
+            }
+            PublishEvent::Manifest { digest } => progress.step(format!("manifest {digest}: pushed")),
+            PublishEvent::Uploading { .. } => {}
         };
-        self.progress.step(format!("blob {digest}: {what}"));
+        let digest = publish::publish(&route, &appendages, index, blob, tag, &mut on).await?;
+        Ok(self.target.with_digest(digest))
     }
 }
 
