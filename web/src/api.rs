@@ -1,0 +1,119 @@
+//! Everything the page asks of registries, through the server's proxy: loading a base image
+//! and pushing the result. The protocol itself is the registry crate's.
+
+use bytes::Bytes;
+use futures_util::stream;
+use layerize_core::config::Config;
+use layerize_core::manifest::{ImageManifest, Index, Manifest};
+use layerize_core::mutate::Appended;
+use layerize_core::{Digest, Reference};
+use layerize_registry::publish::{self, Appendage, PublishEvent, Route};
+use layerize_registry::transport::browser::Browser;
+use layerize_registry::{BlobSource, BodyStream, Client, Credentials, Error, Scheme};
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::Blob;
+
+/// Credentials the user typed for one registry; kept in page memory only.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Login {
+    pub registry: String,
+    pub username: String,
+    pub secret: String,
+}
+
+impl Login {
+    fn credentials_for(&self, reference: &Reference) -> Option<Credentials> {
+        if self.secret.is_empty() || self.registry.trim() != reference.registry() {
+            return None;
+        }
+        Some(if self.username.is_empty() {
+            Credentials::Bearer { token: self.secret.clone() }
+        } else {
+            Credentials::Basic { username: self.username.clone(), password: self.secret.clone() }
+        })
+    }
+}
+
+/// A client for the registry of `reference`, through the proxy on this page's origin.
+pub fn client(reference: &Reference, login: &Login) -> Result<Client<Browser>, String> {
+    let origin = web_sys::window().ok_or("no window")?.location().origin().map_err(|e| format!("{e:?}"))?;
+    let proxy = url::Url::parse(&origin).map_err(|e| e.to_string())?;
+    Client::new(Browser::new(proxy), reference.api_host(), Scheme::for_reference(reference, false), login.credentials_for(reference))
+        .map_err(|e| e.to_string())
+}
+
+/// One image of a base: its manifest and config.
+#[derive(Clone, Debug)]
+pub struct BaseImage {
+    pub manifest: ImageManifest,
+    pub config: Config,
+}
+
+pub async fn resolve(reference: &Reference, login: &Login) -> Result<Manifest, String> {
+    client(reference, login)?.resolve(reference).await.map_err(|e| e.to_string())
+}
+
+pub async fn image(reference: &Reference, login: &Login, manifest: Option<ImageManifest>, digest: &Digest) -> Result<BaseImage, String> {
+    let c = client(reference, login)?;
+    let manifest = match manifest {
+        Some(m) => m,
+        None => c.image_manifest(reference.repository(), digest).await.map_err(|e| e.to_string())?,
+    };
+    let config = c.config(reference.repository(), &manifest).await.map_err(|e| e.to_string())?;
+    Ok(BaseImage { manifest, config })
+}
+
+/// Pushes the appended image to `target`, the new layer's bytes coming from `blob`.
+pub async fn push(
+    base: &Reference,
+    base_image: &ImageManifest,
+    appended: &Appended,
+    target: &Reference,
+    blob: Blob,
+    login: &Login,
+    on: &mut dyn FnMut(PublishEvent),
+) -> Result<Digest, String> {
+    let source = client(base, login)?;
+    let dest = client(target, login)?;
+    let route = Route {
+        source: &source,
+        source_repository: base.repository(),
+        dest: &dest,
+        dest_repository: target.repository(),
+        same_registry: base.registry() == target.registry(),
+    };
+    let images = [Appendage { base: base_image, appended }];
+    let index: Option<&Index> = None;
+    let tag = target.tag().unwrap_or("latest");
+    publish::publish(&route, &images, index, WebBlob(blob), tag, on).await.map_err(|e| e.to_string())
+}
+
+/// A browser Blob (the layer the worker built), read 4 MiB at a time.
+struct WebBlob(Blob);
+
+impl BlobSource for WebBlob {
+    type Stream = BodyStream;
+
+    async fn open(self) -> Result<BodyStream, Error> {
+        let size = self.0.size();
+        let step = layerize_registry::CHUNK_SIZE as f64;
+        Ok(Box::pin(stream::unfold((self.0, 0.0f64), move |(blob, pos)| async move {
+            if pos >= size {
+                return None;
+            }
+            let end = (pos + step).min(size);
+            let read = async {
+                let slice = blob.slice_with_f64_and_f64(pos, end).map_err(js_error)?;
+                let buffer = JsFuture::from(slice.array_buffer()).await.map_err(js_error)?;
+                let array = js_sys::Uint8Array::new(buffer.unchecked_ref());
+                Ok(Bytes::from(array.to_vec()))
+            };
+            Some((read.await, (blob, end)))
+        })))
+    }
+}
+
+fn js_error(e: wasm_bindgen::JsValue) -> Error {
+    Error::Source(std::io::Error::other(format!("reading the built layer failed: {e:?}")))
+}

@@ -1,0 +1,152 @@
+//! The layer-building Web Worker: reads the dropped files as streams (FileReaderSync, 1 MiB
+//! at a time), runs the core's layer builder, and hands back a Blob of the gzip layer.
+
+use std::io::{self, Read, Write};
+
+use layerize_core::layer::gzip::Sequential;
+use layerize_core::layer::{write_layer, EntryKind, LayerOptions, LayerPath, Plan};
+use layerize_web::worker::{envelope, field, open, FromWorker, ToWorker, WireEntry, WireKind};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{Blob, DedicatedWorkerGlobalScope, FileReaderSync, MessageEvent};
+
+fn main() {
+    let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
+    let reply = scope.clone();
+    let handler = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
+        let data = e.data();
+        let (msg, blob) = match open::<ToWorker>(&data) {
+            Ok(ToWorker::Build { entries, mtime }) => {
+                let files: js_sys::Array = field(&data, "files").unchecked_into();
+                match build(&reply, entries, &files, mtime) {
+                    Ok((msg, blob)) => (msg, Some(blob)),
+                    Err(message) => (FromWorker::Failed { message }, None),
+                }
+            }
+            Err(message) => (FromWorker::Failed { message }, None),
+        };
+        let blob = blob.map(JsValue::from).unwrap_or(JsValue::NULL);
+        post(&reply, &msg, &[("blob", &blob)]);
+    });
+    scope.set_onmessage(Some(handler.as_ref().unchecked_ref()));
+    handler.forget();
+    post(&scope, &FromWorker::Ready, &[]);
+}
+
+fn post(scope: &DedicatedWorkerGlobalScope, msg: &FromWorker, extra: &[(&str, &JsValue)]) {
+    if let Ok(env) = envelope(msg, extra) {
+        let _ = scope.post_message(&env);
+    }
+}
+
+fn build(scope: &DedicatedWorkerGlobalScope, entries: Vec<WireEntry>, files: &js_sys::Array, mtime: u64) -> Result<(FromWorker, Blob), String> {
+    let started = js_sys::Date::now();
+    let mut plan: Plan<u32> = Plan::new();
+    for e in entries {
+        let path = LayerPath::new(&e.path).map_err(|e| e.to_string())?;
+        let kind = match e.kind {
+            WireKind::File { mode, size, index } => EntryKind::File { mode, size, source: index },
+            WireKind::Whiteout => EntryKind::Whiteout,
+        };
+        plan.add(path, kind).map_err(|e| e.to_string())?;
+    }
+    let total = plan.content_size();
+    let entries = plan.into_entries();
+    let reader = FileReaderSync::new().map_err(|e| format!("{e:?}"))?;
+    let open = |index: &u32| -> io::Result<FileRead> {
+        let blob: Blob = files.get(*index).dyn_into().map_err(|_| io::Error::other("not a file"))?;
+        Ok(FileRead { size: blob.size(), blob, pos: 0.0, reader: reader.clone(), buf: Vec::new(), at: 0 })
+    };
+    let mut last = 0u64;
+    let mut progress = |done: u64| {
+        if done - last >= 4 << 20 || done == total {
+            last = done;
+            post(scope, &FromWorker::Progress { done, total }, &[]);
+        }
+    };
+    let sink = BlobSink { parts: js_sys::Array::new(), buf: Vec::with_capacity(PART) };
+    let (digests, sink) =
+        write_layer(&entries, &LayerOptions { mtime }, open, Sequential, sink, &mut progress).map_err(|e| e.to_string())?;
+    let blob = sink.finish().map_err(|e| format!("{e:?}"))?;
+    let msg = FromWorker::Built {
+        diff_id: digests.diff_id.to_string(),
+        digest: digests.digest.to_string(),
+        size: digests.size,
+        tar_size: digests.tar_size,
+        millis: js_sys::Date::now() - started,
+    };
+    Ok((msg, blob))
+}
+
+/// Bytes per read from a dropped file and per part of the result Blob.
+const CHUNK: f64 = (1 << 20) as f64;
+const PART: usize = 4 << 20;
+
+/// A dropped file read synchronously in slices: never the whole file in wasm memory.
+struct FileRead {
+    blob: Blob,
+    size: f64,
+    pos: f64,
+    reader: FileReaderSync,
+    buf: Vec<u8>,
+    at: usize,
+}
+
+impl Read for FileRead {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.at == self.buf.len() {
+            if self.pos >= self.size {
+                return Ok(0);
+            }
+            let end = (self.pos + CHUNK).min(self.size);
+            let slice = self.blob.slice_with_f64_and_f64(self.pos, end).map_err(|e| io::Error::other(format!("{e:?}")))?;
+            let array = self.reader.read_as_array_buffer(&slice).map_err(|e| io::Error::other(format!("{e:?}")))?;
+            self.buf = js_sys::Uint8Array::new(&array).to_vec();
+            self.at = 0;
+            self.pos = end;
+        }
+        let n = out.len().min(self.buf.len() - self.at);
+        out[..n].copy_from_slice(&self.buf[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+/// Collects the gzip layer as Blob parts, so the browser (not wasm memory) holds it.
+struct BlobSink {
+    parts: js_sys::Array,
+    buf: Vec<u8>,
+}
+
+impl BlobSink {
+    /// Each part becomes a Blob at once: Chromium may keep large blobs on disk, while a list of
+    /// typed arrays would stay on the JS heap until the end.
+    fn flush_part(&mut self) -> io::Result<()> {
+        if !self.buf.is_empty() {
+            let bytes = js_sys::Array::of1(&js_sys::Uint8Array::from(&self.buf[..]));
+            let part = Blob::new_with_u8_array_sequence(&bytes).map_err(|e| io::Error::other(format!("{e:?}")))?;
+            self.parts.push(&part);
+            self.buf.clear();
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<Blob, JsValue> {
+        self.flush_part().map_err(|e| JsValue::from_str(&e.to_string()))?;
+        Blob::new_with_blob_sequence(&self.parts)
+    }
+}
+
+impl Write for BlobSink {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= PART {
+            self.flush_part()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}

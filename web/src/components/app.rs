@@ -1,0 +1,106 @@
+//! The page and the state its sections share.
+
+use layerize_core::manifest::Manifest;
+use layerize_core::mutate::Appended;
+use layerize_core::Reference;
+use leptos::prelude::*;
+use web_sys::{Blob, File};
+
+use super::{base::BaseSection, build::BuildSection, files::FilesSection, login::LoginSection, push::PushSection};
+use crate::api::{BaseImage, Login};
+
+/// One dropped file: where it came from (relative path) and where it goes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Row {
+    pub id: usize,
+    pub rel: String,
+    pub dest: Option<String>,
+    pub size: u64,
+    pub exec: bool,
+}
+
+impl Row {
+    /// The destination: the user's edit, else the common prefix joined with the file's path.
+    pub fn destination(&self, prefix: &str) -> String {
+        self.dest.clone().unwrap_or_else(|| format!("{}/{}", prefix.trim_end_matches('/'), self.rel))
+    }
+}
+
+/// What a build produced, and the new config and manifest computed from it.
+#[derive(Clone, Debug)]
+pub struct Built {
+    pub appended: Appended,
+    pub diff_id: String,
+    pub created: String,
+    pub history: String,
+    pub millis: f64,
+    pub tar_size: u64,
+}
+
+/// Signals shared by the sections. `Copy`, so each closure takes what it needs.
+#[derive(Clone, Copy, Debug)]
+pub struct Page {
+    pub login: RwSignal<Login>,
+    pub base_ref: RwSignal<Option<Reference>>,
+    pub top: RwSignal<Option<Manifest>>,
+    pub image: RwSignal<Option<BaseImage>>,
+    pub rows: RwSignal<Vec<Row>>,
+    pub files: StoredValue<Vec<File>, LocalStorage>,
+    pub prefix: RwSignal<String>,
+    pub deletes: RwSignal<Vec<String>>,
+    pub progress: RwSignal<Option<(u64, u64)>>,
+    pub built: RwSignal<Option<Built>>,
+    pub blob: StoredValue<Option<Blob>, LocalStorage>,
+    pub error: RwSignal<Option<String>>,
+}
+
+impl Page {
+    fn new() -> Page {
+        Page {
+            login: RwSignal::new(Login::default()),
+            base_ref: RwSignal::new(None),
+            top: RwSignal::new(None),
+            image: RwSignal::new(None),
+            rows: RwSignal::new(Vec::new()),
+            files: StoredValue::new_local(Vec::new()),
+            prefix: RwSignal::new("/app".to_owned()),
+            deletes: RwSignal::new(Vec::new()),
+            progress: RwSignal::new(None),
+            built: RwSignal::new(None),
+            blob: StoredValue::new_local(None),
+            error: RwSignal::new(None),
+        }
+    }
+
+    /// Anything changed after a build makes that build stale.
+    pub fn invalidate_build(&self) {
+        self.built.set(None);
+        self.blob.set_value(None);
+        self.progress.set(None);
+    }
+
+    pub fn fail(&self, message: impl Into<String>) {
+        self.error.set(Some(message.into()));
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    let page = Page::new();
+    view! {
+        <header><h1>"layerize"</h1><p>"Drop files on a container image; get a new image. Everything is computed in this page."</p></header>
+        <main>
+            <Show when=move || page.error.get().is_some()>
+                <div id="error" class="error" role="alert">
+                    {move || page.error.get().unwrap_or_default()}
+                    <button class="dismiss" on:click=move |_| page.error.set(None)>"×"</button>
+                </div>
+            </Show>
+            <LoginSection page=page />
+            <BaseSection page=page />
+            <FilesSection page=page />
+            <BuildSection page=page />
+            <PushSection page=page />
+        </main>
+    }
+}

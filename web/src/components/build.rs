@@ -1,0 +1,143 @@
+//! Step 3: build the layer in a Web Worker, then compute the new config and manifest here.
+
+use layerize_core::config::History;
+use layerize_core::layer::{LayerDigests, MODE_EXEC, MODE_FILE};
+use layerize_core::mutate::{self, NewLayer};
+use leptos::prelude::*;
+use web_sys::Blob;
+
+use super::app::{Built, Page};
+use crate::worker::{self, field, FromWorker, WireEntry, WireKind};
+
+/// Now, to the second, as RFC 3339 (the CLI's `--created` format).
+fn now() -> String {
+    let iso: String = js_sys::Date::new_0().to_iso_string().into();
+    format!("{}Z", iso.get(..19).unwrap_or(&iso))
+}
+
+fn pretty(bytes: &[u8]) -> String {
+    serde_json::from_slice::<serde_json::Value>(bytes)
+        .and_then(|v| serde_json::to_string_pretty(&v))
+        .unwrap_or_else(|_| String::from_utf8_lossy(bytes).into_owned())
+}
+
+fn shell_quote(s: &str) -> String {
+    if s.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-:@=,".contains(&b)) {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// The CLI command that gives the same image (files at `./<relative path>`).
+fn cli_command(page: &Page, built: &Built) -> String {
+    let prefix = page.prefix.get_untracked();
+    let mut parts = vec!["layerize append".to_owned()];
+    parts.push(page.base_ref.get_untracked().map(|r| r.to_string()).unwrap_or_default());
+    if let Some(image) = page.image.get_untracked() {
+        if matches!(page.top.get_untracked(), Some(layerize_core::manifest::Manifest::Index(_))) {
+            parts.push(format!("--platform {}", image.config.platform()));
+        }
+    }
+    for row in page.rows.get_untracked() {
+        parts.push(format!("-f {}", shell_quote(&format!("./{}:{}", row.rel, row.destination(&prefix)))));
+    }
+    for d in page.deletes.get_untracked() {
+        parts.push(format!("--delete {}", shell_quote(&d)));
+    }
+    parts.push(format!("--created {}", built.created));
+    parts.push(format!("--history {}", shell_quote(&built.history)));
+    parts.push("-t TARGET".to_owned());
+    parts.join(" \\\n    ")
+}
+
+fn start(page: Page) {
+    page.error.set(None);
+    page.invalidate_build();
+    let Some(image) = page.image.get_untracked() else {
+        return page.fail("load a base image first");
+    };
+    let prefix = page.prefix.get_untracked();
+    let rows = page.rows.get_untracked();
+    let deletes = page.deletes.get_untracked();
+    if rows.is_empty() && deletes.is_empty() {
+        return page.fail("add files or paths to delete first");
+    }
+    let files = js_sys::Array::new();
+    let mut entries = Vec::new();
+    for row in &rows {
+        let index = files.length();
+        if let Some(file) = page.files.with_value(|f| f.get(row.id).cloned()) {
+            files.push(&file);
+        }
+        let mode = if row.exec { MODE_EXEC } else { MODE_FILE };
+        entries.push(WireEntry { path: row.destination(&prefix), kind: WireKind::File { mode, size: row.size, index } });
+    }
+    entries.extend(deletes.iter().map(|d| WireEntry { path: d.clone(), kind: WireKind::Whiteout }));
+    let created = now();
+    let history = format!("layerize page: {} files, {} deletions", rows.len(), deletes.len());
+    page.progress.set(Some((0, rows.iter().map(|r| r.size).sum())));
+    let result = worker::start_build(entries, files, 0, move |msg, data| match msg {
+        FromWorker::Progress { done, total } => page.progress.set(Some((done, total))),
+        FromWorker::Failed { message } => {
+            page.progress.set(None);
+            page.fail(format!("building the layer failed: {message}"));
+        }
+        FromWorker::Built { diff_id, digest, size, tar_size, millis } => {
+            let digests = match (diff_id.parse(), digest.parse()) {
+                (Ok(diff_id), Ok(digest)) => LayerDigests { diff_id, digest, size, tar_size },
+                _ => return page.fail("the worker returned malformed digests"),
+            };
+            let layer = NewLayer { digests, history: History { created: Some(created.clone()), created_by: Some(history.clone()), ..Default::default() } };
+            match mutate::append(&image.manifest, &image.config, &[layer], Some(&created)) {
+                Ok(appended) => {
+                    let blob: Option<Blob> = wasm_bindgen::JsCast::dyn_into(field(&data, "blob")).ok();
+                    page.blob.set_value(blob);
+                    page.built.set(Some(Built { appended, diff_id, created: created.clone(), history: history.clone(), millis, tar_size }));
+                }
+                Err(e) => page.fail(e.to_string()),
+            }
+        }
+        FromWorker::Ready => {}
+    });
+    if let Err(e) = result {
+        page.fail(format!("cannot start the layer worker: {e:?}"));
+    }
+}
+
+#[component]
+pub fn BuildSection(page: Page) -> impl IntoView {
+    let progress = move || {
+        page.progress.get().map(|(done, total)| {
+            let pct = if total == 0 { 100.0 } else { done as f64 * 100.0 / total as f64 };
+            view! { <div id="build-progress"><progress max="100" value=pct /> {format!(" {done} / {total} bytes")}</div> }
+        })
+    };
+    view! {
+        <section id="build">
+            <h2>"3. Build the layer"</h2>
+            <button id="build-button" on:click=move |_| start(page)>"Build"</button>
+            {progress}
+            {move || page.built.get().map(|b| {
+                let layer = b.appended.layers.first().cloned();
+                let mbps = if b.millis > 0.0 { b.tar_size as f64 / 1e6 / (b.millis / 1000.0) } else { 0.0 };
+                let command = cli_command(&page, &b);
+                view! {
+                    <div id="build-result">
+                        <dl>
+                            <dt>"diffID"</dt><dd><code id="diff-id">{b.diff_id.clone()}</code></dd>
+                            <dt>"Blob digest"</dt><dd><code id="blob-digest">{layer.as_ref().map(|l| l.digest.to_string())}</code></dd>
+                            <dt>"Blob size"</dt><dd id="blob-size">{layer.as_ref().map(|l| l.size)}</dd>
+                            <dt>"Speed"</dt><dd id="build-speed">{format!("{:.0} ms, {mbps:.1} MB/s", b.millis)}</dd>
+                            <dt>"New manifest"</dt><dd><code id="new-manifest-digest">{b.appended.manifest_descriptor.digest.to_string()}</code></dd>
+                        </dl>
+                        <details><summary>"New config"</summary><pre id="new-config">{pretty(&b.appended.config)}</pre></details>
+                        <details><summary>"New manifest"</summary><pre id="new-manifest">{pretty(&b.appended.manifest)}</pre></details>
+                        <p>"The same image from the command line:"</p>
+                        <pre id="cli-command">{command}</pre>
+                    </div>
+                }
+            })}
+        </section>
+    }
+}

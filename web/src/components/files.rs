@@ -1,0 +1,159 @@
+//! Step 2: the files of the new layer (dropped, or picked with the file and folder pickers)
+//! and the paths to delete from the base.
+
+use leptos::html;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{DragEvent, File, FileSystemDirectoryEntry, FileSystemEntry, FileSystemFileEntry, HtmlInputElement};
+
+use super::app::{Page, Row};
+
+/// Adds files with their paths relative to what was picked or dropped.
+fn add_files(page: Page, files: Vec<(String, File)>) {
+    page.invalidate_build();
+    let mut next = page.files.with_value(Vec::len);
+    let mut rows = Vec::new();
+    for (rel, file) in files {
+        rows.push(Row { id: next, rel, dest: None, size: file.size() as u64, exec: false });
+        page.files.update_value(|f| f.push(file));
+        next += 1;
+    }
+    page.rows.update(|r| r.extend(rows));
+}
+
+fn from_input(input: &HtmlInputElement) -> Vec<(String, File)> {
+    let Some(list) = input.files() else { return Vec::new() };
+    let files = (0..list.length())
+        .filter_map(|i| list.get(i))
+        .map(|f| {
+            // A folder picker gives `folder/sub/file`; a file picker just the name.
+            let rel = js_sys::Reflect::get(&f, &"webkitRelativePath".into()).ok().and_then(|v| v.as_string()).filter(|s| !s.is_empty());
+            (rel.unwrap_or_else(|| f.name()), f)
+        })
+        .collect();
+    input.set_value("");
+    files
+}
+
+/// Walks a dropped file or folder (folders recursively) into `(relative path, File)` pairs.
+async fn walk(entry: FileSystemEntry, prefix: String, out: &mut Vec<(String, File)>) -> Result<(), JsValue> {
+    let mut stack = vec![(entry, prefix)];
+    while let Some((entry, prefix)) = stack.pop() {
+        let path = if prefix.is_empty() { entry.name() } else { format!("{prefix}/{}", entry.name()) };
+        if entry.is_file() {
+            let file_entry: FileSystemFileEntry = entry.unchecked_into();
+            let promise = js_sys::Promise::new(&mut |resolve, reject| file_entry.file_with_callback_and_callback(&resolve, &reject));
+            let file: File = JsFuture::from(promise).await?.unchecked_into();
+            out.push((path, file));
+        } else if entry.is_directory() {
+            let dir: FileSystemDirectoryEntry = entry.unchecked_into();
+            let reader = dir.create_reader();
+            // readEntries returns entries in batches until it returns an empty one.
+            loop {
+                let promise = js_sys::Promise::new(&mut |resolve, reject| {
+                    let _ = reader.read_entries_with_callback_and_callback(&resolve, &reject);
+                });
+                let batch: js_sys::Array = JsFuture::from(promise).await?.unchecked_into();
+                if batch.length() == 0 {
+                    break;
+                }
+                for child in batch.iter() {
+                    stack.push((child.unchecked_into(), path.clone()));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn on_drop(page: Page, ev: DragEvent) {
+    ev.prevent_default();
+    let Some(items) = ev.data_transfer().map(|d| d.items()) else { return };
+    // Entries must be taken during the event; reading them can happen later.
+    let entries: Vec<FileSystemEntry> = (0..items.length()).filter_map(|i| items.get(i)).filter_map(|item| item.webkit_get_as_entry().ok().flatten()).collect();
+    spawn_local(async move {
+        let mut files = Vec::new();
+        for entry in entries {
+            if let Err(e) = walk(entry, String::new(), &mut files).await {
+                return page.fail(format!("reading the dropped files failed: {e:?}"));
+            }
+        }
+        files.sort_by(|a, b| a.0.cmp(&b.0));
+        add_files(page, files);
+    });
+}
+
+#[component]
+pub fn FilesSection(page: Page) -> impl IntoView {
+    let folder: NodeRef<html::Input> = NodeRef::new();
+    Effect::new(move |_| {
+        if let Some(el) = folder.get() {
+            let _ = el.set_attribute("webkitdirectory", "");
+        }
+    });
+    let delete_input = RwSignal::new(String::new());
+    let hover = RwSignal::new(false);
+    let add_delete = move || {
+        let path = delete_input.get_untracked().trim().to_owned();
+        if path.is_empty() {
+            return;
+        }
+        page.invalidate_build();
+        page.deletes.update(|d| d.push(path));
+        delete_input.set(String::new());
+    };
+    let rows = move || {
+        let prefix = page.prefix.get();
+        page.rows.get().into_iter().map(|row| {
+            let id = row.id;
+            let dest = row.destination(&prefix);
+            view! {
+                <tr class="file-row">
+                    <td><input class="dest" type="text" prop:value=dest aria-label="destination path"
+                        on:change=move |ev| {
+                            let v = event_target_value(&ev);
+                            page.invalidate_build();
+                            page.rows.update(|r| if let Some(x) = r.iter_mut().find(|x| x.id == id) { x.dest = Some(v) });
+                        } /></td>
+                    <td class="num">{row.size}</td>
+                    <td><label><input class="exec" type="checkbox" prop:checked=row.exec
+                        on:change=move |ev| {
+                            let on = event_target_checked(&ev);
+                            page.invalidate_build();
+                            page.rows.update(|r| if let Some(x) = r.iter_mut().find(|x| x.id == id) { x.exec = on });
+                        } />{move || if page.rows.with(|r| r.iter().any(|x| x.id == id && x.exec)) { " 0755" } else { " 0644" }}</label></td>
+                    <td><button class="remove" on:click=move |_| { page.invalidate_build(); page.rows.update(|r| r.retain(|x| x.id != id)); }>"remove"</button></td>
+                </tr>
+            }
+        }).collect_view()
+    };
+    view! {
+        <section id="files">
+            <h2>"2. Files"</h2>
+            <div id="drop" class:hover=move || hover.get()
+                on:dragover=move |ev: DragEvent| { ev.prevent_default(); hover.set(true); }
+                on:dragleave=move |_| hover.set(false)
+                on:drop=move |ev: DragEvent| { hover.set(false); on_drop(page, ev); }>
+                <p>"Drop files and folders here, or pick them:"</p>
+                <label class="button">"Files… " <input id="file-input" type="file" multiple
+                    on:change=move |ev| add_files(page, from_input(&event_target::<HtmlInputElement>(&ev))) /></label>
+                <label class="button">"Folder… " <input id="folder-input" type="file" multiple node_ref=folder
+                    on:change=move |ev| add_files(page, from_input(&event_target::<HtmlInputElement>(&ev))) /></label>
+            </div>
+            <label>"Put them under " <input id="prefix" type="text" prop:value=move || page.prefix.get()
+                on:input=move |ev| { page.invalidate_build(); page.prefix.set(event_target_value(&ev)); } /></label>
+            <table id="rows"><thead><tr><th>"Destination"</th><th>"Bytes"</th><th>"Executable"</th><th></th></tr></thead>
+                <tbody>{rows}</tbody></table>
+            <h3>"Delete from the base"</h3>
+            <form class="row" on:submit=move |ev| { ev.prevent_default(); add_delete(); }>
+                <input id="delete-path" type="text" placeholder="/etc/motd" prop:value=move || delete_input.get()
+                    on:input=move |ev| delete_input.set(event_target_value(&ev)) />
+                <button id="delete-add" type="submit">"Add"</button>
+            </form>
+            <ul id="deletes">{move || page.deletes.get().into_iter().map(|d| view! { <li><code>{d}</code></li> }).collect_view()}</ul>
+        </section>
+    }
+}

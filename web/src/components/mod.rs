@@ -1,0 +1,8 @@
+//! The page's sections, in the order a person uses them.
+
+pub mod app;
+pub mod base;
+pub mod build;
+pub mod files;
+pub mod login;
+pub mod push;

@@ -1,0 +1,96 @@
+//! Step 4: push the built image, with per-blob progress, and show where it went.
+
+use layerize_core::Reference;
+use layerize_registry::publish::PublishEvent;
+use layerize_registry::BlobOutcome;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use super::app::Page;
+use crate::api;
+
+#[derive(Clone, Debug, PartialEq)]
+struct BlobLine {
+    digest: String,
+    done: u64,
+    total: u64,
+    state: &'static str,
+}
+
+#[component]
+pub fn PushSection(page: Page) -> impl IntoView {
+    let target = RwSignal::new(String::new());
+    let lines = RwSignal::new(Vec::<BlobLine>::new());
+    let result = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    let push = move || {
+        page.error.set(None);
+        result.set(None);
+        lines.set(Vec::new());
+        let (Some(base), Some(image), Some(built), Some(blob)) =
+            (page.base_ref.get_untracked(), page.image.get_untracked(), page.built.get_untracked(), page.blob.get_value())
+        else {
+            return page.fail("build the layer first");
+        };
+        let target_ref: Reference = match target.get_untracked().trim().parse() {
+            Ok(r) => r,
+            Err(e) => return page.fail(e.to_string()),
+        };
+        let login = page.login.get_untracked();
+        busy.set(true);
+        spawn_local(async move {
+            let mut on = |event: PublishEvent| {
+                let (digest, done, total, state) = match event {
+                    PublishEvent::Uploading { digest, done, total } => (digest, done, total, "uploading"),
+                    PublishEvent::Blob { digest, outcome } => {
+                        let state = match outcome {
+                            BlobOutcome::AlreadyThere => "already there",
+                            BlobOutcome::Mounted => "mounted",
+                            BlobOutcome::Uploaded => "uploaded",
+                        };
+                        (digest, 0, 0, state)
+                    }
+                    PublishEvent::Manifest { digest } => (digest, 0, 0, "manifest pushed"),
+                };
+                let digest = digest.to_string();
+                lines.update(|l| match l.iter_mut().find(|x| x.digest == digest) {
+                    Some(x) => {
+                        x.state = state;
+                        if total > 0 {
+                            (x.done, x.total) = (done, total);
+                        }
+                    }
+                    None => l.push(BlobLine { digest, done, total, state }),
+                });
+            };
+            let pushed = api::push(&base, &image.manifest, &built.appended, &target_ref, blob, &login, &mut on).await;
+            busy.set(false);
+            match pushed {
+                Ok(digest) => result.set(Some(target_ref.with_digest(digest).to_string())),
+                Err(e) => page.fail(format!("pushing {target_ref}: {e}")),
+            }
+        });
+    };
+    let copy = move |_| {
+        if let (Some(text), Some(w)) = (result.get_untracked(), web_sys::window()) {
+            let _ = w.navigator().clipboard().write_text(&text);
+        }
+    };
+    view! {
+        <section id="push">
+            <h2>"4. Push"</h2>
+            <form class="row" on:submit=move |ev| { ev.prevent_default(); push(); }>
+                <input id="target-ref" type="text" placeholder="127.0.0.1:5000/app:1" prop:value=move || target.get()
+                    on:input=move |ev| target.set(event_target_value(&ev)) />
+                <button id="push-button" type="submit" disabled=move || busy.get() || page.built.get().is_none()>"Push"</button>
+            </form>
+            <ul id="push-progress">{move || lines.get().into_iter().map(|l| view! {
+                <li><code>{l.digest.get(..19).unwrap_or_default().to_owned()}</code> " " {l.state}
+                    {(l.total > 0).then(|| format!(" {}/{} bytes", l.done, l.total))}</li>
+            }).collect_view()}</ul>
+            {move || result.get().map(|r| view! {
+                <p>"Pushed " <code id="push-result">{r}</code> " " <button id="copy" on:click=copy>"Copy"</button></p>
+            })}
+        </section>
+    }
+}

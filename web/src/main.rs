@@ -1,0 +1,5 @@
+//! Mounts the page.
+
+fn main() {
+    leptos::mount::mount_to_body(layerize_web::App);
+}
