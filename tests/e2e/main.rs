@@ -7,3 +7,4 @@ mod cli;
 mod files;
 mod harness_selftest;
 mod layer;
+mod page;

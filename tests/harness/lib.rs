@@ -7,6 +7,7 @@
 //! the service and its log file. A missing tool fails the test with the Debian package to install,
 //! rather than skipping it.
 
+pub mod browser;
 pub mod cert;
 pub mod dockerd;
 pub mod fixtures;
@@ -16,6 +17,7 @@ pub mod ports;
 pub mod process;
 pub mod readers;
 pub mod registry;
+pub mod server;
 pub mod token;
 pub mod tool;
 

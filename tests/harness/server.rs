@@ -1,0 +1,42 @@
+//! The layerize server (page + proxy), started from the workspace's debug build on a free
+//! loopback port, stopped by PID.
+
+use std::process::Command;
+
+use crate::process::{service_dir, Service};
+use crate::{free_port, target_dir, workspace_root};
+
+#[derive(Debug)]
+pub struct Server {
+    service: Service,
+    port: u16,
+}
+
+impl Server {
+    /// Serves the page built in `dist/` and proxies to the `allow`ed registries
+    /// (`host:port` each, e.g. a test registry and its token issuer).
+    pub fn start(allow: &[String]) -> Server {
+        let binary = target_dir().join("debug").join("layerize-server");
+        assert!(binary.is_file(), "{} does not exist: run `cargo build -p layerize-server` first", binary.display());
+        let dist = workspace_root().join("dist");
+        assert!(dist.join("index.html").is_file(), "{} has no page: run `cargo xtask test` (it builds the page with trunk)", dist.display());
+        let port = free_port();
+        let mut command = Command::new(binary);
+        command.arg("--listen").arg(format!("127.0.0.1:{port}")).arg("--dist").arg(&dist).env("RUST_LOG", "info");
+        for host in allow {
+            command.arg("--allow-registry").arg(host);
+        }
+        let mut service = Service::spawn("layerize-server", service_dir("layerize-server"), command);
+        service.wait_for_port(port);
+        Server { service, port }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// What the server logged (for checking that no secret is in it).
+    pub fn log(&self) -> String {
+        self.service.log()
+    }
+}
