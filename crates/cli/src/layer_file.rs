@@ -13,7 +13,8 @@ use tempfile::NamedTempFile;
 use crate::deflate::Parallel;
 
 /// Writes the layer to a new temporary file in `dir`; the caller persists or drops it.
-pub fn build(plan: Plan<PathBuf>, options: &LayerOptions, dir: &Path) -> Result<(LayerDigests, NamedTempFile)> {
+/// `threads` deflate workers (0: one per core).
+pub fn build(plan: Plan<PathBuf>, options: &LayerOptions, threads: usize, dir: &Path) -> Result<(LayerDigests, NamedTempFile)> {
     let temp = tempfile::Builder::new()
         .prefix(".layerize-")
         .suffix(".tmp")
@@ -21,7 +22,7 @@ pub fn build(plan: Plan<PathBuf>, options: &LayerOptions, dir: &Path) -> Result<
         .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
     let sink = BufWriter::with_capacity(1 << 20, temp.as_file().try_clone()?);
     let entries = plan.into_entries();
-    let (digests, sink) = write_layer(&entries, options, |p: &PathBuf| File::open(p), Parallel::for_this_machine(), sink, &mut |_| {})?;
+    let (digests, sink) = write_layer(&entries, options, |p: &PathBuf| File::open(p), if threads == 0 { Parallel::for_this_machine() } else { Parallel::new(threads) }, sink, &mut |_| {})?;
     let file = sink.into_inner().map_err(|e| e.into_error())?;
     file.sync_all().ok();
     let mut temp = temp;

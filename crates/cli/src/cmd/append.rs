@@ -78,7 +78,7 @@ pub fn run(args: Args) -> Result<()> {
 
     let plan = files::plan(&args.files, &args.deletes)?;
     progress.step(format!("building layer from {} bytes of files", plan.content_size()));
-    let (digests, layer) = layer_file::build(plan, &LayerOptions { mtime: args.mtime }, &std::env::temp_dir())?;
+    let (digests, layer) = layer_file::build(plan, &LayerOptions { mtime: args.mtime }, 0, &std::env::temp_dir())?;
     progress.step(format!("layer {} ({} bytes, diffID {})", digests.digest, digests.size, digests.diff_id));
     let new_layer = NewLayer {
         digests,

@@ -22,6 +22,9 @@ pub struct Args {
     /// Modification time of every entry, in seconds since 1970.
     #[arg(long, default_value_t = 0)]
     mtime: u64,
+    /// Deflate threads (default: one per core). The bytes are the same for any number.
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
@@ -33,7 +36,9 @@ pub fn run(args: Args) -> Result<()> {
         Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
         _ => PathBuf::from("."),
     };
-    let (digests, temp) = layer_file::build(plan, &LayerOptions { mtime: args.mtime }, &dir)?;
+    let (digests, temp) = layer_file::build(plan, &LayerOptions { mtime: args.mtime }, args.threads, &dir)?;
+    // Temp files are private (0600); the layer is an ordinary output file.
+    std::fs::set_permissions(temp.path(), std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
     temp.persist(&args.output).with_context(|| format!("cannot write {}", args.output.display()))?;
     if args.json {
         println!("{}", serde_json::to_string(&digests)?);
