@@ -32,7 +32,7 @@ pub enum FromWorker {
     Ready,
     Progress { done: u64, total: u64 },
     /// The layer is built; the blob is in the message's `blob` field.
-    Built { diff_id: String, digest: String, size: u64, tar_size: u64, millis: f64 },
+    Built { diff_id: String, digest: String, size: u64, tar_size: u64, millis: f64, wasm_memory: u64 },
     Failed { message: String },
 }
 

@@ -74,8 +74,16 @@ fn build(scope: &DedicatedWorkerGlobalScope, entries: Vec<WireEntry>, files: &js
         size: digests.size,
         tar_size: digests.tar_size,
         millis: js_sys::Date::now() - started,
+        wasm_memory: wasm_memory(),
     };
     Ok((msg, blob))
+}
+
+/// The worker's wasm memory size: it only grows, so this is the peak of the build.
+fn wasm_memory() -> u64 {
+    let memory: js_sys::WebAssembly::Memory = wasm_bindgen::memory().unchecked_into();
+    let buffer: js_sys::ArrayBuffer = memory.buffer().unchecked_into();
+    buffer.byte_length() as u64
 }
 
 /// Bytes per read from a dropped file and per part of the result Blob.

@@ -35,6 +35,7 @@ pub struct Built {
     pub history: String,
     pub millis: f64,
     pub tar_size: u64,
+    pub wasm_memory: u64,
 }
 
 /// Signals shared by the sections. `Copy`, so each closure takes what it needs.

@@ -83,7 +83,7 @@ fn start(page: Page) {
             page.progress.set(None);
             page.fail(format!("building the layer failed: {message}"));
         }
-        FromWorker::Built { diff_id, digest, size, tar_size, millis } => {
+        FromWorker::Built { diff_id, digest, size, tar_size, millis, wasm_memory } => {
             let digests = match (diff_id.parse(), digest.parse()) {
                 (Ok(diff_id), Ok(digest)) => LayerDigests { diff_id, digest, size, tar_size },
                 _ => return page.fail("the worker returned malformed digests"),
@@ -93,7 +93,7 @@ fn start(page: Page) {
                 Ok(appended) => {
                     let blob: Option<Blob> = wasm_bindgen::JsCast::dyn_into(field(&data, "blob")).ok();
                     page.blob.set_value(blob);
-                    page.built.set(Some(Built { appended, diff_id, created: created.clone(), history: history.clone(), millis, tar_size }));
+                    page.built.set(Some(Built { appended, diff_id, created: created.clone(), history: history.clone(), millis, tar_size, wasm_memory }));
                 }
                 Err(e) => page.fail(e.to_string()),
             }
@@ -129,6 +129,7 @@ pub fn BuildSection(page: Page) -> impl IntoView {
                             <dt>"Blob digest"</dt><dd><code id="blob-digest">{layer.as_ref().map(|l| l.digest.to_string())}</code></dd>
                             <dt>"Blob size"</dt><dd id="blob-size">{layer.as_ref().map(|l| l.size)}</dd>
                             <dt>"Speed"</dt><dd id="build-speed">{format!("{:.0} ms, {mbps:.1} MB/s", b.millis)}</dd>
+                            <dt>"Worker memory"</dt><dd id="build-memory">{format!("{} MiB", b.wasm_memory >> 20)}</dd>
                             <dt>"New manifest"</dt><dd><code id="new-manifest-digest">{b.appended.manifest_descriptor.digest.to_string()}</code></dd>
                         </dl>
                         <details><summary>"New config"</summary><pre id="new-config">{pretty(&b.appended.config)}</pre></details>
