@@ -8,3 +8,4 @@ mod files;
 mod harness_selftest;
 mod layer;
 mod page;
+mod proxy;

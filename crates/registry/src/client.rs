@@ -108,13 +108,10 @@ impl<T: Transport> Client<T> {
                 auth.challenge = response.header("www-authenticate").and_then(Challenge::parse);
                 Ok(())
             }
-            status => Err(Error::Registry {
-                registry: self.registry.clone(),
-                action: "the API version check".into(),
-                url: redact::url(&url),
-                status: status.as_u16(),
-                message: Some("is this a container registry?".into()),
-            }),
+            _ => {
+                drop(auth);
+                Err(self.fail(response, "the API version check (GET /v2/)").await)
+            }
         }
     }
 
@@ -216,16 +213,8 @@ impl<T: Transport> Client<T> {
         let response = self.transport.send(request).await?;
         match response.status {
             s if s.is_success() => {}
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => return Err(self.unauthorized(action)),
-            status => {
-                return Err(Error::Registry {
-                    registry: self.registry.clone(),
-                    action: "a token request".into(),
-                    url: redact::url(&url),
-                    status: status.as_u16(),
-                    message: None,
-                })
-            }
+            StatusCode::UNAUTHORIZED => return Err(self.unauthorized(action)),
+            _ => return Err(self.fail(response, &format!("a token request to {}", redact::url(&url))).await),
         }
         let registry = self.registry.clone();
         let body = response
@@ -259,7 +248,8 @@ impl<T: Transport> Client<T> {
         if status == StatusCode::NOT_FOUND {
             return Error::NotFound { registry: self.registry.clone(), what: action.to_owned(), detail: message };
         }
-        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+        // A 403 with its own words (the page's proxy refusing a host) is shown as it is.
+        if status == StatusCode::UNAUTHORIZED || (status == StatusCode::FORBIDDEN && message.as_deref().is_none_or(|m| m.starts_with("DENIED"))) {
             return self.unauthorized(action);
         }
         Error::Registry { registry: self.registry.clone(), action: action.to_owned(), url, status: status.as_u16(), message }

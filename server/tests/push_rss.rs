@@ -1,0 +1,210 @@
+//! The server's memory under a large push: a 1 GiB blob in 4 MiB PATCH chunks through the proxy
+//! to a real registry (distribution's `docker-registry`, anonymous, storage in a temp dir) and
+//! back out again, then the server's peak resident set (`VmHWM` in `/proc/PID/status`), which
+//! must stay under 64 MiB because bodies are streamed, never buffered.
+//!
+//! Ignored by default (it writes 1 GiB to disk and takes a while):
+//! `cargo test -j1 -p layerize-server --test push_rss -- --ignored --nocapture`
+
+use std::fs::{self, File};
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+
+const BLOB_SIZE: usize = 1 << 30;
+const CHUNK_SIZE: usize = 4 << 20;
+const RSS_LIMIT_KIB: u64 = 64 << 10;
+
+/// A child process of this test, killed (by its handle) when dropped.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind a loopback port");
+    listener.local_addr().expect("local address").port()
+}
+
+fn spawn(mut command: Command, log: &Path) -> Running {
+    let out = File::create(log).expect("create a log");
+    let err = out.try_clone().expect("share the log");
+    let child = command
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
+    Running(child)
+}
+
+fn wait_for_port(port: u16, log: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "nothing answers on port {port}; log:\n{}",
+            fs::read_to_string(log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A `/proc/PID/status` field in KiB (`VmHWM`, `VmRSS`).
+fn status_kib(pid: u32, field: &str) -> u64 {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).expect("read /proc/PID/status");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
+}
+
+/// Chunk `index` of the blob: distinct bytes per chunk, made without holding the blob.
+fn chunk(index: usize) -> Vec<u8> {
+    let mut state = (index as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    (0..CHUNK_SIZE)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect()
+}
+
+#[tokio::test]
+#[ignore = "pushes 1 GiB through the proxy; run with --ignored --nocapture"]
+async fn pushing_a_1_gib_layer_keeps_the_server_under_64_mib() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let registry_port = free_port();
+    let config = dir.path().join("registry.yml");
+    fs::write(
+        &config,
+        format!(
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{registry_port}\n",
+            dir.path().join("storage").display()
+        ),
+    )
+    .expect("write the registry config");
+    let registry_log = dir.path().join("registry.log");
+    let mut registry = Command::new("docker-registry");
+    registry.arg("serve").arg(&config);
+    let _registry = spawn(registry, &registry_log);
+    wait_for_port(registry_port, &registry_log);
+
+    let server_port = free_port();
+    let server_log = dir.path().join("server.log");
+    let mut server = Command::new(env!("CARGO_BIN_EXE_layerize-server"));
+    server
+        .args(["--listen", &format!("127.0.0.1:{server_port}")])
+        .args(["--dist", &dir.path().display().to_string()])
+        .args(["--allow-registry", &format!("127.0.0.1:{registry_port}")])
+        .env("RUST_LOG", "warn");
+    let server = spawn(server, &server_log);
+    wait_for_port(server_port, &server_log);
+    let pid = server.0.id();
+    let idle_kib = status_kib(pid, "VmHWM");
+
+    let proxy = format!("http://127.0.0.1:{server_port}/proxy/http/127.0.0.1:{registry_port}");
+    // Upload locations are absolute registry URLs; the page maps them onto the proxy the same way.
+    let via_proxy = |location: &str| {
+        let path = location
+            .strip_prefix(&format!("http://127.0.0.1:{registry_port}"))
+            .unwrap_or(location);
+        format!("{proxy}{path}")
+    };
+    let client = reqwest::Client::new();
+    let started = client
+        .post(format!("{proxy}/v2/bench/rss/blobs/uploads/"))
+        .header("content-length", "0")
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(started.status(), 202);
+    let mut location = started.headers()["location"]
+        .to_str()
+        .expect("text")
+        .to_owned();
+
+    let clock = Instant::now();
+    let mut hasher = Sha256::new();
+    for index in 0..BLOB_SIZE / CHUNK_SIZE {
+        let bytes = chunk(index);
+        hasher.update(&bytes);
+        let start = index * CHUNK_SIZE;
+        let patched = client
+            .patch(via_proxy(&location))
+            .header("content-type", "application/octet-stream")
+            .header(
+                "content-range",
+                format!("{start}-{}", start + CHUNK_SIZE - 1),
+            )
+            .header("content-length", CHUNK_SIZE.to_string())
+            .body(bytes)
+            .send()
+            .await
+            .expect("PATCH");
+        assert_eq!(patched.status(), 202, "chunk {index}");
+        location = patched.headers()["location"]
+            .to_str()
+            .expect("text")
+            .to_owned();
+    }
+    let digest = format!("sha256:{:x}", hasher.finalize());
+    let separator = if location.contains('?') { '&' } else { '?' };
+    let finished = client
+        .put(format!(
+            "{}{separator}digest={digest}",
+            via_proxy(&location)
+        ))
+        .header("content-length", "0")
+        .send()
+        .await
+        .expect("PUT");
+    assert_eq!(finished.status(), 201);
+    let pushed_in = clock.elapsed();
+    let push_peak_kib = status_kib(pid, "VmHWM");
+
+    // And back: the blob streamed out through the proxy hashes to the same digest.
+    let clock = Instant::now();
+    let mut pulled = client
+        .get(format!("{proxy}/v2/bench/rss/blobs/{digest}"))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(pulled.status(), 200);
+    let mut hasher = Sha256::new();
+    let mut size = 0;
+    while let Some(bytes) = pulled.chunk().await.expect("blob bytes") {
+        size += bytes.len();
+        hasher.update(&bytes);
+    }
+    assert_eq!(size, BLOB_SIZE);
+    assert_eq!(format!("sha256:{:x}", hasher.finalize()), digest);
+    let pulled_in = clock.elapsed();
+
+    let peak_kib = status_kib(pid, "VmHWM");
+    let mib = |kib: u64| kib as f64 / 1024.0;
+    println!(
+        "1 GiB through the proxy: pushed in {} PATCHes of 4 MiB in {:.1} s, pulled in {:.1} s; \
+         server VmHWM idle {:.1} MiB, after the push {:.1} MiB, after the pull {:.1} MiB",
+        BLOB_SIZE / CHUNK_SIZE,
+        pushed_in.as_secs_f64(),
+        pulled_in.as_secs_f64(),
+        mib(idle_kib),
+        mib(push_peak_kib),
+        mib(peak_kib),
+    );
+    assert!(
+        push_peak_kib < RSS_LIMIT_KIB && peak_kib < RSS_LIMIT_KIB,
+        "the server's peak RSS was {push_peak_kib} KiB after the push, {peak_kib} KiB after the pull"
+    );
+}
