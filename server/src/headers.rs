@@ -23,11 +23,22 @@ pub const RESPONSE: [HeaderName; 11] = [
     // Kept as the upstream sent it: the page maps absolute upstream URLs back onto the proxy.
     header::LOCATION,
     header::RANGE,
-    header::WWW_AUTHENTICATE,
+    // Renamed on the way (see `rename_challenge`); exposed under its new name.
+    HeaderName::from_static(layerize_registry::transport::PROXIED_CHALLENGE),
     HeaderName::from_static("docker-distribution-api-version"),
     HeaderName::from_static("oci-chunk-min-length"),
     header::ETAG,
 ];
+
+/// Copies the upstream `WWW-Authenticate` values into `into` under
+/// [`layerize_registry::transport::PROXIED_CHALLENGE`]: a browser that sees a `Basic`
+/// challenge on a fetch shows its own login prompt instead of letting the page answer it.
+pub fn carry_challenge(upstream: &HeaderMap, into: &mut HeaderMap) {
+    let name = HeaderName::from_static(layerize_registry::transport::PROXIED_CHALLENGE);
+    for value in upstream.get_all(header::WWW_AUTHENTICATE) {
+        into.append(name.clone(), value.clone());
+    }
+}
 
 /// The headers of `from` named in `allowed`, every value of each.
 pub fn filter(from: &HeaderMap, allowed: &[HeaderName]) -> HeaderMap {

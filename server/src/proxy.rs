@@ -144,7 +144,8 @@ fn location(base: &Url, headers: &HeaderMap) -> Option<Url> {
 /// The upstream answer with its allowed headers, its body streamed through.
 fn respond(upstream: reqwest::Response) -> Response {
     let status = upstream.status();
-    let headers = headers::filter(upstream.headers(), &headers::RESPONSE);
+    let mut headers = headers::filter(upstream.headers(), &headers::RESPONSE);
+    headers::carry_challenge(upstream.headers(), &mut headers);
     let mut response = Response::new(Body::from_stream(upstream.bytes_stream()));
     *response.status_mut() = status;
     *response.headers_mut() = headers;

@@ -253,7 +253,7 @@ fn token_realm_is_reached_only_when_listed() {
     let ping = get(&proxy.url(&format!("{}/v2/", registry.url())), &[]);
     assert_eq!(ping.status, 401);
     let challenge = ping
-        .header("WWW-Authenticate")
+        .header("X-Registry-WWW-Authenticate")
         .expect("a challenge")
         .to_owned();
     assert_eq!(challenge_param(&challenge, "realm"), issuer.realm());
@@ -280,7 +280,7 @@ fn token_realm_is_reached_only_when_listed() {
     let refused = get(&proxy.url(&manifest_url), &[("Accept", OCI_MANIFEST)]);
     assert_eq!(refused.status, 401, "{}", refused.text());
     let challenge = refused
-        .header("WWW-Authenticate")
+        .header("X-Registry-WWW-Authenticate")
         .expect("a challenge")
         .to_owned();
     assert!(challenge.starts_with("Bearer "), "{challenge}");
@@ -312,7 +312,7 @@ fn token_realm_is_reached_only_when_listed() {
     let anonymous = get(&proxy.url(token_url.as_str()), &[]);
     assert_eq!(anonymous.status, 401, "{}", anonymous.text());
     assert!(anonymous
-        .header("WWW-Authenticate")
+        .header("X-Registry-WWW-Authenticate")
         .is_some_and(|c| c.starts_with("Basic ")));
 
     proxy.assert_log_clean(&[

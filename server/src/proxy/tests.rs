@@ -197,7 +197,7 @@ async fn cors_preflight_is_answered_for_configured_origins_only() {
         .unwrap_or_default()
         .to_owned();
     assert!(
-        exposed.contains("docker-content-digest") && exposed.contains("www-authenticate"),
+        exposed.contains("docker-content-digest") && exposed.contains("x-registry-www-authenticate"),
         "{exposed}"
     );
 }

@@ -68,6 +68,7 @@ impl Transport for Browser {
         let status = StatusCode::from_u16(response.status()).map_err(|e| unreachable(e.to_string()))?;
         let mut headers = HeaderMap::new();
         for (name, value) in response.headers().entries() {
+            let name = if name.eq_ignore_ascii_case(super::PROXIED_CHALLENGE) { "www-authenticate".to_owned() } else { name };
             if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(&value)) {
                 headers.append(n, v);
             }

@@ -17,6 +17,11 @@ use url::Url;
 
 use crate::error::Error;
 
+/// The header the page's proxy carries a registry's `WWW-Authenticate` in. Browsers answer a
+/// `Basic` challenge on a fetch with their own login prompt (and a headless one waits for it
+/// forever), so the proxy renames the header and the browser transport names it back.
+pub const PROXIED_CHALLENGE: &str = "x-registry-www-authenticate";
+
 /// A response body, chunk by chunk. Not `Send`: browser streams are not.
 pub type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, Error>>>>;
 
