@@ -99,7 +99,9 @@ fn htpasswd_docker_base_runs_in_docker() {
     let registry = Registry::start(RegistryAuth::htpasswd(USER, PASSWORD));
     push_single(&registry, "base:1", Format::Docker);
     let files = AppFiles::new();
-    let digest = append(&registry, "base:1", "app:1", &files, &["--created", "2024-02-03T04:05:06Z", "--history", "add app"], Some(PASSWORD));
+    let digest = append(&registry, "base:1", "app:1", &files, &["--created", "2024-02-03T04:05:06Z", "--history", "add app", "--env", "MODE=prod", "--workdir", "/opt/app", "--label", "org.example.team=web", "--cmd", r#"["sh","-c","echo cmd ran"]"#],
+        Some(PASSWORD),
+    );
     let raw = readers::skopeo_inspect_raw(&registry, "app:1");
     assert_eq!(sha256_digest(&raw), digest);
     let manifest = json(&raw);
@@ -107,6 +109,9 @@ fn htpasswd_docker_base_runs_in_docker() {
     assert_eq!(manifest["layers"][1]["mediaType"], "application/vnd.docker.image.rootfs.diff.tar.gzip");
     let config = json(&readers::skopeo_inspect_config(&registry, "app:1"));
     assert_eq!(config["created"], "2024-02-03T04:05:06Z");
+    assert_eq!(config["config"]["WorkingDir"], "/opt/app");
+    assert_eq!(config["config"]["Labels"]["org.example.team"], "web");
+    assert!(config["config"]["Env"].as_array().is_some_and(|e| e.iter().any(|v| v == "MODE=prod") && e.iter().any(|v| v.as_str().is_some_and(|s| s.starts_with("PATH=")))));
     assert_eq!(config["history"].as_array().and_then(|h| h.last()).map(|h| h["created_by"].clone()), Some("add app".into()));
     let oci = readers::skopeo_copy_to_oci(&registry, "app:1");
     assert_eq!(readers::diff_ids_match(oci.path()), 1);
@@ -117,6 +122,8 @@ fn htpasswd_docker_base_runs_in_docker() {
     let image = registry.reference(&format!("app@{digest}"));
     docker.pull(&image);
     assert_eq!(docker.run(&image, &["cat", "/opt/app/hello.txt"]), HELLO);
+    assert_eq!(docker.run(&image, &[]), "cmd ran\n", "the new default command runs");
+    assert_eq!(docker.run(&image, &["sh", "-c", "echo $MODE $(pwd)"]), "prod /opt/app\n");
     assert_eq!(docker.run(&image, &["/usr/local/bin/run.sh"]), "run.sh ran\n");
     assert_eq!(docker.run(&image, &["sh", "-c", "test -e /etc/motd && echo present || echo gone"]), "gone\n");
 }

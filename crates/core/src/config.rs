@@ -33,6 +33,21 @@ pub struct History {
     pub empty_layer: bool,
 }
 
+/// Edits to a config besides new layers, as `docker build` instructions or `crane mutate`
+/// flags would make them. Empty means "keep the base's".
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConfigChanges {
+    /// The config's `created` time (RFC 3339); a parameter because the core reads no clock.
+    pub created: Option<String>,
+    /// `KEY=VALUE` entries: each replaces the base's entry for `KEY`, or is appended.
+    pub env: Vec<String>,
+    pub entrypoint: Option<Vec<String>>,
+    pub cmd: Option<Vec<String>>,
+    pub working_dir: Option<String>,
+    /// Labels set (added or replaced).
+    pub labels: Vec<(String, String)>,
+}
+
 /// What a person wants to know about a config at a glance.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Summary {
@@ -116,8 +131,8 @@ impl Config {
     }
 
     /// New config bytes with `layers` appended to `rootfs.diff_ids` and `history`, and
-    /// `created` set when given. Every other field keeps its value and position.
-    pub fn with_layers(&self, layers: &[(Digest, History)], created: Option<&str>) -> Result<Vec<u8>, Error> {
+    /// `changes` applied. Every other field keeps its value and position.
+    pub fn with_layers(&self, layers: &[(Digest, History)], changes: &ConfigChanges) -> Result<Vec<u8>, Error> {
         let mut doc = self.doc.clone();
         let rootfs = doc
             .entry("rootfs")
@@ -131,10 +146,61 @@ impl Config {
         for (_, h) in layers {
             history.push(serde_json::to_value(h).map_err(|e| self.edit_error(&e.to_string()))?);
         }
-        if let Some(created) = created {
-            doc.insert("created".into(), Value::String(created.to_owned()));
+        if let Some(created) = &changes.created {
+            doc.insert("created".into(), Value::String(created.clone()));
         }
+        self.apply(&mut doc, changes)?;
         serde_json::to_vec(&doc).map_err(|e| self.edit_error(&e.to_string()))
+    }
+
+    /// Applies the runtime settings of `changes` to the `config` object.
+    fn apply(&self, doc: &mut Map<String, Value>, changes: &ConfigChanges) -> Result<(), Error> {
+        let untouched = changes.env.is_empty()
+            && changes.entrypoint.is_none()
+            && changes.cmd.is_none()
+            && changes.working_dir.is_none()
+            && changes.labels.is_empty();
+        if untouched {
+            return Ok(());
+        }
+        let run = doc.entry("config").or_insert_with(|| Value::Object(Map::new()));
+        let run = run.as_object_mut().ok_or_else(|| self.edit_error("`config` is not an object"))?;
+        if !changes.env.is_empty() {
+            let env = run.entry("Env").or_insert_with(|| Value::Array(Vec::new()));
+            if env.is_null() {
+                *env = Value::Array(Vec::new());
+            }
+            let env = env.as_array_mut().ok_or_else(|| self.edit_error("`config.Env` is not an array"))?;
+            for entry in &changes.env {
+                let key = entry.split_once('=').map(|(k, _)| k).unwrap_or(entry);
+                let same = |v: &Value| v.as_str().is_some_and(|s| s.split_once('=').map(|(k, _)| k).unwrap_or(s) == key);
+                match env.iter_mut().find(|v| same(v)) {
+                    Some(v) => *v = Value::String(entry.clone()),
+                    None => env.push(Value::String(entry.clone())),
+                }
+            }
+        }
+        let strings = |v: &[String]| Value::Array(v.iter().cloned().map(Value::String).collect());
+        if let Some(e) = &changes.entrypoint {
+            run.insert("Entrypoint".into(), strings(e));
+        }
+        if let Some(c) = &changes.cmd {
+            run.insert("Cmd".into(), strings(c));
+        }
+        if let Some(w) = &changes.working_dir {
+            run.insert("WorkingDir".into(), Value::String(w.clone()));
+        }
+        if !changes.labels.is_empty() {
+            let labels = run.entry("Labels").or_insert_with(|| Value::Object(Map::new()));
+            if labels.is_null() {
+                *labels = Value::Object(Map::new());
+            }
+            let labels = labels.as_object_mut().ok_or_else(|| self.edit_error("`config.Labels` is not an object"))?;
+            for (k, v) in &changes.labels {
+                labels.insert(k.clone(), Value::String(v.clone()));
+            }
+        }
+        Ok(())
     }
 
     fn edit_error(&self, problem: &str) -> Error {
@@ -153,7 +219,8 @@ mod tests {
         let c = Config::parse("base", BASE.as_bytes().to_vec()).unwrap();
         let d = Digest::sha256(b"x");
         let h = History { created: Some("2026-01-01T00:00:00Z".into()), created_by: Some("layerize".into()), ..Default::default() };
-        let out = c.with_layers(&[(d.clone(), h)], Some("2026-01-01T00:00:00Z")).unwrap();
+        let changes = ConfigChanges { created: Some("2026-01-01T00:00:00Z".into()), ..Default::default() };
+        let out = c.with_layers(&[(d.clone(), h)], &changes).unwrap();
         let out = String::from_utf8(out).unwrap();
         let want = BASE
             .replace(
@@ -168,6 +235,26 @@ mod tests {
         assert_eq!(out, want);
         let again = Config::parse("new", out.into_bytes()).unwrap();
         assert_eq!(again.diff_ids().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn runtime_changes_replace_or_append() {
+        let c = Config::parse("base", BASE.as_bytes().to_vec()).unwrap();
+        let changes = ConfigChanges {
+            env: vec!["PATH=/usr/bin:/bin".into(), "MODE=prod".into()],
+            entrypoint: Some(vec!["/app/run".into()]),
+            working_dir: Some("/app".into()),
+            labels: vec![("a".into(), "9".into()), ("c".into(), "3".into())],
+            ..Default::default()
+        };
+        let out = Config::parse("new", c.with_layers(&[], &changes).unwrap()).unwrap();
+        let s = out.summary();
+        assert_eq!(s.env, ["PATH=/usr/bin:/bin", "MODE=prod"]);
+        assert_eq!(s.entrypoint, Some(vec!["/app/run".to_owned()]));
+        assert_eq!(s.cmd, Some(vec!["/bin/sh".to_owned()]), "cmd kept");
+        assert_eq!(s.working_dir.as_deref(), Some("/app"));
+        assert_eq!(s.labels, [("b".to_owned(), "2".to_owned()), ("a".to_owned(), "9".to_owned()), ("c".to_owned(), "3".to_owned())]);
+        assert!(String::from_utf8_lossy(out.raw()).contains(r#""zebra":{"keep":[1,2]}"#));
     }
 
     #[test]

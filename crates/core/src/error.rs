@@ -68,4 +68,28 @@ pub enum Error {
 
     #[error("cannot append to {what}: {problem}")]
     Mutate { what: String, problem: String },
+
+    #[error("archive member {path:?}: {problem}")]
+    InvalidMemberPath { path: String, problem: &'static str },
+
+    #[error("archive member {member:?} (named by {named_by}) is not in the archive")]
+    MissingMember { member: String, named_by: String },
+
+    #[error("archive member {member:?} is cut short: it needs {needed} bytes but the archive ends after {available} of them")]
+    TruncatedMember { member: String, needed: u64, available: u64 },
+
+    #[error("archive member {member:?} has {what} {found}, expected {expected}")]
+    MemberMismatch { member: String, what: &'static str, expected: String, found: String },
+
+    #[error("archive member {member:?}: {problem}")]
+    InvalidMember { member: String, problem: String },
+
+    #[error("the archive {problem}")]
+    InvalidArchive { problem: String },
+
+    #[error("reading archive member {member:?} failed: {source}")]
+    ArchiveRead { member: String, source: io::Error },
+
+    #[error("writing the archive failed: {source}")]
+    ArchiveWrite { source: io::Error },
 }

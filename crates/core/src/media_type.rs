@@ -9,6 +9,9 @@ pub enum MediaType {
     DockerManifestList,
     DockerConfig,
     DockerLayerGzip,
+    /// An uncompressed Docker layer, as `docker load` tars hold them and as `layerize load`
+    /// pushes them.
+    DockerLayer,
     DockerForeignLayerGzip,
     DockerSchema1,
     DockerSchema1Signed,
@@ -29,6 +32,28 @@ application/vnd.docker.distribution.manifest.list.v2+json, \
 application/vnd.oci.image.manifest.v1+json, \
 application/vnd.docker.distribution.manifest.v2+json";
 
+/// How a layer blob is compressed.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Compression {
+    None,
+    Gzip,
+    Zstd,
+}
+
+impl Compression {
+    /// Recognises a blob by its first bytes (gzip and zstd magic numbers); anything else is
+    /// taken to be an uncompressed tar.
+    pub fn sniff(head: &[u8]) -> Compression {
+        if head.starts_with(&[0x1f, 0x8b]) {
+            Compression::Gzip
+        } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            Compression::Zstd
+        } else {
+            Compression::None
+        }
+    }
+}
+
 /// Which spec family an image belongs to; new layers follow the base's family so the
 /// manifest never mixes Docker and OCI layer types.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -45,6 +70,7 @@ impl MediaType {
             DockerManifestList => "application/vnd.docker.distribution.manifest.list.v2+json",
             DockerConfig => "application/vnd.docker.container.image.v1+json",
             DockerLayerGzip => "application/vnd.docker.image.rootfs.diff.tar.gzip",
+            DockerLayer => "application/vnd.docker.image.rootfs.diff.tar",
             DockerForeignLayerGzip => "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
             DockerSchema1 => "application/vnd.docker.distribution.manifest.v1+json",
             DockerSchema1Signed => "application/vnd.docker.distribution.manifest.v1+prettyjws",
@@ -70,6 +96,7 @@ impl MediaType {
             DockerManifestList,
             DockerConfig,
             DockerLayerGzip,
+            DockerLayer,
             DockerForeignLayerGzip,
             DockerSchema1,
             DockerSchema1Signed,
@@ -100,7 +127,7 @@ impl MediaType {
     pub fn family(&self) -> Option<Family> {
         use MediaType::*;
         match self {
-            DockerManifest | DockerManifestList | DockerConfig | DockerLayerGzip | DockerForeignLayerGzip => {
+            DockerManifest | DockerManifestList | DockerConfig | DockerLayerGzip | DockerLayer | DockerForeignLayerGzip => {
                 Some(Family::Docker)
             }
             OciManifest | OciIndex | OciConfig | OciLayer | OciLayerGzip | OciLayerZstd
@@ -114,8 +141,19 @@ impl MediaType {
         use MediaType::*;
         matches!(
             self,
-            DockerLayerGzip | DockerForeignLayerGzip | OciLayer | OciLayerGzip | OciLayerZstd | OciLayerNonDistributableGzip
+            DockerLayerGzip | DockerLayer | DockerForeignLayerGzip | OciLayer | OciLayerGzip | OciLayerZstd | OciLayerNonDistributableGzip
         )
+    }
+
+    /// How a layer of this type is compressed, if it is a layer.
+    pub fn layer_compression(&self) -> Option<Compression> {
+        use MediaType::*;
+        match self {
+            DockerLayer | OciLayer => Some(Compression::None),
+            DockerLayerGzip | DockerForeignLayerGzip | OciLayerGzip | OciLayerNonDistributableGzip => Some(Compression::Gzip),
+            OciLayerZstd => Some(Compression::Zstd),
+            _ => None,
+        }
     }
 }
 
@@ -157,6 +195,12 @@ mod tests {
         assert_eq!(m, MediaType::OciManifest);
         assert_eq!(MediaType::parse(MediaType::DockerManifestList.as_str()), MediaType::DockerManifestList);
         assert_eq!(MediaType::parse("text/plain"), MediaType::Other("text/plain".into()));
+        assert_eq!(MediaType::parse("application/vnd.docker.image.rootfs.diff.tar"), MediaType::DockerLayer);
+        assert_eq!(MediaType::DockerLayer.layer_compression(), Some(Compression::None));
+        assert_eq!(MediaType::OciLayerGzip.layer_compression(), Some(Compression::Gzip));
+        assert_eq!(MediaType::OciConfig.layer_compression(), None);
+        assert_eq!(Compression::sniff(&[0x1f, 0x8b, 8]), Compression::Gzip);
+        assert_eq!(Compression::sniff(b"usr/"), Compression::None);
     }
 
     #[test]

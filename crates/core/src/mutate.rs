@@ -6,7 +6,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::config::{Config, History};
+use crate::config::{Config, ConfigChanges, History};
 use crate::descriptor::{Descriptor, REFERENCE_DIGEST};
 use crate::digest::Digest;
 use crate::error::Error;
@@ -32,9 +32,8 @@ pub struct Appended {
     pub layers: Vec<Descriptor>,
 }
 
-/// Appends `layers` to the image `manifest` + `config`. `created` (RFC 3339) becomes the
-/// config's `created`; it is a parameter because the core never reads a clock.
-pub fn append(manifest: &ImageManifest, config: &Config, layers: &[NewLayer], created: Option<&str>) -> Result<Appended, Error> {
+/// Appends `layers` to the image `manifest` + `config`, applying `changes` to the config.
+pub fn append(manifest: &ImageManifest, config: &Config, layers: &[NewLayer], changes: &ConfigChanges) -> Result<Appended, Error> {
     let what = manifest.digest().to_string();
     let fail = |problem: String| Error::Mutate { what: what.clone(), problem };
     let family = manifest
@@ -61,7 +60,7 @@ pub fn append(manifest: &ImageManifest, config: &Config, layers: &[NewLayer], cr
     }
 
     let additions: Vec<(Digest, History)> = layers.iter().map(|l| (l.digests.diff_id.clone(), l.history.clone())).collect();
-    let new_config = config.with_layers(&additions, created)?;
+    let new_config = config.with_layers(&additions, changes)?;
     let config_descriptor = Descriptor::new(manifest.config.media_type.clone(), Digest::sha256(&new_config), new_config.len() as u64);
     let layer_descriptors: Vec<Descriptor> = layers
         .iter()
@@ -143,7 +142,8 @@ mod tests {
             digests: LayerDigests { diff_id: Digest::sha256(b"tar"), digest: Digest::sha256(b"gz"), size: 2, tar_size: 3 },
             history: History { created_by: Some("layerize".into()), ..Default::default() },
         };
-        let out = append(&m, &c, &[layer], Some("2026-11-24T00:00:00Z")).unwrap();
+        let changes = ConfigChanges { created: Some("2026-11-24T00:00:00Z".into()), ..Default::default() };
+        let out = append(&m, &c, &[layer], &changes).unwrap();
         assert_eq!(out.config_descriptor.digest, Digest::sha256(&out.config));
         assert_eq!(out.manifest_descriptor.digest, Digest::sha256(&out.manifest));
         let Manifest::Image(nm) = Manifest::parse("new", out.manifest.clone(), None).unwrap() else { panic!() };
@@ -162,7 +162,7 @@ mod tests {
     fn mismatched_config_is_refused() {
         let (m, _) = base();
         let other = Config::parse("other", br#"{"rootfs":{"diff_ids":[]}}"#.to_vec()).unwrap();
-        let e = append(&m, &other, &[], None).unwrap_err();
+        let e = append(&m, &other, &[], &ConfigChanges::default()).unwrap_err();
         assert!(e.to_string().contains("not the one the manifest names"), "{e}");
     }
 

@@ -7,7 +7,7 @@ use std::io::Read;
 use std::time::SystemTime;
 
 use anyhow::{bail, Context, Result};
-use layerize_core::config::History;
+use layerize_core::config::{ConfigChanges, History};
 use layerize_core::layer::LayerOptions;
 use layerize_core::manifest::{ImageManifest, Manifest};
 use layerize_core::mutate::{self, NewLayer};
@@ -46,6 +46,21 @@ pub struct Args {
     /// The `created_by` text of the new history entry (default: this command line).
     #[arg(long, value_name = "TEXT")]
     history: Option<String>,
+    /// Set an environment variable in the config (KEY=VALUE; repeatable).
+    #[arg(long = "env", value_name = "KEY=VALUE")]
+    env: Vec<String>,
+    /// Set the entrypoint: a JSON array (`["/app/run","-v"]`) or words split on spaces.
+    #[arg(long, value_name = "COMMAND")]
+    entrypoint: Option<String>,
+    /// Set the default command: a JSON array or words split on spaces.
+    #[arg(long, value_name = "COMMAND")]
+    cmd: Option<String>,
+    /// Set the working directory.
+    #[arg(long, value_name = "DIR")]
+    workdir: Option<String>,
+    /// Set a label (KEY=VALUE; repeatable).
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    labels: Vec<String>,
     /// Modification time of every entry in the layer, in seconds since 1970.
     #[arg(long, default_value_t = 0)]
     mtime: u64,
@@ -85,8 +100,17 @@ pub fn run(args: Args) -> Result<()> {
         history: History { created: Some(created.clone()), created_by: Some(created_by), ..Default::default() },
     };
 
+    let changes = ConfigChanges {
+        created: Some(created),
+        env: args.env.iter().map(|e| key_value("--env", e).map(|_| e.clone())).collect::<Result<_>>()?,
+        entrypoint: args.entrypoint.as_deref().map(|c| command_words("--entrypoint", c)).transpose()?,
+        cmd: args.cmd.as_deref().map(|c| command_words("--cmd", c)).transpose()?,
+        working_dir: args.workdir.clone(),
+        labels: args.labels.iter().map(|l| key_value("--label", l)).collect::<Result<_>>()?,
+    };
+
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let job = Job { base, target, platform, all_platforms: args.all_platforms, created, progress };
+    let job = Job { base, target, platform, all_platforms: args.all_platforms, changes, progress };
     let pushed = runtime.block_on(job.run(&access, new_layer, FileBlob(layer.path().to_owned())))?;
     println!("{pushed}");
     Ok(())
@@ -97,7 +121,7 @@ struct Job {
     target: Reference,
     platform: Option<Platform>,
     all_platforms: bool,
-    created: String,
+    changes: ConfigChanges,
     progress: Progress,
 }
 
@@ -140,7 +164,7 @@ impl Job {
         let mut appended = Vec::new();
         for image in &images {
             let config = source.config(repo, image).await.with_context(|| format!("reading the config of {}", self.base))?;
-            appended.push(mutate::append(image, &config, std::slice::from_ref(&new_layer), Some(&self.created))?);
+            appended.push(mutate::append(image, &config, std::slice::from_ref(&new_layer), &self.changes)?);
         }
         let appendages: Vec<Appendage> = images.iter().zip(&appended).map(|(base, appended)| Appendage { base, appended }).collect();
         let route = Route {
@@ -177,6 +201,22 @@ fn read_password() -> Result<String> {
         bail!("--password-stdin: standard input was empty");
     }
     Ok(password)
+}
+
+/// `KEY=VALUE` split in two; the key must not be empty.
+fn key_value(flag: &str, s: &str) -> Result<(String, String)> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => bail!("{flag} {s:?}: expected KEY=VALUE"),
+    }
+}
+
+/// A command as a JSON array of strings, or words split on whitespace.
+fn command_words(flag: &str, s: &str) -> Result<Vec<String>> {
+    if s.trim_start().starts_with('[') {
+        return serde_json::from_str(s).with_context(|| format!("{flag} {s:?}: not a JSON array of strings"));
+    }
+    Ok(s.split_whitespace().map(str::to_owned).collect())
 }
 
 /// The `created` timestamp: the given one, checked and normalised, or now.
