@@ -103,6 +103,9 @@ fn drive(name: &str, registry: &Registry, base: &Pushed, platform: Option<&str>,
     b.click("#rows tr.file-row:last-child input.exec");
     b.fill("#delete-path", "/etc/motd");
     b.click("#delete-add");
+    b.click("#settings summary");
+    b.fill("#edit-env", "FROM=page");
+    b.fill("#edit-workdir", "/opt/app");
     b.screenshot("files-picked");
 
     b.click("#build-button");
@@ -127,6 +130,10 @@ fn drive(name: &str, registry: &Registry, base: &Pushed, platform: Option<&str>,
     assert_eq!(sha256_digest(&raw), pushed_digest, "the tag serves what the page pushed");
     let manifest: Value = serde_json::from_slice(&raw).expect("JSON");
     assert_eq!(manifest["layers"].as_array().and_then(|l| l.last()).map(|l| l["digest"].clone()), Some(cli["digest"].clone()));
+    let config: Value = serde_json::from_slice(&readers::skopeo_inspect_config(registry, target)).expect("JSON");
+    assert_eq!(config["config"]["WorkingDir"], "/opt/app");
+    assert!(config["config"]["Env"].as_array().is_some_and(|e| e.iter().any(|v| v == "FROM=page")), "{config}");
+    assert!(command.contains("--env FROM=page") && command.contains("--workdir /opt/app"), "{command}");
     let oci = readers::skopeo_copy_to_oci(registry, target);
     assert_eq!(readers::diff_ids_match(oci.path()), 1);
     let rootfs = readers::umoci_unpack(oci.path(), oci.tag());

@@ -48,6 +48,25 @@ pub struct ConfigChanges {
     pub labels: Vec<(String, String)>,
 }
 
+impl ConfigChanges {
+    /// A command as the CLI and the page take it: a JSON array of strings
+    /// (`["/app/run","-v"]`), or words split on whitespace.
+    pub fn parse_command(s: &str) -> Result<Vec<String>, String> {
+        if s.trim_start().starts_with('[') {
+            return serde_json::from_str(s).map_err(|e| format!("{s:?} is not a JSON array of strings: {e}"));
+        }
+        Ok(s.split_whitespace().map(str::to_owned).collect())
+    }
+
+    /// `KEY=VALUE` split in two; the key must not be empty.
+    pub fn parse_key_value(s: &str) -> Result<(String, String), String> {
+        match s.split_once('=') {
+            Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+            _ => Err(format!("{s:?} is not KEY=VALUE")),
+        }
+    }
+}
+
 /// What a person wants to know about a config at a glance.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Summary {

@@ -141,9 +141,10 @@ impl Bench<'_> {
     fn measure(&self, tool: &Timed, round: usize, runs: usize) -> Result<Sample> {
         let sample = tool.run(&self.ws.root, &self.out_dir.join("time.txt"))?;
         println!(
-            "bench: run {round}/{runs} {:<16} {:>7.2} s {:>8.1} MiB RSS {:>10} bytes out",
+            "bench: run {round}/{runs} {:<16} {:>7.2} s {:>7.2} s CPU {:>7.1} MiB RSS {:>10} bytes out",
             tool.name,
             sample.wall_s,
+            sample.cpu_s,
             sample.max_rss_kib as f64 / 1024.0,
             sample.out_bytes
         );

@@ -6,6 +6,7 @@ use layerize_core::Reference;
 use leptos::prelude::*;
 use web_sys::{Blob, File};
 
+use super::settings::{Edits, SettingsSection};
 use super::{base::BaseSection, build::BuildSection, files::FilesSection, login::LoginSection, push::PushSection};
 use crate::api::{BaseImage, Login};
 
@@ -49,6 +50,7 @@ pub struct Page {
     pub files: StoredValue<Vec<File>, LocalStorage>,
     pub prefix: RwSignal<String>,
     pub deletes: RwSignal<Vec<String>>,
+    pub edits: RwSignal<Edits>,
     pub progress: RwSignal<Option<(u64, u64)>>,
     pub built: RwSignal<Option<Built>>,
     pub blob: StoredValue<Option<Blob>, LocalStorage>,
@@ -66,6 +68,7 @@ impl Page {
             files: StoredValue::new_local(Vec::new()),
             prefix: RwSignal::new("/app".to_owned()),
             deletes: RwSignal::new(Vec::new()),
+            edits: RwSignal::new(Edits::default()),
             progress: RwSignal::new(None),
             built: RwSignal::new(None),
             blob: StoredValue::new_local(None),
@@ -100,6 +103,7 @@ pub fn App() -> impl IntoView {
             <LoginSection page=page />
             <BaseSection page=page />
             <FilesSection page=page />
+            <SettingsSection page=page />
             <BuildSection page=page />
             <PushSection page=page />
         </main>

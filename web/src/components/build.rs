@@ -45,6 +45,9 @@ fn cli_command(page: &Page, built: &Built) -> String {
     for d in page.deletes.get_untracked() {
         parts.push(format!("--delete {}", shell_quote(&d)));
     }
+    for (flag, value) in page.edits.get_untracked().flags() {
+        parts.push(format!("{flag} {}", shell_quote(&value)));
+    }
     parts.push(format!("--created {}", built.created));
     parts.push(format!("--history {}", shell_quote(&built.history)));
     parts.push("-t TARGET".to_owned());
@@ -75,6 +78,10 @@ fn start(page: Page) {
     }
     entries.extend(deletes.iter().map(|d| WireEntry { path: d.clone(), kind: WireKind::Whiteout }));
     let created = now();
+    let changes = match page.edits.get_untracked().changes(&created) {
+        Ok(c) => c,
+        Err(e) => return page.fail(format!("config: {e}")),
+    };
     let history = format!("layerize page: {} files, {} deletions", rows.len(), deletes.len());
     page.progress.set(Some((0, rows.iter().map(|r| r.size).sum())));
     let result = worker::start_build(entries, files, 0, move |msg, data| match msg {
@@ -89,7 +96,7 @@ fn start(page: Page) {
                 _ => return page.fail("the worker returned malformed digests"),
             };
             let layer = NewLayer { digests, history: History { created: Some(created.clone()), created_by: Some(history.clone()), ..Default::default() } };
-            match mutate::append(&image.manifest, &image.config, &[layer], Some(&created)) {
+            match mutate::append(&image.manifest, &image.config, &[layer], &changes) {
                 Ok(appended) => {
                     let blob: Option<Blob> = wasm_bindgen::JsCast::dyn_into(field(&data, "blob")).ok();
                     page.blob.set_value(blob);

@@ -6,3 +6,4 @@ pub mod build;
 pub mod files;
 pub mod login;
 pub mod push;
+pub mod settings;

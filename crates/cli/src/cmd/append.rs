@@ -203,20 +203,12 @@ fn read_password() -> Result<String> {
     Ok(password)
 }
 
-/// `KEY=VALUE` split in two; the key must not be empty.
 fn key_value(flag: &str, s: &str) -> Result<(String, String)> {
-    match s.split_once('=') {
-        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
-        _ => bail!("{flag} {s:?}: expected KEY=VALUE"),
-    }
+    ConfigChanges::parse_key_value(s).map_err(|e| anyhow::anyhow!("{flag}: {e}"))
 }
 
-/// A command as a JSON array of strings, or words split on whitespace.
 fn command_words(flag: &str, s: &str) -> Result<Vec<String>> {
-    if s.trim_start().starts_with('[') {
-        return serde_json::from_str(s).with_context(|| format!("{flag} {s:?}: not a JSON array of strings"));
-    }
-    Ok(s.split_whitespace().map(str::to_owned).collect())
+    ConfigChanges::parse_command(s).map_err(|e| anyhow::anyhow!("{flag}: {e}"))
 }
 
 /// The `created` timestamp: the given one, checked and normalised, or now.

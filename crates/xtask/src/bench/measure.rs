@@ -11,7 +11,9 @@ use crate::command;
 
 /// GNU time, not the shell keyword: only it reports the max RSS.
 pub const TIME: &str = "/usr/bin/time";
-pub const TIME_FORMAT: &str = "%e %M";
+/// Wall seconds, max RSS in KiB, then user and system CPU seconds: CPU time tells the work
+/// done from the waiting caused by other load on a shared machine.
+pub const TIME_FORMAT: &str = "%e %M %U %S";
 
 /// A command that writes one output file, measured as a whole.
 #[derive(Debug)]
@@ -26,6 +28,8 @@ pub struct Timed {
 pub struct Sample {
     pub wall_s: f64,
     pub max_rss_kib: u64,
+    /// User plus system CPU seconds, of all processes for a pipeline.
+    pub cpu_s: f64,
     pub out_bytes: u64,
 }
 
@@ -61,37 +65,39 @@ impl Timed {
         }
         let report = fs::read_to_string(time_file)
             .with_context(|| format!("cannot read {}", time_file.display()))?;
-        let (wall_s, max_rss_kib) = parse_time(&report)?;
+        let (wall_s, max_rss_kib, cpu_s) = parse_time(&report)?;
         let out_bytes = fs::metadata(&self.out)
             .with_context(|| format!("`{}` wrote no {}", self.shown(), self.out.display()))?
             .len();
         Ok(Sample {
             wall_s,
             max_rss_kib,
+            cpu_s,
             out_bytes,
         })
     }
 }
 
-/// The last line of GNU time's report in [`TIME_FORMAT`]: "12.34 5678" (earlier lines, if
-/// any, are its notes about the exit status).
-fn parse_time(report: &str) -> Result<(f64, u64)> {
+/// The last line of GNU time's report in [`TIME_FORMAT`]: "12.34 5678 20.01 0.52" (earlier
+/// lines, if any, are its notes about the exit status).
+fn parse_time(report: &str) -> Result<(f64, u64, f64)> {
     let line = report
         .lines()
         .rev()
         .find(|l| !l.trim().is_empty())
         .unwrap_or_default();
-    let mut fields = line.split_whitespace();
-    let (Some(wall), Some(rss), None) = (fields.next(), fields.next(), fields.next()) else {
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    let [wall, rss, user, system] = fields[..] else {
         bail!("cannot read GNU time's report {report:?}");
     };
-    let wall = wall
-        .parse()
-        .with_context(|| format!("bad wall time in {report:?}"))?;
+    let seconds = |text: &str| {
+        text.parse::<f64>()
+            .with_context(|| format!("bad seconds `{text}` in {report:?}"))
+    };
     let rss = rss
         .parse()
-        .with_context(|| format!("bad max RSS in {report:?}"))?;
-    Ok((wall, rss))
+        .with_context(|| format!("bad max RSS `{rss}` in {report:?}"))?;
+    Ok((seconds(wall)?, rss, seconds(user)? + seconds(system)?))
 }
 
 /// The median of some values (the mean of the middle two for an even count).
@@ -111,13 +117,14 @@ mod tests {
 
     #[test]
     fn reads_gnu_time_reports() -> Result<()> {
-        assert_eq!(parse_time("2.31 12345\n")?, (2.31, 12345));
+        assert_eq!(parse_time("2.31 12345 4.00 0.50\n")?, (2.31, 12345, 4.5));
         assert_eq!(
-            parse_time("Command exited with non-zero status 1\n0.01 2048\n")?,
-            (0.01, 2048)
+            parse_time("Command exited with non-zero status 1\n0.01 2048 0.25 0.25\n")?,
+            (0.01, 2048, 0.5)
         );
         assert!(parse_time("").is_err());
-        assert!(parse_time("2.31\n").is_err());
+        assert!(parse_time("2.31 12345\n").is_err());
+        assert!(parse_time("2.31 12345 x 0.1\n").is_err());
         Ok(())
     }
 

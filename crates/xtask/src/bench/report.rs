@@ -124,19 +124,24 @@ fn commands(out: &mut String, tools: &[&Timed]) {
 
 fn all_runs(out: &mut String, rows: &[(&str, &[Sample])]) {
     let _ = writeln!(out, "\nAll runs:\n");
-    let _ = writeln!(out, "| tool | wall s per run | max RSS MiB per run |");
-    let _ = writeln!(out, "|---|---|---|");
+    let _ = writeln!(
+        out,
+        "| tool | wall s per run | CPU s per run | max RSS MiB per run |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|");
     for (name, samples) in rows {
         let walls: Vec<String> = samples.iter().map(|s| format!("{:.2}", s.wall_s)).collect();
+        let cpu: Vec<String> = samples.iter().map(|s| format!("{:.2}", s.cpu_s)).collect();
         let rss: Vec<String> = samples
             .iter()
             .map(|s| format!("{:.1}", s.max_rss_kib as f64 / 1024.0))
             .collect();
         let _ = writeln!(
             out,
-            "| {} | {} | {} |",
+            "| {} | {} | {} | {} |",
             cell(name),
             walls.join(", "),
+            cpu.join(", "),
             rss.join(", ")
         );
     }
@@ -165,15 +170,16 @@ pub fn comparison(
     machine.describe(&mut out);
     let input_mib = tree.size_mib as f64;
     let base = median(samples[reference].iter().map(|s| s.wall_s));
-    let _ = writeln!(out, "\n| tool | median wall s | MiB/s | max RSS MiB | output MB | output / input | wall vs {} |", cell(&tools[reference].name));
-    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(out, "\n| tool | median wall s | MiB/s | median CPU s | max RSS MiB | output MB | output / input | wall vs {} |", cell(&tools[reference].name));
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|");
     for (tool, samples) in tools.iter().zip(samples) {
         let wall = median(samples.iter().map(|s| s.wall_s));
         let _ = writeln!(
             out,
-            "| {} | {wall:.2} | {:.0} | {:.1} | {:.1} | {:.3} | {:.2}× |",
+            "| {} | {wall:.2} | {:.0} | {:.2} | {:.1} | {:.1} | {:.3} | {:.2}× |",
             cell(&tool.name),
             input_mib / wall,
+            median(samples.iter().map(|s| s.cpu_s)),
             max_rss_mib(samples),
             out_mb(samples),
             out_mb(samples) * 1e6 / (input_mib * MIB),
@@ -182,7 +188,9 @@ pub fn comparison(
     }
     let _ = writeln!(
         out,
-        "\nMax RSS is the largest over the runs. For a pipeline it is GNU time's max RSS of \
+        "\nCPU s is user + system time of all processes (for a pipeline, of those bash waited for); \
+         wall above CPU / nproc is waiting (on other load, or on the disk). \
+         Max RSS is the largest over the runs. For a pipeline it is GNU time's max RSS of \
          `bash -c`, which is that of the largest single process bash waited for (tar, gzip or \
          pigz, tee), not the pipeline's sum; bash does not wait for the `>(sha256sum)` process \
          substitution, so sha256sum (a few MiB, finishing with tee) is in neither the RSS nor, \
@@ -208,17 +216,18 @@ pub fn rss(machine: &Machine, rows: &[(Tree, Timed, Vec<Sample>)]) -> String {
     machine.describe(&mut out);
     let _ = writeln!(
         out,
-        "\n| input MiB | files | median wall s | MiB/s | max RSS MiB | output MB |"
+        "\n| input MiB | files | median wall s | MiB/s | median CPU s | max RSS MiB | output MB |"
     );
-    let _ = writeln!(out, "|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(out, "|---:|---:|---:|---:|---:|---:|---:|");
     for (tree, _, samples) in rows {
         let wall = median(samples.iter().map(|s| s.wall_s));
         let _ = writeln!(
             out,
-            "| {} | {} | {wall:.2} | {:.0} | {:.1} | {:.1} |",
+            "| {} | {} | {wall:.2} | {:.0} | {:.2} | {:.1} | {:.1} |",
             tree.size_mib,
             tree.random_files + tree.text_files,
             tree.size_mib as f64 / wall,
+            median(samples.iter().map(|s| s.cpu_s)),
             max_rss_mib(samples),
             out_mb(samples),
         );

@@ -76,7 +76,13 @@ pub fn ensure(bench_dir: &Path, size_mib: u64) -> Result<Tree> {
         fs::remove_dir_all(&tree.dir)
             .with_context(|| format!("cannot remove {}", tree.dir.display()))?;
     }
+    let started = std::time::Instant::now();
     generate(&tree)?;
+    println!(
+        "bench: generated {} in {:.1} s",
+        tree.dir.display(),
+        started.elapsed().as_secs_f64()
+    );
     fs::write(&stamp_path, tree.stamp())
         .with_context(|| format!("cannot write {}", stamp_path.display()))?;
     Ok(tree)

@@ -1,0 +1,124 @@
+//! Checking a blob read out of an archive while it streams past: its size and digest, and for
+//! a layer the digest of its uncompressed tar, which must be the config's diffID.
+
+use std::io::{self, Read, Write};
+
+use flate2::write::MultiGzDecoder;
+
+use crate::digest::{Digest, Hasher, HashingWriter};
+use crate::error::Error;
+use crate::media_type::Compression;
+
+/// What a blob must turn out to be.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Expected {
+    /// The member it is read from, for errors.
+    pub member: String,
+    pub digest: Digest,
+    pub size: u64,
+    /// For a layer of an image: the diffID its uncompressed bytes must hash to.
+    pub diff_id: Option<Digest>,
+    pub compression: Compression,
+}
+
+/// Accumulates a blob chunk by chunk; [`BlobCheck::finish`] says whether it was the blob
+/// expected. Memory use is one inflate window, whatever the blob's size.
+pub struct BlobCheck {
+    expected: Expected,
+    hasher: Hasher,
+    inflate: Option<MultiGzDecoder<HashingWriter<io::Sink>>>,
+}
+
+impl std::fmt::Debug for BlobCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlobCheck").field("expected", &self.expected).field("read", &self.hasher.len()).finish()
+    }
+}
+
+impl BlobCheck {
+    pub fn new(expected: Expected) -> BlobCheck {
+        let inflate = match (&expected.diff_id, expected.compression) {
+            (Some(_), Compression::Gzip) => Some(MultiGzDecoder::new(HashingWriter::new(io::sink()))),
+            _ => None,
+        };
+        BlobCheck { expected, hasher: Hasher::new(), inflate }
+    }
+
+    pub fn expected(&self) -> &Expected {
+        &self.expected
+    }
+
+    /// Takes the next bytes of the blob.
+    pub fn update(&mut self, chunk: &[u8]) -> Result<(), Error> {
+        if self.hasher.len() + chunk.len() as u64 > self.expected.size {
+            return Err(self.mismatch("size", self.expected.size.to_string(), format!("more than {}", self.expected.size)));
+        }
+        self.hasher.update(chunk);
+        if let Some(inflate) = self.inflate.as_mut() {
+            if let Err(e) = inflate.write_all(chunk) {
+                return Err(self.corrupt(e));
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks size, digest and diffID once every byte went through `update`.
+    pub fn finish(self) -> Result<(), Error> {
+        let BlobCheck { expected, hasher, inflate } = self;
+        let mismatch = |what: &'static str, expected: String, found: String| Error::MemberMismatch {
+            member: expected_member(&expected_for_errors(&expected)),
+            what,
+            expected,
+            found,
+        };
+        let _ = mismatch;
+        let size = hasher.len();
+        let digest = hasher.finish();
+        let fail = |what: &'static str, want: String, found: String| Error::MemberMismatch { member: expected.member.clone(), what, expected: want, found };
+        if size != expected.size {
+            return Err(fail("size", expected.size.to_string(), size.to_string()));
+        }
+        if digest != expected.digest {
+            return Err(fail("digest", expected.digest.to_string(), digest.to_string()));
+        }
+        let Some(diff_id) = &expected.diff_id else { return Ok(()) };
+        let found = match (expected.compression, inflate) {
+            (Compression::None, _) => digest,
+            (Compression::Gzip, Some(inflate)) => {
+                let sink = inflate.finish().map_err(|e| Error::InvalidMember {
+                    member: expected.member.clone(),
+                    problem: format!("is not a complete gzip stream: {e}"),
+                })?;
+                sink.finish().0
+            }
+            // zstd layers are checked by digest only: the core carries no zstd decoder.
+            _ => return Ok(()),
+        };
+        if &found != diff_id {
+            return Err(fail("uncompressed digest (diffID)", diff_id.to_string(), found.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Reads `reader` to its end through the check.
+    pub fn check_all(mut self, mut reader: impl Read) -> Result<(), Error> {
+        let mut buf = vec![0u8; 256 << 10];
+        loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => return self.finish(),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(source) => return Err(Error::ArchiveRead { member: self.expected.member.clone(), source }),
+            };
+            self.update(&buf[..n])?;
+        }
+    }
+
+    fn mismatch(&self, what: &'static str, expected: String, found: String) -> Error {
+        Error::MemberMismatch { member: self.expected.member.clone(), what, expected, found }
+    }
+
+    fn corrupt(&self, e: io::Error) -> Error {
+        Error::InvalidMember { member: self.expected.member.clone(), problem: format!("is not valid gzip: {e}") }
+    }
+}
