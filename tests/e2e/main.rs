@@ -8,4 +8,5 @@ mod files;
 mod harness_selftest;
 mod layer;
 mod page;
+mod page_bench;
 mod proxy;

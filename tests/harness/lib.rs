@@ -64,3 +64,12 @@ pub fn layerize() -> PathBuf {
     }
     binary
 }
+
+/// The `layerize` binary of this workspace's release build, for benchmarks.
+pub fn layerize_release() -> PathBuf {
+    let binary = target_dir().join("release").join("layerize");
+    if !binary.is_file() {
+        panic!("{} does not exist: run `cargo build --release -p layerize` first", binary.display());
+    }
+    binary
+}

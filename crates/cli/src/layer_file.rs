@@ -3,7 +3,7 @@
 //! so a failed build never leaves a half-written file.
 
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -22,10 +22,10 @@ pub fn build(plan: Plan<PathBuf>, options: &LayerOptions, threads: usize, dir: &
         .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
     let sink = BufWriter::with_capacity(1 << 20, temp.as_file().try_clone()?);
     let entries = plan.into_entries();
-    let (digests, sink) = write_layer(&entries, options, |p: &PathBuf| File::open(p), if threads == 0 { Parallel::for_this_machine() } else { Parallel::new(threads) }, sink, &mut |_| {})?;
-    let file = sink.into_inner().map_err(|e| e.into_error())?;
-    file.sync_all().ok();
-    let mut temp = temp;
-    temp.flush()?;
+    let deflate = if threads == 0 { Parallel::for_this_machine() } else { Parallel::new(threads) };
+    let (digests, sink) = write_layer(&entries, options, |p: &PathBuf| File::open(p), deflate, sink, &mut |_| {})?;
+    // Flushed, not fsynced: like docker save and skopeo, durability is left to the system;
+    // the rename into place still makes the file appear only when complete.
+    sink.into_inner().map_err(|e| e.into_error())?;
     Ok((digests, temp))
 }
