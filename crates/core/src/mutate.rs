@@ -94,7 +94,7 @@ pub fn replace_in_index(index: &Index, replaced: &[(Digest, Descriptor)]) -> Res
     // about one of them.
     let kept: Vec<String> = entries
         .iter()
-        .filter(|e| !e.get("annotations").is_some_and(|a| a.get(REFERENCE_DIGEST).is_some()))
+        .filter(|e| e.get("annotations").is_none_or(|a| a.get(REFERENCE_DIGEST).is_none()))
         .filter_map(|e| e.get("digest").and_then(Value::as_str))
         .filter(|d| find(d).is_none())
         .map(str::to_owned)
