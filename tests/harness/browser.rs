@@ -39,6 +39,8 @@ impl Browser {
         let mut driver = Service::spawn("chromedriver", dir, command);
         driver.wait_for_port(port);
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
+        // Two crypto providers are compiled in (see the workspace Cargo.toml): name one.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let caps = json!({
             "goog:chromeOptions": {
                 "binary": "/usr/bin/chromium",

@@ -166,6 +166,7 @@ impl Bench<'_> {
             self.pipeline(&tree.dir, "gzip", self.out_dir.join("gzip.tar.gz")),
             self.pipeline(&tree.dir, "pigz", self.out_dir.join("pigz.tar.gz")),
         ];
+        settle()?;
         tree.warm()?;
         let machine = report::Machine::probe(self.ws);
         let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); tools.len()];
@@ -187,6 +188,7 @@ impl Bench<'_> {
             .iter()
             .map(|&size| tree::ensure(&self.bench_dir, size))
             .collect::<Result<Vec<_>>>()?;
+        settle()?;
         let machine = report::Machine::probe(self.ws);
         let mut rows = Vec::new();
         for tree in trees {
@@ -203,6 +205,12 @@ impl Bench<'_> {
         }
         self.publish("layer-rss.md", &report::rss(&machine, &rows))
     }
+}
+
+/// Writes dirty pages out (a just generated tree, say) so their writeback does not run during
+/// the measurements.
+fn settle() -> Result<()> {
+    command::run(&mut Command::new("sync"))
 }
 
 #[cfg(test)]

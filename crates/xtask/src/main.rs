@@ -2,7 +2,7 @@
 //! machine needs nothing else to build, test and measure layerize.
 //!
 //! `test` installs what the tests need ([`install`]) and runs every test in order; `bench`
-//! measures `layerize layer` beside `tar | gzip` and `tar | pigz`; `serve` will build and serve
+//! measures `layerize layer` beside `tar | gzip` and `tar | pigz`; `serve` builds and serves
 //! the page. Every child process is printed before it runs ([`command`]).
 
 mod bench;
@@ -10,6 +10,7 @@ mod command;
 mod install;
 mod serve;
 mod test;
+mod web_tools;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -25,7 +26,9 @@ commands:
                       appended to `cargo test`, e.g. `-- -- --test-threads=2`), check the
                       core for wasm32 and run clippy
   install             only install what the tests need (Debian packages, wasm32 target)
-  serve               (for now) say where the page will come from
+  serve [-- ARGS]     install what the page needs (trunk, wasm-bindgen-cli, binaryen), build it
+                      and serve it with the proxy on http://127.0.0.1:8080 (ARGS go to the
+                      server, e.g. `-- --allow-registry 127.0.0.1:5000`)
   bench [--size-mib N] [--runs N] [--rss-sizes A,B,..]
                       `layerize layer` vs `tar | gzip -6` vs `tar | pigz -6` on one generated
                       tree (default 300 MiB, 3 runs); with --rss-sizes, only layerize on trees
@@ -57,10 +60,7 @@ fn run(args: &[String]) -> Result<()> {
             no_args(name, rest)?;
             install::for_tests()
         }
-        "serve" => {
-            no_args(name, rest)?;
-            serve::run()
-        }
+        "serve" => serve::run(&ws, rest),
         "bench" => bench::run(&ws, rest),
         "help" | "-h" | "--help" => {
             println!("{USAGE}");

@@ -1,6 +1,7 @@
-//! `cargo xtask test`: installs what the tests need, then runs every check in order, stopping
-//! at the first failure: the debug CLI the e2e tests run, all unit and e2e tests, the core's
-//! wasm32 build, and clippy.
+//! `cargo xtask test`: installs what the tests need, builds the page, then runs every check in
+//! order, stopping at the first failure: the debug CLI and server the e2e tests run, all unit
+//! and e2e tests (the page's in headless Chromium), the core's tests inside Chromium, the
+//! registry crate's wasm32 build, and clippy.
 
 use std::ffi::OsString;
 use std::process::Command;
@@ -8,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-use crate::{command, install, Workspace};
+use crate::{command, install, web_tools, Workspace};
 
 /// One cargo invocation, with a name for the progress lines and the error.
 #[derive(Debug)]
@@ -38,41 +39,38 @@ pub fn run(ws: &Workspace, args: &[String]) -> Result<()> {
         ),
     };
     install::for_tests()?;
+    let tools = web_tools::ensure(ws)?;
+    // The page's e2e tests drive the built page through the server.
+    println!("\n==> build the page");
+    web_tools::build_page(ws, &tools)?;
 
     let mut test = Step::new(
         "unit and e2e tests",
-        &["test", "--workspace", "--exclude", "xtask"],
+        &["test", "--workspace", "--exclude", "xtask", "--exclude", "layerize-web"],
     );
     test.args.extend(extra.iter().map(OsString::from));
     let mut steps = vec![
-        // The e2e tests run target/debug/layerize; `cargo test` does not build another
-        // package's binary.
-        Step::new("build the debug CLI", &["build", "-p", "layerize"]),
+        // The e2e tests run target/debug/layerize and layerize-server; `cargo test` does not
+        // build another package's binaries.
+        Step::new("build the debug CLI and server", &["build", "-p", "layerize", "-p", "layerize-server"]),
         test,
         Step::new(
-            "core and registry for wasm32",
-            &[
-                "check",
-                "-p",
-                "layerize-core",
-                "-p",
-                "layerize-registry",
-                "--target",
-                install::WASM_TARGET,
-            ],
+            "core tests in headless Chromium (wasm-bindgen-test)",
+            &["test", "-p", "layerize-core", "--target", install::WASM_TARGET, "--test", "golden"],
+        ),
+        Step::new(
+            "registry crate for wasm32",
+            &["check", "-p", "layerize-registry", "--target", install::WASM_TARGET],
         ),
     ];
     if clippy_installed(ws) {
         steps.push(Step::new(
             "clippy",
-            &[
-                "clippy",
-                "--workspace",
-                "--all-targets",
-                "--",
-                "-D",
-                "warnings",
-            ],
+            &["clippy", "--workspace", "--exclude", "layerize-web", "--all-targets", "--", "-D", "warnings"],
+        ));
+        steps.push(Step::new(
+            "clippy (page, wasm32)",
+            &["clippy", "-p", "layerize-web", "--target", install::WASM_TARGET, "--", "-D", "warnings"],
         ));
     } else {
         println!("clippy is not installed (rustup component add clippy): that step is skipped");
@@ -85,7 +83,10 @@ pub fn run(ws: &Workspace, args: &[String]) -> Result<()> {
         println!("\n==> [{n}/{total}] {}", step.name);
         let started = Instant::now();
         let mut cmd = Command::new(&ws.cargo);
-        cmd.args(&step.args).current_dir(&ws.root);
+        cmd.args(&step.args)
+            .current_dir(&ws.root)
+            .env("PATH", tools.path_var()?)
+            .env("CHROMEDRIVER", "/usr/bin/chromedriver");
         let result = command::run(&mut cmd);
         let took = started.elapsed();
         result.with_context(|| {

@@ -122,11 +122,11 @@ fn commands(out: &mut String, tools: &[&Timed]) {
     let _ = writeln!(out, "```");
 }
 
-fn all_runs(out: &mut String, rows: &[(&str, &[Sample])]) {
+fn all_runs(out: &mut String, label: &str, rows: &[(&str, &[Sample])]) {
     let _ = writeln!(out, "\nAll runs:\n");
     let _ = writeln!(
         out,
-        "| tool | wall s per run | CPU s per run | max RSS MiB per run |"
+        "| {label} | wall s per run | CPU s per run | max RSS MiB per run |"
     );
     let _ = writeln!(out, "|---|---|---|---|");
     for (name, samples) in rows {
@@ -195,7 +195,7 @@ pub fn comparison(
          pigz, tee), not the pipeline's sum; bash does not wait for the `>(sha256sum)` process \
          substitution, so sha256sum (a few MiB, finishing with tee) is in neither the RSS nor, \
          beyond its last block, the wall time. layerize also hashes the uncompressed tar (the \
-         diffID), which the pipelines do not, and fsyncs its output before renaming it into place."
+         diffID), which the pipelines do not."
     );
     commands(&mut out, &tools.iter().collect::<Vec<_>>());
     let rows: Vec<(&str, &[Sample])> = tools
@@ -203,7 +203,7 @@ pub fn comparison(
         .zip(samples)
         .map(|(t, s)| (t.name.as_str(), s.as_slice()))
         .collect();
-    all_runs(&mut out, &rows);
+    all_runs(&mut out, "tool", &rows);
     out
 }
 
@@ -242,6 +242,6 @@ pub fn rss(machine: &Machine, rows: &[(Tree, Timed, Vec<Sample>)]) -> String {
         .zip(rows)
         .map(|(n, r)| (n.as_str(), r.2.as_slice()))
         .collect();
-    all_runs(&mut out, &detail);
+    all_runs(&mut out, "input", &detail);
     out
 }
