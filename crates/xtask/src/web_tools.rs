@@ -33,7 +33,11 @@ impl WebTools {
 /// Installs what is missing and returns where the tools are.
 pub fn ensure(ws: &Workspace) -> Result<WebTools> {
     install::rust_target(install::WASM_TARGET)?;
-    install::apt_packages(&["npm"])?;
+    // npm fetches binaryen; a machine with Node.js from elsewhere has its own npm, which
+    // Debian's package would conflict with.
+    if !command::on_path("npm") {
+        install::apt_packages(&["npm"])?;
+    }
     let cargo_bin = cargo_home().join("bin");
     let have = |program: &str, wanted: &str| -> bool {
         Command::new(cargo_bin.join(program))
