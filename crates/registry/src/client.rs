@@ -11,7 +11,7 @@ use url::Url;
 use crate::auth::{AuthState, Challenge, Credentials, Scope};
 use crate::error::Error;
 use crate::redact;
-use crate::transport::{Request, Response, Transport};
+use crate::transport::{Request, Response, Transport, UploadStream};
 
 /// HTTP or HTTPS. Docker speaks plain HTTP to loopback registries and to those the user
 /// marks insecure; everything else is HTTPS.
@@ -99,19 +99,15 @@ impl<T: Transport> Client<T> {
     /// the first request, so that request already carries credentials.
     pub async fn ping(&self) -> Result<(), Error> {
         let url = self.url("v2/")?;
-        let response = self.transport.send(Request::new(Method::GET, url.clone())).await?;
-        let mut auth = self.auth.borrow_mut();
-        auth.pinged = true;
+        let response = self.transport.send(Request::new(Method::GET, url)).await?;
+        self.auth.borrow_mut().pinged = true;
         match response.status {
             s if s.is_success() => Ok(()),
             StatusCode::UNAUTHORIZED => {
-                auth.challenge = response.header("www-authenticate").and_then(Challenge::parse);
+                self.auth.borrow_mut().challenge = response.header("www-authenticate").and_then(Challenge::parse);
                 Ok(())
             }
-            _ => {
-                drop(auth);
-                Err(self.fail(response, "the API version check (GET /v2/)").await)
-            }
+            _ => Err(self.fail(response, "the API version check (GET /v2/)").await),
         }
     }
 
@@ -162,6 +158,33 @@ impl<T: Transport> Client<T> {
     }
 
     async fn send_once(&self, mut request: Request, scopes: &[Scope]) -> Result<Response, Error> {
+        self.authorize(&mut request, scopes)?;
+        self.transport.send(request).await
+    }
+
+    /// Sends `request` with a streamed body, authorized as [`Client::send`] would. The body
+    /// cannot be sent again, so a 401 is an error rather than a retry; callers authorize the
+    /// same scopes with an earlier request (the upload's POST), so the token is at hand.
+    pub(crate) async fn send_stream<'a>(&'a self, mut request: Request, body: UploadStream<'a>, scopes: &[Scope], action: &str) -> Result<Response, Error> {
+        if !self.auth.borrow().pinged {
+            self.ping().await?;
+        }
+        if self.needs_token(scopes) {
+            self.fetch_token(scopes, action).await?;
+        }
+        self.authorize(&mut request, scopes)?;
+        let response = self.transport.send_stream(request, body).await?;
+        if response.status == StatusCode::UNAUTHORIZED {
+            return Err(self.unauthorized(action));
+        }
+        Ok(response)
+    }
+
+    pub(crate) fn streams_uploads(&self) -> bool {
+        self.transport.streams_uploads()
+    }
+
+    fn authorize(&self, request: &mut Request, scopes: &[Scope]) -> Result<(), Error> {
         let header_value = self.auth.borrow().header(self.credentials.as_ref(), scopes);
         if let Some(value) = header_value {
             let mut value = HeaderValue::from_str(&value)
@@ -169,7 +192,7 @@ impl<T: Transport> Client<T> {
             value.set_sensitive(true);
             request.headers.insert(header::AUTHORIZATION, value);
         }
-        self.transport.send(request).await
+        Ok(())
     }
 
     fn needs_token(&self, scopes: &[Scope]) -> bool {

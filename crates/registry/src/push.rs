@@ -1,10 +1,11 @@
-//! Writing to a registry: blobs (skip if present, mount within the registry, else upload in
-//! chunks) and manifests.
+//! Writing to a registry: blobs (skip if present, mount within the registry, else upload)
+//! and manifests.
 //!
-//! Upload protocol: `POST /blobs/uploads/` → `202 Location`; `PATCH Location` with
-//! `Content-Range: start-end` (no `bytes ` prefix, inclusive end), at most
-//! [`crate::CHUNK_SIZE`] each, always following the latest `Location` (resolved against the
-//! URL that answered); `PUT Location?digest=…` to commit.
+//! Upload protocol: `POST /blobs/uploads/` → `202 Location`; then, where the transport can
+//! stream a request body (natively), one `PATCH Location` carrying the whole blob; else
+//! `PATCH Location` with `Content-Range: start-end` (no `bytes ` prefix, inclusive end), at
+//! most [`crate::CHUNK_SIZE`] each, always following the latest `Location` (resolved against
+//! the URL that answered); `PUT Location?digest=…` to commit.
 
 use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
@@ -83,6 +84,9 @@ impl<T: Transport> Client<T> {
         progress: &mut dyn FnMut(u64),
     ) -> Result<(), Error> {
         let action = format!("uploading {digest} to {repository}");
+        if self.streams_uploads() {
+            return self.upload_streamed(repository, scopes, location, digest, stream, progress).await;
+        }
         let mut offset = 0u64;
         let mut buf = BytesMut::new();
         let mut ended = false;
@@ -113,12 +117,46 @@ impl<T: Transport> Client<T> {
                 progress(offset);
             }
         }
+        self.commit(scopes, location, digest, &action).await
+    }
+
+    /// The whole blob in one `PATCH` whose body streams from `stream` (a transport that can),
+    /// then the commit. A failing source aborts the `PATCH`, so nothing is committed.
+    async fn upload_streamed(
+        &self,
+        repository: &str,
+        scopes: &[Scope],
+        location: Url,
+        digest: &Digest,
+        stream: impl Stream<Item = Result<Bytes, Error>> + Unpin,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<(), Error> {
+        let action = format!("uploading {digest} to {repository}");
+        let mut sent = 0u64;
+        let counted = stream.inspect(|chunk| {
+            if let Ok(bytes) = chunk {
+                sent += bytes.len() as u64;
+                progress(sent);
+            }
+        });
+        let mut request = Request::new(Method::PATCH, location);
+        request.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+        let response = self.send_stream(request, Box::pin(counted), scopes, &action).await?;
+        if response.status != StatusCode::ACCEPTED && response.status != StatusCode::NO_CONTENT {
+            return Err(self.fail(response, &action).await);
+        }
+        let location = self.location(&response)?;
+        self.commit(scopes, location, digest, &action).await
+    }
+
+    /// `PUT Location?digest=…`: the registry checks the bytes and makes the blob visible.
+    async fn commit(&self, scopes: &[Scope], mut location: Url, digest: &Digest, action: &str) -> Result<(), Error> {
         location.query_pairs_mut().append_pair("digest", digest.as_str());
         let mut request = Request::new(Method::PUT, location);
         request.headers.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
-        let response = self.send(request, scopes, &action).await?;
+        let response = self.send(request, scopes, action).await?;
         if response.status != StatusCode::CREATED {
-            return Err(self.fail(response, &action).await);
+            return Err(self.fail(response, action).await);
         }
         Ok(())
     }

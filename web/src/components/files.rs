@@ -14,12 +14,11 @@ use super::app::{Page, Row};
 /// Adds files with their paths relative to what was picked or dropped.
 fn add_files(page: Page, files: Vec<(String, File)>) {
     page.invalidate_build();
-    let mut next = page.files.with_value(Vec::len);
+    let first = page.files.with_value(Vec::len);
     let mut rows = Vec::new();
-    for (rel, file) in files {
-        rows.push(Row { id: next, rel, dest: None, size: file.size() as u64, exec: false });
+    for (i, (rel, file)) in files.into_iter().enumerate() {
+        rows.push(Row { id: first + i, rel, dest: None, size: file.size() as u64, exec: false });
         page.files.update_value(|f| f.push(file));
-        next += 1;
     }
     page.rows.update(|r| r.extend(rows));
 }

@@ -128,8 +128,7 @@ mod tests {
 
     #[test]
     fn tokens_are_cached_by_scope_set() {
-        let mut s = AuthState::default();
-        s.challenge = Challenge::parse(r#"Bearer realm="http://x/t""#);
+        let mut s = AuthState { challenge: Challenge::parse(r#"Bearer realm="http://x/t""#), ..Default::default() };
         let a = [Scope::push("a"), Scope::pull("b")];
         s.store_token(&a, "T".into());
         let same = [Scope::pull("b"), Scope::push("a")];

@@ -76,14 +76,39 @@ impl Response {
     }
 }
 
+/// A request body produced while it is sent (a blob streamed from disk or another registry).
+pub type UploadStream<'a> = Pin<Box<dyn Stream<Item = Result<Bytes, Error>> + 'a>>;
+
 /// Carries requests. Implementations follow redirects (without forwarding `Authorization`
 /// to another host) and report network failures as [`Error::Unreachable`].
 pub trait Transport {
     fn send(&self, request: Request) -> impl Future<Output = Result<Response, Error>>;
+
+    /// Whether [`Transport::send_stream`] works. Blob uploads then go in one streamed
+    /// `PATCH` instead of [`crate::CHUNK_SIZE`] pieces, which registries take much faster.
+    fn streams_uploads(&self) -> bool {
+        false
+    }
+
+    /// Sends `request` with `body` as its body, streamed as it is produced. The body cannot
+    /// be sent twice, so callers must not retry. An error from `body` is returned as it is.
+    fn send_stream<'a>(&'a self, request: Request, body: UploadStream<'a>) -> impl Future<Output = Result<Response, Error>> + 'a {
+        drop(body);
+        let registry = request.url.host_str().unwrap_or_default().to_owned();
+        async move { Err(Error::Protocol { registry, message: "this transport cannot stream request bodies".into() }) }
+    }
 }
 
 impl<T: Transport> Transport for &T {
     fn send(&self, request: Request) -> impl Future<Output = Result<Response, Error>> {
         (**self).send(request)
+    }
+
+    fn streams_uploads(&self) -> bool {
+        (**self).streams_uploads()
+    }
+
+    fn send_stream<'a>(&'a self, request: Request, body: UploadStream<'a>) -> impl Future<Output = Result<Response, Error>> + 'a {
+        (**self).send_stream(request, body)
     }
 }

@@ -1,8 +1,9 @@
 //! The native transport: reqwest with rustls.
 
+use bytes::Bytes;
 use futures_util::StreamExt;
 
-use super::{Request, Response, Transport};
+use super::{Request, Response, Transport, UploadStream};
 use crate::error::Error;
 use crate::redact;
 
@@ -30,22 +31,57 @@ impl Transport for Native {
     async fn send(&self, request: Request) -> Result<Response, Error> {
         let url_text = redact::url(&request.url);
         let registry = request.url.host_str().unwrap_or_default().to_owned();
-        let response = self
-            .client
-            .request(request.method, request.url)
-            .headers(request.headers)
-            .body(request.body)
-            .send()
-            .await
-            .map_err(|e| Error::Unreachable { registry: registry.clone(), url: url_text.clone(), message: describe(&e) })?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let url = response.url().clone();
-        let body = response.bytes_stream().map(move |chunk| {
-            chunk.map_err(|e| Error::Unreachable { registry: registry.clone(), url: url_text.clone(), message: describe(&e) })
-        });
-        Ok(Response { status, headers, url, body: Box::pin(body) })
+        let sent = self.client.request(request.method, request.url).headers(request.headers).body(request.body).send().await;
+        let response = sent.map_err(|e| Error::Unreachable { registry: registry.clone(), url: url_text.clone(), message: describe(&e) })?;
+        Ok(wrap(response, registry, url_text))
     }
+
+    fn streams_uploads(&self) -> bool {
+        true
+    }
+
+    /// reqwest wants a `Send` body; ours need not be (the browser's are not). A small channel
+    /// bridges them: this task polls the body into the channel while reqwest sends from it.
+    async fn send_stream<'a>(&'a self, request: Request, body: UploadStream<'a>) -> Result<Response, Error> {
+        let url_text = redact::url(&request.url);
+        let registry = request.url.host_str().unwrap_or_default().to_owned();
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+        let chunks = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
+        let send = self.client.request(request.method, request.url).headers(request.headers).body(reqwest::Body::wrap_stream(chunks)).send();
+        let pump = async move {
+            let mut body = body;
+            while let Some(chunk) = body.next().await {
+                match chunk {
+                    // The request ended early (the server answered); its answer tells why.
+                    Ok(bytes) => {
+                        if tx.send(Ok(bytes)).await.is_err() {
+                            return Ok(());
+                        }
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(std::io::Error::other("the upload's source failed"))).await;
+                        return Err(e);
+                    }
+                }
+            }
+            Ok(())
+        };
+        let (pumped, sent) = futures_util::future::join(pump, send).await;
+        pumped?;
+        let response = sent.map_err(|e| Error::Unreachable { registry: registry.clone(), url: url_text.clone(), message: describe(&e) })?;
+        Ok(wrap(response, registry, url_text))
+    }
+}
+
+/// Our response over reqwest's, with body errors worded like request errors.
+fn wrap(response: reqwest::Response, registry: String, url_text: String) -> Response {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let url = response.url().clone();
+    let body = response.bytes_stream().map(move |chunk| {
+        chunk.map_err(|e| Error::Unreachable { registry: registry.clone(), url: url_text.clone(), message: describe(&e) })
+    });
+    Response { status, headers, url, body: Box::pin(body) }
 }
 
 /// The error and its causes ("connection refused"), without reqwest's copy of the URL,
