@@ -4,7 +4,7 @@
 
 mod measure;
 mod report;
-mod tree;
+pub mod tree;
 
 use std::ffi::OsString;
 use std::fs;

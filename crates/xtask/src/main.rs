@@ -6,6 +6,7 @@
 //! the page. Every child process is printed before it runs ([`command`]).
 
 mod bench;
+mod bench_page;
 mod command;
 mod install;
 mod serve;
@@ -32,7 +33,10 @@ commands:
   bench [--size-mib N] [--runs N] [--rss-sizes A,B,..]
                       `layerize layer` vs `tar | gzip -6` vs `tar | pigz -6` on one generated
                       tree (default 300 MiB, 3 runs); with --rss-sizes, only layerize on trees
-                      of those sizes, to show its memory does not grow with the input";
+                      of those sizes, to show its memory does not grow with the input
+  bench-page [--sizes 256,1024]
+                      the page's layer build in headless Chromium vs `layerize layer` on the
+                      same generated trees; worker memory and JS heap per size";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -62,6 +66,7 @@ fn run(args: &[String]) -> Result<()> {
         }
         "serve" => serve::run(&ws, rest),
         "bench" => bench::run(&ws, rest),
+        "bench-page" => bench_page::run(&ws, rest),
         "help" | "-h" | "--help" => {
             println!("{USAGE}");
             Ok(())
