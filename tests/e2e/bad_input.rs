@@ -10,7 +10,7 @@ use crate::cli::layerize;
 use crate::files::AppFiles;
 
 /// Whether the repository exists on the registry at all (a manifest was ever pushed to it).
-fn has_tags(registry: &Registry, repository: &str) -> bool {
+pub(crate) fn has_tags(registry: &Registry, repository: &str) -> bool {
     let url = format!("{}/v2/{repository}/tags/list", registry.url());
     let headers: Vec<(String, String)> = registry
         .credentials()

@@ -2,11 +2,14 @@
 //! started by the harness in `tests/harness`.
 
 mod append;
+mod archive;
 mod bad_input;
 mod cli;
 mod files;
 mod harness_selftest;
+mod inspect;
 mod layer;
 mod page;
 mod page_bench;
+mod page_inspect;
 mod proxy;

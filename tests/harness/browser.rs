@@ -151,6 +151,37 @@ impl Browser {
         }
     }
 
+    /// Waits until `css` shows exactly `text` (trimmed); fails with the page's error if it shows one.
+    pub fn wait_for_text(&self, css: &str, text: &str) {
+        let script = format!("const e = document.querySelector({css:?}); return e ? e.textContent.trim() : '';");
+        self.wait_until(&script, &Value::from(text), &format!("{css} to show {text}"));
+    }
+
+    /// Waits until the page has exactly `n` elements matching `css`.
+    pub fn wait_count(&self, css: &str, n: u64) {
+        let script = format!("return document.querySelectorAll({css:?}).length;");
+        self.wait_until(&script, &Value::from(n), &format!("{n} of {css}"));
+    }
+
+    /// Polls `script` until it returns `wanted`; fails at once if the page shows an error.
+    pub fn wait_until(&self, script: &str, wanted: &Value, what: &str) {
+        let start = Instant::now();
+        loop {
+            let error = self.page_error();
+            if !error.is_empty() {
+                panic!("the page shows an error while waiting for {what}: {error}");
+            }
+            let got = self.eval(script);
+            if &got == wanted {
+                return;
+            }
+            if start.elapsed() > STEP_TIMEOUT {
+                panic!("waited {STEP_TIMEOUT:?} for {what}; last saw {got}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// Saves a screenshot `NN-step.png` of the whole window.
     pub fn screenshot(&mut self, step: &str) -> PathBuf {
         self.step += 1;

@@ -118,6 +118,11 @@ impl Dockerd {
         tool::run_stdout(self.docker().args(["load", "--input"]).arg(tar))
     }
 
+    /// `docker save --output tar references…`.
+    pub fn save(&self, references: &[&str], tar: &Path) {
+        tool::run(self.docker().args(["save", "--output"]).arg(tar).args(references));
+    }
+
     /// `docker image inspect reference`, the one object of its JSON array.
     pub fn image_inspect(&self, reference: &str) -> Value {
         let output = tool::run_stdout(self.docker().args(["image", "inspect", reference]));

@@ -2,7 +2,9 @@
 //! by umoci into an OCI layout once per test process, a two-platform index (plus an
 //! attestation-like entry) written around it, and skopeo to push either.
 
+pub mod layered;
 mod layouts;
+pub mod unusual;
 
 use std::fs;
 use std::process::Command;

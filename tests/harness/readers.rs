@@ -248,9 +248,58 @@ fn uncompressed_digest(layout: &OciLayout, layer: &Value) -> String {
 /// `podman pull` into private storage (vfs, under a temp dir removed afterwards); returns the
 /// image ID podman prints.
 pub fn podman_pull(registry: &Registry, reference: &str) -> String {
-    tool::require_tool("podman");
     let dir = temp_dir("podman");
-    let root = dir.path();
+    let mut command = podman(dir.path());
+    command.args(["pull", "--quiet", "--tls-verify=false"]);
+    if let Some(creds) = registry.creds_arg() {
+        command.arg("--creds").arg(creds);
+    }
+    command.arg(format!("docker://{}", registry.reference(reference)));
+    tool::run_stdout(&mut command).trim().to_owned()
+}
+
+/// `podman load --input archive` into private storage, then `podman images`; returns the
+/// names and IDs podman lists (`NAME:TAG ID` lines, full IDs), sorted.
+pub fn podman_load(archive: &Path) -> Vec<String> {
+    let dir = temp_dir("podman");
+    tool::run(podman(dir.path()).args(["load", "--quiet", "--input"]).arg(archive));
+    let listed = tool::run_stdout(podman(dir.path()).args([
+        "images",
+        "--no-trunc",
+        "--format",
+        "{{.Repository}}:{{.Tag}} {{.ID}}",
+    ]));
+    let mut lines: Vec<String> = listed.lines().map(str::to_owned).collect();
+    lines.sort();
+    lines
+}
+
+/// `podman save --format FORMAT` of an image pulled from the registry into private storage,
+/// written to `output` (`docker-archive` or `oci-archive`).
+pub fn podman_save(registry: &Registry, reference: &str, format: &str, output: &Path) {
+    let dir = temp_dir("podman");
+    let image = registry.reference(reference);
+    let mut pull = podman(dir.path());
+    pull.args(["pull", "--quiet", "--tls-verify=false"]);
+    if let Some(creds) = registry.creds_arg() {
+        pull.arg("--creds").arg(creds);
+    }
+    tool::run(pull.arg(format!("docker://{image}")));
+    tool::run(podman(dir.path()).args(["save", "--quiet", "--format", format, "--output"]).arg(output).arg(&image));
+}
+
+/// `skopeo inspect` of an archive (`docker-archive:FILE`, `oci-archive:FILE`, with an
+/// optional `:REF` or `:@N` selector); skopeo's JSON summary.
+pub fn skopeo_inspect_archive(transport_ref: &str) -> Value {
+    tool::require_tool("skopeo");
+    let output = tool::run_stdout(Command::new("skopeo").args(["--insecure-policy", "inspect", transport_ref]));
+    serde_json::from_str(&output).unwrap_or_else(|e| panic!("skopeo inspect {transport_ref} printed no JSON ({e}): {output}"))
+}
+
+/// A podman command with private storage under `root` (vfs, no events, cgroupfs), so no
+/// test touches the machine's images.
+fn podman(root: &Path) -> Command {
+    tool::require_tool("podman");
     let mut command = Command::new("podman");
     command
         .arg("--root")
@@ -259,22 +308,8 @@ pub fn podman_pull(registry: &Registry, reference: &str) -> String {
         .arg(root.join("run"))
         .arg("--tmpdir")
         .arg(root.join("tmp"))
-        .args([
-            "--storage-driver",
-            "vfs",
-            "--events-backend",
-            "none",
-            "--cgroup-manager",
-            "cgroupfs",
-            "pull",
-            "--quiet",
-            "--tls-verify=false",
-        ]);
-    if let Some(creds) = registry.creds_arg() {
-        command.arg("--creds").arg(creds);
-    }
-    command.arg(format!("docker://{}", registry.reference(reference)));
-    tool::run_stdout(&mut command).trim().to_owned()
+        .args(["--storage-driver", "vfs", "--events-backend", "none", "--cgroup-manager", "cgroupfs"]);
+    command
 }
 
 fn temp_dir(what: &str) -> TempDir {

@@ -3,14 +3,19 @@
 //! Each subcommand parses its arguments, calls the core and registry crates, and prints its
 //! result (and nothing else) on stdout; progress and errors go to stderr.
 
+mod archive_file;
+mod archive_out;
 mod blob_source;
 mod cmd;
 mod credentials;
 mod deflate;
 mod files;
 mod layer_file;
+mod layer_stream;
 mod progress;
 mod remote;
+mod upload;
+mod resolve;
 
 use std::process::ExitCode;
 
@@ -29,6 +34,14 @@ enum Command {
     Append(cmd::append::Args),
     /// Build a layer from files, offline, and print its digests.
     Layer(cmd::layer::Args),
+    /// Save images from registries into one archive (docker load, podman load and skopeo read it).
+    Save(cmd::save::Args),
+    /// Push the images in an archive (docker save, OCI layout; gzipped or not) to a registry.
+    Load(cmd::load::Args),
+    /// Show what an image or index holds: platforms, config, history, layers.
+    Inspect(cmd::inspect::Args),
+    /// List the files of an image (merged) or of one of its layers, read from the registry.
+    Ls(cmd::ls::Args),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +49,10 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Append(args) => cmd::append::run(args),
         Command::Layer(args) => cmd::layer::run(args),
+        Command::Save(args) => cmd::save::run(args),
+        Command::Load(args) => cmd::load::run(args),
+        Command::Inspect(args) => cmd::inspect::run(args),
+        Command::Ls(args) => cmd::ls::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

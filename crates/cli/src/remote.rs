@@ -1,7 +1,9 @@
 //! Connecting to the registry a reference names, with Docker's choice of scheme and
 //! credentials.
 
-use anyhow::Result;
+use std::io::Read;
+
+use anyhow::{bail, Context, Result};
 use layerize_core::Reference;
 use layerize_registry::transport::native::Native;
 use layerize_registry::{Client, Credentials, Scheme};
@@ -26,4 +28,40 @@ impl Access {
         let scheme = Scheme::for_reference(reference, self.insecure);
         Ok(Client::new(Native::new()?, reference.api_host(), scheme, creds)?)
     }
+}
+
+/// The registry flags `save` and `load` share.
+#[derive(clap::Args, Debug)]
+pub struct RegistryFlags {
+    /// Use plain HTTP for the registries (loopback registries always use it).
+    #[arg(long)]
+    pub insecure: bool,
+    /// Username for the registry (with --password-stdin).
+    #[arg(long, requires = "password_stdin")]
+    pub username: Option<String>,
+    /// Read the password for --username from standard input.
+    #[arg(long, requires = "username")]
+    pub password_stdin: bool,
+}
+
+impl RegistryFlags {
+    /// The access these flags give, the explicit credentials going to `registries`.
+    pub fn access(&self, registries: Vec<String>) -> Result<Access> {
+        let explicit = match (&self.username, self.password_stdin) {
+            (Some(username), true) => Some(Credentials::Basic { username: username.clone(), password: read_password()? }),
+            _ => None,
+        };
+        Ok(Access { insecure: self.insecure, explicit, explicit_for: registries })
+    }
+}
+
+/// The password from standard input, without its line ending.
+pub fn read_password() -> Result<String> {
+    let mut password = String::new();
+    std::io::stdin().read_to_string(&mut password).context("reading the password from standard input")?;
+    let password = password.trim_end_matches(['\n', '\r']).to_owned();
+    if password.is_empty() {
+        bail!("--password-stdin: standard input was empty");
+    }
+    Ok(password)
 }

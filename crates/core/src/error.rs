@@ -92,4 +92,10 @@ pub enum Error {
 
     #[error("writing the archive failed: {source}")]
     ArchiveWrite { source: io::Error },
+
+    #[error("layer {what} cannot be read: {problem}")]
+    LayerFormat { what: String, problem: String },
+
+    #[error("reading layer {what} failed after {entries} entries: {source}")]
+    LayerRead { what: String, entries: u64, source: io::Error },
 }

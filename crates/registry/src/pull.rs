@@ -139,6 +139,11 @@ impl Stream for Verified {
     type Item = Result<Bytes, Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        // The inner stream has ended (the hash is taken then): polling it again would panic
+        // for streams that are not fused, as the browser transport's is not.
+        if self.hasher.is_none() {
+            return Poll::Ready(None);
+        }
         loop {
             match self.inner.as_mut().poll_next(cx) {
                 Poll::Pending => return Poll::Pending,
@@ -166,5 +171,41 @@ impl Stream for Verified {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::task::Waker;
+
+    use futures_util::stream;
+
+    use super::*;
+
+    fn verified(chunks: Vec<&'static [u8]>, expected: Digest) -> Verified {
+        // `unfold` panics when polled after its end, as the browser transport's body does.
+        let inner = stream::unfold(chunks.into_iter(), |mut rest| async move { rest.next().map(|c| (Ok(Bytes::from_static(c)), rest)) });
+        Verified { inner: Box::pin(inner), hasher: Some(Hasher::new()), expected, registry: "r".into(), pending: None }
+    }
+
+    fn drain(mut s: Verified) -> Vec<Result<Bytes, Error>> {
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut out = Vec::new();
+        // One poll more than the items: the end must be reported again, not polled through.
+        for _ in 0..2 {
+            while let Poll::Ready(Some(item)) = Pin::new(&mut s).poll_next(&mut cx) {
+                out.push(item);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_verified_stream_ends_once_and_stays_ended() {
+        let good = drain(verified(vec![b"ab", b"c"], Digest::sha256(b"abc")));
+        assert_eq!(good.into_iter().map(Result::unwrap).collect::<Vec<_>>(), [Bytes::from_static(b"ab"), Bytes::from_static(b"c")]);
+        let bad = drain(verified(vec![b"ab", b"c"], Digest::sha256(b"abd")));
+        assert_eq!(bad.len(), 2);
+        assert!(matches!(bad[1], Err(Error::DigestMismatch { .. })), "{:?}", bad[1]);
     }
 }

@@ -1,9 +1,15 @@
-//! `layerize append`: files → a new layer on top of a base image → pushed to a registry.
+//! `layerize append`: files → a new layer on top of a base image → pushed to a registry, or
+//! written as an archive with `-o`.
 //!
-//! Everything that can fail on bad input (files, references, platform, base manifest type)
-//! fails before anything is pushed; the push order lives in `layerize_registry::publish`.
+//! The base is a registry reference or an archive (`docker-archive:FILE`, `oci-archive:FILE`,
+//! or the path of an existing file). Everything that can fail on bad input (files,
+//! references, platform, base manifest type) fails before anything is pushed; the push order
+//! of registry-to-registry appends lives in `layerize_registry::publish`, the archive cases
+//! in [`archive`].
 
-use std::io::Read;
+mod archive;
+
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use anyhow::{bail, Context, Result};
@@ -15,15 +21,16 @@ use layerize_core::{Platform, Reference};
 use layerize_registry::publish::{self, Appendage, PublishEvent, Route};
 use layerize_registry::{BlobOutcome, Credentials};
 
-use crate::blob_source::FileBlob;
+use crate::blob_source::Blob;
 use crate::files::{self, FileArg};
 use crate::layer_file;
 use crate::progress::Progress;
-use crate::remote::Access;
+use crate::remote::{read_password, Access};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The base image, e.g. 127.0.0.1:5000/base:1 or alpine:3.20.
+    /// The base image: a reference (127.0.0.1:5000/base:1, alpine:3.20) or an archive
+    /// (docker-archive:FILE, oci-archive:FILE, or the path of an existing file).
     base: String,
     /// A file or directory to add, and where: SRC[:DEST] (repeatable).
     #[arg(short = 'f', long = "file", value_name = "SRC[:DEST]")]
@@ -31,9 +38,13 @@ pub struct Args {
     /// A path to delete from the base (written as a whiteout; repeatable).
     #[arg(long = "delete", value_name = "PATH")]
     deletes: Vec<String>,
-    /// Where to push the result.
-    #[arg(short = 't', long = "tag", value_name = "REF")]
-    target: String,
+    /// Where to push the result; with -o, the name the image gets inside the archive.
+    #[arg(short = 't', long = "tag", value_name = "REF", required_unless_present = "output")]
+    target: Option<String>,
+    /// Write the result to an archive that docker load, podman load and skopeo read, instead
+    /// of pushing it.
+    #[arg(short = 'o', long = "output", value_name = "FILE", conflicts_with = "all_platforms")]
+    output: Option<PathBuf>,
     /// The platform to take from a multi-platform base (default: this machine's).
     #[arg(long, value_name = "OS/ARCH[/VARIANT]", conflicts_with = "all_platforms")]
     platform: Option<String>,
@@ -78,10 +89,38 @@ pub struct Args {
     quiet: bool,
 }
 
+/// Where the base image comes from.
+#[derive(Debug)]
+enum Base {
+    Registry(Reference),
+    Archive(PathBuf),
+}
+
+impl Base {
+    fn parse(input: &str) -> Result<Base> {
+        for prefix in ["docker-archive:", "oci-archive:"] {
+            if let Some(path) = input.strip_prefix(prefix) {
+                return Ok(Base::Archive(PathBuf::from(path)));
+            }
+        }
+        if Path::new(input).is_file() {
+            return Ok(Base::Archive(PathBuf::from(input)));
+        }
+        Ok(Base::Registry(input.parse()?))
+    }
+
+    fn registry(&self) -> Option<&str> {
+        match self {
+            Base::Registry(r) => Some(r.registry()),
+            Base::Archive(_) => None,
+        }
+    }
+}
+
 pub fn run(args: Args) -> Result<()> {
     let progress = Progress { quiet: args.quiet };
-    let base: Reference = args.base.parse()?;
-    let target: Reference = args.target.parse()?;
+    let base = Base::parse(&args.base)?;
+    let target: Option<Reference> = args.target.as_deref().map(str::parse).transpose()?;
     let platform: Option<Platform> = args.platform.as_deref().map(str::parse).transpose()?;
     let created = created_time(args.created.as_deref())?;
     let created_by = args.history.clone().unwrap_or_else(|| describe(&args));
@@ -89,7 +128,11 @@ pub fn run(args: Args) -> Result<()> {
         (Some(username), true) => Some(Credentials::Basic { username: username.clone(), password: read_password()? }),
         _ => None,
     };
-    let access = Access { insecure: args.insecure, explicit, explicit_for: vec![target.registry().to_owned()] };
+    let explicit_for: Vec<String> = match (&target, &args.output) {
+        (Some(t), None) => vec![t.registry().to_owned()],
+        _ => base.registry().map(str::to_owned).into_iter().collect(),
+    };
+    let access = Access { insecure: args.insecure, explicit, explicit_for };
 
     let plan = files::plan(&args.files, &args.deletes)?;
     progress.step(format!("building layer from {} bytes of files", plan.content_size()));
@@ -110,9 +153,20 @@ pub fn run(args: Args) -> Result<()> {
     };
 
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let job = Job { base, target, platform, all_platforms: args.all_platforms, changes, progress };
-    let pushed = runtime.block_on(job.run(&access, new_layer, FileBlob(layer.path().to_owned())))?;
-    println!("{pushed}");
+    let result = match (base, target, args.output) {
+        (Base::Registry(base), Some(target), None) => {
+            let job = Job { base, target, platform, all_platforms: args.all_platforms, changes, progress };
+            runtime.block_on(job.run(&access, new_layer, Blob::File(layer.path().to_owned())))?.to_string()
+        }
+        (base, target, output) => {
+            if args.all_platforms {
+                bail!("--all-platforms works with a registry base pushed to a registry; an archive holds one image here");
+            }
+            let job = archive::ArchiveJob { base, target, output, platform, changes, progress };
+            runtime.block_on(job.run(&access, new_layer, layer.path()))?
+        }
+    };
+    println!("{result}");
     Ok(())
 }
 
@@ -126,7 +180,7 @@ struct Job {
 }
 
 impl Job {
-    async fn run(self, access: &Access, new_layer: NewLayer, blob: FileBlob) -> Result<Reference> {
+    async fn run(self, access: &Access, new_layer: NewLayer, blob: Blob<'_>) -> Result<Reference> {
         let source = access.client(&self.base)?;
         let dest = access.client(&self.target)?;
         let repo = self.base.repository();
@@ -191,16 +245,6 @@ impl Job {
         let digest = publish::publish(&route, &appendages, index, blob, tag, &mut on).await?;
         Ok(self.target.with_digest(digest))
     }
-}
-
-fn read_password() -> Result<String> {
-    let mut password = String::new();
-    std::io::stdin().read_to_string(&mut password).context("reading the password from standard input")?;
-    let password = password.trim_end_matches(['\n', '\r']).to_owned();
-    if password.is_empty() {
-        bail!("--password-stdin: standard input was empty");
-    }
-    Ok(password)
 }
 
 fn key_value(flag: &str, s: &str) -> Result<(String, String)> {

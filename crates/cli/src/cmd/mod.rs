@@ -1,4 +1,8 @@
 //! One module per subcommand.
 
 pub mod append;
+pub mod inspect;
 pub mod layer;
+pub mod ls;
+pub mod load;
+pub mod save;

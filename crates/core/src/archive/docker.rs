@@ -6,7 +6,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::member::normalize_file;
+use crate::descriptor::Descriptor;
 use crate::error::Error;
+use crate::manifest::{ImageManifest, Manifest};
+use crate::media_type::MediaType;
 use crate::reference::{Reference, DOCKER_HUB};
 
 /// The name of the member `docker load` starts from.
@@ -44,6 +47,22 @@ pub fn parse_manifest_json(bytes: &[u8]) -> Result<Vec<ManifestEntry>, Error> {
         }
     }
     Ok(entries)
+}
+
+/// A Docker v2 schema 2 manifest over a `manifest.json` image's config and layers, for an
+/// archive that holds no manifest of its own (legacy `docker save`). `what` names the image.
+pub fn docker_manifest(what: &str, config: &Descriptor, layers: &[Descriptor]) -> Result<ImageManifest, Error> {
+    let doc = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": MediaType::DockerManifest.as_str(),
+        "config": config.to_json(),
+        "layers": layers.iter().map(Descriptor::to_json).collect::<Vec<_>>(),
+    });
+    let bytes = serde_json::to_vec(&doc).map_err(|e| Error::InvalidMember { member: MANIFEST_JSON.into(), problem: e.to_string() })?;
+    match Manifest::parse(what, bytes, None)? {
+        Manifest::Image(manifest) => Ok(manifest),
+        Manifest::Index(_) => Err(Error::InvalidMember { member: MANIFEST_JSON.into(), problem: format!("{what} built an index, not a manifest") }),
+    }
 }
 
 /// `manifest.json` bytes for `entries`, as Docker writes them (one JSON line).

@@ -51,11 +51,12 @@ impl Members {
         reader.seek(SeekFrom::Start(0)).map_err(io_err)?;
         let mut archive = tar::Archive::new(reader);
         let mut members = Members::default();
-        let mut last = String::from("(none: it is the first header)");
+        let mut last: Option<String> = None;
         let entries = archive.entries_with_seek().map_err(io_err)?;
         for entry in entries {
-            let entry = entry.map_err(|e| Error::InvalidArchive {
-                problem: format!("is not a complete, readable tar: {e} (the last good member was {last:?})"),
+            let entry = entry.map_err(|e| match &last {
+                None => Error::InvalidArchive { problem: "is not a tar: its first block is not a tar header".into() },
+                Some(last) => Error::InvalidArchive { problem: format!("is not a complete, readable tar after member {last:?}: {}", first_line(&e)) },
             })?;
             let raw_path = entry.path_bytes();
             let raw = std::str::from_utf8(&raw_path).map_err(|_| Error::InvalidMemberPath {
@@ -78,7 +79,7 @@ impl Members {
                 EntryType::Directory => Kind::Dir,
                 _ => Kind::Other,
             };
-            last.clone_from(&path);
+            last = Some(path.clone());
             members.entries.insert(path, kind);
         }
         if members.entries.is_empty() {
@@ -126,6 +127,13 @@ impl Members {
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
+}
+
+/// The tar crate's message without the header bytes it sometimes quotes.
+fn first_line(e: &io::Error) -> String {
+    let text = e.to_string();
+    let line = text.lines().next().unwrap_or_default();
+    line.chars().take(120).collect()
 }
 
 fn link_name<R: Read>(entry: &tar::Entry<'_, R>, path: &str) -> Result<String, Error> {

@@ -65,13 +65,6 @@ impl BlobCheck {
     /// Checks size, digest and diffID once every byte went through `update`.
     pub fn finish(self) -> Result<(), Error> {
         let BlobCheck { expected, hasher, inflate } = self;
-        let mismatch = |what: &'static str, expected: String, found: String| Error::MemberMismatch {
-            member: expected_member(&expected_for_errors(&expected)),
-            what,
-            expected,
-            found,
-        };
-        let _ = mismatch;
         let size = hasher.len();
         let digest = hasher.finish();
         let fail = |what: &'static str, want: String, found: String| Error::MemberMismatch { member: expected.member.clone(), what, expected: want, found };
@@ -120,5 +113,57 @@ impl BlobCheck {
 
     fn corrupt(&self, e: io::Error) -> Error {
         Error::InvalidMember { member: self.expected.member.clone(), problem: format!("is not valid gzip: {e}") }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::write::GzEncoder;
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        let mut e = GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    fn expect(blob: &[u8], diff_id: Option<Digest>, compression: Compression) -> Expected {
+        Expected { member: "blobs/sha256/x".into(), digest: Digest::sha256(blob), size: blob.len() as u64, diff_id, compression }
+    }
+
+    #[test]
+    fn good_blobs_pass_in_any_chunking() {
+        let tar = vec![42u8; 100_000];
+        let gz = gzip(&tar);
+        let mut check = BlobCheck::new(expect(&gz, Some(Digest::sha256(&tar)), Compression::Gzip));
+        for chunk in gz.chunks(333) {
+            check.update(chunk).unwrap();
+        }
+        check.finish().unwrap();
+        BlobCheck::new(expect(&tar, Some(Digest::sha256(&tar)), Compression::None)).check_all(&tar[..]).unwrap();
+    }
+
+    #[test]
+    fn each_mismatch_is_named() {
+        let tar = vec![1u8; 1000];
+        let gz = gzip(&tar);
+        let what = |r: Result<(), Error>| match r {
+            Err(Error::MemberMismatch { what, member, .. }) => {
+                assert_eq!(member, "blobs/sha256/x");
+                what
+            }
+            other => panic!("{other:?}"),
+        };
+        let mut wrong_digest = expect(&gz, None, Compression::Gzip);
+        wrong_digest.digest = Digest::sha256(b"other");
+        assert_eq!(what(BlobCheck::new(wrong_digest).check_all(&gz[..])), "digest");
+        assert_eq!(what(BlobCheck::new(expect(&gz, None, Compression::Gzip)).check_all(&gz[..10])), "size");
+        let mut longer = gz.clone();
+        longer.push(0);
+        assert_eq!(what(BlobCheck::new(expect(&gz, None, Compression::Gzip)).check_all(&longer[..])), "size");
+        let wrong_diff = expect(&gz, Some(Digest::sha256(b"not the tar")), Compression::Gzip);
+        assert_eq!(what(BlobCheck::new(wrong_diff).check_all(&gz[..])), "uncompressed digest (diffID)");
+        let not_gzip = expect(&tar, Some(Digest::sha256(&tar)), Compression::Gzip);
+        assert!(matches!(BlobCheck::new(not_gzip).check_all(&tar[..]), Err(Error::InvalidMember { .. })));
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod entry;
 pub mod gzip;
+pub mod read;
 mod tar;
 
 use std::io::{self, Read, Write};

@@ -1,0 +1,148 @@
+//! `append` with an archive on either side: the base read from an archive (its blobs checked
+//! as they go), and/or the result written to one (`-o`) instead of pushed.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use bytes::Bytes;
+use layerize_core::archive::{ArchivedBlob, Content, Found};
+use layerize_core::config::{Config, ConfigChanges};
+use layerize_core::descriptor::Descriptor;
+use layerize_core::manifest::{ImageManifest, Manifest};
+use layerize_core::mutate::{self, NewLayer};
+use layerize_core::{MediaType, Platform, Reference};
+use layerize_registry::transport::native::Native;
+use layerize_registry::Client;
+
+use super::Base;
+use crate::archive_file::ArchiveFile;
+use crate::archive_out::OutputArchive;
+use crate::blob_source::Blob;
+use crate::cmd::save::image_manifest;
+use crate::progress::Progress;
+use crate::remote::Access;
+use crate::upload::{push_blobs, put_manifests, Destination, ManifestPut};
+
+/// An append where the base or the result (or both) is an archive.
+#[derive(Debug)]
+pub(super) struct ArchiveJob {
+    pub base: Base,
+    pub target: Option<Reference>,
+    pub output: Option<PathBuf>,
+    pub platform: Option<Platform>,
+    pub changes: ConfigChanges,
+    pub progress: Progress,
+}
+
+/// Where the base's layers are read from.
+enum Layers<'a> {
+    Registry { client: &'a Client<Native>, repository: &'a str },
+    Archive { archive: &'a ArchiveFile, layers: Vec<ArchivedBlob> },
+}
+
+impl Layers<'_> {
+    fn source(&self, index: usize, descriptor: &Descriptor) -> Result<Blob<'_>> {
+        Ok(match self {
+            Layers::Registry { client, repository } => Blob::Remote { client, repository, digest: descriptor.digest.clone() },
+            Layers::Archive { archive, layers } => Blob::Archive(archive.blob(layers.get(index).context("a base layer is missing")?)),
+        })
+    }
+}
+
+impl ArchiveJob {
+    /// Runs the append; returns what to print (`name@digest`, or the digest for an unnamed
+    /// image in an archive).
+    pub(super) async fn run(self, access: &Access, new_layer: NewLayer, layer_file: &Path) -> Result<String> {
+        let registry_client;
+        let archive;
+        let (base, config, layers) = match &self.base {
+            Base::Registry(reference) => {
+                registry_client = access.client(reference)?;
+                let repo = reference.repository();
+                let m = image_manifest(&registry_client, reference, self.platform.as_ref(), self.progress)
+                    .await
+                    .with_context(|| format!("reading base image {reference}"))?;
+                let c = registry_client.config(repo, &m).await.with_context(|| format!("reading the config of {reference}"))?;
+                (m, c, Layers::Registry { client: &registry_client, repository: repo })
+            }
+            Base::Archive(path) => {
+                archive = ArchiveFile::open(path)?;
+                let wanted = self.platform.clone().unwrap_or_else(|| Platform::from_rust("linux", std::env::consts::ARCH));
+                let found = archive.find(&wanted, self.platform.is_some())?;
+                let (manifest, config, blobs) = single_image(found, &wanted).with_context(|| format!("reading base image {}", path.display()))?;
+                (manifest, config, Layers::Archive { archive: &archive, layers: blobs })
+            }
+        };
+        let appended = mutate::append(&base, &config, std::slice::from_ref(&new_layer), &self.changes)?;
+        let Manifest::Image(manifest) = Manifest::parse("the appended image", appended.manifest.clone(), None)? else {
+            bail!("the appended manifest is not an image manifest");
+        };
+        let new_config = Config::parse("the appended config", appended.config.clone())?;
+
+        // Blobs in manifest order: the base's layers, the new layer, the config.
+        let mut blobs: Vec<(Descriptor, Blob)> = Vec::new();
+        for (i, layer) in base.layers.iter().enumerate() {
+            blobs.push((layer.clone(), layers.source(i, layer)?));
+        }
+        for layer in &appended.layers {
+            blobs.push((layer.clone(), Blob::File(layer_file.to_owned())));
+        }
+        blobs.push((appended.config_descriptor.clone(), Blob::Memory(Bytes::from(appended.config.clone()))));
+
+        match &self.output {
+            Some(path) => self.write(path, blobs, &manifest, &new_config).await,
+            None => self.push(access, blobs, &manifest).await,
+        }
+    }
+
+    async fn write(&self, path: &Path, blobs: Vec<(Descriptor, Blob<'_>)>, manifest: &ImageManifest, config: &Config) -> Result<String> {
+        let mut out = OutputArchive::create(path)?;
+        for (descriptor, source) in blobs {
+            out.add_blob(&descriptor, source).await.with_context(|| format!("writing blob {} to {}", descriptor.digest, path.display()))?;
+        }
+        let names: Vec<Reference> = self.target.iter().cloned().collect();
+        out.add_image(manifest, config, &names)?;
+        out.persist()?;
+        self.progress.step(format!("wrote {}", path.display()));
+        Ok(match &self.target {
+            Some(t) => t.with_digest(manifest.digest().clone()).to_string(),
+            None => manifest.digest().to_string(),
+        })
+    }
+
+    async fn push(&self, access: &Access, blobs: Vec<(Descriptor, Blob<'_>)>, manifest: &ImageManifest) -> Result<String> {
+        let Some(target) = &self.target else { bail!("nothing to do: give -t to push or -o to write an archive") };
+        let client = access.client(target)?;
+        let mount_from = match &self.base {
+            Base::Registry(b) if b.registry() == target.registry() => Some(b.repository().to_owned()),
+            _ => None,
+        };
+        let dest = Destination { client: &client, repository: target.repository().to_owned(), mount_from };
+        push_blobs(&dest, blobs, &mut Default::default(), self.progress).await?;
+        let tag = target.tag().unwrap_or("latest").to_owned();
+        let put = ManifestPut { bytes: manifest.raw(), media_type: manifest.media_type(), reference: tag };
+        let digest = put_manifests(&dest, &[put], self.progress).await?.unwrap_or_else(|| manifest.digest().clone());
+        Ok(target.with_digest(digest).to_string())
+    }
+}
+
+/// The one image an archive base holds: its manifest, config and layer blobs. An index is
+/// narrowed to the platform's image.
+fn single_image(found: Vec<Found>, platform: &Platform) -> Result<(ImageManifest, Config, Vec<ArchivedBlob>)> {
+    let [found] = <[Found; 1]>::try_from(found).map_err(|all| {
+        let names: Vec<String> = all.iter().map(|f| f.origin.clone()).collect();
+        anyhow::anyhow!("the archive holds {} images ({}); append takes an archive of one", all.len(), names.join(", "))
+    })?;
+    let image = match found.content {
+        Content::Image(image) => image,
+        Content::Index { index, manifests } => {
+            let entry = platform.select(&index.manifests)?;
+            manifests.into_iter().find(|m| m.manifest.digest() == &entry.digest).context("the index's image is not in the archive")?
+        }
+    };
+    let Some(config) = image.config else {
+        let media_type: &MediaType = &image.manifest.config.media_type;
+        bail!("{} describes an artifact ({media_type}), not a container image", found.origin);
+    };
+    Ok((image.manifest, config, image.layers))
+}

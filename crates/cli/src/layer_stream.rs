@@ -1,0 +1,101 @@
+//! A layer read while it downloads: the registry's verified blob stream feeds the core's
+//! blocking [`LayerReader`] on a worker thread through a small bounded channel, so gunzip and
+//! tar parsing overlap the transfer and no more than a few chunks are ever held.
+
+use std::io::{self, Read};
+
+use anyhow::{Context, Result};
+use bytes::{Buf, Bytes};
+use futures_util::StreamExt;
+use layerize_core::descriptor::Descriptor;
+use layerize_core::layer::read::{LayerReader, StoredEntry};
+use layerize_registry::transport::native::Native;
+use layerize_registry::{BodyStream, Client};
+use tokio::sync::mpsc;
+
+/// Chunks in flight between the download and the reader.
+const DEPTH: usize = 32;
+
+/// The entries of a layer as the reader yields them.
+pub type EntryIter<'a> = &'a mut dyn Iterator<Item = Result<StoredEntry, layerize_core::Error>>;
+
+/// Downloads `layer` from `repository` and hands its entries to `consume`, which runs on a
+/// worker thread while the blob arrives. When `consume` returns early without error, the rest
+/// of the blob is still read, so a blob that fails its digest check is always an error.
+pub async fn read_layer<T, F>(client: &Client<Native>, repository: &str, layer: &Descriptor, consume: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce(EntryIter<'_>) -> Result<T> + Send + 'static,
+{
+    let what = layer.digest.to_string();
+    let stream = client.blob(repository, &layer.digest).await.with_context(|| format!("fetching layer {what}"))?;
+    let (tx, rx) = mpsc::channel(DEPTH);
+    let mut parse = tokio::task::spawn_blocking(move || -> Result<T> {
+        let mut reader = LayerReader::new(&what, ChannelReader { rx, chunk: Bytes::new() })?;
+        let mut entries = reader.entries()?;
+        consume(&mut entries)
+    });
+    let pump = pump(stream, tx);
+    tokio::pin!(pump);
+    let mut pumped = None;
+    let parsed = loop {
+        tokio::select! {
+            done = &mut pump, if pumped.is_none() => pumped = Some(done),
+            joined = &mut parse => break joined.context("the layer reader stopped unexpectedly")?,
+        }
+    };
+    match (parsed, pumped) {
+        // The download failed first (a broken connection, a digest mismatch): that is the
+        // cause, whatever the reader made of the cut-off stream.
+        (Err(_), Some(Err(download))) => Err(download.into()),
+        (Err(e), _) => Err(e),
+        (Ok(value), Some(done)) => done.map(|()| value).map_err(Into::into),
+        (Ok(value), None) => pump.await.map(|()| value).map_err(Into::into),
+    }
+}
+
+/// Forwards the blob's chunks while the reader wants them, then reads on to the end so the
+/// stream can check the digest.
+async fn pump(mut stream: BodyStream, tx: mpsc::Sender<io::Result<Bytes>>) -> Result<(), layerize_registry::Error> {
+    let mut tx = Some(tx);
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(chunk) => {
+                if let Some(sender) = &tx {
+                    if sender.send(Ok(chunk)).await.is_err() {
+                        tx = None;
+                    }
+                }
+            }
+            Err(e) => {
+                if let Some(sender) = &tx {
+                    let _ = sender.send(Err(io::Error::other(e.to_string()))).await;
+                }
+                return Err(e);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The receiving end as a blocking `Read`.
+struct ChannelReader {
+    rx: mpsc::Receiver<io::Result<Bytes>>,
+    chunk: Bytes,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.chunk.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(Ok(chunk)) => self.chunk = chunk,
+                Some(Err(e)) => return Err(e),
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.chunk.len());
+        buf[..n].copy_from_slice(&self.chunk[..n]);
+        self.chunk.advance(n);
+        Ok(n)
+    }
+}
