@@ -2,7 +2,7 @@
 //! and pushing the result. The protocol itself is the registry crate's.
 
 use bytes::Bytes;
-use futures_util::stream;
+use futures_util::{stream, StreamExt};
 use layerize_core::config::Config;
 use layerize_core::manifest::{ImageManifest, Index, Manifest};
 use layerize_core::mutate::Appended;
@@ -62,6 +62,36 @@ pub async fn image(reference: &Reference, login: &Login, manifest: Option<ImageM
     };
     let config = c.config(reference.repository(), &manifest).await.map_err(|e| e.to_string())?;
     Ok(BaseImage { manifest, config })
+}
+
+/// Downloads the layer blob `digest` of `reference`'s repository into a browser Blob (4 MiB
+/// parts, so the browser, not wasm memory, holds it), verified against its digest by the
+/// registry client; `on_bytes` is told how many bytes arrived so far.
+pub async fn layer_blob(reference: &Reference, login: &Login, digest: &Digest, on_bytes: &mut dyn FnMut(u64)) -> Result<Blob, String> {
+    const PART: usize = 4 << 20;
+    let c = client(reference, login)?;
+    let mut body = c.blob(reference.repository(), digest).await.map_err(|e| e.to_string())?;
+    let parts = js_sys::Array::new();
+    let mut buf: Vec<u8> = Vec::new();
+    let mut done = 0u64;
+    let flush = |buf: &mut Vec<u8>, parts: &js_sys::Array| -> Result<(), String> {
+        let bytes = js_sys::Array::of1(&js_sys::Uint8Array::from(&buf[..]));
+        let part = Blob::new_with_u8_array_sequence(&bytes).map_err(|e| format!("{e:?}"))?;
+        parts.push(&part);
+        buf.clear();
+        Ok(())
+    };
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| e.to_string())?;
+        done += chunk.len() as u64;
+        buf.extend_from_slice(&chunk);
+        if buf.len() >= PART {
+            flush(&mut buf, &parts)?;
+        }
+        on_bytes(done);
+    }
+    flush(&mut buf, &parts)?;
+    Blob::new_with_blob_sequence(&parts).map_err(|e| format!("{e:?}"))
 }
 
 /// Pushes the appended image to `target`, the new layer's bytes coming from `blob`.

@@ -2,10 +2,12 @@
 //! with the same core crate the CLI uses, and push the result through the server's proxy.
 //!
 //! `components` render; `api` talks to registries (through the registry crate's browser
-//! transport); `worker` is the typed protocol with the layer-building worker (`bin/worker.rs`).
+//! transport); `worker` is the typed protocol with the layer worker (`bin/worker.rs`);
+//! `location` keeps the shareable address (`?image=…&platform=…`).
 
 pub mod api;
 pub mod components;
+pub mod location;
 pub mod worker;
 
 pub use components::app::App;

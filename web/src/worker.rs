@@ -1,8 +1,8 @@
 //! The page ⇄ worker protocol, and the page's handle on a worker.
 //!
 //! Messages are a serde enum (through serde-wasm-bindgen) in the `msg` field of a JS object;
-//! the dropped `File`s travel beside it in `files` (structured-cloned handles, not bytes) and
-//! the built blob comes back in `blob`.
+//! the dropped `File`s travel beside it in `files` (structured-cloned handles, not bytes), the
+//! built blob comes back in `blob`, and a layer to list goes to the worker in `blob`.
 
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
@@ -25,6 +25,23 @@ pub struct WireEntry {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum ToWorker {
     Build { entries: Vec<WireEntry>, mtime: u64 },
+    /// List the members of the layer blob in the message's `blob` field; `what` names it
+    /// (its digest) in errors.
+    List { what: String },
+}
+
+/// One member of a listed layer, as the page shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ListedEntry {
+    pub path: String,
+    /// `file`, `dir`, `symlink`, `hardlink`, `whiteout`, … (the core's `Kind` tag).
+    pub kind: String,
+    /// Link target, or what a whiteout hides.
+    pub target: Option<String>,
+    pub mode: u32,
+    pub uid: u64,
+    pub gid: u64,
+    pub size: u64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -33,6 +50,10 @@ pub enum FromWorker {
     Progress { done: u64, total: u64 },
     /// The layer is built; the blob is in the message's `blob` field.
     Built { diff_id: String, digest: String, size: u64, tar_size: u64, millis: f64, wasm_memory: u64 },
+    /// The next members of the layer being listed, in stream order.
+    Entries { entries: Vec<ListedEntry> },
+    /// The listing is complete.
+    Listed { count: u64, compression: String },
     Failed { message: String },
 }
 
@@ -64,11 +85,22 @@ pub fn start_build(
     entries: Vec<WireEntry>,
     files: js_sys::Array,
     mtime: u64,
-    mut on_message: impl FnMut(FromWorker, JsValue) + 'static,
-) -> Result<(), JsValue> {
+    on_message: impl FnMut(FromWorker, JsValue) + 'static,
+) -> Result<Worker, JsValue> {
+    start(ToWorker::Build { entries, mtime }, "files", files.into(), on_message)
+}
+
+/// Lists the members of a layer blob in a fresh worker; entries arrive in batches
+/// (`Entries`), then `Listed` or `Failed`. The returned worker can be terminated to cancel.
+pub fn start_listing(what: String, blob: web_sys::Blob, on_message: impl FnMut(FromWorker, JsValue) + 'static) -> Result<Worker, JsValue> {
+    start(ToWorker::List { what }, "blob", blob.into(), on_message)
+}
+
+/// Starts `request` in a fresh worker, `side` travelling beside it in the field `field`.
+fn start(request: ToWorker, field: &'static str, side: JsValue, mut on_message: impl FnMut(FromWorker, JsValue) + 'static) -> Result<Worker, JsValue> {
     let worker = Worker::new("./worker_loader.js")?;
     let w = worker.clone();
-    let mut request = Some((entries, files));
+    let mut request = Some((request, side));
     let handler = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
         let data = e.data();
         let msg = match open::<FromWorker>(&data) {
@@ -78,25 +110,25 @@ pub fn start_build(
         match &msg {
             // The worker says Ready once its wasm is running: a message sent earlier is lost.
             FromWorker::Ready => {
-                if let Some((entries, files)) = request.take() {
-                    let env = envelope(&ToWorker::Build { entries, mtime }, &[("files", &files)]);
+                if let Some((request, side)) = request.take() {
+                    let env = envelope(&request, &[(field, &side)]);
                     if let Err(e) = env.and_then(|env| w.post_message(&env)) {
-                        on_message(FromWorker::Failed { message: format!("cannot start the build: {e:?}") }, JsValue::NULL);
+                        on_message(FromWorker::Failed { message: format!("cannot start the worker: {e:?}") }, JsValue::NULL);
                     }
                 }
                 return;
             }
-            FromWorker::Built { .. } | FromWorker::Failed { .. } => {
+            FromWorker::Built { .. } | FromWorker::Listed { .. } | FromWorker::Failed { .. } => {
                 w.set_onmessage(None);
                 w.terminate();
             }
-            FromWorker::Progress { .. } => {}
+            FromWorker::Progress { .. } | FromWorker::Entries { .. } => {}
         }
         on_message(msg, data);
     });
     worker.set_onmessage(Some(handler.as_ref().unchecked_ref()));
     // The closure must outlive this call; it is dropped with the worker's last message
-    // (set_onmessage(None)) only by the GC, so it is leaked once per build, not per message.
+    // (set_onmessage(None)) only by the GC, so it is leaked once per job, not per message.
     handler.forget();
-    Ok(())
+    Ok(worker)
 }

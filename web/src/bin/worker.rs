@@ -1,11 +1,14 @@
-//! The layer-building Web Worker: reads the dropped files as streams (FileReaderSync, 1 MiB
-//! at a time), runs the core's layer builder, and hands back a Blob of the gzip layer.
+//! The layer Web Worker: builds a layer (reads the dropped files as streams, FileReaderSync,
+//! 1 MiB at a time, runs the core's layer builder, hands back a Blob of the gzip layer) or
+//! lists one (reads a downloaded layer Blob the same way through the core's layer reader and
+//! posts its members in batches).
 
 use std::io::{self, Read, Write};
 
 use layerize_core::layer::gzip::Sequential;
+use layerize_core::layer::read::{Kind, LayerReader, StoredEntry};
 use layerize_core::layer::{write_layer, EntryKind, LayerOptions, LayerPath, Plan};
-use layerize_web::worker::{envelope, field, open, FromWorker, ToWorker, WireEntry, WireKind};
+use layerize_web::worker::{envelope, field, open, FromWorker, ListedEntry, ToWorker, WireEntry, WireKind};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{Blob, DedicatedWorkerGlobalScope, FileReaderSync, MessageEvent};
@@ -20,6 +23,13 @@ fn main() {
                 let files: js_sys::Array = field(&data, "files").unchecked_into();
                 match build(&reply, entries, &files, mtime) {
                     Ok((msg, blob)) => (msg, Some(blob)),
+                    Err(message) => (FromWorker::Failed { message }, None),
+                }
+            }
+            Ok(ToWorker::List { what }) => {
+                let blob: Result<Blob, _> = field(&data, "blob").dyn_into();
+                match blob.map_err(|_| "no layer blob to list".to_owned()).and_then(|b| list(&reply, &what, b)) {
+                    Ok(msg) => (msg, None),
                     Err(message) => (FromWorker::Failed { message }, None),
                 }
             }
@@ -79,6 +89,47 @@ fn build(scope: &DedicatedWorkerGlobalScope, entries: Vec<WireEntry>, files: &js
     Ok((msg, blob))
 }
 
+/// Members per `Entries` message: few enough messages, and the first rows show at once.
+const BATCH: usize = 500;
+
+/// Reads the layer in `blob` through the core's reader, posting members in batches.
+fn list(scope: &DedicatedWorkerGlobalScope, what: &str, blob: Blob) -> Result<FromWorker, String> {
+    let reader = FileReaderSync::new().map_err(|e| format!("{e:?}"))?;
+    let source = FileRead { size: blob.size(), blob, pos: 0.0, reader, buf: Vec::new(), at: 0 };
+    let mut layer = LayerReader::new(what, source).map_err(|e| e.to_string())?;
+    let compression = format!("{:?}", layer.compression()).to_lowercase();
+    let mut count = 0u64;
+    let mut batch = Vec::with_capacity(BATCH);
+    for entry in layer.entries().map_err(|e| e.to_string())? {
+        batch.push(listed(&entry.map_err(|e| e.to_string())?));
+        count += 1;
+        if batch.len() == BATCH {
+            post(scope, &FromWorker::Entries { entries: std::mem::take(&mut batch) }, &[]);
+        }
+    }
+    if !batch.is_empty() {
+        post(scope, &FromWorker::Entries { entries: batch }, &[]);
+    }
+    Ok(FromWorker::Listed { count, compression })
+}
+
+fn listed(e: &StoredEntry) -> ListedEntry {
+    let (kind, target) = match &e.kind {
+        Kind::File => ("file".to_owned(), None),
+        Kind::Dir => ("dir".to_owned(), None),
+        Kind::Symlink { target } => ("symlink".to_owned(), Some(target.clone())),
+        Kind::Hardlink { target } => ("hardlink".to_owned(), Some(target.clone())),
+        Kind::CharDevice { major, minor } => ("char".to_owned(), Some(format!("{major},{minor}"))),
+        Kind::BlockDevice { major, minor } => ("block".to_owned(), Some(format!("{major},{minor}"))),
+        Kind::Fifo => ("fifo".to_owned(), None),
+        Kind::Whiteout { hides } => ("whiteout".to_owned(), Some(hides.clone())),
+        Kind::Opaque { dir } => ("opaque".to_owned(), Some(dir.clone())),
+        Kind::AufsMeta => ("aufs-meta".to_owned(), None),
+        Kind::Other { type_flag } => (format!("type {type_flag}"), None),
+    };
+    ListedEntry { path: e.path.clone(), kind, target, mode: e.mode, uid: e.uid, gid: e.gid, size: e.size }
+}
+
 /// The worker's wasm memory size: it only grows, so this is the peak of the build.
 fn wasm_memory() -> u64 {
     let memory: js_sys::WebAssembly::Memory = wasm_bindgen::memory().unchecked_into();
@@ -90,7 +141,7 @@ fn wasm_memory() -> u64 {
 const CHUNK: f64 = (1 << 20) as f64;
 const PART: usize = 4 << 20;
 
-/// A dropped file read synchronously in slices: never the whole file in wasm memory.
+/// A dropped file (or a downloaded layer) read synchronously in slices: never the whole file in wasm memory.
 struct FileRead {
     blob: Blob,
     size: f64,

@@ -105,7 +105,7 @@ fn start(page: Page) {
                 Err(e) => page.fail(e.to_string()),
             }
         }
-        FromWorker::Ready => {}
+        FromWorker::Ready | FromWorker::Entries { .. } | FromWorker::Listed { .. } => {}
     });
     if let Err(e) = result {
         page.fail(format!("cannot start the layer worker: {e:?}"));

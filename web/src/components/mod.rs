@@ -4,6 +4,8 @@ pub mod app;
 pub mod base;
 pub mod build;
 pub mod files;
+pub mod inspect;
+pub mod layer_files;
 pub mod login;
 pub mod push;
 pub mod settings;
