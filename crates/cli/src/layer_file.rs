@@ -7,13 +7,15 @@ use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use layerize_core::layer::gzip::Sequential;
 use layerize_core::layer::{write_layer, LayerDigests, LayerOptions, Plan};
 use tempfile::NamedTempFile;
 
 use crate::deflate::Parallel;
 
 /// Writes the layer to a new temporary file in `dir`; the caller persists or drops it.
-/// `threads` deflate workers (0: one per core).
+/// `threads` deflate workers (0: one per core; 1: everything on this thread, the way the
+/// page's worker runs it).
 pub fn build(plan: Plan<PathBuf>, options: &LayerOptions, threads: usize, dir: &Path) -> Result<(LayerDigests, NamedTempFile)> {
     let temp = tempfile::Builder::new()
         .prefix(".layerize-")
@@ -22,8 +24,12 @@ pub fn build(plan: Plan<PathBuf>, options: &LayerOptions, threads: usize, dir: &
         .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
     let sink = BufWriter::with_capacity(1 << 20, temp.as_file().try_clone()?);
     let entries = plan.into_entries();
-    let deflate = if threads == 0 { Parallel::for_this_machine() } else { Parallel::new(threads) };
-    let (digests, sink) = write_layer(&entries, options, |p: &PathBuf| File::open(p), deflate, sink, &mut |_| {})?;
+    let open = |p: &PathBuf| File::open(p);
+    let (digests, sink) = match threads {
+        1 => write_layer(&entries, options, open, Sequential, sink, &mut |_| {})?,
+        0 => write_layer(&entries, options, open, Parallel::for_this_machine(), sink, &mut |_| {})?,
+        n => write_layer(&entries, options, open, Parallel::new(n), sink, &mut |_| {})?,
+    };
     // Flushed, not fsynced: like docker save and skopeo, durability is left to the system;
     // the rename into place still makes the file appear only when complete.
     sink.into_inner().map_err(|e| e.into_error())?;

@@ -22,7 +22,8 @@ pub struct Args {
     /// Modification time of every entry, in seconds since 1970.
     #[arg(long, default_value_t = 0)]
     mtime: u64,
-    /// Deflate threads (default: one per core). The bytes are the same for any number.
+    /// Deflate threads (default: one per core; 1 runs everything on one thread). The bytes are
+    /// the same for any number.
     #[arg(long, default_value_t = 0)]
     threads: usize,
     /// Print the result as JSON.
