@@ -11,7 +11,7 @@ use crate::descriptor::{Descriptor, REFERENCE_DIGEST};
 use crate::digest::Digest;
 use crate::error::Error;
 use crate::layer::LayerDigests;
-use crate::manifest::{ImageManifest, Index};
+use crate::manifest::{ImageManifest, Index, Manifest};
 use crate::media_type::MediaType;
 
 /// A layer to append, with the history entry that describes it.
@@ -30,6 +30,20 @@ pub struct Appended {
     pub manifest_descriptor: Descriptor,
     /// Descriptors of the appended layers, as written into the manifest.
     pub layers: Vec<Descriptor>,
+}
+
+impl Appended {
+    /// The new manifest and config as typed views over their bytes, for whatever lists the
+    /// image (an archive's `manifest.json` and `index.json`) rather than pushing bytes.
+    pub fn image(&self) -> Result<(ImageManifest, Config), Error> {
+        let what = self.manifest_descriptor.digest.to_string();
+        let manifest = match Manifest::parse(&what, self.manifest.clone(), Some(self.manifest_descriptor.media_type.as_str()))? {
+            Manifest::Image(m) => m,
+            Manifest::Index(_) => return Err(Error::Mutate { what, problem: "the appended manifest is an index, not an image manifest".into() }),
+        };
+        let config = Config::parse(&self.config_descriptor.digest.to_string(), self.config.clone())?;
+        Ok((manifest, config))
+    }
 }
 
 /// Appends `layers` to the image `manifest` + `config`, applying `changes` to the config.
@@ -122,7 +136,6 @@ pub fn layer_media_type(manifest: &ImageManifest) -> Option<MediaType> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::Manifest;
 
     fn base() -> (ImageManifest, Config) {
         let config = br#"{"architecture":"amd64","os":"linux","x-vendor":1,"rootfs":{"type":"layers","diff_ids":["sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"]},"history":[{"created_by":"base"}]}"#.to_vec();
@@ -144,6 +157,9 @@ mod tests {
         };
         let changes = ConfigChanges { created: Some("2026-11-24T00:00:00Z".into()), ..Default::default() };
         let out = append(&m, &c, &[layer], &changes).unwrap();
+        let (typed, typed_config) = out.image().unwrap();
+        assert_eq!(typed.digest(), &out.manifest_descriptor.digest);
+        assert_eq!(typed_config.digest(), &out.config_descriptor.digest);
         assert_eq!(out.config_descriptor.digest, Digest::sha256(&out.config));
         assert_eq!(out.manifest_descriptor.digest, Digest::sha256(&out.manifest));
         let Manifest::Image(nm) = Manifest::parse("new", out.manifest.clone(), None).unwrap() else { panic!() };

@@ -49,6 +49,12 @@ impl<W: Write> ArchiveWriter<W> {
         Ok(w)
     }
 
+    /// The output, so a caller whose destination is asynchronous (a file the page writes
+    /// through a promise) can let the writer fill a buffer and drain it between writes.
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.out
+    }
+
     /// Whether the blob is already in the archive (images share layers).
     pub fn has_blob(&self, digest: &Digest) -> bool {
         self.blobs.contains(digest)
@@ -176,6 +182,11 @@ pub struct BlobWriter<'a, W: Write> {
 }
 
 impl<W: Write> BlobWriter<'_, W> {
+    /// The archive's output, to drain between writes (see [`ArchiveWriter::get_mut`]).
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.archive.out
+    }
+
     pub fn finish(self) -> Result<(), Error> {
         let BlobWriter { archive, descriptor, hasher } = self;
         let fail = |what: &'static str, expected: String, found: String| Error::MemberMismatch { member: blob_path(&descriptor.digest), what, expected, found };

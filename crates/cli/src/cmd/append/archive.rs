@@ -8,7 +8,7 @@ use bytes::Bytes;
 use layerize_core::archive::{ArchivedBlob, Content, Found};
 use layerize_core::config::{Config, ConfigChanges};
 use layerize_core::descriptor::Descriptor;
-use layerize_core::manifest::{ImageManifest, Manifest};
+use layerize_core::manifest::ImageManifest;
 use layerize_core::mutate::{self, NewLayer};
 use layerize_core::{MediaType, Platform, Reference};
 use layerize_registry::transport::native::Native;
@@ -74,10 +74,7 @@ impl ArchiveJob {
             }
         };
         let appended = mutate::append(&base, &config, std::slice::from_ref(&new_layer), &self.changes)?;
-        let Manifest::Image(manifest) = Manifest::parse("the appended image", appended.manifest.clone(), None)? else {
-            bail!("the appended manifest is not an image manifest");
-        };
-        let new_config = Config::parse("the appended config", appended.config.clone())?;
+        let (manifest, new_config) = appended.image()?;
 
         // Blobs in manifest order: the base's layers, the new layer, the config.
         let mut blobs: Vec<(Descriptor, Blob)> = Vec::new();

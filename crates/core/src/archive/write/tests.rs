@@ -106,3 +106,26 @@ fn blobs_are_checked_as_they_are_written() {
     assert!(e.to_string().contains("without its blob"), "{e}");
     assert!(ArchiveWriter::new(Vec::new()).unwrap().finish().is_err(), "an archive without images");
 }
+
+/// A caller that drains a buffer output between writes (the page writing through promises)
+/// ends up with exactly the bytes of one uninterrupted pass.
+#[test]
+fn draining_the_output_between_writes_keeps_the_bytes() {
+    let (m, c, blobs) = image();
+    let mut drained = Vec::new();
+    let mut w = ArchiveWriter::new(Vec::new()).unwrap();
+    w.add_blob(&m.config, c.raw()).unwrap();
+    drained.append(w.get_mut());
+    for (d, bytes) in m.layers.iter().zip(&blobs) {
+        let mut b = w.start_blob(d).unwrap();
+        for chunk in bytes.chunks(7) {
+            b.write_all(chunk).unwrap();
+            drained.append(b.get_mut());
+        }
+        b.finish().unwrap();
+    }
+    w.add_image(&m, &c, &["app:1".parse().unwrap()]).unwrap();
+    drained.append(w.get_mut());
+    drained.extend(w.finish().unwrap());
+    assert_eq!(drained, write(&m, &c, &blobs, &["app:1"]));
+}
