@@ -2,7 +2,8 @@
 //! default (it needs generated trees); `cargo xtask bench page` makes them and runs it.
 //!
 //! Input: `LAYERIZE_BENCH_TREES`, comma-separated directories. For each, the page builds the
-//! layer from the folder picked in headless Chromium; the CLI builds the same files with one
+//! layer from the folder picked in headless Chromium, in one Web Worker and then spread over two
+//! (the machine's cores); the CLI builds the same files with one
 //! deflate thread and with all cores. The digests must agree; the table goes to stdout and
 //! `target/bench/page.md`.
 
@@ -64,29 +65,42 @@ fn page_layer_build_vs_cli() {
         b.wait_text("#base-digest");
         b.fill("#prefix", "/\u{E004}");
         b.pick("#folder-input", tree);
-        b.click("#build-button");
-        let digest = b.wait_text("#blob-digest");
-        let millis: f64 = b.eval("return Number(document.getElementById('build-speed').textContent.split(' ')[0]);").as_f64().unwrap_or(0.0);
-        let wasm_mib = b.wait_text("#build-memory");
-        let heap = b.eval("return performance.memory ? performance.memory.usedJSHeapSize : 0;").as_u64().unwrap_or(0);
-        b.screenshot(&format!("built-{}", tree.file_name().and_then(|n| n.to_str()).unwrap_or("tree")));
+        let mut page = Vec::new();
+        for workers in ["1", "2"] {
+            b.fill("#build-workers", workers);
+            b.click("#build-button");
+            let digest = b.wait_text("#blob-digest");
+            let millis: f64 = b.eval("return Number(document.getElementById('build-speed').textContent.split(' ')[0]);").as_f64().unwrap_or(0.0);
+            let wasm_mib = b.wait_text("#build-memory");
+            let heap = b.eval("return performance.memory ? performance.memory.usedJSHeapSize : 0;").as_u64().unwrap_or(0);
+            b.screenshot(&format!("built-{}-{workers}-workers", tree.file_name().and_then(|n| n.to_str()).unwrap_or("tree")));
+            page.push((digest, millis, wasm_mib, heap));
+        }
         let (one, cli_digest, rss_one) = cli(tree, "1");
         let (all, _, rss_all) = cli(tree, "0");
-        assert_eq!(digest, cli_digest, "page and CLI build the same bytes");
-        let page_rate = mib / (millis / 1000.0);
         let one_rate = mib / one;
+        for (digest, _, _, _) in &page {
+            assert_eq!(digest, &cli_digest, "page and CLI build the same bytes");
+        }
+        let rate = |millis: f64| mib / (millis / 1000.0);
+        let heap = page.iter().map(|p| p.3).max().unwrap_or(0);
         rows.push(format!(
-            "| {mib:.0} MiB | {page_rate:.1} MiB/s ({:.1} s) | {one_rate:.1} MiB/s | {:.1} MiB/s | **{:.2}×** | {wasm_mib} | {:.1} MiB | {} / {} MiB |",
-            millis / 1000.0,
+            "| {mib:.0} MiB | {:.1} MiB/s ({:.1} s) | {:.1} MiB/s ({:.1} s) | {one_rate:.1} MiB/s | {:.1} MiB/s | **{:.2}×** / **{:.2}×** | {} | {:.1} MiB | {} / {} MiB |",
+            rate(page[0].1),
+            page[0].1 / 1000.0,
+            rate(page[1].1),
+            page[1].1 / 1000.0,
             mib / all,
-            page_rate / one_rate,
+            rate(page[0].1) / one_rate,
+            rate(page[1].1) / one_rate,
+            page[1].2,
             heap as f64 / (1 << 20) as f64,
             rss_one >> 10,
             rss_all >> 10,
         ));
     }
     let table = format!(
-        "| input | page (1 worker) | CLI 1 thread | CLI all cores | page ÷ CLI 1 thread | worker wasm memory | page JS heap | CLI max RSS (1 / all) |\n|---|---|---|---|---|---|---|---|\n{}\n",
+        "| input | page, 1 worker | page, 2 workers | CLI 1 thread | CLI all cores | page ÷ CLI 1 thread (1 / 2 workers) | wasm memory per worker | page JS heap | CLI max RSS (1 / all) |\n|---|---|---|---|---|---|---|---|---|\n{}\n",
         rows.join("\n")
     );
     println!("{table}");

@@ -2,12 +2,18 @@
 //! with the same core crate the CLI uses, and push the result through the server's proxy.
 //!
 //! `components` render; `api` talks to registries (through the registry crate's browser
-//! transport); `worker` is the typed protocol with the layer worker (`bin/worker.rs`);
-//! `location` keeps the shareable address (`?image=…&platform=…`).
+//! transport); `worker` is the typed protocol with the layer worker (`bin/worker.rs`) and `layer_build`
+//! spreads a build over several of them;
+//! `location` keeps the shareable address (`?image=…&platform=…`); `save` writes an image as a
+//! docker-load tar to a `download` destination, large results kept in `blob_parts`.
 
 pub mod api;
+pub mod blob_parts;
 pub mod components;
+pub mod download;
+pub mod layer_build;
 pub mod location;
+pub mod save;
 pub mod worker;
 
 pub use components::app::App;

@@ -24,7 +24,11 @@ pub struct WireEntry {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum ToWorker {
-    Build { entries: Vec<WireEntry>, mtime: u64 },
+    /// Build the layer from the message's `files`. With `shards > 1`, deflate only this
+    /// worker's share of the blocks (`shard` of `shards`) and answer `ShardBuilt`.
+    Build { entries: Vec<WireEntry>, mtime: u64, shard: u32, shards: u32 },
+    /// The sha256 digest of the Blob in the message's `blob` field; `what` names it in errors.
+    Hash { what: String },
     /// List the members of the layer blob in the message's `blob` field; `what` names it
     /// (its digest) in errors.
     List { what: String },
@@ -50,6 +54,10 @@ pub enum FromWorker {
     Progress { done: u64, total: u64 },
     /// The layer is built; the blob is in the message's `blob` field.
     Built { diff_id: String, digest: String, size: u64, tar_size: u64, millis: f64, wasm_memory: u64 },
+    /// One shard of the layer is built; its compressed blocks are in the `blob` field, an
+    /// array of Blobs in block order. `frame` is the gzip header and the 8-byte trailer.
+    ShardBuilt { diff_id: String, tar_size: u64, frame: Vec<u8>, millis: f64, wasm_memory: u64 },
+    Hashed { digest: String, size: u64 },
     /// The next members of the layer being listed, in stream order.
     Entries { entries: Vec<ListedEntry> },
     /// The listing is complete.
@@ -79,15 +87,22 @@ pub fn field(data: &JsValue, name: &str) -> JsValue {
     js_sys::Reflect::get(data, &name.into()).unwrap_or(JsValue::UNDEFINED)
 }
 
-/// Starts a layer build in a fresh worker. `on_message` gets every message with its raw
-/// envelope; the worker is terminated after `Built` or `Failed`.
+/// Starts a layer build in a fresh worker, deflating only blocks `shard`, `shard + shards`, …
+/// when `shards > 1`. `on_message` gets every message with its raw envelope; the worker is
+/// terminated after its last message. [`crate::layer_build`] drives this.
 pub fn start_build(
     entries: Vec<WireEntry>,
     files: js_sys::Array,
     mtime: u64,
+    (shard, shards): (u32, u32),
     on_message: impl FnMut(FromWorker, JsValue) + 'static,
 ) -> Result<Worker, JsValue> {
-    start(ToWorker::Build { entries, mtime }, "files", files.into(), on_message)
+    start(ToWorker::Build { entries, mtime, shard, shards }, "files", files.into(), on_message)
+}
+
+/// Hashes `blob` in a fresh worker: `Hashed` or `Failed`.
+pub fn start_hash(what: String, blob: web_sys::Blob, on_message: impl FnMut(FromWorker, JsValue) + 'static) -> Result<Worker, JsValue> {
+    start(ToWorker::Hash { what }, "blob", blob.into(), on_message)
 }
 
 /// Lists the members of a layer blob in a fresh worker; entries arrive in batches
@@ -118,7 +133,7 @@ fn start(request: ToWorker, field: &'static str, side: JsValue, mut on_message: 
                 }
                 return;
             }
-            FromWorker::Built { .. } | FromWorker::Listed { .. } | FromWorker::Failed { .. } => {
+            FromWorker::Built { .. } | FromWorker::ShardBuilt { .. } | FromWorker::Hashed { .. } | FromWorker::Listed { .. } | FromWorker::Failed { .. } => {
                 w.set_onmessage(None);
                 w.terminate();
             }

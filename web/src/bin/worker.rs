@@ -5,9 +5,10 @@
 
 use std::io::{self, Read, Write};
 
-use layerize_core::layer::gzip::Sequential;
+use layerize_core::digest::HashingWriter;
+use layerize_core::layer::gzip::{Sequential, Shard};
 use layerize_core::layer::read::{Kind, LayerReader, StoredEntry};
-use layerize_core::layer::{write_layer, EntryKind, LayerOptions, LayerPath, Plan};
+use layerize_core::layer::{write_layer, Entry, EntryKind, LayerOptions, LayerPath, Plan};
 use layerize_web::worker::{envelope, field, open, FromWorker, ListedEntry, ToWorker, WireEntry, WireKind};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -19,10 +20,18 @@ fn main() {
     let handler = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
         let data = e.data();
         let (msg, blob) = match open::<ToWorker>(&data) {
-            Ok(ToWorker::Build { entries, mtime }) => {
+            Ok(ToWorker::Build { entries, mtime, shard, shards }) => {
                 let files: js_sys::Array = field(&data, "files").unchecked_into();
-                match build(&reply, entries, &files, mtime) {
+                let built = if shards > 1 { build_shard(&reply, entries, &files, mtime, shard, shards) } else { build(&reply, entries, &files, mtime) };
+                match built {
                     Ok((msg, blob)) => (msg, Some(blob)),
+                    Err(message) => (FromWorker::Failed { message }, None),
+                }
+            }
+            Ok(ToWorker::Hash { what }) => {
+                let blob: Result<Blob, _> = field(&data, "blob").dyn_into();
+                match blob.map_err(|_| format!("no blob to hash for {what}")).and_then(hash) {
+                    Ok(msg) => (msg, None),
                     Err(message) => (FromWorker::Failed { message }, None),
                 }
             }
@@ -35,7 +44,7 @@ fn main() {
             }
             Err(message) => (FromWorker::Failed { message }, None),
         };
-        let blob = blob.map(JsValue::from).unwrap_or(JsValue::NULL);
+        let blob = blob.unwrap_or(JsValue::NULL);
         post(&reply, &msg, &[("blob", &blob)]);
     });
     scope.set_onmessage(Some(handler.as_ref().unchecked_ref()));
@@ -49,10 +58,10 @@ fn post(scope: &DedicatedWorkerGlobalScope, msg: &FromWorker, extra: &[(&str, &J
     }
 }
 
-fn build(scope: &DedicatedWorkerGlobalScope, entries: Vec<WireEntry>, files: &js_sys::Array, mtime: u64) -> Result<(FromWorker, Blob), String> {
-    let started = js_sys::Date::now();
+/// The layer's entries in tar order, with the bytes of content they add.
+fn entries(wire: Vec<WireEntry>) -> Result<(Vec<Entry<u32>>, u64), String> {
     let mut plan: Plan<u32> = Plan::new();
-    for e in entries {
+    for e in wire {
         let path = LayerPath::new(&e.path).map_err(|e| e.to_string())?;
         let kind = match e.kind {
             WireKind::File { mode, size, index } => EntryKind::File { mode, size, source: index },
@@ -61,22 +70,36 @@ fn build(scope: &DedicatedWorkerGlobalScope, entries: Vec<WireEntry>, files: &js
         plan.add(path, kind).map_err(|e| e.to_string())?;
     }
     let total = plan.content_size();
-    let entries = plan.into_entries();
+    Ok((plan.into_entries(), total))
+}
+
+/// Opens dropped file number `index` of `files` for reading in slices.
+fn opener(files: &js_sys::Array) -> Result<impl FnMut(&u32) -> io::Result<FileRead> + '_, String> {
     let reader = FileReaderSync::new().map_err(|e| format!("{e:?}"))?;
-    let open = |index: &u32| -> io::Result<FileRead> {
+    Ok(move |index: &u32| -> io::Result<FileRead> {
         let blob: Blob = files.get(*index).dyn_into().map_err(|_| io::Error::other("not a file"))?;
         Ok(FileRead { size: blob.size(), blob, pos: 0.0, reader: reader.clone(), buf: Vec::new(), at: 0 })
-    };
+    })
+}
+
+/// Posts `Progress` every 4 MiB of content and at the end.
+fn progress(scope: &DedicatedWorkerGlobalScope, total: u64) -> impl FnMut(u64) + '_ {
     let mut last = 0u64;
-    let mut progress = |done: u64| {
+    move |done: u64| {
         if done - last >= 4 << 20 || done == total {
             last = done;
             post(scope, &FromWorker::Progress { done, total }, &[]);
         }
-    };
+    }
+}
+
+/// Builds the whole layer here: the gzip blob comes back as one Blob.
+fn build(scope: &DedicatedWorkerGlobalScope, wire: Vec<WireEntry>, files: &js_sys::Array, mtime: u64) -> Result<(FromWorker, JsValue), String> {
+    let started = js_sys::Date::now();
+    let (entries, total) = self::entries(wire)?;
     let sink = BlobSink { parts: js_sys::Array::new(), buf: Vec::with_capacity(PART) };
-    let (digests, sink) =
-        write_layer(&entries, &LayerOptions { mtime }, open, Sequential, sink, &mut progress).map_err(|e| e.to_string())?;
+    let (digests, sink) = write_layer(&entries, &LayerOptions { mtime }, opener(files)?, Sequential, sink, &mut progress(scope, total))
+        .map_err(|e| e.to_string())?;
     let blob = sink.finish().map_err(|e| format!("{e:?}"))?;
     let msg = FromWorker::Built {
         diff_id: digests.diff_id.to_string(),
@@ -86,7 +109,49 @@ fn build(scope: &DedicatedWorkerGlobalScope, entries: Vec<WireEntry>, files: &js
         millis: js_sys::Date::now() - started,
         wasm_memory: wasm_memory(),
     };
-    Ok((msg, blob))
+    Ok((msg, blob.into()))
+}
+
+/// Builds the layer but deflates only blocks `shard`, `shard + shards`, …: the page runs one
+/// such worker per core and interleaves their blocks (see the core's `gzip::Shard`). Each
+/// block comes back as its own Blob, in order, in an array.
+fn build_shard(
+    scope: &DedicatedWorkerGlobalScope,
+    wire: Vec<WireEntry>,
+    files: &js_sys::Array,
+    mtime: u64,
+    shard: u32,
+    shards: u32,
+) -> Result<(FromWorker, JsValue), String> {
+    let started = js_sys::Date::now();
+    let (entries, total) = self::entries(wire)?;
+    let blocks = js_sys::Array::new();
+    let deflate = Shard::new(shard, shards, |_, bytes: Vec<u8>| {
+        let part = js_sys::Array::of1(&js_sys::Uint8Array::from(&bytes[..]));
+        let block = Blob::new_with_u8_array_sequence(&part).map_err(|e| io::Error::other(format!("{e:?}")))?;
+        blocks.push(&block);
+        Ok(())
+    });
+    let (digests, frame) = write_layer(&entries, &LayerOptions { mtime }, opener(files)?, deflate, Vec::new(), &mut progress(scope, total))
+        .map_err(|e| e.to_string())?;
+    let msg = FromWorker::ShardBuilt {
+        diff_id: digests.diff_id.to_string(),
+        tar_size: digests.tar_size,
+        frame,
+        millis: js_sys::Date::now() - started,
+        wasm_memory: wasm_memory(),
+    };
+    Ok((msg, blocks.into()))
+}
+
+/// The sha256 digest and size of `blob`, read in slices.
+fn hash(blob: Blob) -> Result<FromWorker, String> {
+    let reader = FileReaderSync::new().map_err(|e| format!("{e:?}"))?;
+    let mut source = FileRead { size: blob.size(), blob, pos: 0.0, reader, buf: Vec::new(), at: 0 };
+    let mut sink = HashingWriter::new(io::sink());
+    io::copy(&mut source, &mut sink).map_err(|e| e.to_string())?;
+    let (digest, size, _) = sink.finish();
+    Ok(FromWorker::Hashed { digest: digest.to_string(), size })
 }
 
 /// Members per `Entries` message: few enough messages, and the first rows show at once.

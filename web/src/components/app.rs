@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use web_sys::{Blob, File};
 
 use super::settings::{Edits, SettingsSection};
-use super::{base::BaseSection, build::BuildSection, files::FilesSection, login::LoginSection, push::PushSection};
+use super::{base::BaseSection, build::BuildSection, files::FilesSection, login::LoginSection, push::PushSection, save::SaveSection};
 use crate::api::{BaseImage, Login};
 
 /// One dropped file: where it came from (relative path) and where it goes.
@@ -37,6 +37,8 @@ pub struct Built {
     pub millis: f64,
     pub tar_size: u64,
     pub wasm_memory: u64,
+    /// Web Workers the build was spread over.
+    pub workers: u32,
 }
 
 /// Signals shared by the sections. `Copy`, so each closure takes what it needs.
@@ -52,6 +54,8 @@ pub struct Page {
     pub deletes: RwSignal<Vec<String>>,
     pub edits: RwSignal<Edits>,
     pub progress: RwSignal<Option<(u64, u64)>>,
+    /// Web Workers a layer build is spread over (deflate blocks shared between them).
+    pub workers: RwSignal<u32>,
     pub built: RwSignal<Option<Built>>,
     pub blob: StoredValue<Option<Blob>, LocalStorage>,
     pub error: RwSignal<Option<String>>,
@@ -70,6 +74,7 @@ impl Page {
             deletes: RwSignal::new(Vec::new()),
             edits: RwSignal::new(Edits::default()),
             progress: RwSignal::new(None),
+            workers: RwSignal::new(crate::layer_build::default_workers()),
             built: RwSignal::new(None),
             blob: StoredValue::new_local(None),
             error: RwSignal::new(None),
@@ -106,6 +111,7 @@ pub fn App() -> impl IntoView {
             <SettingsSection page=page />
             <BuildSection page=page />
             <PushSection page=page />
+            <SaveSection page=page />
         </main>
     }
 }

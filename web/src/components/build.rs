@@ -1,13 +1,13 @@
 //! Step 3: build the layer in a Web Worker, then compute the new config and manifest here.
 
 use layerize_core::config::History;
-use layerize_core::layer::{LayerDigests, MODE_EXEC, MODE_FILE};
+use layerize_core::layer::{MODE_EXEC, MODE_FILE};
 use layerize_core::mutate::{self, NewLayer};
 use leptos::prelude::*;
-use web_sys::Blob;
 
 use super::app::{Built, Page};
-use crate::worker::{self, field, FromWorker, WireEntry, WireKind};
+use crate::layer_build::{self, Event};
+use crate::worker::{WireEntry, WireKind};
 
 /// Now, to the second, as RFC 3339 (the CLI's `--created` format).
 fn now() -> String {
@@ -84,31 +84,28 @@ fn start(page: Page) {
     };
     let history = format!("layerize page: {} files, {} deletions", rows.len(), deletes.len());
     page.progress.set(Some((0, rows.iter().map(|r| r.size).sum())));
-    let result = worker::start_build(entries, files, 0, move |msg, data| match msg {
-        FromWorker::Progress { done, total } => page.progress.set(Some((done, total))),
-        FromWorker::Failed { message } => {
+    let workers = page.workers.get_untracked();
+    let result = layer_build::start(entries, files, 0, workers, move |event| match event {
+        Event::Progress { done, total } => page.progress.set(Some((done, total))),
+        Event::Failed(message) => {
             page.progress.set(None);
             page.fail(format!("building the layer failed: {message}"));
         }
-        FromWorker::Built { diff_id, digest, size, tar_size, millis, wasm_memory } => {
-            let digests = match (diff_id.parse(), digest.parse()) {
-                (Ok(diff_id), Ok(digest)) => LayerDigests { diff_id, digest, size, tar_size },
-                _ => return page.fail("the worker returned malformed digests"),
-            };
+        Event::Built { digests, blob, millis, wasm_memory } => {
+            let diff_id = digests.diff_id.to_string();
+            let tar_size = digests.tar_size;
             let layer = NewLayer { digests, history: History { created: Some(created.clone()), created_by: Some(history.clone()), ..Default::default() } };
             match mutate::append(&image.manifest, &image.config, &[layer], &changes) {
                 Ok(appended) => {
-                    let blob: Option<Blob> = wasm_bindgen::JsCast::dyn_into(field(&data, "blob")).ok();
-                    page.blob.set_value(blob);
-                    page.built.set(Some(Built { appended, diff_id, created: created.clone(), history: history.clone(), millis, tar_size, wasm_memory }));
+                    page.blob.set_value(Some(blob));
+                    page.built.set(Some(Built { appended, diff_id, created: created.clone(), history: history.clone(), millis, tar_size, wasm_memory, workers }));
                 }
                 Err(e) => page.fail(e.to_string()),
             }
         }
-        FromWorker::Ready | FromWorker::Entries { .. } | FromWorker::Listed { .. } => {}
     });
     if let Err(e) = result {
-        page.fail(format!("cannot start the layer worker: {e:?}"));
+        page.fail(e);
     }
 }
 
@@ -123,6 +120,16 @@ pub fn BuildSection(page: Page) -> impl IntoView {
     view! {
         <section id="build">
             <h2>"3. Build the layer"</h2>
+            <label>
+                "Workers "
+                <input id="build-workers" type="number" min="1" max="16" prop:value=move || page.workers.get().to_string()
+                    on:input=move |ev| {
+                        if let Ok(n) = event_target_value(&ev).trim().parse::<u32>() {
+                            page.workers.set(n.clamp(1, 16));
+                        }
+                    } />
+            </label>
+            " "
             <button id="build-button" on:click=move |_| start(page)>"Build"</button>
             {progress}
             {move || page.built.get().map(|b| {
@@ -135,7 +142,7 @@ pub fn BuildSection(page: Page) -> impl IntoView {
                             <dt>"diffID"</dt><dd><code id="diff-id">{b.diff_id.clone()}</code></dd>
                             <dt>"Blob digest"</dt><dd><code id="blob-digest">{layer.as_ref().map(|l| l.digest.to_string())}</code></dd>
                             <dt>"Blob size"</dt><dd id="blob-size">{layer.as_ref().map(|l| l.size)}</dd>
-                            <dt>"Speed"</dt><dd id="build-speed">{format!("{:.0} ms, {mbps:.1} MB/s", b.millis)}</dd>
+                            <dt>"Speed"</dt><dd id="build-speed">{format!("{:.0} ms, {mbps:.1} MB/s, {} worker(s)", b.millis, b.workers)}</dd>
                             <dt>"Worker memory"</dt><dd id="build-memory">{format!("{} MiB", b.wasm_memory >> 20)}</dd>
                             <dt>"New manifest"</dt><dd><code id="new-manifest-digest">{b.appended.manifest_descriptor.digest.to_string()}</code></dd>
                         </dl>

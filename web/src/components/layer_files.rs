@@ -69,7 +69,7 @@ pub fn LayerFiles(reference: Reference, login: Login, number: usize, layer: Desc
             FromWorker::Failed { message } => {
                 state.try_set(State::Failed(format!("reading layer {number}: {message}")));
             }
-            FromWorker::Ready | FromWorker::Progress { .. } | FromWorker::Built { .. } => {}
+            _ => {}
         });
         match started {
             Ok(w) => {

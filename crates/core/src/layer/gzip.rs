@@ -75,6 +75,47 @@ impl<D: Deflate + ?Sized> Deflate for &mut D {
     }
 }
 
+/// Compresses only every `count`-th block, starting at `index`, and hands each to `emit` with
+/// its block number instead of writing it out. `count` workers that each run the whole layer
+/// build with their own `Shard` share the deflate work without talking to each other (the
+/// page's Web Workers cannot wait for one another); interleaving their blocks by number
+/// between the header and the trailer gives exactly the bytes of [`Sequential`]. The sink of
+/// such a build receives only the header and the 8-byte trailer.
+pub struct Shard<F: FnMut(u64, Vec<u8>) -> io::Result<()>> {
+    index: u64,
+    count: u64,
+    next: u64,
+    emit: F,
+}
+
+impl<F: FnMut(u64, Vec<u8>) -> io::Result<()>> std::fmt::Debug for Shard<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shard").field("index", &self.index).field("count", &self.count).field("next", &self.next).finish()
+    }
+}
+
+impl<F: FnMut(u64, Vec<u8>) -> io::Result<()>> Shard<F> {
+    /// Shard `index` of `count` (`index < count`).
+    pub fn new(index: u32, count: u32, emit: F) -> Self {
+        Shard { index: index.into(), count: count.max(1).into(), next: 0, emit }
+    }
+}
+
+impl<F: FnMut(u64, Vec<u8>) -> io::Result<()>> Deflate for Shard<F> {
+    fn submit(&mut self, block: Vec<u8>, last: bool, _out: &mut dyn Write) -> io::Result<()> {
+        let number = self.next;
+        self.next += 1;
+        if number % self.count == self.index {
+            (self.emit)(number, deflate_block(&block, last)?)?;
+        }
+        Ok(())
+    }
+
+    fn drain(&mut self, _out: &mut dyn Write) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 /// A gzip encoder for the profile: buffers one block, hands full blocks to a [`Deflate`].
 #[derive(Debug)]
 pub struct GzipWriter<W: Write, D: Deflate> {
@@ -168,5 +209,33 @@ mod tests {
             many.write_all(chunk).unwrap();
         }
         assert_eq!(one.finish().unwrap(), many.finish().unwrap());
+    }
+    #[test]
+    fn shards_interleave_to_the_sequential_bytes() {
+        let data = sample(BLOCK_SIZE * 5 + 12345);
+        let mut w = GzipWriter::new(Vec::new(), Sequential).unwrap();
+        w.write_all(&data).unwrap();
+        let whole = w.finish().unwrap();
+        for count in [1u32, 2, 3, 7] {
+            let mut blocks = std::collections::BTreeMap::new();
+            let mut frame = Vec::new();
+            for index in 0..count {
+                let mut mine = Vec::new();
+                let shard = Shard::new(index, count, |n, bytes| {
+                    mine.push((n, bytes));
+                    Ok(())
+                });
+                let mut w = GzipWriter::new(Vec::new(), shard).unwrap();
+                w.write_all(&data).unwrap();
+                frame = w.finish().unwrap();
+                assert!(mine.iter().all(|(n, _)| n % u64::from(count) == u64::from(index)));
+                blocks.extend(mine);
+            }
+            assert_eq!(frame.len(), HEADER.len() + 8, "the sink gets only header and trailer");
+            let mut joined = frame[..HEADER.len()].to_vec();
+            blocks.values().for_each(|b| joined.extend_from_slice(b));
+            joined.extend_from_slice(&frame[HEADER.len()..]);
+            assert_eq!(joined, whole, "{count} shards");
+        }
     }
 }
