@@ -1,6 +1,8 @@
 //! Everything the page asks of registries, through the server's proxy: loading a base image
 //! and pushing the result. The protocol itself is the registry crate's.
 
+use std::io::Write;
+
 use bytes::Bytes;
 use futures_util::{stream, StreamExt};
 use layerize_core::config::Config;
@@ -13,6 +15,8 @@ use layerize_registry::{BlobSource, BodyStream, Client, Credentials, Error, Sche
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::Blob;
+
+use crate::blob_parts::BlobParts;
 
 /// Credentials the user typed for one registry; kept in page memory only.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -64,34 +68,21 @@ pub async fn image(reference: &Reference, login: &Login, manifest: Option<ImageM
     Ok(BaseImage { manifest, config })
 }
 
-/// Downloads the layer blob `digest` of `reference`'s repository into a browser Blob (4 MiB
+/// Downloads the layer blob `digest` of `reference`'s repository into a browser Blob (in
 /// parts, so the browser, not wasm memory, holds it), verified against its digest by the
 /// registry client; `on_bytes` is told how many bytes arrived so far.
 pub async fn layer_blob(reference: &Reference, login: &Login, digest: &Digest, on_bytes: &mut dyn FnMut(u64)) -> Result<Blob, String> {
-    const PART: usize = 4 << 20;
     let c = client(reference, login)?;
     let mut body = c.blob(reference.repository(), digest).await.map_err(|e| e.to_string())?;
-    let parts = js_sys::Array::new();
-    let mut buf: Vec<u8> = Vec::new();
+    let mut parts = BlobParts::new();
     let mut done = 0u64;
-    let flush = |buf: &mut Vec<u8>, parts: &js_sys::Array| -> Result<(), String> {
-        let bytes = js_sys::Array::of1(&js_sys::Uint8Array::from(&buf[..]));
-        let part = Blob::new_with_u8_array_sequence(&bytes).map_err(|e| format!("{e:?}"))?;
-        parts.push(&part);
-        buf.clear();
-        Ok(())
-    };
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| e.to_string())?;
         done += chunk.len() as u64;
-        buf.extend_from_slice(&chunk);
-        if buf.len() >= PART {
-            flush(&mut buf, &parts)?;
-        }
+        parts.write_all(&chunk).map_err(|e| e.to_string())?;
         on_bytes(done);
     }
-    flush(&mut buf, &parts)?;
-    Blob::new_with_blob_sequence(&parts).map_err(|e| format!("{e:?}"))
+    parts.finish().map_err(|e| format!("{e:?}"))
 }
 
 /// Pushes the appended image to `target`, the new layer's bytes coming from `blob`.
@@ -120,7 +111,8 @@ pub async fn push(
 }
 
 /// A browser Blob (the layer the worker built), read 4 MiB at a time.
-struct WebBlob(Blob);
+#[derive(Debug)]
+pub struct WebBlob(pub Blob);
 
 impl BlobSource for WebBlob {
     type Stream = BodyStream;

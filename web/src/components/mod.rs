@@ -8,4 +8,5 @@ pub mod inspect;
 pub mod layer_files;
 pub mod login;
 pub mod push;
+pub mod save;
 pub mod settings;
