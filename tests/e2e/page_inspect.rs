@@ -137,3 +137,30 @@ fn page_lists_a_big_layer_virtualised() {
     );
     b.screenshot("scrolled");
 }
+
+#[test]
+fn page_lists_a_layer_from_a_token_registry_while_it_downloads() {
+    let registry = Registry::start(RegistryAuth::token("lister", "list-secret"));
+    let base = push_single(&registry, "base:1", Format::Docker);
+    let listed = layerize(&["ls", "--layer", "1", "--json", "--username", "lister", "--password-stdin", &base.reference], Some("list-secret\n"), None).ok();
+    let issuer = registry.token_issuer().expect("token issuer");
+    let realm = issuer.realm();
+    let realm_host = realm.split("://").nth(1).and_then(|r| r.split('/').next()).unwrap_or_default().to_owned();
+    let server = Server::start(&[registry.host(), realm_host]);
+    let mut b = Browser::start("inspect-token");
+    b.goto(&server.url());
+    b.fill("#login-registry", &registry.host());
+    b.fill("#login-username", "lister");
+    b.fill("#login-password", "list-secret");
+    b.fill("#base-ref", &base.reference);
+    b.click("#base-load");
+    assert_eq!(b.wait_text("#base-digest"), base.digest);
+    b.click("#base-layers tbody tr:nth-child(1) button.layer-files-button");
+    b.wait_until("return document.querySelector('#layer-files-count')?.dataset.done ?? '';", &Value::from("true"), "the listing to finish");
+    assert_eq!(b.wait_text("#layer-files-count"), listed.lines().count().to_string(), "the page lists what the CLI lists");
+    let status = b.wait_text("#layer-files-status");
+    assert!(status.starts_with("complete"), "{status}");
+    let first: Value = serde_json::from_str(listed.lines().next().expect("a member")).expect("JSON");
+    assert_eq!(texts(&b, "#layer-files .layer-file .path").first().map(String::as_str), first["path"].as_str());
+    b.screenshot("listed");
+}

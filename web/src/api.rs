@@ -39,11 +39,15 @@ impl Login {
     }
 }
 
+/// The transport through the proxy on this page's origin.
+fn proxy() -> Result<Browser, String> {
+    let origin = web_sys::window().ok_or("no window")?.location().origin().map_err(|e| format!("{e:?}"))?;
+    Ok(Browser::new(url::Url::parse(&origin).map_err(|e| e.to_string())?))
+}
+
 /// A client for the registry of `reference`, through the proxy on this page's origin.
 pub fn client(reference: &Reference, login: &Login) -> Result<Client<Browser>, String> {
-    let origin = web_sys::window().ok_or("no window")?.location().origin().map_err(|e| format!("{e:?}"))?;
-    let proxy = url::Url::parse(&origin).map_err(|e| e.to_string())?;
-    Client::new(Browser::new(proxy), reference.api_host(), Scheme::for_reference(reference, false), login.credentials_for(reference))
+    Client::new(proxy()?, reference.api_host(), Scheme::for_reference(reference, false), login.credentials_for(reference))
         .map_err(|e| e.to_string())
 }
 
@@ -66,6 +70,13 @@ pub async fn image(reference: &Reference, login: &Login, manifest: Option<ImageM
     };
     let config = c.config(reference.repository(), &manifest).await.map_err(|e| e.to_string())?;
     Ok(BaseImage { manifest, config })
+}
+
+/// Where the layer worker fetches blob `digest` itself, in Range requests through the proxy:
+/// the proxied URL and the Authorization header (kept in page and worker memory only).
+pub async fn blob_access(reference: &Reference, login: &Login, digest: &Digest) -> Result<(String, Option<String>), String> {
+    let access = client(reference, login)?.blob_access(reference.repository(), digest).await.map_err(|e| e.to_string())?;
+    Ok((proxy()?.proxied(&access.url), access.authorization))
 }
 
 /// Downloads the layer blob `digest` of `reference`'s repository into a browser Blob (in

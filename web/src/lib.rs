@@ -13,6 +13,7 @@ pub mod components;
 pub mod download;
 pub mod layer_build;
 pub mod location;
+pub mod range_read;
 pub mod save;
 pub mod worker;
 

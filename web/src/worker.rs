@@ -32,6 +32,10 @@ pub enum ToWorker {
     /// List the members of the layer blob in the message's `blob` field; `what` names it
     /// (its digest) in errors.
     List { what: String },
+    /// List the layer blob at `url` (through the proxy), fetched here in Range requests as
+    /// the reader needs bytes, so members show while it downloads; checked against `what`
+    /// (its digest) and `size` at the end. `authorization` is the pull's header, a secret.
+    ListRemote { what: String, url: String, authorization: Option<String>, size: u64 },
 }
 
 /// One member of a listed layer, as the page shows it.
@@ -103,6 +107,18 @@ pub fn start_build(
 /// Hashes `blob` in a fresh worker: `Hashed` or `Failed`.
 pub fn start_hash(what: String, blob: web_sys::Blob, on_message: impl FnMut(FromWorker, JsValue) + 'static) -> Result<Worker, JsValue> {
     start(ToWorker::Hash { what }, "blob", blob.into(), on_message)
+}
+
+/// Lists the members of the layer blob at `url` in a fresh worker that fetches it as it reads;
+/// `Progress` (bytes fetched), `Entries` batches, then `Listed` or `Failed`.
+pub fn start_remote_listing(
+    what: String,
+    url: String,
+    authorization: Option<String>,
+    size: u64,
+    on_message: impl FnMut(FromWorker, JsValue) + 'static,
+) -> Result<Worker, JsValue> {
+    start(ToWorker::ListRemote { what, url, authorization, size }, "none", JsValue::NULL, on_message)
 }
 
 /// Lists the members of a layer blob in a fresh worker; entries arrive in batches

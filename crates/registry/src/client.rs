@@ -184,6 +184,11 @@ impl<T: Transport> Client<T> {
         self.transport.streams_uploads()
     }
 
+    /// The Authorization header value this client would send for `scopes`, if any.
+    pub(crate) fn authorization(&self, scopes: &[Scope]) -> Option<String> {
+        self.auth.borrow().header(self.credentials.as_ref(), scopes)
+    }
+
     fn authorize(&self, request: &mut Request, scopes: &[Scope]) -> Result<(), Error> {
         let header_value = self.auth.borrow().header(self.credentials.as_ref(), scopes);
         if let Some(value) = header_value {

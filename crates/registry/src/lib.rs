@@ -18,7 +18,7 @@ pub mod transport;
 pub use auth::Credentials;
 pub use client::{Client, Scheme};
 pub use error::Error;
-pub use pull::FetchedManifest;
+pub use pull::{BlobAccess, FetchedManifest};
 pub use push::{BlobOutcome, BlobSource};
 pub use transport::{BodyStream, Request, Response, Transport};
 

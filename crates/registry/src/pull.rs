@@ -18,6 +18,20 @@ use crate::client::Client;
 use crate::error::Error;
 use crate::transport::{BodyStream, Request, Transport};
 
+/// Where and how to GET a blob without this client; see [`Client::blob_access`].
+#[derive(Clone)]
+pub struct BlobAccess {
+    pub url: url::Url,
+    /// A secret (a token or basic credentials): send it only to `url`'s registry.
+    pub authorization: Option<String>,
+}
+
+impl std::fmt::Debug for BlobAccess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlobAccess").field("url", &crate::redact::url(&self.url)).field("authorization", &self.authorization.as_ref().map(|_| "<redacted>")).finish()
+    }
+}
+
 /// Manifest bytes exactly as served, with the `Content-Type` the registry gave.
 #[derive(Clone, Debug)]
 pub struct FetchedManifest {
@@ -112,6 +126,21 @@ impl<T: Transport> Client<T> {
             return Err(self.fail(response, &format!("blob {digest} in {repository}")).await);
         }
         Ok(response)
+    }
+
+    /// What a reader that cannot run this client needs to fetch blob `digest` itself with
+    /// plain (Range) GETs: its URL and the Authorization header for pulling it. The page's layer
+    /// worker reads layers synchronously (the core's reader pulls bytes), so it fetches ranges
+    /// with synchronous requests instead of this client's async stream. Checks the blob is
+    /// there (`HEAD`) first, which also fetches any token the pull needs.
+    pub async fn blob_access(&self, repository: &str, digest: &Digest) -> Result<BlobAccess, Error> {
+        let url = self.url(&format!("v2/{repository}/blobs/{digest}"))?;
+        let scopes = [Scope::pull(repository)];
+        let response = self.send(Request::new(Method::HEAD, url.clone()), &scopes, &format!("pulling {repository}")).await?;
+        if response.status != StatusCode::OK {
+            return Err(self.fail(response, &format!("blob {digest} in {repository}")).await);
+        }
+        Ok(BlobAccess { url, authorization: self.authorization(&scopes) })
     }
 
     /// Whether the repository has the blob (`HEAD`).

@@ -9,6 +9,7 @@ use layerize_core::digest::HashingWriter;
 use layerize_core::layer::gzip::{Sequential, Shard};
 use layerize_core::layer::read::{Kind, LayerReader, StoredEntry};
 use layerize_core::layer::{write_layer, Entry, EntryKind, LayerOptions, LayerPath, Plan};
+use layerize_web::range_read::RangeRead;
 use layerize_web::worker::{envelope, field, open, FromWorker, ListedEntry, ToWorker, WireEntry, WireKind};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -42,6 +43,10 @@ fn main() {
                     Err(message) => (FromWorker::Failed { message }, None),
                 }
             }
+            Ok(ToWorker::ListRemote { what, url, authorization, size }) => match list_remote(&reply, &what, url, authorization, size) {
+                Ok(msg) => (msg, None),
+                Err(message) => (FromWorker::Failed { message }, None),
+            },
             Err(message) => (FromWorker::Failed { message }, None),
         };
         let blob = blob.unwrap_or(JsValue::NULL);
@@ -154,22 +159,43 @@ fn hash(blob: Blob) -> Result<FromWorker, String> {
     Ok(FromWorker::Hashed { digest: digest.to_string(), size })
 }
 
-/// Members per `Entries` message: few enough messages, and the first rows show at once.
+/// Members per `Entries` message at most: few enough messages for a large layer.
 const BATCH: usize = 500;
 
 /// Reads the layer in `blob` through the core's reader, posting members in batches.
 fn list(scope: &DedicatedWorkerGlobalScope, what: &str, blob: Blob) -> Result<FromWorker, String> {
     let reader = FileReaderSync::new().map_err(|e| format!("{e:?}"))?;
     let source = FileRead { size: blob.size(), blob, pos: 0.0, reader, buf: Vec::new(), at: 0 };
+    list_from(scope, what, source)
+}
+
+/// Lists the layer at `url` while fetching it, then holds it to its digest `what` and `size`.
+fn list_remote(scope: &DedicatedWorkerGlobalScope, what: &str, url: String, authorization: Option<String>, size: u64) -> Result<FromWorker, String> {
+    let mut fetched = |done: u64, total: u64| post(scope, &FromWorker::Progress { done, total }, &[]);
+    let mut source = RangeRead::new(url, authorization, size, &mut fetched);
+    let listed = list_from(scope, what, &mut source)?;
+    let (digest, len) = source.finish().map_err(|e| format!("reading layer {what}: {e}"))?;
+    if digest.as_str() != what || len != size {
+        return Err(format!("layer {what} does not match its descriptor: {len} bytes with digest {digest}"));
+    }
+    Ok(listed)
+}
+
+/// Reads the layer in `source` through the core's reader, posting members in batches: the
+/// first at once, then every [`BATCH`] members or 100 ms, so rows show as soon as they are read.
+fn list_from(scope: &DedicatedWorkerGlobalScope, what: &str, source: impl Read) -> Result<FromWorker, String> {
     let mut layer = LayerReader::new(what, source).map_err(|e| e.to_string())?;
     let compression = format!("{:?}", layer.compression()).to_lowercase();
     let mut count = 0u64;
     let mut batch = Vec::with_capacity(BATCH);
+    let mut posted = 0.0;
     for entry in layer.entries().map_err(|e| e.to_string())? {
         batch.push(listed(&entry.map_err(|e| e.to_string())?));
         count += 1;
-        if batch.len() == BATCH {
+        let now = js_sys::Date::now();
+        if batch.len() == BATCH || count == 1 || now - posted > 100.0 {
             post(scope, &FromWorker::Entries { entries: std::mem::take(&mut batch) }, &[]);
+            posted = now;
         }
     }
     if !batch.is_empty() {

@@ -1,6 +1,6 @@
-//! The files of one layer, as stored: the blob is downloaded (verified by the registry client)
-//! into a browser Blob, and the layer worker reads it through the core's layer reader, posting
-//! members in batches that show as they arrive.
+//! The files of one layer, as stored: the layer worker fetches the blob in Range requests
+//! through the proxy and reads it through the core's layer reader as it arrives, posting
+//! members in batches that show at once; at the end it holds the blob to its digest.
 //!
 //! The list is virtualised: a fixed-height scroll box holds a spacer as tall as all rows, and
 //! only the rows in view (plus a margin) are in the DOM, so a layer with 100 000 members costs
@@ -26,7 +26,6 @@ const OVERSCAN: usize = 10;
 #[derive(Clone, Debug, PartialEq)]
 enum State {
     Downloading(u64),
-    Reading,
     Done { compression: String },
     Failed(String),
 }
@@ -45,21 +44,20 @@ pub fn LayerFiles(reference: Reference, login: Login, number: usize, layer: Desc
     let digest = layer.digest.clone();
     let total = layer.size;
     spawn_local(async move {
-        let blob = api::layer_blob(&reference, &login, &digest, &mut |done| {
-            state.try_set(State::Downloading(done));
-        })
-        .await;
-        let blob = match blob {
-            Ok(b) => b,
+        let (url, authorization) = match api::blob_access(&reference, &login, &digest).await {
+            Ok(access) => access,
             Err(e) => {
                 state.try_set(State::Failed(format!("downloading layer {number}: {e}")));
                 return;
             }
         };
-        if state.try_set(State::Reading).is_some() {
+        if state.try_set(State::Downloading(0)).is_some() {
             return; // the listing was closed meanwhile
         }
-        let started = worker::start_listing(digest.to_string(), blob, move |msg, _| match msg {
+        let started = worker::start_remote_listing(digest.to_string(), url, authorization, total, move |msg, _| match msg {
+            FromWorker::Progress { done, .. } => {
+                state.try_set(State::Downloading(done));
+            }
             FromWorker::Entries { entries: batch } => {
                 entries.try_update(|e| e.extend(batch));
             }
@@ -82,8 +80,7 @@ pub fn LayerFiles(reference: Reference, login: Login, number: usize, layer: Desc
     });
 
     let status = move || match state.get() {
-        State::Downloading(done) => format!("downloading {} of {}…", human(done), human(total)),
-        State::Reading => "reading…".to_owned(),
+        State::Downloading(done) => format!("reading while downloading: {} of {}…", human(done), human(total)),
         State::Done { compression } => format!("complete ({compression})"),
         State::Failed(e) => e,
     };
