@@ -12,4 +12,5 @@ mod layer;
 mod page;
 mod page_bench;
 mod page_inspect;
+mod page_save;
 mod proxy;

@@ -1,6 +1,6 @@
 //! Headless Chromium driven through ChromeDriver (WebDriver), as a person would use the page:
-//! typing, picking files, clicking, reading what the page shows, and screenshots of each step
-//! under `target/screenshots/` for people to look at.
+//! typing, picking files, clicking, reading what the page shows, downloading files, and
+//! screenshots of each step under `target/screenshots/` for people to look at.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -19,6 +19,7 @@ pub struct Browser {
     runtime: tokio::runtime::Runtime,
     shots: PathBuf,
     step: usize,
+    downloads: PathBuf,
     _driver: Service,
 }
 
@@ -34,6 +35,8 @@ impl Browser {
         let port = free_port();
         let dir = service_dir("chromedriver");
         let profile = dir.path().join("profile");
+        let downloads = dir.path().join("downloads");
+        std::fs::create_dir_all(&downloads).expect("download dir");
         let mut command = Command::new("chromedriver");
         command.arg(format!("--port={port}")).arg("--allowed-ips=127.0.0.1");
         let mut driver = Service::spawn("chromedriver", dir, command);
@@ -49,7 +52,12 @@ impl Browser {
                     "--disable-quic", "--no-first-run", "--disable-background-networking",
                     "--disable-component-update", "--disable-sync", "--window-size=1280,2000",
                     format!("--user-data-dir={}", profile.display()),
-                ]
+                ],
+                "prefs": {
+                    "download.default_directory": downloads.display().to_string(),
+                    "download.prompt_for_download": false,
+                    "download.directory_upgrade": true
+                }
             }
         });
         let caps = match caps {
@@ -62,7 +70,7 @@ impl Browser {
         let shots = target_dir().join("screenshots").join(name);
         let _ = std::fs::remove_dir_all(&shots);
         std::fs::create_dir_all(&shots).expect("screenshot dir");
-        Browser { client, runtime, shots, step: 0, _driver: driver }
+        Browser { client, runtime, shots, step: 0, downloads, _driver: driver }
     }
 
     pub fn goto(&self, url: &str) {
@@ -177,6 +185,33 @@ impl Browser {
             }
             if start.elapsed() > STEP_TIMEOUT {
                 panic!("waited {STEP_TIMEOUT:?} for {what}; last saw {got}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Waits until the browser has finished downloading `name` (it is in the download
+    /// directory and no `.crdownload` is left) and returns its path; fails at once if the page
+    /// shows an error.
+    pub fn wait_download(&self, name: &str) -> PathBuf {
+        let start = Instant::now();
+        let path = self.downloads.join(name);
+        loop {
+            let error = self.page_error();
+            if !error.is_empty() {
+                panic!("the page shows an error while waiting for the download {name}: {error}");
+            }
+            let partial = std::fs::read_dir(&self.downloads)
+                .map(|d| d.filter_map(Result::ok).any(|e| e.file_name().to_string_lossy().ends_with(".crdownload")))
+                .unwrap_or(false);
+            if path.is_file() && !partial {
+                return path;
+            }
+            if start.elapsed() > STEP_TIMEOUT {
+                let seen: Vec<String> = std::fs::read_dir(&self.downloads)
+                    .map(|d| d.filter_map(Result::ok).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+                    .unwrap_or_default();
+                panic!("{name} was not downloaded within {STEP_TIMEOUT:?}; the download directory holds {seen:?}");
             }
             std::thread::sleep(Duration::from_millis(100));
         }

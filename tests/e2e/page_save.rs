@@ -1,0 +1,105 @@
+//! The page's "Download as docker-load tar", driven in headless Chromium through the real
+//! server and proxy against the real registry: the base image as loaded, and the image just
+//! built (not pushed) under a name typed in the page. The files Chromium downloads are judged
+//! as `layerize save`'s are: docker loads them (ID = config digest, tags, layers) and runs the
+//! new layer's file without a network; podman and skopeo read them.
+
+use std::fs;
+use std::path::Path;
+
+use layerize_tests::browser::Browser;
+use layerize_tests::oci_layout::sha256_digest;
+use layerize_tests::readers;
+use layerize_tests::server::Server;
+use layerize_tests::{push_single, Dockerd, Format, Registry, RegistryAuth};
+use serde_json::Value;
+
+use crate::files::HELLO;
+
+/// Makes the page save through the browser's downloads: a headless browser cannot answer
+/// the File System Access save dialog. Where the page offers that dialog, it is the default.
+fn use_downloads(b: &Browser) {
+    let script = "const e = document.getElementById('save-pick'); \
+                  if (!e) return 'absent'; if (e.checked) e.click(); return e.checked ? 'checked' : 'unchecked';";
+    let state = b.eval(script);
+    assert!(state == "absent" || state == "unchecked", "the picker choice stayed on: {state}");
+}
+
+/// Clicks download and waits for the page to report the file and the browser to finish it.
+fn download(b: &mut Browser, file: &str, step: &str) -> std::path::PathBuf {
+    b.click("#save-button");
+    b.wait_for_text("#save-file", file);
+    let path = b.wait_download(file);
+    b.screenshot(step);
+    path
+}
+
+/// docker's, podman's and skopeo's view of a downloaded tar holding one image; `podman_name`
+/// is `name` as podman spells it (Docker Hub names in full).
+fn check_loads(docker: &Dockerd, tar: &Path, name: &str, podman_name: &str, config_digest: &str, layers: usize) {
+    let loaded = docker.load(tar);
+    assert!(loaded.contains(name), "docker load: {loaded}");
+    let inspect = docker.image_inspect(name);
+    assert_eq!(inspect["Id"], config_digest, "docker's image ID is the config digest");
+    assert_eq!(inspect["RepoTags"], serde_json::json!([name]));
+    assert_eq!(inspect["RootFS"]["Layers"].as_array().map(Vec::len), Some(layers));
+
+    let podman = readers::podman_load(tar);
+    let line = format!("{podman_name} {config_digest}");
+    assert!(podman.contains(&line), "podman lists {line}: {podman:?}");
+    let summary = readers::skopeo_inspect_archive(&format!("docker-archive:{}", tar.display()));
+    assert_eq!(summary["Layers"].as_array().map(Vec::len), Some(layers), "{summary}");
+    let summary = readers::skopeo_inspect_archive(&format!("oci-archive:{}", tar.display()));
+    assert_eq!(summary["Layers"].as_array().map(Vec::len), Some(layers), "{summary}");
+}
+
+#[test]
+fn page_downloads_base_and_built_images_as_docker_load_tars() {
+    let registry = Registry::start(RegistryAuth::Anonymous);
+    let base = push_single(&registry, "base:1", Format::Docker);
+    let server = Server::start(&[registry.host()]);
+    let files = tempfile::tempdir().expect("temp dir");
+    let app = files.path().join("app");
+    fs::create_dir_all(&app).expect("mkdir");
+    fs::write(app.join("hello.txt"), HELLO).expect("write");
+
+    let mut b = Browser::start("page-save");
+    b.goto(&server.url());
+    b.fill("#base-ref", &base.reference);
+    b.click("#base-load");
+    assert_eq!(b.wait_text("#base-digest"), base.digest);
+
+    // The base image, under its own name (the default).
+    use_downloads(&b);
+    let name = b.eval("return document.getElementById('save-name').value;");
+    assert_eq!(name, base.reference.as_str(), "the base's name is the default");
+    let base_tar = download(&mut b, "base-1.tar", "base-saved");
+
+    // A name that is not a reference is refused in words.
+    b.fill("#prefix", "/opt\u{E004}");
+    b.pick("#folder-input", &app);
+    b.wait_count("#rows tr.file-row", 1);
+    b.click("#build-button");
+    let layer_digest = b.wait_text("#blob-digest");
+    assert_eq!(b.eval("return document.getElementById('save-built').checked;"), true, "the built image is chosen once there is one");
+    b.fill("#save-name", "Not A Name");
+    b.click("#save-button");
+    let e = b.wait_error();
+    assert!(e.contains("name for the tar") && e.contains("Not A Name"), "{e}");
+    b.click("#error .dismiss");
+
+    // The built image, never pushed, under a name typed in the page.
+    b.fill("#save-name", "saved/app:2");
+    let built_tar = download(&mut b, "app-2.tar", "built-saved");
+    let manifest: Value = serde_json::from_str(&b.wait_text("#new-manifest")).expect("the page's manifest is JSON");
+    let config_digest = manifest["config"]["digest"].as_str().expect("config digest").to_owned();
+    assert_eq!(manifest["layers"][1]["digest"], layer_digest.as_str());
+
+    let docker = Dockerd::start();
+    let base_config = sha256_digest(&readers::skopeo_inspect_config(&registry, "base:1"));
+    check_loads(&docker, &base_tar, &base.reference, &base.reference, &base_config, 1);
+    check_loads(&docker, &built_tar, "saved/app:2", "docker.io/saved/app:2", &config_digest, 2);
+    assert_eq!(docker.run("saved/app:2", &["cat", "/opt/app/hello.txt"]), HELLO);
+    let listed = String::from_utf8(std::process::Command::new("tar").arg("-tf").arg(&built_tar).output().expect("tar").stdout).expect("UTF-8");
+    assert!(listed.lines().any(|l| l == "manifest.json") && listed.lines().any(|l| l == "index.json"), "{listed}");
+}
