@@ -2,11 +2,14 @@
 //! server and proxy against the real registry: the base image as loaded, and the image just
 //! built (not pushed) under a name typed in the page. The files Chromium downloads are judged
 //! as `layerize save`'s are: docker loads them (ID = config digest, tags, layers) and runs the
-//! new layer's file without a network; podman and skopeo read them.
+//! new layer's file without a network; podman and skopeo read them. The File System Access
+//! path writes the same bytes (its dialog answered by a stand-in, as headless Chromium shows
+//! none).
 
 use std::fs;
 use std::path::Path;
 
+use base64::Engine;
 use layerize_tests::browser::Browser;
 use layerize_tests::oci_layout::sha256_digest;
 use layerize_tests::readers;
@@ -23,6 +26,26 @@ fn use_downloads(b: &Browser) {
                   if (!e) return 'absent'; if (e.checked) e.click(); return e.checked ? 'checked' : 'unchecked';";
     let state = b.eval(script);
     assert!(state == "absent" || state == "unchecked", "the picker choice stayed on: {state}");
+}
+
+/// Answers the save dialog as a person would, with a file of its suggested name, in the
+/// origin-private file system (where a page may write without a dialog); records the options.
+const PICKER_STAND_IN: &str = "window.showSaveFilePicker = async (options) => { \
+    window.pickerOptions = options; \
+    const root = await navigator.storage.getDirectory(); \
+    return root.getFileHandle(options.suggestedName, { create: true }); }; return true;";
+
+/// The bytes of `name` in the page's origin-private file system.
+fn private_file(b: &Browser, name: &str) -> Vec<u8> {
+    let script = format!(
+        "return (async () => {{ const root = await navigator.storage.getDirectory(); \
+         const file = await (await root.getFileHandle({name:?})).getFile(); \
+         const bytes = new Uint8Array(await file.arrayBuffer()); let s = ''; \
+         for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000)); \
+         return btoa(s); }})();"
+    );
+    let encoded = b.eval(&script);
+    base64::engine::general_purpose::STANDARD.decode(encoded.as_str().expect("base64 text")).expect("base64")
 }
 
 /// Clicks download and waits for the page to report the file and the browser to finish it.
@@ -53,6 +76,19 @@ fn check_loads(docker: &Dockerd, tar: &Path, name: &str, podman_name: &str, conf
     assert_eq!(summary["Layers"].as_array().map(Vec::len), Some(layers), "{summary}");
 }
 
+/// `len` bytes that gzip cannot shrink (xorshift), the same on every run.
+fn noise(len: usize) -> Vec<u8> {
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect()
+}
+
 #[test]
 fn page_downloads_base_and_built_images_as_docker_load_tars() {
     let registry = Registry::start(RegistryAuth::Anonymous);
@@ -62,6 +98,9 @@ fn page_downloads_base_and_built_images_as_docker_load_tars() {
     let app = files.path().join("app");
     fs::create_dir_all(&app).expect("mkdir");
     fs::write(app.join("hello.txt"), HELLO).expect("write");
+    // Incompressible and larger than a Blob part and a drain, so the tar crosses both.
+    let noise = noise(9 << 20);
+    fs::write(app.join("noise.bin"), &noise).expect("write");
 
     let mut b = Browser::start("page-save");
     b.goto(&server.url());
@@ -69,16 +108,24 @@ fn page_downloads_base_and_built_images_as_docker_load_tars() {
     b.click("#base-load");
     assert_eq!(b.wait_text("#base-digest"), base.digest);
 
-    // The base image, under its own name (the default).
-    use_downloads(&b);
+    // The base image, under its own name (the default), first to a picked file (Chromium has
+    // the File System Access API, so that is the default), then through the downloads.
     let name = b.eval("return document.getElementById('save-name').value;");
     assert_eq!(name, base.reference.as_str(), "the base's name is the default");
+    assert_eq!(b.eval("return document.getElementById('save-pick').checked;"), true, "a picked file is the default");
+    b.eval(PICKER_STAND_IN);
+    b.click("#save-button");
+    b.wait_for_text("#save-file", "base-1.tar");
+    assert_eq!(b.eval("return window.pickerOptions.types[0].accept['application/x-tar'][0];"), ".tar");
+    let picked = private_file(&b, "base-1.tar");
+    use_downloads(&b);
     let base_tar = download(&mut b, "base-1.tar", "base-saved");
+    assert_eq!(picked, fs::read(&base_tar).expect("read"), "the picked file and the download hold the same bytes");
 
     // A name that is not a reference is refused in words.
     b.fill("#prefix", "/opt\u{E004}");
     b.pick("#folder-input", &app);
-    b.wait_count("#rows tr.file-row", 1);
+    b.wait_count("#rows tr.file-row", 2);
     b.click("#build-button");
     let layer_digest = b.wait_text("#blob-digest");
     assert_eq!(b.eval("return document.getElementById('save-built').checked;"), true, "the built image is chosen once there is one");
@@ -100,6 +147,8 @@ fn page_downloads_base_and_built_images_as_docker_load_tars() {
     check_loads(&docker, &base_tar, &base.reference, &base.reference, &base_config, 1);
     check_loads(&docker, &built_tar, "saved/app:2", "docker.io/saved/app:2", &config_digest, 2);
     assert_eq!(docker.run("saved/app:2", &["cat", "/opt/app/hello.txt"]), HELLO);
+    let summed = docker.run("saved/app:2", &["/bin/busybox", "sha256sum", "/opt/app/noise.bin"]);
+    assert_eq!(format!("sha256:{}", summed.split_whitespace().next().unwrap_or_default()), sha256_digest(&noise));
     let listed = String::from_utf8(std::process::Command::new("tar").arg("-tf").arg(&built_tar).output().expect("tar").stdout).expect("UTF-8");
     assert!(listed.lines().any(|l| l == "manifest.json") && listed.lines().any(|l| l == "index.json"), "{listed}");
 }
