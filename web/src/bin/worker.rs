@@ -3,12 +3,13 @@
 //! lists one (reads a downloaded layer Blob the same way through the core's layer reader and
 //! posts its members in batches).
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 
 use layerize_core::digest::HashingWriter;
 use layerize_core::layer::gzip::{Sequential, Shard};
 use layerize_core::layer::read::{Kind, LayerReader, StoredEntry};
 use layerize_core::layer::{write_layer, Entry, EntryKind, LayerOptions, LayerPath, Plan};
+use layerize_web::blob_parts::BlobParts;
 use layerize_web::range_read::RangeRead;
 use layerize_web::worker::{envelope, field, open, FromWorker, ListedEntry, ToWorker, WireEntry, WireKind};
 use wasm_bindgen::prelude::*;
@@ -102,7 +103,7 @@ fn progress(scope: &DedicatedWorkerGlobalScope, total: u64) -> impl FnMut(u64) +
 fn build(scope: &DedicatedWorkerGlobalScope, wire: Vec<WireEntry>, files: &js_sys::Array, mtime: u64) -> Result<(FromWorker, JsValue), String> {
     let started = js_sys::Date::now();
     let (entries, total) = self::entries(wire)?;
-    let sink = BlobSink { parts: js_sys::Array::new(), buf: Vec::with_capacity(PART) };
+    let sink = BlobParts::new();
     let (digests, sink) = write_layer(&entries, &LayerOptions { mtime }, opener(files)?, Sequential, sink, &mut progress(scope, total))
         .map_err(|e| e.to_string())?;
     let blob = sink.finish().map_err(|e| format!("{e:?}"))?;
@@ -228,9 +229,8 @@ fn wasm_memory() -> u64 {
     buffer.byte_length() as u64
 }
 
-/// Bytes per read from a dropped file and per part of the result Blob.
+/// Bytes per read from a dropped file.
 const CHUNK: f64 = (1 << 20) as f64;
-const PART: usize = 4 << 20;
 
 /// A dropped file (or a downloaded layer) read synchronously in slices: never the whole file in wasm memory.
 struct FileRead {
@@ -259,44 +259,5 @@ impl Read for FileRead {
         out[..n].copy_from_slice(&self.buf[self.at..self.at + n]);
         self.at += n;
         Ok(n)
-    }
-}
-
-/// Collects the gzip layer as Blob parts, so the browser (not wasm memory) holds it.
-struct BlobSink {
-    parts: js_sys::Array,
-    buf: Vec<u8>,
-}
-
-impl BlobSink {
-    /// Each part becomes a Blob at once: Chromium may keep large blobs on disk, while a list of
-    /// typed arrays would stay on the JS heap until the end.
-    fn flush_part(&mut self) -> io::Result<()> {
-        if !self.buf.is_empty() {
-            let bytes = js_sys::Array::of1(&js_sys::Uint8Array::from(&self.buf[..]));
-            let part = Blob::new_with_u8_array_sequence(&bytes).map_err(|e| io::Error::other(format!("{e:?}")))?;
-            self.parts.push(&part);
-            self.buf.clear();
-        }
-        Ok(())
-    }
-
-    fn finish(mut self) -> Result<Blob, JsValue> {
-        self.flush_part().map_err(|e| JsValue::from_str(&e.to_string()))?;
-        Blob::new_with_blob_sequence(&self.parts)
-    }
-}
-
-impl Write for BlobSink {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        self.buf.extend_from_slice(data);
-        if self.buf.len() >= PART {
-            self.flush_part()?;
-        }
-        Ok(data.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
     }
 }
