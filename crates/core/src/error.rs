@@ -98,4 +98,10 @@ pub enum Error {
 
     #[error("reading layer {what} failed after {entries} entries: {source}")]
     LayerRead { what: String, entries: u64, source: io::Error },
+
+    #[error("cannot extract {path} from layer {what}: {problem}")]
+    LayerMember { what: String, path: String, problem: String },
+
+    #[error("writing {path} extracted from layer {what} failed: {source}")]
+    ExtractWrite { what: String, path: String, source: io::Error },
 }

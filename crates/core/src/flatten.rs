@@ -14,19 +14,20 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::layer::read::{octal, split, Kind, StoredEntry, WHITEOUT_META_PREFIX};
+use crate::layer::read::{from_octal, octal, split, Kind, StoredEntry, WHITEOUT_META_PREFIX};
 
-/// One path of the merged filesystem.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// One path of the merged filesystem; it reads back from its JSON (`ls --merged --json`), which
+/// is also how the page's worker hands merged listings to the page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MergedEntry {
     /// Absolute: `/bin/busybox`.
     pub path: String,
     /// Never a whiteout kind.
     #[serde(flatten)]
     pub kind: Kind,
-    #[serde(serialize_with = "octal")]
+    #[serde(serialize_with = "octal", deserialize_with = "from_octal")]
     pub mode: u32,
     pub uid: u64,
     pub gid: u64,
@@ -239,5 +240,14 @@ mod tests {
         assert_eq!(paths(&flatten([l1])), ["/x"]);
         let root_opaque = e("/.wh..wh..opq", Kind::Opaque { dir: "/".into() });
         assert_eq!(paths(&flatten([vec![file("/x")], vec![root_opaque, file("/y")]])), ["/y"]);
+    }
+
+    #[test]
+    fn merged_entries_read_back_from_their_json() {
+        let l1 = vec![dir("/bin"), file("/bin/tool"), e("/bin/sh", Kind::Symlink { target: "tool".into() }), e("/dev/null", Kind::CharDevice { major: 1, minor: 3 })];
+        let merged = flatten([l1]);
+        let json = serde_json::to_string(&merged).unwrap();
+        assert!(json.contains(r#""mode":"0755""#), "{json}");
+        assert_eq!(serde_json::from_str::<Vec<MergedEntry>>(&json).unwrap(), merged);
     }
 }

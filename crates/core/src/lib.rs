@@ -8,8 +8,9 @@
 //! manifest bytes; [`archive`] reads and writes the tars `docker save` and `docker load` use.
 //!
 //! Going the other way, [`layer::read`] reads a layer blob back as typed entries while it
-//! streams in, [`flatten`] merges layers into the filesystem a runtime would see, and
-//! [`inspect`] reports what an index or image holds.
+//! streams in, [`flatten`] merges layers into the filesystem a runtime would see,
+//! [`shadow`] tells what a planned layer would replace and delete in it, and [`inspect`]
+//! reports what an index or image holds.
 //!
 //! Nothing here touches the network, the file system, the clock or the environment: times are
 //! parameters and bytes arrive through `Read`/`Write`. That is what lets the same code run in a
@@ -28,6 +29,7 @@ pub mod media_type;
 pub mod mutate;
 pub mod platform;
 pub mod reference;
+pub mod shadow;
 
 pub use digest::Digest;
 pub use error::Error;

@@ -7,12 +7,12 @@
 //! what is ours is naming the entries the way a runtime sees them and reporting bad input
 //! against the layer's digest.
 
-use std::io::{self, Chain, Cursor, Read};
+use std::io::{self, Chain, Cursor, Read, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use flate2::read::MultiGzDecoder;
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use tar::EntryType;
 
 use crate::error::Error;
@@ -29,7 +29,8 @@ pub const WHITEOUT_META_PREFIX: &str = ".wh..wh.";
 const BLOCK: u64 = 512;
 
 /// What a tar member is. Paths in it are absolute within the image (`/bin/busybox`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// Deserialisable so a listing can travel (page ⇄ worker) and be read back from `ls --json`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum Kind {
     File,
@@ -79,6 +80,12 @@ pub struct StoredEntry {
 /// Modes in JSON read as people write them: `"0755"`.
 pub(crate) fn octal<S: Serializer>(mode: &u32, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&format!("{mode:04o}"))
+}
+
+/// Reads a mode written by [`octal`].
+pub(crate) fn from_octal<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let text = String::deserialize(d)?;
+    u32::from_str_radix(&text, 8).map_err(|e| serde::de::Error::custom(format!("mode {text:?} is not octal: {e}")))
 }
 
 type Sniffed<R> = Chain<Cursor<Vec<u8>>, R>;
@@ -178,6 +185,47 @@ impl<R: Read> LayerReader<R> {
     /// How the blob turned out to be compressed.
     pub fn compression(&self) -> Compression {
         self.compression
+    }
+
+    /// Copies the content of the regular file at `path` (absolute, as listed: `/etc/motd`) to
+    /// `out` and returns its size. Reading stops right after that member, so the rest of the
+    /// blob is not read: a caller that checks the blob's digest reads the rest itself. The
+    /// first member at `path` is taken (a layer holds a path once unless its writer erred).
+    pub fn extract(&mut self, path: &str, out: &mut impl Write) -> Result<u64, Error> {
+        let what = self.what.clone();
+        let missing = |problem: String| Error::LayerMember { what: what.clone(), path: path.to_owned(), problem };
+        let mut entries = self.entries()?;
+        loop {
+            let mut entry = match entries.inner.next() {
+                None => return Err(missing(format!("the layer has no member at that path ({} members read)", entries.count))),
+                Some(Err(e)) => return Err(entries.read_error(e)),
+                Some(Ok(entry)) => entry,
+            };
+            entries.data_end.store(entry.raw_file_position() + entry.size(), Ordering::Relaxed);
+            let Some(stored) = stored(&entry).map_err(|problem| entries.format(problem))? else { continue };
+            entries.count += 1;
+            if stored.path != path {
+                continue;
+            }
+            if stored.kind != Kind::File {
+                return Err(missing(format!("the member there is not a regular file but {}", describe(&stored.kind))));
+            }
+            let mut buf = vec![0u8; 64 << 10];
+            let mut done = 0u64;
+            loop {
+                let n = entry.read(&mut buf).map_err(|e| entries.read_error(e))?;
+                if n == 0 {
+                    break;
+                }
+                out.write_all(&buf[..n]).map_err(|source| Error::ExtractWrite { what: what.clone(), path: path.to_owned(), source })?;
+                done += n as u64;
+            }
+            if done != stored.size {
+                let e = io::Error::new(io::ErrorKind::UnexpectedEof, format!("{path} ends after {done} of its {} bytes", stored.size));
+                return Err(entries.read_error(e));
+            }
+            return Ok(done);
+        }
     }
 
     /// The members in stream order. Iteration stops after the first error.
@@ -289,6 +337,22 @@ fn stored<R: Read>(entry: &tar::Entry<'_, R>) -> Result<Option<StoredEntry>, Str
         path,
         kind,
     }))
+}
+
+/// A member's kind in words, for errors.
+fn describe(kind: &Kind) -> String {
+    match kind {
+        Kind::File => "a regular file".into(),
+        Kind::Dir => "a directory".into(),
+        Kind::Symlink { target } => format!("a symbolic link to {target}"),
+        Kind::Hardlink { target } => format!("a hard link to {target} (download that path)"),
+        Kind::CharDevice { .. } | Kind::BlockDevice { .. } => "a device".into(),
+        Kind::Fifo => "a fifo".into(),
+        Kind::Whiteout { hides } => format!("a whiteout deleting {hides}"),
+        Kind::Opaque { dir } => format!("an opaque marker for {dir}"),
+        Kind::AufsMeta => "aufs metadata".into(),
+        Kind::Other { type_flag } => format!("a member of unknown tar type {type_flag:?}"),
+    }
 }
 
 /// What a `.wh.` name means, whatever its tar type (runtimes go by the name alone).

@@ -261,3 +261,52 @@ fn entries_serialise_with_octal_modes_and_tagged_kinds() {
     let json = serde_json::to_string(&entries[0]).unwrap();
     assert_eq!(json, r#"{"path":"/bin/sh","type":"symlink","target":"busybox","mode":"0777","uid":1000,"gid":100,"size":0,"mtime":1700000000}"#);
 }
+
+/// Counts the bytes a reader has handed out, to see how much of a blob was read.
+struct Counted<'a> {
+    inner: Cursor<&'a [u8]>,
+    read: &'a std::cell::Cell<usize>,
+}
+
+impl Read for Counted<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.set(self.read.get() + n);
+        Ok(n)
+    }
+}
+
+#[test]
+fn one_file_is_extracted_without_reading_past_it() {
+    let big: Vec<u8> = (0..4u32 << 20).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    let layer = Tar::new().dir("etc/").file("etc/motd", b"hello\n").file("var/big", &big).file("var/after", b"after").tar();
+    let read = std::cell::Cell::new(0);
+    let mut reader = LayerReader::new("sha256:layer", Counted { inner: Cursor::new(&layer), read: &read }).unwrap();
+    let mut out = Vec::new();
+    assert_eq!(reader.extract("/etc/motd", &mut out).unwrap(), 6);
+    assert_eq!(out, b"hello\n");
+    assert!(read.get() < 1 << 20, "read {} of {} bytes for a member at the start", read.get(), layer.len());
+
+    let gzip = Tar::new().file("a", b"1").file("var/big", &big).file("var/after", b"after").gzip();
+    let mut out = Vec::new();
+    assert_eq!(LayerReader::new("x", Cursor::new(&gzip)).unwrap().extract("/var/big", &mut out).unwrap(), big.len() as u64);
+    assert!(out == big, "the extracted bytes are the member's");
+}
+
+#[test]
+fn extracting_what_is_not_a_file_names_the_path() {
+    let layer = Tar::new().dir("etc/").link(EntryType::Symlink, "bin/sh", "busybox").file("etc/.wh.motd", b"").tar();
+    let problem = |path: &str| match LayerReader::new("sha256:layer", Cursor::new(&layer)).unwrap().extract(path, &mut Vec::new()) {
+        Err(e @ Error::LayerMember { .. }) => e.to_string(),
+        other => panic!("{path}: {other:?}"),
+    };
+    assert_eq!(problem("/etc"), "cannot extract /etc from layer sha256:layer: the member there is not a regular file but a directory");
+    assert_eq!(problem("/bin/sh"), "cannot extract /bin/sh from layer sha256:layer: the member there is not a regular file but a symbolic link to busybox");
+    assert_eq!(problem("/etc/motd"), "cannot extract /etc/motd from layer sha256:layer: the layer has no member at that path (3 members read)");
+    // A blob cut short inside the member's data is a read error, not a short file.
+    let cut = Tar::new().file("big", &[1u8; 2000]).tar();
+    match LayerReader::new("sha256:cut", Cursor::new(&cut[..1200])).unwrap().extract("/big", &mut Vec::new()) {
+        Err(Error::LayerRead { what, .. }) => assert_eq!(what, "sha256:cut"),
+        other => panic!("{other:?}"),
+    }
+}
