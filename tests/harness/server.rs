@@ -13,12 +13,13 @@ pub struct Server {
 }
 
 impl Server {
-    /// Serves the page built in `dist/` and proxies to the `allow`ed registries
-    /// (`host:port` each, e.g. a test registry and its token issuer).
+    /// Serves the page built in `dist/` (or in `$LAYERIZE_TEST_DIST`: people sharing a tree
+    /// can each test their own build) and proxies to the `allow`ed registries (`host:port`
+    /// each, e.g. a test registry and its token issuer).
     pub fn start(allow: &[String]) -> Server {
         let binary = target_dir().join("debug").join("layerize-server");
         assert!(binary.is_file(), "{} does not exist: run `cargo build -p layerize-server` first", binary.display());
-        let dist = workspace_root().join("dist");
+        let dist = std::env::var_os("LAYERIZE_TEST_DIST").map_or_else(|| workspace_root().join("dist"), std::path::PathBuf::from);
         assert!(dist.join("index.html").is_file(), "{} has no page: run `cargo xtask test` (it builds the page with trunk)", dist.display());
         let port = free_port();
         let mut command = Command::new(binary);
