@@ -108,3 +108,110 @@ fn page_layer_build_vs_cli() {
     std::fs::create_dir_all(&dir).expect("bench dir");
     std::fs::write(dir.join("page.md"), &table).expect("write table");
 }
+
+/// Seconds to the first line and to the end of a command's stdout, and its line count.
+fn listing(cmd: &mut Command) -> (f64, f64, usize) {
+    use std::io::BufRead;
+    let start = Instant::now();
+    let mut child = cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::null()).spawn().expect("spawn");
+    let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut first = None;
+    let mut count = 0;
+    for line in lines.by_ref() {
+        line.expect("read line");
+        first.get_or_insert_with(|| start.elapsed().as_secs_f64());
+        count += 1;
+    }
+    assert!(child.wait().expect("wait").success(), "{cmd:?} failed");
+    (first.unwrap_or(0.0), start.elapsed().as_secs_f64(), count)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// The page's listing of one big layer (time to the first rendered row and to the last)
+/// against `layerize ls --layer 2` and `skopeo copy` + `tar -tzf`, median of 3 runs each,
+/// all on the same image in one run.
+#[test]
+#[ignore = "benchmark: run by `cargo xtask bench-page`"]
+fn page_listing_vs_cli_and_skopeo() {
+    let tree = std::env::var("LAYERIZE_BENCH_LIST_TREE").expect("LAYERIZE_BENCH_LIST_TREE=dir");
+    let registry = Registry::start(RegistryAuth::Anonymous);
+    let base = push_single(&registry, "base:1", Format::Docker);
+    let target = registry.reference("listing:1");
+    let out = Command::new(layerize_tests::layerize_release())
+        .args(["append", &base.reference, "-f", &format!("{tree}:/data"), "-t", &target, "-q", "--created", "2024-01-01T00:00:00Z"])
+        .output()
+        .expect("layerize append");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let reference = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let manifest = Command::new("skopeo").args(["inspect", "--raw", "--tls-verify=false", &format!("docker://{reference}")]).output().expect("skopeo inspect");
+    let manifest: serde_json::Value = serde_json::from_slice(&manifest.stdout).expect("manifest JSON");
+    let layer = manifest["layers"][1]["digest"].as_str().expect("layer 2").to_owned();
+    let layer_mib = manifest["layers"][1]["size"].as_u64().unwrap_or(0) as f64 / (1 << 20) as f64;
+
+    let server = Server::start(&[registry.host()]);
+    let mut b = Browser::start("bench-listing");
+    let (mut page_first, mut page_all, mut page_count) = (Vec::new(), Vec::new(), 0usize);
+    for _ in 0..3 {
+        b.goto(&format!("{}/?image={reference}", server.url()));
+        b.wait_text("#base-digest");
+        // Timed in the page: from the click to the first row in the DOM and to "done".
+        b.eval(
+            "window.__t = {}; const t0 = performance.now();
+             const seen = () => {
+               if (!window.__t.first && document.querySelector('#layer-files .layer-file')) window.__t.first = performance.now() - t0;
+               if (!window.__t.done && document.querySelector('#layer-files-count')?.dataset.done === 'true') window.__t.done = performance.now() - t0;
+             };
+             new MutationObserver(seen).observe(document.body, { subtree: true, childList: true, attributes: true, characterData: true });
+             document.querySelector('#base-layers tbody tr:nth-child(2) button.layer-files-button').click();
+             return null;",
+        );
+        b.wait_until("return window.__t.done ? 'done' : '';", &serde_json::Value::from("done"), "the listing to finish");
+        page_first.push(b.eval("return window.__t.first;").as_f64().unwrap_or(0.0) / 1000.0);
+        page_all.push(b.eval("return window.__t.done;").as_f64().unwrap_or(0.0) / 1000.0);
+        page_count = b.wait_text("#layer-files-count").parse().unwrap_or(0);
+    }
+    b.screenshot("listed");
+
+    let (mut cli_first, mut cli_all, mut cli_count) = (Vec::new(), Vec::new(), 0);
+    let (mut sk_first, mut sk_all, mut sk_count) = (Vec::new(), Vec::new(), 0);
+    for _ in 0..3 {
+        let (f, a, n) = listing(Command::new(layerize_tests::layerize_release()).args(["ls", "--layer", "2", &reference]));
+        cli_first.push(f);
+        cli_all.push(a);
+        cli_count = n;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let start = Instant::now();
+        let copied = Command::new("skopeo")
+            .args(["--insecure-policy", "copy", "--quiet", "--src-tls-verify=false", &format!("docker://{reference}")])
+            .arg(format!("oci:{}:bench", dir.path().display()))
+            .status()
+            .expect("skopeo copy");
+        assert!(copied.success());
+        let copy = start.elapsed().as_secs_f64();
+        let blob = dir.path().join("blobs/sha256").join(layer.trim_start_matches("sha256:"));
+        let (f, a, n) = listing(Command::new("tar").arg("-tzf").arg(&blob));
+        sk_first.push(copy + f);
+        sk_all.push(copy + a);
+        sk_count = n;
+    }
+    // tar lists "./" prefixed members and directories as the layer holds them; the page and
+    // the CLI list the same members, so their counts must agree exactly.
+    assert_eq!(page_count, cli_count, "the page and the CLI list the same members");
+    assert_eq!(cli_count, sk_count, "tar lists the same members");
+    let (cf, ca) = (median(cli_first), median(cli_all));
+    let row = |name: &str, f: f64, a: f64, n: usize| format!("| {name} | {f:.3} | {a:.3} | {:.2}× | {n} |", a / ca);
+    let table = format!(
+        "Layer 2: {layer_mib:.0} MiB gzip, {cli_count} members; median of 3 runs, seconds\n\n| lister | first row / line | full listing | full listing ÷ CLI | members |\n|---|---:|---:|---:|---:|\n{}\n{}\n{}\n",
+        row("page (worker fetching Range chunks through the proxy)", median(page_first), median(page_all), page_count),
+        row("`layerize ls REF --layer 2`", cf, ca, cli_count),
+        row("`skopeo copy docker://REF oci:DIR` + `tar -tzf` layer 2", median(sk_first), median(sk_all), sk_count),
+    );
+    println!("{table}");
+    let dir = target_dir().join("bench");
+    std::fs::create_dir_all(&dir).expect("bench dir");
+    std::fs::write(dir.join("page-ls.md"), &table).expect("write table");
+}

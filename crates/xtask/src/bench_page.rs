@@ -1,7 +1,8 @@
 //! `cargo xtask bench-page [--sizes 256,1024]`: the page's layer build in headless Chromium
-//! against `layerize layer` (one thread and all cores) on the same generated trees, in one run.
-//! The measuring is the ignored e2e test `page_bench::page_layer_build_vs_cli`; this makes its
-//! inputs (the trees of `cargo xtask bench`), builds what it runs, and runs it.
+//! against `layerize layer` (one thread and all cores) on the same generated trees, and the
+//! page's listing of a 300 MiB layer against `layerize ls` and skopeo + tar, in one run.
+//! The measuring is the ignored e2e tests in `page_bench`; this makes their inputs (the trees
+//! of `cargo xtask bench`), builds what they run, and runs them.
 
 use std::process::Command;
 
@@ -22,6 +23,7 @@ pub fn run(ws: &Workspace, args: &[String]) -> Result<()> {
     command::run(Command::new(&ws.cargo).args(["build", "--release", "-p", "layerize"]).current_dir(&ws.root))?;
     command::run(Command::new(&ws.cargo).args(["build", "-p", "layerize", "-p", "layerize-server"]).current_dir(&ws.root))?;
     let bench_dir = ws.target.join("bench");
+    let listed = tree::ensure(&bench_dir, 300)?;
     let mut dirs = Vec::new();
     for size in sizes {
         let t = tree::ensure(&bench_dir, size)?;
@@ -29,11 +31,12 @@ pub fn run(ws: &Workspace, args: &[String]) -> Result<()> {
         dirs.push(t.dir.display().to_string());
     }
     let mut cmd = Command::new(&ws.cargo);
-    cmd.args(["test", "-p", "layerize-tests", "--test", "e2e", "page_layer_build_vs_cli", "--", "--ignored", "--nocapture"])
+    cmd.args(["test", "-p", "layerize-tests", "--test", "e2e", "page_bench::", "--", "--ignored", "--nocapture", "--test-threads", "1"])
         .current_dir(&ws.root)
         .env("LAYERIZE_BENCH_TREES", dirs.join(","))
+        .env("LAYERIZE_BENCH_LIST_TREE", &listed.dir)
         .env("PATH", tools.path_var()?);
     command::run(&mut cmd)?;
-    println!("table: {}", ws.display(&bench_dir.join("page.md")));
+    println!("tables: {} and {}", ws.display(&bench_dir.join("page.md")), ws.display(&bench_dir.join("page-ls.md")));
     Ok(())
 }
