@@ -19,6 +19,6 @@ pub mod verify;
 pub mod write;
 
 pub use members::{FileMember, Members};
-pub use read::{find_images, ArchivedBlob, ArchivedImage, Content, Found};
+pub use read::{find_images, single_image, ArchivedBlob, ArchivedImage, Content, Found};
 pub use verify::{BlobCheck, Expected};
 pub use write::{ArchiveWriter, BlobWriter};

@@ -99,6 +99,32 @@ impl Found {
     }
 }
 
+/// The one container image an archive holds (the base of an append): its manifest, config
+/// and layer blobs. An index is narrowed to `platform`'s image; an archive of several images,
+/// or of an artifact, is refused in words.
+pub fn single_image(found: Vec<Found>, platform: &Platform) -> Result<(ImageManifest, Config, Vec<ArchivedBlob>), Error> {
+    let [found] = <[Found; 1]>::try_from(found).map_err(|all| {
+        let names: Vec<String> = all.iter().map(|f| f.origin.clone()).collect();
+        Error::InvalidArchive { problem: format!("holds {} images ({}), where one is needed", all.len(), names.join(", ")) }
+    })?;
+    let origin = found.origin;
+    let image = match found.content {
+        Content::Image(image) => image,
+        Content::Index { index, manifests } => {
+            let entry = platform.select(&index.manifests)?;
+            manifests
+                .into_iter()
+                .find(|m| m.manifest.digest() == &entry.digest)
+                .ok_or_else(|| Error::InvalidArchive { problem: format!("lacks image {} of its index ({origin})", entry.digest) })?
+        }
+    };
+    let Some(config) = image.config else {
+        let media_type = &image.manifest.config.media_type;
+        return Err(Error::InvalidArchive { problem: format!("holds an artifact ({media_type}) at {origin}, not a container image") });
+    };
+    Ok((image.manifest, config, image.layers))
+}
+
 /// Finds every image in the archive. `platform` picks one image of an index the archive holds
 /// only in part (a containerd export of one platform); `platform_given` says whether the user
 /// chose it (otherwise a lone complete image is taken whatever its platform).

@@ -5,12 +5,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use bytes::Bytes;
-use layerize_core::archive::{ArchivedBlob, Content, Found};
+use layerize_core::archive::{single_image, ArchivedBlob};
 use layerize_core::config::{Config, ConfigChanges};
 use layerize_core::descriptor::Descriptor;
 use layerize_core::manifest::ImageManifest;
 use layerize_core::mutate::{self, NewLayer};
-use layerize_core::{MediaType, Platform, Reference};
+use layerize_core::{Platform, Reference};
 use layerize_registry::transport::native::Native;
 use layerize_registry::Client;
 
@@ -121,25 +121,4 @@ impl ArchiveJob {
         let digest = put_manifests(&dest, &[put], self.progress).await?.unwrap_or_else(|| manifest.digest().clone());
         Ok(target.with_digest(digest).to_string())
     }
-}
-
-/// The one image an archive base holds: its manifest, config and layer blobs. An index is
-/// narrowed to the platform's image.
-fn single_image(found: Vec<Found>, platform: &Platform) -> Result<(ImageManifest, Config, Vec<ArchivedBlob>)> {
-    let [found] = <[Found; 1]>::try_from(found).map_err(|all| {
-        let names: Vec<String> = all.iter().map(|f| f.origin.clone()).collect();
-        anyhow::anyhow!("the archive holds {} images ({}); append takes an archive of one", all.len(), names.join(", "))
-    })?;
-    let image = match found.content {
-        Content::Image(image) => image,
-        Content::Index { index, manifests } => {
-            let entry = platform.select(&index.manifests)?;
-            manifests.into_iter().find(|m| m.manifest.digest() == &entry.digest).context("the index's image is not in the archive")?
-        }
-    };
-    let Some(config) = image.config else {
-        let media_type: &MediaType = &image.manifest.config.media_type;
-        bail!("{} describes an artifact ({media_type}), not a container image", found.origin);
-    };
-    Ok((image.manifest, config, image.layers))
 }

@@ -146,3 +146,24 @@ fn a_partial_index_gives_the_image_present() {
     let e = find_images(&members, &mut Cursor::new(&tar), &arm, true).unwrap_err();
     assert!(matches!(e, Error::PlatformNotFound { .. }), "{e}");
 }
+
+/// An append's base: the one image of an archive, else an error that says how many it holds.
+#[test]
+fn single_image_takes_an_archive_of_one() {
+    let (m, c, blobs) = image();
+    let mut w = crate::archive::ArchiveWriter::new(Vec::new()).unwrap();
+    w.add_blob(&m.config, c.raw()).unwrap();
+    for (d, bytes) in m.layers.iter().zip(&blobs) {
+        w.add_blob(d, bytes).unwrap();
+    }
+    w.add_image(&m, &c, &["app:1".parse().unwrap()]).unwrap();
+    let one = w.finish().unwrap();
+    let (manifest, config, layers) = single_image(find(&one).unwrap(), &AMD64()).unwrap();
+    assert_eq!(manifest.digest(), m.digest());
+    assert_eq!(config.digest(), c.digest());
+    assert_eq!(layers.iter().map(|l| l.descriptor.digest.clone()).collect::<Vec<_>>(), m.layers.iter().map(|l| l.digest.clone()).collect::<Vec<_>>());
+
+    let two = find(&one).unwrap().into_iter().chain(find(&one).unwrap()).collect();
+    let e = single_image(two, &AMD64()).unwrap_err();
+    assert!(e.to_string().contains("holds 2 images"), "{e}");
+}
