@@ -59,6 +59,38 @@ pub enum Kind {
     Other { type_flag: char },
 }
 
+impl Kind {
+    /// The kind's name, as `ls --json` writes it in `type`: `file`, `dir`, `hardlink`, …
+    pub fn name(&self) -> &'static str {
+        match self {
+            Kind::File => "file",
+            Kind::Dir => "dir",
+            Kind::Symlink { .. } => "symlink",
+            Kind::Hardlink { .. } => "hardlink",
+            Kind::CharDevice { .. } => "char",
+            Kind::BlockDevice { .. } => "block",
+            Kind::Fifo => "fifo",
+            Kind::Whiteout { .. } => "whiteout",
+            Kind::Opaque { .. } => "opaque",
+            Kind::AufsMeta => "aufs-meta",
+            Kind::Other { .. } => "other",
+        }
+    }
+
+    /// What a listing shows beside the name: a link's target, a device's numbers, the path a
+    /// whiteout deletes or an opaque marker hides, an unknown type flag.
+    pub fn detail(&self) -> Option<String> {
+        match self {
+            Kind::Symlink { target } | Kind::Hardlink { target } => Some(target.clone()),
+            Kind::CharDevice { major, minor } | Kind::BlockDevice { major, minor } => Some(format!("{major},{minor}")),
+            Kind::Whiteout { hides } => Some(hides.clone()),
+            Kind::Opaque { dir } => Some(dir.clone()),
+            Kind::Other { type_flag } => Some(format!("type {type_flag:?}")),
+            Kind::File | Kind::Dir | Kind::Fifo | Kind::AufsMeta => None,
+        }
+    }
+}
+
 /// One tar member of a layer, as stored.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct StoredEntry {

@@ -260,6 +260,11 @@ fn entries_serialise_with_octal_modes_and_tagged_kinds() {
     let entries = read(&Tar::new().link(EntryType::Symlink, "bin/sh", "busybox").tar()).unwrap();
     let json = serde_json::to_string(&entries[0]).unwrap();
     assert_eq!(json, r#"{"path":"/bin/sh","type":"symlink","target":"busybox","mode":"0777","uid":1000,"gid":100,"size":0,"mtime":1700000000}"#);
+    // `name` is the JSON tag, for every kind.
+    for entry in read(&sample().tar()).unwrap() {
+        let json = serde_json::to_value(&entry).unwrap();
+        assert_eq!(json["type"], entry.kind.name(), "{json}");
+    }
 }
 
 /// Counts the bytes a reader has handed out, to see how much of a blob was read.
