@@ -11,6 +11,7 @@ mod inspect;
 mod layer;
 mod page;
 mod page_bench;
+mod page_files;
 mod page_inspect;
 mod page_save;
 mod proxy;

@@ -130,7 +130,7 @@ impl Destination {
 const URL_LIFETIME_MS: i32 = 60_000;
 
 /// Saves `blob` as `name` through a temporary `<a download>` link.
-fn save_blob(blob: &web_sys::Blob, name: &str) -> Result<(), JsValue> {
+pub fn save_blob(blob: &web_sys::Blob, name: &str) -> Result<(), JsValue> {
     let window = web_sys::window().ok_or("no window")?;
     let document = window.document().ok_or("no document")?;
     let url = web_sys::Url::create_object_url_with_blob(blob)?;

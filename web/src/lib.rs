@@ -5,15 +5,20 @@
 //! transport); `worker` is the typed protocol with the layer worker (`bin/worker.rs`) and `layer_build`
 //! spreads a build over several of them;
 //! `location` keeps the shareable address (`?image=…&platform=…`); `save` writes an image as a
-//! docker-load tar to a `download` destination, large results kept in `blob_parts`.
+//! docker-load tar to a `download` destination, large results kept in `blob_parts`. In the
+//! worker, `remote_layer` reads a layer as it downloads and checks it, for `merged_listing`
+//! (the merged filesystem) and `file_extract` (one file's bytes).
 
 pub mod api;
 pub mod blob_parts;
 pub mod components;
 pub mod download;
+pub mod file_extract;
 pub mod layer_build;
 pub mod location;
+pub mod merged_listing;
 pub mod range_read;
+pub mod remote_layer;
 pub mod save;
 pub mod worker;
 

@@ -4,10 +4,13 @@
 //! the dropped `File`s travel beside it in `files` (structured-cloned handles, not bytes), the
 //! built blob comes back in `blob`, and a layer to list goes to the worker in `blob`.
 
+use layerize_core::flatten::MergedEntry;
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{MessageEvent, Worker};
+
+pub use crate::remote_layer::RemoteLayer;
 
 /// One entry of the layer as the page describes it; files point into the `files` array.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -36,6 +39,10 @@ pub enum ToWorker {
     /// the reader needs bytes, so members show while it downloads; checked against `what`
     /// (its digest) and `size` at the end. `authorization` is the pull's header, a secret.
     ListRemote { what: String, url: String, authorization: Option<String>, size: u64 },
+    /// The merged filesystem of an image whose layers (lowest first) the worker fetches.
+    Merge { layers: Vec<RemoteLayer> },
+    /// The bytes of the regular file at `path` in `layer`, as a Blob.
+    Extract { layer: RemoteLayer, path: String },
 }
 
 /// One member of a listed layer, as the page shows it.
@@ -66,6 +73,14 @@ pub enum FromWorker {
     Entries { entries: Vec<ListedEntry> },
     /// The listing is complete.
     Listed { count: u64, compression: String },
+    /// Merging has reached layer `layer` (from 1) of `layers`; `Progress` follows its bytes.
+    Reading { layer: usize, layers: usize },
+    /// The next entries of the merged filesystem, in tree order.
+    Merged { entries: Vec<MergedEntry> },
+    /// The merged filesystem is complete.
+    MergeDone { count: u64 },
+    /// A file is extracted; its bytes are the Blob in the `blob` field.
+    Extracted { path: String, size: u64 },
     Failed { message: String },
 }
 
@@ -127,6 +142,18 @@ pub fn start_listing(what: String, blob: web_sys::Blob, on_message: impl FnMut(F
     start(ToWorker::List { what }, "blob", blob.into(), on_message)
 }
 
+/// Merges the layers of an image (lowest first) in a fresh worker: per layer `Reading` and
+/// `Progress`, then `Merged` batches, then `MergeDone` or `Failed`.
+pub fn start_merge(layers: Vec<RemoteLayer>, on_message: impl FnMut(FromWorker, JsValue) + 'static) -> Result<Worker, JsValue> {
+    start(ToWorker::Merge { layers }, "none", JsValue::NULL, on_message)
+}
+
+/// Extracts the regular file at `path` of `layer` in a fresh worker: `Progress`, then
+/// `Extracted` (the Blob in the envelope's `blob` field) or `Failed`.
+pub fn start_extract(layer: RemoteLayer, path: String, on_message: impl FnMut(FromWorker, JsValue) + 'static) -> Result<Worker, JsValue> {
+    start(ToWorker::Extract { layer, path }, "none", JsValue::NULL, on_message)
+}
+
 /// Starts `request` in a fresh worker, `side` travelling beside it in the field `field`.
 fn start(request: ToWorker, field: &'static str, side: JsValue, mut on_message: impl FnMut(FromWorker, JsValue) + 'static) -> Result<Worker, JsValue> {
     let worker = Worker::new("./worker_loader.js")?;
@@ -149,11 +176,14 @@ fn start(request: ToWorker, field: &'static str, side: JsValue, mut on_message: 
                 }
                 return;
             }
-            FromWorker::Built { .. } | FromWorker::ShardBuilt { .. } | FromWorker::Hashed { .. } | FromWorker::Listed { .. } | FromWorker::Failed { .. } => {
+            FromWorker::Built { .. } | FromWorker::ShardBuilt { .. } | FromWorker::Hashed { .. } | FromWorker::Listed { .. }
+            | FromWorker::MergeDone { .. }
+            | FromWorker::Extracted { .. }
+            | FromWorker::Failed { .. } => {
                 w.set_onmessage(None);
                 w.terminate();
             }
-            FromWorker::Progress { .. } | FromWorker::Entries { .. } => {}
+            FromWorker::Progress { .. } | FromWorker::Entries { .. } | FromWorker::Reading { .. } | FromWorker::Merged { .. } => {}
         }
         on_message(msg, data);
     });

@@ -11,6 +11,7 @@ use layerize_core::layer::read::{Kind, LayerReader, StoredEntry};
 use layerize_core::layer::{write_layer, Entry, EntryKind, LayerOptions, LayerPath, Plan};
 use layerize_web::blob_parts::BlobParts;
 use layerize_web::range_read::RangeRead;
+use layerize_web::{file_extract, merged_listing};
 use layerize_web::worker::{envelope, field, open, FromWorker, ListedEntry, ToWorker, WireEntry, WireKind};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -46,6 +47,14 @@ fn main() {
             }
             Ok(ToWorker::ListRemote { what, url, authorization, size }) => match list_remote(&reply, &what, url, authorization, size) {
                 Ok(msg) => (msg, None),
+                Err(message) => (FromWorker::Failed { message }, None),
+            },
+            Ok(ToWorker::Merge { layers }) => match merged_listing::merge(&layers, &mut |msg| post(&reply, &msg, &[])) {
+                Ok(msg) => (msg, None),
+                Err(message) => (FromWorker::Failed { message }, None),
+            },
+            Ok(ToWorker::Extract { layer, path }) => match file_extract::extract(&layer, &path, &mut |msg| post(&reply, &msg, &[])) {
+                Ok((msg, blob)) => (msg, Some(blob.into())),
                 Err(message) => (FromWorker::Failed { message }, None),
             },
             Err(message) => (FromWorker::Failed { message }, None),

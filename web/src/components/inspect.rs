@@ -11,6 +11,7 @@ use layerize_core::Digest;
 use leptos::prelude::*;
 
 use super::layer_files::LayerFiles;
+use super::merged_files::MergedFiles;
 use crate::api::BaseImage;
 
 pub fn human(bytes: u64) -> String {
@@ -188,6 +189,7 @@ pub fn ImageInspection(image: BaseImage, reference: layerize_core::Reference, lo
     let chosen = RwSignal::new(None::<usize>);
     view! {
         <ImageDetails image=image on_files=Callback::new(move |n| chosen.set(Some(n))) />
+        <MergedFiles reference=reference.clone() login=login.clone() layers=layers.clone() />
         {move || chosen.get().and_then(|n| layers.get(n - 1).map(|l| (n, l.clone()))).map(|(n, layer)| {
             view! { <LayerFiles reference=reference.clone() login=login.clone() number=n layer=layer /> }
         })}

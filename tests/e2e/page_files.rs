@@ -1,0 +1,134 @@
+//! The page's file views checked against the CLI, in headless Chromium through the real server
+//! and proxy: the merged filesystem of an image with whiteouts, an opaque directory and
+//! hardlinks is `layerize ls --merged`'s, entry for entry; one file downloaded from a layer's
+//! list or from the merged list is the file the image holds; and files dropped on a base show
+//! which base files they replace and which deletions remove something.
+
+use std::collections::BTreeMap;
+
+use layerize_tests::browser::Browser;
+use layerize_tests::fixtures::layered::push_layered;
+use layerize_tests::server::Server;
+use layerize_tests::{tool, Format, Registry, RegistryAuth};
+use serde_json::Value;
+
+use crate::cli::layerize;
+
+/// One row as the page shows it: path, kind, layer (`L2`), size (files only), target.
+type Row = (String, String, String, String, String);
+
+/// The rows the list `list` shows in the DOM now, by their index in the whole list.
+fn shown(b: &Browser, list: &str) -> BTreeMap<u64, Row> {
+    let script = format!(
+        "return Array.from(document.querySelectorAll('#{list} .file-list-row')).map(r => {{ \
+           const t = s => r.querySelector(s).textContent.trim(); \
+           return [Math.round(parseFloat(r.style.top) / 22), t('.path'), t('.kind'), t('.layer'), t('.size'), t('.target')]; }});"
+    );
+    let rows = b.eval(&script);
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+    rows.as_array()
+        .map(|rows| rows.iter().map(|r| (r[0].as_u64().unwrap_or(u64::MAX), (text(&r[1]), text(&r[2]), text(&r[3]), text(&r[4]), text(&r[5])))).collect())
+        .unwrap_or_default()
+}
+
+/// Every row of the virtualised list `list` (`count` rows), read by scrolling through it.
+fn all_rows(b: &Browser, list: &str, count: u64) -> Vec<Row> {
+    let mut rows = BTreeMap::new();
+    let mut at = 0;
+    while at < count {
+        let last = (at + 19).min(count - 1);
+        b.eval(&format!("const l = document.getElementById('{list}'); l.scrollTop = {}; l.dispatchEvent(new Event('scroll')); return null;", at * 22));
+        let script = format!("return !!Array.from(document.querySelectorAll('#{list} .file-list-row')).find(r => Math.round(parseFloat(r.style.top) / 22) === {last});");
+        b.wait_until(&script, &Value::Bool(true), &format!("row {last} of {list}"));
+        rows.extend(shown(b, list));
+        at += 20;
+    }
+    assert_eq!(rows.keys().copied().collect::<Vec<_>>(), (0..count).collect::<Vec<_>>(), "rows by index");
+    rows.into_values().collect()
+}
+
+/// A CLI `ls --json` line as the page shows it.
+fn as_row(line: &str) -> Row {
+    let v: Value = serde_json::from_str(line).expect("JSON");
+    let text = |k: &str| v[k].as_str().unwrap_or_default().to_owned();
+    let kind = text("type");
+    let size = if kind == "file" { v["size"].to_string() } else { String::new() };
+    let target = ["target", "hides", "dir"].iter().map(|k| text(k)).find(|t| !t.is_empty()).unwrap_or_default();
+    let layer = v["layer"].as_u64().map(|l| format!("L{l}")).unwrap_or_default();
+    (text("path"), kind, layer, size, target)
+}
+
+fn ok(args: &[&str]) -> String {
+    layerize(args, None, None).ok()
+}
+
+/// Clicks the download button of `path` in the list `list` (scrolled into view first).
+fn download_from(b: &Browser, list: &str, index: usize, path: &str) {
+    b.eval(&format!("const l = document.getElementById('{list}'); l.scrollTop = {}; l.dispatchEvent(new Event('scroll')); return null;", index * 22));
+    let find = format!("Array.from(document.querySelectorAll('#{list} .file-list-row')).find(r => r.querySelector('.path').textContent.trim() === {path:?})");
+    b.wait_until(&format!("return !!{find}?.querySelector('button.download');"), &Value::Bool(true), &format!("a download button for {path}"));
+    b.eval(&format!("{find}.querySelector('button.download').click(); return null;"));
+}
+
+#[test]
+fn page_merges_layers_like_the_cli() {
+    let registry = Registry::start(RegistryAuth::Anonymous);
+    let pushed = push_layered(&registry, "layered:1", Format::Oci);
+    let merged = ok(&["ls", "--merged", "--json", &pushed.reference]);
+    let expected: Vec<Row> = merged.lines().map(as_row).collect();
+    // The fixture is what this test is about: whiteouts, an opaque directory, a hardlink, a
+    // path deleted and made again as a directory.
+    let find = |path: &str| expected.iter().find(|r| r.0 == path).cloned();
+    assert!(find("/etc/motd").is_some_and(|r| r.1 == "dir") && find("/etc/motd/note").is_some());
+    assert!(find("/var/cache/old").is_none() && find("/bin/sh").is_none() && find("/opt/app/data/a.txt").is_none());
+    assert!(find("/opt/app/data/only.txt").is_some() && find("/opt/app/data/after.txt").is_some());
+    let link = find("/opt/app/bin/new-tool-link").map(|r| (r.1, r.3, r.4));
+    assert_eq!(link, Some(("hardlink".to_owned(), String::new(), "/opt/app/bin/new-tool".to_owned())));
+
+    let server = Server::start(&[registry.host()]);
+    let mut b = Browser::start("files-merged");
+    b.goto(&format!("{}/?image={}", server.url(), pushed.reference));
+    assert_eq!(b.wait_text("#base-digest"), pushed.digest);
+    b.click("#merged-load");
+    b.wait_until("return document.querySelector('#merged-files-count')?.dataset.done ?? '';", &Value::from("true"), "the merge to finish");
+    assert_eq!(b.wait_text("#merged-files-status"), "complete");
+    assert_eq!(b.wait_text("#merged-files-count"), expected.len().to_string(), "the page merges what the CLI merges");
+    b.screenshot("merged");
+    let rows = all_rows(&b, "merged-files", expected.len() as u64);
+    assert_eq!(rows, expected);
+    b.screenshot("merged-scrolled");
+}
+
+#[test]
+fn page_downloads_one_file_from_a_layer_and_from_the_merged_view() {
+    let registry = Registry::start(RegistryAuth::Anonymous);
+    let pushed = push_layered(&registry, "layered:1", Format::Docker);
+    let server = Server::start(&[registry.host()]);
+    let mut b = Browser::start("files-download");
+    b.goto(&format!("{}/?image={}", server.url(), pushed.reference));
+    assert_eq!(b.wait_text("#base-digest"), pushed.digest);
+
+    // The busybox binary from layer 1's list: a file of several Blob parts' worth.
+    let layer1 = ok(&["ls", "--layer", "1", "--json", &pushed.reference]);
+    let at = layer1.lines().position(|l| as_row(l).0 == "/bin/busybox").expect("/bin/busybox in layer 1");
+    b.click("#base-layers tbody tr:nth-child(1) button.layer-files-button");
+    b.wait_until("return document.querySelector('#layer-files-count')?.dataset.done ?? '';", &Value::from("true"), "the listing to finish");
+    download_from(&b, "layer-files", at, "/bin/busybox");
+    let saved = b.wait_download("busybox");
+    let busybox = tool::tool_path("busybox").unwrap_or_else(|| "/bin/busybox".into());
+    let want = std::fs::read(&busybox).expect("busybox");
+    assert!(std::fs::read(&saved).expect("download") == want, "the downloaded busybox is {} bytes, the fixture's {}", saved.metadata().map(|m| m.len()).unwrap_or(0), want.len());
+    b.wait_until("return document.querySelector('#layer-files-panel .file-download-status')?.dataset.done ?? '';", &Value::from("true"), "the status to say saved");
+    b.screenshot("layer-file-saved");
+
+    // The config file from the merged list: the version of layer 2, which replaced layer 1's.
+    let merged = ok(&["ls", "--merged", "--json", &pushed.reference]);
+    let at = merged.lines().position(|l| as_row(l).0 == "/opt/app/config.txt").expect("config.txt");
+    assert_eq!(as_row(merged.lines().nth(at).unwrap_or_default()).2, "L2");
+    b.click("#merged-load");
+    b.wait_until("return document.querySelector('#merged-files-count')?.dataset.done ?? '';", &Value::from("true"), "the merge to finish");
+    download_from(&b, "merged-files", at, "/opt/app/config.txt");
+    let saved = b.wait_download("config.txt");
+    assert_eq!(std::fs::read_to_string(&saved).expect("download"), "v2, a little longer\n");
+    b.screenshot("merged-file-saved");
+}

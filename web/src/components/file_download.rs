@@ -1,0 +1,83 @@
+//! Saving one regular file of a layer: the layer worker extracts it as the layer streams in
+//! and checks the layer's digest (see `file_extract`), then the page hands the Blob to the
+//! browser's downloads under the file's name.
+
+use layerize_core::descriptor::Descriptor;
+use layerize_core::Reference;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use wasm_bindgen::JsCast;
+
+use super::inspect::human;
+use crate::api::Login;
+use crate::download;
+use crate::remote_layer;
+use crate::worker::{self, field, FromWorker};
+
+/// Where one file download stands.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FileFetch {
+    /// Reading its layer: `done` of `total` bytes fetched.
+    Reading { path: String, done: u64, total: u64 },
+    Saved { path: String, size: u64 },
+    Failed(String),
+}
+
+/// Extracts `path` from `layer` of `reference` and saves it, following it in `state`.
+pub fn save_file(reference: Reference, login: Login, layer: Descriptor, path: String, state: RwSignal<Option<FileFetch>>) {
+    state.set(Some(FileFetch::Reading { path: path.clone(), done: 0, total: layer.size }));
+    spawn_local(async move {
+        let remote = match remote_layer::locate(&reference, &login, &layer).await {
+            Ok(r) => r,
+            Err(e) => {
+                state.try_set(Some(FileFetch::Failed(format!("downloading {path}: {e}"))));
+                return;
+            }
+        };
+        let name = path.rsplit('/').next().unwrap_or("file").to_owned();
+        let wanted = path.clone();
+        let started = worker::start_extract(remote, path.clone(), move |msg, data| {
+            let next = match msg {
+                FromWorker::Progress { done, total } => FileFetch::Reading { path: wanted.clone(), done, total },
+                FromWorker::Extracted { path, size } => {
+                    let saved = field(&data, "blob")
+                        .dyn_into::<web_sys::Blob>()
+                        .map_err(|_| "the worker sent no file".to_owned())
+                        .and_then(|blob| binary(&blob).and_then(|blob| download::save_blob(&blob, &name)).map_err(|e| format!("{e:?}")));
+                    match saved {
+                        Ok(()) => FileFetch::Saved { path, size },
+                        Err(e) => FileFetch::Failed(format!("saving {path}: {e}")),
+                    }
+                }
+                FromWorker::Failed { message } => FileFetch::Failed(format!("downloading {wanted}: {message}")),
+                _ => return,
+            };
+            state.try_set(Some(next));
+        });
+        if let Err(e) = started {
+            state.try_set(Some(FileFetch::Failed(format!("cannot start the layer worker: {e:?}"))));
+        }
+    });
+}
+
+/// `blob` typed as bytes of no particular kind: untyped, Chromium guesses one from the content
+/// and may add an extension to the saved name (`busybox.txt`).
+fn binary(blob: &web_sys::Blob) -> Result<web_sys::Blob, wasm_bindgen::JsValue> {
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type("application/octet-stream");
+    web_sys::Blob::new_with_blob_sequence_and_options(&js_sys::Array::of1(blob), &options)
+}
+
+/// One line saying how the last file download went.
+#[component]
+pub fn FileDownloadStatus(state: RwSignal<Option<FileFetch>>) -> impl IntoView {
+    let text = move || match state.get()? {
+        FileFetch::Reading { path, done, total } => Some(format!("extracting {path}: {} of {} of its layer read…", human(done), human(total))),
+        FileFetch::Saved { path, size } => Some(format!("saved {path} ({})", human(size))),
+        FileFetch::Failed(e) => Some(e),
+    };
+    view! {
+        <p class="file-download-status" data-done=move || matches!(state.get(), Some(FileFetch::Saved { .. })).to_string()
+            class:error=move || matches!(state.get(), Some(FileFetch::Failed(_)))>{text}</p>
+    }
+}
