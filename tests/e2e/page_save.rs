@@ -152,3 +152,67 @@ fn page_downloads_base_and_built_images_as_docker_load_tars() {
     let listed = String::from_utf8(std::process::Command::new("tar").arg("-tf").arg(&built_tar).output().expect("tar").stdout).expect("UTF-8");
     assert!(listed.lines().any(|l| l == "manifest.json") && listed.lines().any(|l| l == "index.json"), "{listed}");
 }
+
+/// An image tar opened in the page (one `layerize save` wrote) is a base like a pulled one:
+/// the layer built on it is downloaded as a tar docker runs, and pushed with the base's layers
+/// uploaded from the tar. A gzipped tar and a file that is no tar are refused in words.
+#[test]
+fn page_takes_an_image_tar_as_the_base() {
+    let registry = Registry::start(RegistryAuth::Anonymous);
+    let base = push_single(&registry, "base:1", Format::Docker);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let base_tar = dir.path().join("base.tar");
+    crate::cli::layerize(&["save", &base.reference, "-o", &base_tar.display().to_string(), "-q"], None, None).ok();
+    let gzipped = dir.path().join("gzipped.tar");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &fs::read(&base_tar).expect("read")).expect("gzip");
+    fs::write(&gzipped, gz.finish().expect("gzip")).expect("write");
+    let not_tar = dir.path().join("notes.tar");
+    fs::write(&not_tar, "these are notes, not a tar\n".repeat(40)).expect("write");
+    let app = dir.path().join("app");
+    fs::create_dir_all(&app).expect("mkdir");
+    fs::write(app.join("hello.txt"), HELLO).expect("write");
+    let server = Server::start(&[registry.host()]);
+
+    let mut b = Browser::start("page-archive-base");
+    b.goto(&server.url());
+    b.pick("#archive-input", &gzipped);
+    let e = b.wait_error();
+    assert!(e.contains("gzipped.tar") && e.contains("gzipped"), "{e}");
+    b.click("#error .dismiss");
+    b.pick("#archive-input", &not_tar);
+    let e = b.wait_error();
+    assert!(e.contains("notes.tar") && e.contains("not a tar"), "{e}");
+    b.click("#error .dismiss");
+
+    b.pick("#archive-input", &base_tar);
+    assert_eq!(b.wait_text("#base-digest"), base.digest, "the tar's manifest, byte for byte");
+    assert!(b.wait_text("#archive-name").contains("base.tar"));
+    b.screenshot("tar-opened");
+    b.fill("#prefix", "/opt\u{E004}");
+    b.pick("#folder-input", &app);
+    b.wait_count("#rows tr.file-row", 1);
+    b.click("#build-button");
+    let layer_digest = b.wait_text("#blob-digest");
+    let manifest: Value = serde_json::from_str(&b.wait_text("#new-manifest")).expect("JSON");
+    let config_digest = manifest["config"]["digest"].as_str().expect("config digest").to_owned();
+
+    use_downloads(&b);
+    b.fill("#save-name", "fromtar:1");
+    let tar = download(&mut b, "fromtar-1.tar", "built-on-tar-saved");
+    b.fill("#target-ref", &registry.reference("fromtar:1"));
+    b.click("#push-button");
+    let pushed = b.wait_text("#push-result");
+    b.screenshot("built-on-tar-pushed");
+
+    let docker = Dockerd::start();
+    check_loads(&docker, &tar, "fromtar:1", "docker.io/library/fromtar:1", &config_digest, 2);
+    assert_eq!(docker.run("fromtar:1", &["cat", "/opt/app/hello.txt"]), HELLO);
+    let raw = readers::skopeo_inspect_raw(&registry, "fromtar:1");
+    assert_eq!(pushed, format!("{}@{}", registry.reference("fromtar"), sha256_digest(&raw)));
+    let pushed_manifest: Value = serde_json::from_slice(&raw).expect("JSON");
+    assert_eq!(pushed_manifest["layers"][1]["digest"], layer_digest.as_str());
+    let oci = readers::skopeo_copy_to_oci(&registry, "fromtar:1");
+    assert_eq!(readers::diff_ids_match(oci.path()), 1);
+    assert_eq!(sha256_digest(&readers::skopeo_inspect_config(&registry, "fromtar:1")), config_digest);
+}

@@ -16,6 +16,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::Blob;
 
+use crate::archive_base::ArchiveBase;
 use crate::blob_parts::BlobParts;
 
 /// Credentials the user typed for one registry; kept in page memory only.
@@ -96,29 +97,59 @@ pub async fn layer_blob(reference: &Reference, login: &Login, digest: &Digest, o
     parts.finish().map_err(|e| format!("{e:?}"))
 }
 
-/// Pushes the appended image to `target`, the new layer's bytes coming from `blob`.
-pub async fn push(
-    base: &Reference,
-    base_image: &ImageManifest,
-    appended: &Appended,
-    target: &Reference,
-    blob: Blob,
-    login: &Login,
-    on: &mut dyn FnMut(PublishEvent),
-) -> Result<Digest, String> {
-    let source = client(base, login)?;
+/// What a push sends: the base, what the append made of it, where it goes, and where the
+/// bytes of the new layer (and of the base's layers, for a base from a tar) are.
+#[derive(Debug)]
+pub struct PushJob<'a> {
+    pub base: &'a Reference,
+    pub base_image: &'a ImageManifest,
+    pub appended: &'a Appended,
+    pub target: &'a Reference,
+    pub blob: Blob,
+    pub login: &'a Login,
+    pub archive: Option<&'a ArchiveBase>,
+}
+
+/// Pushes the appended image to `job.target`.
+pub async fn push(job: PushJob<'_>, on: &mut dyn FnMut(PublishEvent)) -> Result<Digest, String> {
+    let PushJob { base, base_image, appended, target, blob, login, archive } = job;
     let dest = client(target, login)?;
-    let route = Route {
-        source: &source,
-        source_repository: base.repository(),
-        dest: &dest,
-        dest_repository: target.repository(),
-        same_registry: base.registry() == target.registry(),
+    let source;
+    let mut from_tar = Vec::new();
+    let route = match archive {
+        // The base's layers come from the tar: upload them first; the publish that follows
+        // then finds them in the target repository.
+        Some(archive) => {
+            for layer in &base_image.layers {
+                let bytes = WebBlob(archive.layer(&layer.digest)?);
+                let (digest, total) = (layer.digest.clone(), layer.size);
+                let mut progress = |done| on(PublishEvent::Uploading { digest: digest.clone(), done, total });
+                let outcome = dest.push_blob(target.repository(), &layer.digest, None, bytes, &mut progress).await.map_err(|e| e.to_string())?;
+                on(PublishEvent::Blob { digest: layer.digest.clone(), outcome });
+                from_tar.push(layer.digest.clone());
+            }
+            Route { source: &dest, source_repository: target.repository(), dest: &dest, dest_repository: target.repository(), same_registry: true }
+        }
+        None => {
+            source = client(base, login)?;
+            Route {
+                source: &source,
+                source_repository: base.repository(),
+                dest: &dest,
+                dest_repository: target.repository(),
+                same_registry: base.registry() == target.registry(),
+            }
+        }
     };
     let images = [Appendage { base: base_image, appended }];
     let index: Option<&Index> = None;
     let tag = target.tag().unwrap_or("latest");
-    publish::publish(&route, &images, index, WebBlob(blob), tag, on).await.map_err(|e| e.to_string())
+    // Layers uploaded from the tar were reported already.
+    let mut report = |event: PublishEvent| match &event {
+        PublishEvent::Blob { digest, .. } if from_tar.contains(digest) => {}
+        _ => on(event),
+    };
+    publish::publish(&route, &images, index, WebBlob(blob), tag, &mut report).await.map_err(|e| e.to_string())
 }
 
 /// A browser Blob (the layer the worker built), read 4 MiB at a time.

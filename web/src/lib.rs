@@ -5,11 +5,13 @@
 //! transport); `worker` is the typed protocol with the layer worker (`bin/worker.rs`) and `layer_build`
 //! spreads a build over several of them;
 //! `location` keeps the shareable address (`?image=…&platform=…`); `save` writes an image as a
-//! docker-load tar to a `download` destination, large results kept in `blob_parts`. In the
+//! docker-load tar to a `download` destination, large results kept in `blob_parts`;
+//! `archive_base` takes an image tar as the base. In the
 //! worker, `remote_layer` reads a layer as it downloads and checks it, for `merged_listing`
 //! (the merged filesystem) and `file_extract` (one file's bytes).
 
 pub mod api;
+pub mod archive_base;
 pub mod blob_parts;
 pub mod components;
 pub mod download;

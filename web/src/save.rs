@@ -1,7 +1,8 @@
 //! An image saved by the page as a tar that `docker load`, `podman load` and skopeo read: the
 //! core's `ArchiveWriter` (as in `layerize save`) fed blob by blob, chunk by chunk, from the
-//! registry (base layers, through the proxy) and from the page (the built layer's Blob, the
-//! new config), its output drained to a [`Destination`] as it grows.
+//! registry (base layers, through the proxy; or slices of the image tar the base came from)
+//! and from the page (the built layer's Blob, the new config), its output drained to a
+//! [`Destination`] as it grows.
 //!
 //! Layers stay the registry's compressed blobs and configs keep their bytes, so the image ID
 //! after `docker load` is the config digest. Every blob is checked against its descriptor as
@@ -21,6 +22,7 @@ use std::io::Write;
 use web_sys::Blob;
 
 use crate::api::{self, BaseImage, Login, WebBlob};
+use crate::archive_base::ArchiveBase;
 use crate::download::Destination;
 
 /// Output gathered before it is handed to the destination: few, large writes.
@@ -37,6 +39,8 @@ pub struct SaveJob {
     pub built: Option<(Appended, Blob)>,
     /// The name the image gets in the archive (`docker load` tags it so).
     pub name: Reference,
+    /// The image tar the base came from, if it did: its layers are read from the file.
+    pub archive: Option<ArchiveBase>,
 }
 
 /// How far a save is: blob bytes done of all, and bytes of the tar written.
@@ -51,7 +55,8 @@ pub struct SaveProgress {
 enum Source {
     Registry,
     Memory(Bytes),
-    Built(Blob),
+    /// A browser Blob: the built layer, or a slice of the base's image tar.
+    Blob(Blob),
 }
 
 /// Writes the image of `job` to `out` and completes it; returns the tar's size. On an error
@@ -85,7 +90,7 @@ async fn write(job: &SaveJob, out: &mut Destination, on: &mut dyn FnMut(SaveProg
         let mut stream: BodyStream = match source {
             Source::Registry => client.blob(repository, what).await,
             Source::Memory(bytes) => MemoryBlob(bytes).open().await,
-            Source::Built(blob) => WebBlob(blob).open().await,
+            Source::Blob(blob) => WebBlob(blob).open().await,
         }
         .map_err(|e| format!("reading blob {what}: {e}"))?;
         let mut blob = writer.start_blob(&descriptor).map_err(|e| e.to_string())?;
@@ -125,7 +130,14 @@ struct Plan {
 }
 
 fn plan(job: &SaveJob) -> Result<Plan, String> {
-    let mut blobs: Vec<(Descriptor, Source)> = job.image.manifest.layers.iter().map(|l| (l.clone(), Source::Registry)).collect();
+    let mut blobs = Vec::new();
+    for layer in &job.image.manifest.layers {
+        let source = match &job.archive {
+            Some(archive) => Source::Blob(archive.layer(&layer.digest)?),
+            None => Source::Registry,
+        };
+        blobs.push((layer.clone(), source));
+    }
     match &job.built {
         None => {
             let config = job.image.config.clone();
@@ -135,7 +147,7 @@ fn plan(job: &SaveJob) -> Result<Plan, String> {
         Some((appended, layer)) => {
             let (manifest, config) = appended.image().map_err(|e| e.to_string())?;
             let new = appended.layers.first().ok_or("the built image has no new layer")?;
-            blobs.push((new.clone(), Source::Built(layer.clone())));
+            blobs.push((new.clone(), Source::Blob(layer.clone())));
             blobs.push((appended.config_descriptor.clone(), Source::Memory(Bytes::from(appended.config.clone()))));
             Ok(Plan { manifest, config, blobs })
         }

@@ -39,6 +39,9 @@ pub enum ToWorker {
     /// the reader needs bytes, so members show while it downloads; checked against `what`
     /// (its digest) and `size` at the end. `authorization` is the pull's header, a secret.
     ListRemote { what: String, url: String, authorization: Option<String>, size: u64 },
+    /// Read the image tar (`docker save`, OCI archive) in the message's `blob` field: the one
+    /// image it holds, to take as the base. `what` names the file in errors.
+    OpenArchive { what: String },
     /// The merged filesystem of an image whose layers (lowest first) the worker fetches.
     Merge { layers: Vec<RemoteLayer> },
     /// The bytes of the regular file at `path` in `layer`, as a Blob.
@@ -73,6 +76,8 @@ pub enum FromWorker {
     Entries { entries: Vec<ListedEntry> },
     /// The listing is complete.
     Listed { count: u64, compression: String },
+    /// The image of an opened tar.
+    Archive { image: crate::archive_base::ArchiveImage },
     /// Merging has reached layer `layer` (from 1) of `layers`; `Progress` follows its bytes.
     Reading { layer: usize, layers: usize },
     /// The next entries of the merged filesystem, in tree order.
@@ -154,6 +159,11 @@ pub fn start_extract(layer: RemoteLayer, path: String, on_message: impl FnMut(Fr
     start(ToWorker::Extract { layer, path }, "none", JsValue::NULL, on_message)
 }
 
+/// Reads the image tar `file` in a fresh worker: `Archive` or `Failed`.
+pub fn start_open_archive(file: web_sys::File, on_message: impl FnMut(FromWorker, JsValue) + 'static) -> Result<Worker, JsValue> {
+    start(ToWorker::OpenArchive { what: file.name() }, "blob", file.into(), on_message)
+}
+
 /// Starts `request` in a fresh worker, `side` travelling beside it in the field `field`.
 fn start(request: ToWorker, field: &'static str, side: JsValue, mut on_message: impl FnMut(FromWorker, JsValue) + 'static) -> Result<Worker, JsValue> {
     let worker = Worker::new("./worker_loader.js")?;
@@ -179,7 +189,7 @@ fn start(request: ToWorker, field: &'static str, side: JsValue, mut on_message: 
             FromWorker::Built { .. } | FromWorker::ShardBuilt { .. } | FromWorker::Hashed { .. } | FromWorker::Listed { .. }
             | FromWorker::MergeDone { .. }
             | FromWorker::Extracted { .. }
-            | FromWorker::Failed { .. } => {
+            | FromWorker::Archive { .. } | FromWorker::Failed { .. } => {
                 w.set_onmessage(None);
                 w.terminate();
             }

@@ -3,7 +3,7 @@
 //! lists one (reads a downloaded layer Blob the same way through the core's layer reader and
 //! posts its members in batches).
 
-use std::io::{self, Read};
+use std::io::{self, Read, Seek, SeekFrom};
 
 use layerize_core::digest::HashingWriter;
 use layerize_core::layer::gzip::{Sequential, Shard};
@@ -57,6 +57,13 @@ fn main() {
                 Ok((msg, blob)) => (msg, Some(blob.into())),
                 Err(message) => (FromWorker::Failed { message }, None),
             },
+            Ok(ToWorker::OpenArchive { what }) => {
+                let file: Result<Blob, _> = field(&data, "blob").dyn_into();
+                match file.map_err(|_| format!("no file {what} to read")).and_then(|f| open_archive(&what, f)) {
+                    Ok(msg) => (msg, None),
+                    Err(message) => (FromWorker::Failed { message }, None),
+                }
+            }
             Err(message) => (FromWorker::Failed { message }, None),
         };
         let blob = blob.unwrap_or(JsValue::NULL);
@@ -240,6 +247,38 @@ fn wasm_memory() -> u64 {
 
 /// Bytes per read from a dropped file.
 const CHUNK: f64 = (1 << 20) as f64;
+
+/// Reads the image tar `what` in `file` (see `layerize_web::archive_base`).
+fn open_archive(what: &str, file: Blob) -> Result<FromWorker, String> {
+    let reader = FileReaderSync::new().map_err(|e| format!("{e:?}"))?;
+    let source = FileRead { size: file.size(), blob: file, pos: 0.0, reader, buf: Vec::new(), at: 0 };
+    Ok(FromWorker::Archive { image: layerize_web::archive_base::read_image(source).map_err(|e| format!("{what}: {e}"))? })
+}
+
+/// An opened image tar is read by offset: the core indexes where its members lie, then
+/// reads the small ones. A seek inside the slice already read reuses it.
+impl Seek for FileRead {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        let start = self.pos - self.buf.len() as f64;
+        let current = start + self.at as f64;
+        let target = match to {
+            SeekFrom::Start(n) => n as f64,
+            SeekFrom::End(d) => self.size + d as f64,
+            SeekFrom::Current(d) => current + d as f64,
+        };
+        if target < 0.0 {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "seek before the start of the file"));
+        }
+        if target >= start && target <= self.pos {
+            self.at = (target - start) as usize;
+        } else {
+            self.pos = target;
+            self.buf.clear();
+            self.at = 0;
+        }
+        Ok(target as u64)
+    }
+}
 
 /// A dropped file (or a downloaded layer) read synchronously in slices: never the whole file in wasm memory.
 struct FileRead {

@@ -9,6 +9,7 @@ use web_sys::{Blob, File};
 use super::settings::{Edits, SettingsSection};
 use super::{base::BaseSection, build::BuildSection, files::FilesSection, login::LoginSection, push::PushSection, save::SaveSection};
 use crate::api::{BaseImage, Login};
+use crate::archive_base::ArchiveBase;
 
 /// One dropped file: where it came from (relative path) and where it goes.
 #[derive(Clone, Debug, PartialEq)]
@@ -58,6 +59,8 @@ pub struct Page {
     pub workers: RwSignal<u32>,
     pub built: RwSignal<Option<Built>>,
     pub blob: StoredValue<Option<Blob>, LocalStorage>,
+    /// The opened image tar, when the base came from one (its layers are read from it).
+    pub archive: StoredValue<Option<ArchiveBase>, LocalStorage>,
     pub error: RwSignal<Option<String>>,
 }
 
@@ -77,6 +80,7 @@ impl Page {
             workers: RwSignal::new(crate::layer_build::default_workers()),
             built: RwSignal::new(None),
             blob: StoredValue::new_local(None),
+            archive: StoredValue::new_local(None),
             error: RwSignal::new(None),
         }
     }

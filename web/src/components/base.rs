@@ -1,4 +1,5 @@
-//! Step 1: the base image: a reference, a platform when it is an index, and what it holds.
+//! Step 1: the base image: a reference (or an image tar, see `base_archive`), a platform when
+//! it is an index, and what it holds.
 //! The address (`?image=…&platform=…`) follows what is shown, so a view can be shared.
 
 use layerize_core::manifest::{ImageManifest, Manifest};
@@ -7,6 +8,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use super::app::Page;
+use super::base_archive::ArchiveOpen;
 use super::inspect::{ImageInspection, IndexEntries};
 use crate::{api, location};
 
@@ -45,6 +47,7 @@ fn load(page: Page, text: &str, wanted: Option<Platform>, loading: RwSignal<bool
     page.error.set(None);
     page.top.set(None);
     page.image.set(None);
+    page.archive.set_value(None);
     page.invalidate_build();
     page.base_ref.set(Some(reference.clone()));
     loading.set(true);
@@ -107,6 +110,7 @@ pub fn BaseSection(page: Page) -> impl IntoView {
                     prop:value=move || input.get() on:input=move |ev| input.set(event_target_value(&ev)) />
                 <button id="base-load" type="submit" disabled=move || loading.get()>"Load"</button>
             </form>
+            <ArchiveOpen page=page loading=loading />
             <Show when=move || loading.get()><p class="hint">"Loading…"</p></Show>
             {move || platforms().map(|index| {
                 let selected_str = move || selected.get().map(|d| d.to_string()).unwrap_or_default();

@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod base;
+pub mod base_archive;
 pub mod build;
 pub mod file_download;
 pub mod file_list;

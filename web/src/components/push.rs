@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use super::app::Page;
-use crate::api;
+use crate::api::{self, PushJob};
 
 #[derive(Clone, Debug, PartialEq)]
 struct BlobLine {
@@ -63,7 +63,17 @@ pub fn PushSection(page: Page) -> impl IntoView {
                     None => l.push(BlobLine { digest, done, total, state }),
                 });
             };
-            let pushed = api::push(&base, &image.manifest, &built.appended, &target_ref, blob, &login, &mut on).await;
+            let archive = page.archive.get_value();
+            let job = PushJob {
+                base: &base,
+                base_image: &image.manifest,
+                appended: &built.appended,
+                target: &target_ref,
+                blob,
+                login: &login,
+                archive: archive.as_ref(),
+            };
+            let pushed = api::push(job, &mut on).await;
             busy.set(false);
             match pushed {
                 Ok(digest) => result.set(Some(target_ref.with_digest(digest).to_string())),

@@ -107,7 +107,7 @@ pub fn SaveSection(page: Page) -> impl IntoView {
         } else {
             None
         };
-        let job = SaveJob { base, login: page.login.get_untracked(), image, built, name: name.clone() };
+        let job = SaveJob { base, login: page.login.get_untracked(), image, built, name: name.clone(), archive: page.archive.get_value() };
         state.set(State::Saving(SaveProgress::default()));
         spawn_local(async move {
             let out = match request {

@@ -1,0 +1,83 @@
+//! A base image from an image tar the person opened (`docker save`, `podman save`, skopeo,
+//! `layerize save`): the worker reads it with the core's archive reader (member offsets from
+//! one pass over the headers, manifest and config checked against their digests), and the
+//! page then takes each base layer as a slice of the file, never reading it whole.
+
+use std::io::{Read, Seek, SeekFrom};
+
+use layerize_core::archive::{find_images, single_image, Members};
+use layerize_core::{Digest, Platform};
+use serde::{Deserialize, Serialize};
+use web_sys::{Blob, File};
+
+/// What the worker found in the tar, as it travels to the page.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ArchiveImage {
+    /// The image manifest's bytes (the archive's own, or one the core built over a
+    /// `manifest.json`-only image).
+    pub manifest: Vec<u8>,
+    pub config: Vec<u8>,
+    /// Where each layer's bytes lie in the tar, in manifest order.
+    pub layers: Vec<LayerSpan>,
+    /// The names the tar gives the image (`127.0.0.1:5000/app:1`).
+    pub names: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LayerSpan {
+    pub digest: String,
+    pub offset: u64,
+    pub size: u64,
+}
+
+/// Reads the one image of a tar (for an index, linux/amd64's, else its first); errors are
+/// about the tar, for the caller to name it. Runs in the worker, where a `File` can be read
+/// synchronously.
+pub fn read_image<R: Read + Seek>(mut reader: R) -> Result<ArchiveImage, String> {
+    let mut magic = [0u8; 2];
+    let n = reader.read(&mut magic).map_err(|e| format!("reading failed: {e}"))?;
+    if n == 2 && magic == [0x1f, 0x8b] {
+        return Err("it is gzipped: the page reads plain tars (gunzip it first; layerize load and docker load take it as it is)".into());
+    }
+    reader.seek(SeekFrom::Start(0)).map_err(|e| format!("reading failed: {e}"))?;
+    let fail = |e: layerize_core::Error| e.to_string();
+    let members = Members::scan(&mut reader).map_err(fail)?;
+    let platform = Platform::new("linux", "amd64", None);
+    let found = find_images(&members, &mut reader, &platform, false).map_err(fail)?;
+    let names = match found.as_slice() {
+        [one] => one.names.iter().map(ToString::to_string).collect(),
+        _ => Vec::new(),
+    };
+    let (manifest, config, layers) = single_image(found, &platform).map_err(fail)?;
+    Ok(ArchiveImage {
+        manifest: manifest.raw().to_vec(),
+        config: config.raw().to_vec(),
+        layers: layers
+            .iter()
+            .map(|l| LayerSpan { digest: l.descriptor.digest.to_string(), offset: l.member.offset, size: l.member.size })
+            .collect(),
+        names,
+    })
+}
+
+/// The opened tar, held by the page while it is the base.
+#[derive(Clone, Debug)]
+pub struct ArchiveBase {
+    pub file: File,
+    pub layers: Vec<LayerSpan>,
+}
+
+impl ArchiveBase {
+    /// The bytes of the base layer `digest`: a slice of the file (checked against the digest
+    /// by whatever writes it: the archive writer, the registry).
+    pub fn layer(&self, digest: &Digest) -> Result<Blob, String> {
+        let span = self
+            .layers
+            .iter()
+            .find(|l| l.digest == digest.as_str())
+            .ok_or_else(|| format!("{} holds no layer {digest}", self.file.name()))?;
+        self.file
+            .slice_with_f64_and_f64(span.offset as f64, (span.offset + span.size) as f64)
+            .map_err(|e| format!("reading layer {digest} of {}: {e:?}", self.file.name()))
+    }
+}

@@ -1,0 +1,92 @@
+//! The base image from an image tar instead of a registry: the person opens (or drops on the
+//! picker) a `docker save` / `podman save` / skopeo / `layerize save` tar; the worker finds its
+//! one image, and the page shows and builds on it as on a pulled one.
+
+use layerize_core::config::Config;
+use layerize_core::manifest::Manifest;
+use layerize_core::Reference;
+use leptos::prelude::*;
+use web_sys::HtmlInputElement;
+
+use super::app::Page;
+use crate::api::BaseImage;
+use crate::archive_base::{ArchiveBase, ArchiveImage};
+use crate::worker::{self, FromWorker};
+
+/// The name the base goes by: the tar's own, else one made from the file name (`app.tar` →
+/// `app:latest`), since every later step names the base.
+fn base_name(image: &ArchiveImage, file_name: &str) -> Result<Reference, String> {
+    if let Some(r) = image.names.iter().find_map(|n| n.parse::<Reference>().ok()) {
+        return Ok(r);
+    }
+    let stem = file_name.strip_suffix(".tar").unwrap_or(file_name).to_ascii_lowercase();
+    let clean: String = stem.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_' { c } else { '-' }).collect();
+    let clean = clean.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+    format!("{clean}:latest").parse().or_else(|_| "image:latest".parse()).map_err(|e: layerize_core::Error| e.to_string())
+}
+
+/// The typed views of what the worker read (it checked the bytes against their digests).
+fn base_image(what: &str, image: &ArchiveImage) -> Result<BaseImage, String> {
+    let manifest = match Manifest::parse(what, image.manifest.clone(), None).map_err(|e| e.to_string())? {
+        Manifest::Image(m) => m,
+        Manifest::Index(_) => return Err(format!("{what}: the image is an index, not an image manifest")),
+    };
+    let config = Config::parse(&manifest.config.digest.to_string(), image.config.clone()).map_err(|e| e.to_string())?;
+    Ok(BaseImage { manifest, config })
+}
+
+/// Reads `file` in the worker and makes its image the base.
+fn open(page: Page, file: web_sys::File, loading: RwSignal<bool>) {
+    page.error.set(None);
+    page.top.set(None);
+    page.image.set(None);
+    page.base_ref.set(None);
+    page.archive.set_value(None);
+    page.invalidate_build();
+    loading.set(true);
+    let what = file.name();
+    let held = file.clone();
+    let started = worker::start_open_archive(file, move |msg, _| match msg {
+        FromWorker::Archive { image } => {
+            loading.set(false);
+            match base_image(&what, &image).and_then(|b| Ok((b, base_name(&image, &what)?))) {
+                Ok((base, name)) => {
+                    page.archive.set_value(Some(ArchiveBase { file: held.clone(), layers: image.layers.clone() }));
+                    page.base_ref.set(Some(name));
+                    page.top.set(Some(Manifest::Image(base.manifest.clone())));
+                    page.image.set(Some(base));
+                }
+                Err(e) => page.fail(format!("opening {what}: {e}")),
+            }
+        }
+        FromWorker::Failed { message } => {
+            loading.set(false);
+            page.fail(format!("opening {message}"));
+        }
+        _ => {}
+    });
+    if let Err(e) = started {
+        loading.set(false);
+        page.fail(format!("cannot start the worker: {e:?}"));
+    }
+}
+
+#[component]
+pub fn ArchiveOpen(page: Page, loading: RwSignal<bool>) -> impl IntoView {
+    let on_change = move |ev: web_sys::Event| {
+        let input: HtmlInputElement = event_target(&ev);
+        if let Some(file) = input.files().and_then(|f| f.get(0)) {
+            open(page, file, loading);
+        }
+        input.set_value("");
+    };
+    view! {
+        <p class="hint">
+            <label>"… or open an image tar (docker save, podman save, layerize save): "
+                <input id="archive-input" type="file" accept=".tar,application/x-tar" on:change=on_change /></label>
+            {move || page.image.with(Option::is_some).then(|| page.archive.with_value(|a| a.as_ref().map(|a| view! {
+                <span id="archive-name">" from " <code>{a.file.name()}</code></span>
+            })))}
+        </p>
+    }
+}
