@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use layerize_tests::browser::Browser;
 use layerize_tests::fixtures::layered::push_layered;
 use layerize_tests::server::Server;
-use layerize_tests::{tool, Format, Registry, RegistryAuth};
+use layerize_tests::{push_single, tool, Format, Registry, RegistryAuth};
 use serde_json::Value;
 
 use crate::cli::layerize;
@@ -131,4 +131,48 @@ fn page_downloads_one_file_from_a_layer_and_from_the_merged_view() {
     let saved = b.wait_download("config.txt");
     assert_eq!(std::fs::read_to_string(&saved).expect("download"), "v2, a little longer\n");
     b.screenshot("merged-file-saved");
+}
+
+#[test]
+fn page_shows_what_dropped_files_replace_and_delete_in_the_base() {
+    let registry = Registry::start(RegistryAuth::Anonymous);
+    let pushed = push_single(&registry, "base:1", Format::Oci);
+    let merged = ok(&["ls", "--merged", "--json", &pushed.reference]);
+    let base: Vec<Value> = merged.lines().map(|l| serde_json::from_str(l).expect("JSON")).collect();
+    let motd = base.iter().find(|e| e["path"] == "/etc/motd").expect("/etc/motd in the base");
+    assert!(base.iter().any(|e| e["path"] == "/etc/os-release"));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let new_motd = dir.path().join("motd");
+    let content = "a new motd, longer than the base's\n";
+    std::fs::write(&new_motd, content).expect("write");
+
+    let server = Server::start(&[registry.host()]);
+    let mut b = Browser::start("files-shadow");
+    b.goto(&format!("{}/?image={}", server.url(), pushed.reference));
+    assert_eq!(b.wait_text("#base-digest"), pushed.digest);
+    b.fill("#prefix", "/etc\u{E004}");
+    b.pick("#file-input", &new_motd);
+    for path in ["/etc/os-release", "/etc/not-in-the-base"] {
+        b.fill("#delete-path", path);
+        b.click("#delete-add");
+    }
+    b.click("#shadow-compare");
+    b.wait_until("return document.querySelector('#shadow-status')?.dataset.done ?? '';", &Value::from("true"), "the base listing");
+
+    // The dropped file replaces the base's /etc/motd: its size and layer as the CLI lists them.
+    let replaced = b.eval(
+        "return Array.from(document.querySelectorAll('#shadow-replaced tr.replaced')).map(r => \
+           [r.querySelector('.path').textContent.trim(), r.querySelector('.base').textContent.trim(), r.querySelector('.new').textContent.trim()]);",
+    );
+    let base_says = format!("file {} B (layer {})", motd["size"], motd["layer"]);
+    assert_eq!(replaced, serde_json::json!([["/etc/motd", base_says, format!("file {} B", content.len())]]));
+
+    // Two whiteouts: one removes a base file, the other names nothing in the base.
+    let deletions = b.eval(
+        "return Array.from(document.querySelectorAll('#shadow-deletes tr.deletion')).map(r => \
+           [r.querySelector('.path').textContent.trim(), r.classList.contains('missing')]);",
+    );
+    assert_eq!(deletions, serde_json::json!([["/etc/not-in-the-base", true], ["/etc/os-release", false]]));
+    assert_eq!(b.eval("return document.getElementById('shadow-added-bytes').dataset.bytes;"), Value::from(content.len().to_string()));
+    b.screenshot("shadow");
 }

@@ -7,6 +7,7 @@ use leptos::prelude::*;
 use web_sys::{Blob, File};
 
 use super::settings::{Edits, SettingsSection};
+use super::shadow::ShadowSection;
 use super::{base::BaseSection, build::BuildSection, files::FilesSection, login::LoginSection, push::PushSection, save::SaveSection};
 use crate::api::{BaseImage, Login};
 use crate::archive_base::ArchiveBase;
@@ -112,6 +113,7 @@ pub fn App() -> impl IntoView {
             <LoginSection page=page />
             <BaseSection page=page />
             <FilesSection page=page />
+            <ShadowSection page=page />
             <SettingsSection page=page />
             <BuildSection page=page />
             <PushSection page=page />

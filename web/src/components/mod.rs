@@ -14,3 +14,4 @@ pub mod merged_files;
 pub mod push;
 pub mod save;
 pub mod settings;
+pub mod shadow;
