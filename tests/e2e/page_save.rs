@@ -216,3 +216,43 @@ fn page_takes_an_image_tar_as_the_base() {
     assert_eq!(readers::diff_ids_match(oci.path()), 1);
     assert_eq!(sha256_digest(&readers::skopeo_inspect_config(&registry, "fromtar:1")), config_digest);
 }
+
+/// The tar `docker save` writes (Docker 20's legacy layout: uncompressed `<id>/layer.tar`,
+/// no manifest of its own) as the base: the page builds on the manifest the core makes over
+/// the layers as stored, and the download loads back into docker with the base's layers.
+#[test]
+fn page_builds_on_a_docker_save_tar() {
+    let registry = Registry::start(RegistryAuth::Anonymous);
+    let base = push_single(&registry, "base:1", Format::Docker);
+    let docker = Dockerd::start();
+    docker.pull(&base.reference);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let saved = dir.path().join("docker-saved.tar");
+    docker.save(&[&base.reference], &saved);
+    let app = dir.path().join("app");
+    fs::create_dir_all(&app).expect("mkdir");
+    fs::write(app.join("hello.txt"), HELLO).expect("write");
+    let server = Server::start(&[registry.host()]);
+
+    let mut b = Browser::start("page-docker-save-base");
+    b.goto(&server.url());
+    b.pick("#archive-input", &saved);
+    b.wait_text("#base-digest");
+    assert!(b.wait_text("#archive-name").contains("docker-saved.tar"));
+    b.fill("#prefix", "/opt\u{E004}");
+    b.pick("#folder-input", &app);
+    b.wait_count("#rows tr.file-row", 1);
+    b.click("#build-button");
+    b.wait_text("#blob-digest");
+    let manifest: Value = serde_json::from_str(&b.wait_text("#new-manifest")).expect("JSON");
+    assert_eq!(manifest["layers"][0]["mediaType"], "application/vnd.docker.image.rootfs.diff.tar", "the base layer as docker stored it");
+    let config_digest = manifest["config"]["digest"].as_str().expect("config digest").to_owned();
+    use_downloads(&b);
+    b.fill("#save-name", "from-docker:1");
+    let tar = download(&mut b, "from-docker-1.tar", "built-on-docker-save");
+
+    check_loads(&docker, &tar, "from-docker:1", "docker.io/library/from-docker:1", &config_digest, 2);
+    assert_eq!(docker.run("from-docker:1", &["cat", "/opt/app/hello.txt"]), HELLO);
+    let layers = docker.image_inspect("from-docker:1")["RootFS"]["Layers"].clone();
+    assert_eq!(layers[0], docker.image_inspect(&base.reference)["RootFS"]["Layers"][0], "the base layer is docker's own");
+}
