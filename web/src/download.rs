@@ -61,8 +61,9 @@ impl FileRequest {
 }
 
 /// An open destination. [`Destination::finish`] completes it; dropping it or
-/// [`Destination::abort`] leaves nothing behind (a picked file keeps its old content: the
-/// browser writes to a swap file that replaces it only on close).
+/// [`Destination::abort`] leaves no partial tar: a picked file keeps what it held before (empty
+/// if the dialog created it), as the browser writes to a swap file that replaces it only on
+/// close.
 #[derive(Debug)]
 pub enum Destination {
     /// A file the user picked, written as the bytes come.
@@ -117,7 +118,7 @@ impl Destination {
         }
     }
 
-    /// Gives up: a picked file is left as it was.
+    /// Gives up: a picked file is left as it was before the save.
     pub async fn abort(self) {
         if let Destination::File { stream, .. } = self {
             let _ = JsFuture::from(stream.abort()).await;

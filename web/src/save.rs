@@ -60,7 +60,7 @@ enum Source {
 }
 
 /// Writes the image of `job` to `out` and completes it; returns the tar's size. On an error
-/// `out` is abandoned (a picked file keeps its old content).
+/// `out` is abandoned (a picked file keeps what it held before).
 pub async fn save(job: SaveJob, mut out: Destination, on: &mut dyn FnMut(SaveProgress)) -> Result<u64, String> {
     match write(&job, &mut out, on).await {
         Ok(written) => {
