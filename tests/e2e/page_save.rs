@@ -256,3 +256,34 @@ fn page_builds_on_a_docker_save_tar() {
     let layers = docker.image_inspect("from-docker:1")["RootFS"]["Layers"].clone();
     assert_eq!(layers[0], docker.image_inspect(&base.reference)["RootFS"]["Layers"][0], "the base layer is docker's own");
 }
+
+/// A base layer whose bytes in the registry no longer match its digest stops the download
+/// with an error naming the layer, and the browser saves no file.
+#[test]
+fn page_save_of_a_damaged_layer_fails_in_words() {
+    let registry = Registry::start(RegistryAuth::Anonymous);
+    let base = push_single(&registry, "base:1", Format::Oci);
+    let manifest: Value = serde_json::from_slice(&readers::skopeo_inspect_raw(&registry, "base:1")).expect("JSON");
+    let layer = manifest["layers"][0]["digest"].as_str().expect("layer digest").to_owned();
+    let hex = layer.trim_start_matches("sha256:");
+    let data = registry.storage_dir().join(format!("docker/registry/v2/blobs/sha256/{}/{hex}/data", &hex[..2]));
+    let mut blob = fs::read(&data).expect("registry blob");
+    let middle = blob.len() / 2;
+    blob[middle] ^= 0x55;
+    fs::write(&data, &blob).expect("damage the registry's blob");
+    let server = Server::start(&[registry.host()]);
+
+    let mut b = Browser::start("page-save-damaged");
+    b.goto(&server.url());
+    b.fill("#base-ref", &base.reference);
+    b.click("#base-load");
+    b.wait_text("#base-digest");
+    use_downloads(&b);
+    b.click("#save-button");
+    let e = b.wait_error();
+    assert!(e.contains(&layer) && e.contains("base-1.tar"), "{e}");
+    b.screenshot("damaged");
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let saved: Vec<_> = fs::read_dir(b.downloads()).expect("downloads").collect();
+    assert!(saved.is_empty(), "nothing is downloaded: {saved:?}");
+}

@@ -190,6 +190,11 @@ impl Browser {
         }
     }
 
+    /// Where the browser saves downloads (empty at the start of the session).
+    pub fn downloads(&self) -> &Path {
+        &self.downloads
+    }
+
     /// Waits until the browser has finished downloading `name` (it is in the download
     /// directory and no `.crdownload` is left) and returns its path; fails at once if the page
     /// shows an error.
