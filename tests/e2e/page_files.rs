@@ -52,7 +52,7 @@ fn as_row(line: &str) -> Row {
     let v: Value = serde_json::from_str(line).expect("JSON");
     let text = |k: &str| v[k].as_str().unwrap_or_default().to_owned();
     let kind = text("type");
-    let size = if kind == "file" { v["size"].to_string() } else { String::new() };
+    let size = if kind == "file" || kind == "hardlink" { v["size"].to_string() } else { String::new() };
     let target = ["target", "hides", "dir"].iter().map(|k| text(k)).find(|t| !t.is_empty()).unwrap_or_default();
     let layer = v["layer"].as_u64().map(|l| format!("L{l}")).unwrap_or_default();
     (text("path"), kind, layer, size, target)
@@ -83,7 +83,7 @@ fn page_merges_layers_like_the_cli() {
     assert!(find("/var/cache/old").is_none() && find("/bin/sh").is_none() && find("/opt/app/data/a.txt").is_none());
     assert!(find("/opt/app/data/only.txt").is_some() && find("/opt/app/data/after.txt").is_some());
     let link = find("/opt/app/bin/new-tool-link").map(|r| (r.1, r.3, r.4));
-    assert_eq!(link, Some(("hardlink".to_owned(), String::new(), "/opt/app/bin/new-tool".to_owned())));
+    assert_eq!(link, Some(("hardlink".to_owned(), "4".to_owned(), "/opt/app/bin/new-tool".to_owned())));
 
     let server = Server::start(&[registry.host()]);
     let mut b = Browser::start("files-merged");

@@ -99,6 +99,8 @@ pub fn FileList<T: FileRow>(
                 .map(|(i, e)| {
                     let top = format!("top: {}px", i as i32 * ROW_PX);
                     let is_file = e.kind() == "file";
+                    // A merged hardlink shows its target's size, as `ls --merged` does.
+                    let sized = is_file || e.kind() == "hardlink";
                     let download = on_download.filter(|_| is_file).map(|callback| {
                         let entry = e.clone();
                         view! { <button class="download" title="Download this file" on:click=move |_| callback.run(entry.clone())>"⤓"</button> }
@@ -107,7 +109,7 @@ pub fn FileList<T: FileRow>(
                         <div class=format!("{row_class} file-list-row") style=top>
                             <span class="path" title=e.path().to_owned()><code>{e.path().to_owned()}</code></span>
                             <span class="kind">{e.kind().to_owned()}</span>
-                            <span class="num size">{is_file.then(|| e.size().to_string())}</span>
+                            <span class="num size">{sized.then(|| e.size().to_string())}</span>
                             <span class="mode"><code>{format!("{:04o}", e.mode())}</code></span>
                             <span class="owner">{e.owner()}</span>
                             <span class="target">{e.target().map(|t| view! { <code>{t}</code> })}</span>
