@@ -97,6 +97,9 @@ pub fn ShadowSection(page: Page) -> impl IntoView {
     });
     let current = move || page.image.with(|i| i.as_ref().map(|i| i.manifest.digest().clone()));
     let compare = move |_| {
+        if page.archive.with_value(Option::is_some) {
+            return page.fail("comparing with the base's files works for a base from a registry; the layers of an opened image tar are not read here yet");
+        }
         let (Some(reference), Some(image)) = (page.base_ref.get_untracked(), page.image.get_untracked()) else {
             return page.fail("load a base image first");
         };
