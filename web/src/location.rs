@@ -24,14 +24,23 @@ pub fn read() -> Shared {
 
 /// Replaces the address (no new history entry) with one that opens `image` at `platform`.
 pub fn replace(image: &str, platform: Option<&str>) {
-    let Some(window) = web_sys::window() else { return };
     let Ok(params) = UrlSearchParams::new() else { return };
     params.append("image", image);
     if let Some(p) = platform {
         params.append("platform", p);
     }
+    set_query(&format!("?{}", String::from(params.to_string())));
+}
+
+/// Drops the parameters: what the page shows cannot be shared (a base from a local file).
+pub fn clear() {
+    set_query("");
+}
+
+fn set_query(query: &str) {
+    let Some(window) = web_sys::window() else { return };
     let path = window.location().pathname().unwrap_or_else(|_| "/".into());
-    let url = format!("{path}?{}", String::from(params.to_string()));
+    let url = format!("{path}{query}");
     if let Ok(history) = window.history() {
         let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
     }

@@ -11,6 +11,7 @@ use web_sys::HtmlInputElement;
 use super::app::Page;
 use crate::api::BaseImage;
 use crate::archive_base::{ArchiveBase, ArchiveImage};
+use crate::location;
 use crate::worker::{self, FromWorker};
 
 /// The name the base goes by: the tar's own, else one made from the file name (`app.tar` →
@@ -43,6 +44,7 @@ fn open(page: Page, file: web_sys::File, loading: RwSignal<bool>) {
     page.base_ref.set(None);
     page.archive.set_value(None);
     page.invalidate_build();
+    location::clear();
     loading.set(true);
     let what = file.name();
     let held = file.clone();
