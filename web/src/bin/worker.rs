@@ -7,7 +7,7 @@ use std::io::{self, Read, Seek, SeekFrom};
 
 use layerize_core::digest::HashingWriter;
 use layerize_core::layer::gzip::{Sequential, Shard};
-use layerize_core::layer::read::{Kind, LayerReader, StoredEntry};
+use layerize_core::layer::read::{LayerReader, StoredEntry};
 use layerize_core::layer::{write_layer, Entry, EntryKind, LayerOptions, LayerPath, Plan};
 use layerize_web::blob_parts::BlobParts;
 use layerize_web::range_read::RangeRead;
@@ -222,19 +222,7 @@ fn list_from(scope: &DedicatedWorkerGlobalScope, what: &str, source: impl Read) 
 }
 
 fn listed(e: &StoredEntry) -> ListedEntry {
-    let (kind, target) = match &e.kind {
-        Kind::File => ("file".to_owned(), None),
-        Kind::Dir => ("dir".to_owned(), None),
-        Kind::Symlink { target } => ("symlink".to_owned(), Some(target.clone())),
-        Kind::Hardlink { target } => ("hardlink".to_owned(), Some(target.clone())),
-        Kind::CharDevice { major, minor } => ("char".to_owned(), Some(format!("{major},{minor}"))),
-        Kind::BlockDevice { major, minor } => ("block".to_owned(), Some(format!("{major},{minor}"))),
-        Kind::Fifo => ("fifo".to_owned(), None),
-        Kind::Whiteout { hides } => ("whiteout".to_owned(), Some(hides.clone())),
-        Kind::Opaque { dir } => ("opaque".to_owned(), Some(dir.clone())),
-        Kind::AufsMeta => ("aufs-meta".to_owned(), None),
-        Kind::Other { type_flag } => (format!("type {type_flag}"), None),
-    };
+    let (kind, target) = (e.kind.name().to_owned(), e.kind.detail());
     ListedEntry { path: e.path.clone(), kind, target, mode: e.mode, uid: e.uid, gid: e.gid, size: e.size }
 }
 
