@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use layerize_tests::browser::Browser;
 use layerize_tests::fixtures::layered::push_layered;
 use layerize_tests::server::Server;
-use layerize_tests::{push_single, tool, Format, Registry, RegistryAuth};
+use layerize_tests::{push_single, readers, tool, Format, Registry, RegistryAuth};
 use serde_json::Value;
 
 use crate::cli::layerize;
@@ -175,4 +175,47 @@ fn page_shows_what_dropped_files_replace_and_delete_in_the_base() {
     assert_eq!(deletions, serde_json::json!([["/etc/not-in-the-base", true], ["/etc/os-release", false]]));
     assert_eq!(b.eval("return document.getElementById('shadow-added-bytes').dataset.bytes;"), Value::from(content.len().to_string()));
     b.screenshot("shadow");
+}
+
+#[test]
+fn page_reports_a_damaged_layer_and_saves_nothing_from_it() {
+    let registry = Registry::start(RegistryAuth::Anonymous);
+    let pushed = push_single(&registry, "base:1", Format::Oci);
+    let manifest: Value = serde_json::from_slice(&readers::skopeo_inspect_raw(&registry, "base:1")).expect("JSON");
+    let layer = manifest["layers"][0]["digest"].as_str().expect("layer digest").to_owned();
+    let listed = ok(&["ls", "--layer", "1", "--json", &pushed.reference]);
+    let motd = listed.lines().position(|l| as_row(l).0 == "/etc/motd").expect("/etc/motd in layer 1");
+    let hex = layer.trim_start_matches("sha256:");
+    let data = registry.storage_dir().join(format!("docker/registry/v2/blobs/sha256/{}/{hex}/data", &hex[..2]));
+    let mut blob = std::fs::read(&data).expect("registry blob");
+    let last = blob.len() - 1;
+    // The gzip trailer's last byte (the length): every member reads, only the check fails.
+    blob[last] ^= 0x55;
+    std::fs::write(&data, &blob).expect("damage the registry's blob");
+
+    let server = Server::start(&[registry.host()]);
+    let mut b = Browser::start("files-damaged");
+    b.goto(&format!("{}/?image={}", server.url(), pushed.reference));
+    assert_eq!(b.wait_text("#base-digest"), pushed.digest);
+    b.click("#merged-load");
+    b.wait_until("return document.querySelector('#merged-files-status.error') ? 'failed' : '';", &Value::from("failed"), "the merge to fail");
+    let status = b.wait_text("#merged-files-status");
+    assert!(status.contains(&layer) && status.contains("layer 1 of 1"), "{status}");
+    assert_eq!(b.wait_text("#merged-files-count"), "0", "nothing merged from a layer that fails its check");
+
+    // A file whose member reads fine is still not handed over: its layer fails the check.
+    b.click("#base-layers tbody tr:nth-child(1) button.layer-files-button");
+    b.wait_until("return document.querySelector('#layer-files-status.error') ? 'failed' : '';", &Value::from("failed"), "the listing to fail");
+    download_from(&b, "layer-files", motd, "/etc/motd");
+    b.wait_until(
+        "return document.querySelector('#layer-files-panel .file-download-status.error') ? 'failed' : '';",
+        &Value::from("failed"),
+        "the download to fail",
+    );
+    let status = b.wait_text("#layer-files-panel .file-download-status");
+    assert!(status.contains("/etc/motd") && status.contains(&layer), "{status}");
+    b.screenshot("damaged");
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let saved: Vec<_> = std::fs::read_dir(b.downloads()).expect("downloads").collect();
+    assert!(saved.is_empty(), "nothing is downloaded: {saved:?}");
 }
