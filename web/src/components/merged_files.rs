@@ -68,7 +68,7 @@ pub fn start_merge(
             let next = match msg {
                 FromWorker::Reading { layer, layers } => {
                     at = (layer, layers);
-                    Merge::Reading { layer, layers, done: 0, total: sizes.get(layer - 1).copied().unwrap_or(0) }
+                    Merge::Reading { layer, layers, done: 0, total: layer.checked_sub(1).and_then(|i| sizes.get(i)).copied().unwrap_or(0) }
                 }
                 FromWorker::Progress { done, total } => Merge::Reading { layer: at.0, layers: at.1, done, total },
                 FromWorker::Merged { entries: batch } => {
