@@ -48,7 +48,7 @@ fn cli(tree: &Path, threads: &str) -> (f64, String, u64) {
 }
 
 #[test]
-#[ignore = "benchmark: run by `cargo xtask bench page`"]
+#[ignore = "benchmark: run by `cargo xtask bench-page`"]
 fn page_layer_build_vs_cli() {
     let trees = std::env::var("LAYERIZE_BENCH_TREES").expect("LAYERIZE_BENCH_TREES=dir[,dir…]");
     let registry = Registry::start(RegistryAuth::Anonymous);

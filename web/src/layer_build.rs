@@ -1,12 +1,16 @@
 //! Builds a layer in Web Workers. Deflate is most of the work and wasm has no threads here, so
-//! the build runs in one worker per core: each reads the dropped files and makes the whole tar
-//! (cheap), but deflates only its share of the gzip blocks (the core's `gzip::Shard`). Their
-//! blocks are then joined in order between the gzip header and trailer, and one more worker
-//! hashes the joined blob. With one worker, that worker does it all in one pass.
+//! the build runs in one worker per core, each building one share of the layer (the core's
+//! `layer::share`): it deflates its part of the gzip blocks, and all but the first read only
+//! the bytes of their own blocks. Each block comes back as soon as it is made; the page puts
+//! them in order behind the gzip header and streams them into one more worker that hashes the
+//! blob while it is being built, so the digest is ready right after the last block. With one
+//! worker, that worker does it all in one pass.
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::rc::Rc;
 
+use layerize_core::layer::gzip::HEADER;
 use layerize_core::layer::LayerDigests;
 use layerize_core::Digest;
 use wasm_bindgen::{JsCast, JsValue};
@@ -50,17 +54,36 @@ pub fn start(entries: Vec<WireEntry>, files: js_sys::Array, mtime: u64, workers:
         });
         return started.map(drop).map_err(|e| format!("cannot start the layer worker: {e:?}"));
     }
-    let shards = Rc::new(RefCell::new(Shards { workers: Vec::new(), done: vec![0; workers as usize], results: Vec::new(), failed: false }));
-    shards.borrow_mut().results.resize_with(workers as usize, || None);
+    let state = Rc::new(RefCell::new(Shards {
+        workers: Vec::new(),
+        hasher: None,
+        hasher_ready: false,
+        queued: Vec::new(),
+        parts: js_sys::Array::new(),
+        waiting: BTreeMap::new(),
+        next_block: 0,
+        done: vec![0; workers as usize],
+        results: Vec::new(),
+        failed: false,
+        started,
+    }));
+    state.borrow_mut().results.resize_with(workers as usize, || None);
+    // The hasher first, so it is running when the first blocks come.
+    let (s, k) = (Rc::clone(&state), Rc::clone(&sink));
+    let hasher = worker::start_hash("the built layer".to_owned(), move |msg, _| on_hasher_message(&s, &k, msg))
+        .map_err(|e| format!("cannot start the hashing worker: {e:?}"))?;
+    state.borrow_mut().hasher = Some(hasher);
+    let header = js_sys::Uint8Array::from(&HEADER[..]);
+    state.borrow_mut().add_part(&header).map_err(|e| format!("cannot hash the layer: {e:?}"))?;
     for shard in 0..workers {
-        let (state, sink) = (Rc::clone(&shards), Rc::clone(&sink));
+        let (s, k) = (Rc::clone(&state), Rc::clone(&sink));
         let handle = worker::start_build(entries.clone(), files.clone(), mtime, (shard, workers), move |msg, data| {
-            on_shard_message(&state, &sink, shard as usize, msg, &data, started);
+            on_shard_message(&s, &k, shard as usize, msg, &data);
         });
         match handle {
-            Ok(w) => shards.borrow_mut().workers.push(w),
+            Ok(w) => state.borrow_mut().workers.push(w),
             Err(e) => {
-                shards.borrow_mut().stop();
+                state.borrow_mut().stop();
                 return Err(format!("cannot start layer worker {shard}: {e:?}"));
             }
         }
@@ -68,73 +91,121 @@ pub fn start(entries: Vec<WireEntry>, files: js_sys::Array, mtime: u64, workers:
     Ok(())
 }
 
-/// A finished shard: its blocks (an array of Blobs in block order) and what it computed.
-struct ShardResult {
-    diff_id: String,
+/// What a finished share computed.
+struct ShareResult {
+    diff_id: Option<String>,
     tar_size: u64,
     frame: Vec<u8>,
-    blocks: js_sys::Array,
+    blocks: u64,
     wasm_memory: u64,
 }
 
+/// A build spread over shares: blocks arrive from them out of order, are put in order here,
+/// and go on (as Blob parts) into the result and into the hasher as soon as they are next.
 struct Shards {
     workers: Vec<Worker>,
+    hasher: Option<Worker>,
+    /// The hasher takes parts only once it said `HashReady`; until then they wait here.
+    hasher_ready: bool,
+    queued: Vec<Blob>,
+    /// The gzip blob's parts so far, in order.
+    parts: js_sys::Array,
+    /// Blocks that came before the ones ahead of them.
+    waiting: BTreeMap<u64, Blob>,
+    next_block: u64,
     done: Vec<u64>,
-    results: Vec<Option<ShardResult>>,
+    results: Vec<Option<ShareResult>>,
     failed: bool,
+    started: f64,
 }
 
 impl Shards {
     fn stop(&mut self) {
         self.failed = true;
-        self.workers.iter().for_each(Worker::terminate);
+        self.workers.iter().chain(self.hasher.iter()).for_each(Worker::terminate);
     }
 
-    /// The gzip blob from every shard's blocks, interleaved by block number.
-    fn join(&self) -> Result<Joined, String> {
-        let results: Vec<&ShardResult> = self.results.iter().flatten().collect();
-        let first = results.first().ok_or("no layer worker finished")?;
-        if results.iter().any(|r| r.diff_id != first.diff_id || r.tar_size != first.tar_size || r.frame != first.frame) {
-            return Err("the layer workers disagree on the layer's tar (a file changed while it was read?)".to_owned());
-        }
-        if first.frame.len() != 18 {
-            return Err("a layer worker returned a malformed gzip frame".to_owned());
-        }
-        let parts = js_sys::Array::new();
-        parts.push(&js_sys::Uint8Array::from(&first.frame[..10]));
-        let total: u32 = results.iter().map(|r| r.blocks.length()).sum();
-        for number in 0..total {
-            let shard = results[(number as usize) % results.len()];
-            let block = shard.blocks.get(number / results.len() as u32);
-            if block.is_undefined() {
-                return Err(format!("gzip block {number} is missing"));
+    /// Appends `part` (a Blob or bytes) to the result and sends it to the hasher.
+    fn add_part(&mut self, part: &JsValue) -> Result<(), JsValue> {
+        let blob = match part.dyn_ref::<Blob>() {
+            Some(b) => b.clone(),
+            None => Blob::new_with_u8_array_sequence(&js_sys::Array::of1(part))?,
+        };
+        self.parts.push(&blob);
+        match (&self.hasher, self.hasher_ready) {
+            (Some(h), true) => worker::post_part(h, &blob),
+            _ => {
+                self.queued.push(blob);
+                Ok(())
             }
-            parts.push(&block);
         }
-        parts.push(&js_sys::Uint8Array::from(&first.frame[10..]));
-        let blob = Blob::new_with_blob_sequence(&parts).map_err(|e| format!("cannot join the layer's blocks: {e:?}"))?;
-        let diff_id = first.diff_id.parse().map_err(|_| "a layer worker returned a malformed diffID".to_owned())?;
-        let wasm_memory = results.iter().map(|r| r.wasm_memory).max().unwrap_or(0);
-        Ok(Joined { blob, diff_id, tar_size: first.tar_size, wasm_memory })
+    }
+
+    /// Moves every block that is next in line into the result.
+    fn take_block(&mut self, number: u64, block: Blob) -> Result<(), JsValue> {
+        self.waiting.insert(number, block);
+        while let Some(block) = self.waiting.remove(&self.next_block) {
+            self.add_part(&block)?;
+            self.next_block += 1;
+        }
+        Ok(())
+    }
+
+    /// Once every share is done and every block is in: the trailer, and the end of the hash.
+    fn finish_if_complete(&mut self) -> Result<bool, String> {
+        let results: Vec<&ShareResult> = self.results.iter().flatten().collect();
+        if results.len() < self.results.len() {
+            return Ok(false);
+        }
+        let first = results.first().ok_or("no layer worker finished")?;
+        if results.iter().any(|r| r.tar_size != first.tar_size) {
+            return Err("the layer workers disagree on the layer's size (a file changed while it was read?)".to_owned());
+        }
+        if self.next_block != results.iter().map(|r| r.blocks).sum::<u64>() || !self.waiting.is_empty() {
+            return Err(format!("gzip block {} is missing", self.next_block));
+        }
+        let trailer = first.frame.get(HEADER.len()..).filter(|t| t.len() == 8).ok_or("the first layer worker returned a malformed gzip frame")?;
+        let trailer = js_sys::Uint8Array::from(trailer);
+        self.add_part(&trailer).map_err(|e| format!("cannot hash the layer: {e:?}"))?;
+        match &self.hasher {
+            Some(h) if self.hasher_ready => worker::post_end(h).map_err(|e| format!("cannot hash the layer: {e:?}"))?,
+            _ => {}
+        }
+        Ok(true)
+    }
+
+    /// The result once the hasher has answered.
+    fn built(&self, digest: &str, size: u64) -> Result<Event, String> {
+        let results: Vec<&ShareResult> = self.results.iter().flatten().collect();
+        let first = results.first().ok_or("no layer worker finished")?;
+        let diff_id: Digest = first.diff_id.as_deref().unwrap_or_default().parse().map_err(|_| "the first layer worker returned no diffID".to_owned())?;
+        let digest: Digest = digest.parse().map_err(|_| "the hashing worker returned a malformed digest".to_owned())?;
+        let blob = Blob::new_with_blob_sequence(&self.parts).map_err(|e| format!("cannot join the layer's blocks: {e:?}"))?;
+        if blob.size() as u64 != size {
+            return Err(format!("the joined layer has {} bytes, the hashed one {size}", blob.size()));
+        }
+        Ok(Event::Built {
+            digests: LayerDigests { diff_id, digest, size, tar_size: first.tar_size },
+            blob,
+            millis: js_sys::Date::now() - self.started,
+            wasm_memory: results.iter().map(|r| r.wasm_memory).max().unwrap_or(0),
+        })
     }
 }
 
-/// The joined gzip blob, before its digest is known.
-struct Joined {
-    blob: Blob,
-    diff_id: Digest,
-    tar_size: u64,
-    wasm_memory: u64,
-}
-
-fn on_shard_message(state: &Rc<RefCell<Shards>>, sink: &Sink, shard: usize, msg: FromWorker, data: &JsValue, started: f64) {
+/// Stops everything and reports `message` once.
+fn fail(state: &Rc<RefCell<Shards>>, sink: &Sink, message: String) {
     if state.borrow().failed {
         return;
     }
-    let fail = |message: String| {
-        state.borrow_mut().stop();
-        (sink.borrow_mut())(Event::Failed(message));
-    };
+    state.borrow_mut().stop();
+    (sink.borrow_mut())(Event::Failed(message));
+}
+
+fn on_shard_message(state: &Rc<RefCell<Shards>>, sink: &Sink, shard: usize, msg: FromWorker, data: &JsValue) {
+    if state.borrow().failed {
+        return;
+    }
     match msg {
         FromWorker::Progress { done, total } => {
             let event = {
@@ -144,49 +215,58 @@ fn on_shard_message(state: &Rc<RefCell<Shards>>, sink: &Sink, shard: usize, msg:
             };
             (sink.borrow_mut())(event);
         }
-        FromWorker::ShardBuilt { diff_id, tar_size, frame, wasm_memory, .. } => {
-            let Ok(blocks) = field(data, "blob").dyn_into::<js_sys::Array>() else {
-                return fail("a layer worker returned no blocks".to_owned());
+        FromWorker::Block { number } => {
+            let taken = match field(data, "blob").dyn_into::<Blob>() {
+                Ok(block) => state.borrow_mut().take_block(number, block).map_err(|e| format!("{e:?}")),
+                Err(_) => Err(format!("gzip block {number} came without its bytes")),
             };
-            let joined = {
-                let mut s = state.borrow_mut();
-                s.results[shard] = Some(ShardResult { diff_id, tar_size, frame, blocks, wasm_memory });
-                if s.results.iter().any(Option::is_none) {
-                    return;
-                }
-                s.join()
-            };
-            match joined {
-                Ok(joined) => hash(joined, Rc::clone(sink), started),
-                Err(message) => fail(message),
+            if let Err(e) = taken {
+                fail(state, sink, format!("joining the layer's blocks: {e}"));
             }
         }
-        FromWorker::Failed { message } => fail(message),
+        FromWorker::ShardBuilt { diff_id, tar_size, frame, blocks, wasm_memory, .. } => {
+            let finished = {
+                let mut s = state.borrow_mut();
+                s.results[shard] = Some(ShareResult { diff_id, tar_size, frame, blocks, wasm_memory });
+                s.finish_if_complete()
+            };
+            if let Err(message) = finished {
+                fail(state, sink, message);
+            }
+        }
+        FromWorker::Failed { message } => fail(state, sink, message),
         _ => {}
     }
 }
 
-/// Hashes the joined blob in one more worker and reports the build.
-fn hash(joined: Joined, sink: Sink, started: f64) {
-    let sink2 = Rc::clone(&sink);
-    let Joined { blob, diff_id, tar_size, wasm_memory } = joined;
-    let result = worker::start_hash("the built layer".to_owned(), blob.clone(), move |msg, _| {
-        let event = match msg {
-            FromWorker::Hashed { digest, size } => match digest.parse() {
-                Ok(digest) => Event::Built {
-                    digests: LayerDigests { diff_id: diff_id.clone(), digest, size, tar_size },
-                    blob: blob.clone(),
-                    millis: js_sys::Date::now() - started,
-                    wasm_memory,
-                },
-                Err(_) => Event::Failed("the hashing worker returned a malformed digest".to_owned()),
-            },
-            FromWorker::Failed { message } => Event::Failed(message),
-            _ => return,
-        };
-        (sink2.borrow_mut())(event);
-    });
-    if let Err(e) = result {
-        (sink.borrow_mut())(Event::Failed(format!("cannot start the hashing worker: {e:?}")));
+fn on_hasher_message(state: &Rc<RefCell<Shards>>, sink: &Sink, msg: FromWorker) {
+    if state.borrow().failed {
+        return;
+    }
+    match msg {
+        FromWorker::HashReady => {
+            let sent = {
+                let mut s = state.borrow_mut();
+                s.hasher_ready = true;
+                let queued = std::mem::take(&mut s.queued);
+                let hasher = s.hasher.clone();
+                let complete = s.results.iter().all(Option::is_some) && s.waiting.is_empty();
+                hasher.map(|h| {
+                    queued.iter().try_for_each(|part| worker::post_part(&h, part)).and_then(|()| if complete { worker::post_end(&h) } else { Ok(()) })
+                })
+            };
+            if let Some(Err(e)) = sent {
+                fail(state, sink, format!("cannot hash the layer: {e:?}"));
+            }
+        }
+        FromWorker::Hashed { digest, size } => {
+            let event = state.borrow().built(&digest, size);
+            match event {
+                Ok(event) => (sink.borrow_mut())(event),
+                Err(message) => fail(state, sink, message),
+            }
+        }
+        FromWorker::Failed { message } => fail(state, sink, message),
+        _ => {}
     }
 }

@@ -30,8 +30,12 @@ pub enum ToWorker {
     /// Build the layer from the message's `files`. With `shards > 1`, deflate only this
     /// worker's share of the blocks (`shard` of `shards`) and answer `ShardBuilt`.
     Build { entries: Vec<WireEntry>, mtime: u64, shard: u32, shards: u32 },
-    /// The sha256 digest of the Blob in the message's `blob` field; `what` names it in errors.
+    /// Start hashing a blob that arrives in parts (`HashPart`, each a Blob in the `blob`
+    /// field, in order), ended by `HashEnd`; `what` names it in errors. Answered by
+    /// `HashReady`, and `Hashed` at the end.
     Hash { what: String },
+    HashPart,
+    HashEnd,
     /// List the members of the layer blob in the message's `blob` field; `what` names it
     /// (its digest) in errors.
     List { what: String },
@@ -68,9 +72,12 @@ pub enum FromWorker {
     Progress { done: u64, total: u64 },
     /// The layer is built; the blob is in the message's `blob` field.
     Built { diff_id: String, digest: String, size: u64, tar_size: u64, millis: f64, wasm_memory: u64 },
-    /// One shard of the layer is built; its compressed blocks are in the `blob` field, an
-    /// array of Blobs in block order. `frame` is the gzip header and the 8-byte trailer.
-    ShardBuilt { diff_id: String, tar_size: u64, frame: Vec<u8>, millis: f64, wasm_memory: u64 },
+    /// Compressed block `number` of a shared build, in the `blob` field.
+    Block { number: u64 },
+    /// One share of the layer is built, after it posted its `blocks` blocks. `frame` is the
+    /// gzip header and the 8-byte trailer; `diff_id` and `frame` come from share 0 only.
+    ShardBuilt { diff_id: Option<String>, tar_size: u64, frame: Vec<u8>, blocks: u64, millis: f64, wasm_memory: u64 },
+    HashReady,
     Hashed { digest: String, size: u64 },
     /// The next members of the layer being listed, in stream order.
     Entries { entries: Vec<ListedEntry> },
@@ -124,9 +131,20 @@ pub fn start_build(
     start(ToWorker::Build { entries, mtime, shard, shards }, "files", files.into(), on_message)
 }
 
-/// Hashes `blob` in a fresh worker: `Hashed` or `Failed`.
-pub fn start_hash(what: String, blob: web_sys::Blob, on_message: impl FnMut(FromWorker, JsValue) + 'static) -> Result<Worker, JsValue> {
-    start(ToWorker::Hash { what }, "blob", blob.into(), on_message)
+/// Starts a streamed hash in a fresh worker: once it answers `HashReady`, post it
+/// `HashPart`s and a `HashEnd` ([`post_part`], [`post_end`]); `Hashed` or `Failed` ends it.
+pub fn start_hash(what: String, on_message: impl FnMut(FromWorker, JsValue) + 'static) -> Result<Worker, JsValue> {
+    start(ToWorker::Hash { what }, "none", JsValue::NULL, on_message)
+}
+
+/// Sends the next part of a streamed hash.
+pub fn post_part(worker: &Worker, part: &web_sys::Blob) -> Result<(), JsValue> {
+    worker.post_message(&envelope(&ToWorker::HashPart, &[("blob", part)])?.into())
+}
+
+/// Ends a streamed hash.
+pub fn post_end(worker: &Worker) -> Result<(), JsValue> {
+    worker.post_message(&envelope(&ToWorker::HashEnd, &[])?.into())
 }
 
 /// Lists the members of the layer blob at `url` in a fresh worker that fetches it as it reads;
@@ -193,7 +211,12 @@ fn start(request: ToWorker, field: &'static str, side: JsValue, mut on_message: 
                 w.set_onmessage(None);
                 w.terminate();
             }
-            FromWorker::Progress { .. } | FromWorker::Entries { .. } | FromWorker::Reading { .. } | FromWorker::Merged { .. } => {}
+            FromWorker::Progress { .. }
+            | FromWorker::Entries { .. }
+            | FromWorker::Reading { .. }
+            | FromWorker::Merged { .. }
+            | FromWorker::Block { .. }
+            | FromWorker::HashReady => {}
         }
         on_message(msg, data);
     });

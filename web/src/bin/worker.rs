@@ -6,7 +6,8 @@
 use std::io::{self, Read, Seek, SeekFrom};
 
 use layerize_core::digest::HashingWriter;
-use layerize_core::layer::gzip::{Sequential, Shard};
+use layerize_core::layer::gzip::Sequential;
+use layerize_core::layer::share::write_layer_share;
 use layerize_core::layer::read::{LayerReader, StoredEntry};
 use layerize_core::layer::{write_layer, Entry, EntryKind, LayerOptions, LayerPath, Plan};
 use layerize_web::blob_parts::BlobParts;
@@ -20,21 +21,39 @@ use web_sys::{Blob, DedicatedWorkerGlobalScope, FileReaderSync, MessageEvent};
 fn main() {
     let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
     let reply = scope.clone();
+    // A streamed hash (`Hash`, `HashPart`…, `HashEnd`) lives across messages.
+    let mut hashing: Option<(String, HashingWriter<io::Sink>)> = None;
     let handler = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
         let data = e.data();
         let (msg, blob) = match open::<ToWorker>(&data) {
+            Ok(ToWorker::HashPart) => {
+                let Some((what, sink)) = hashing.as_mut() else { return };
+                let part: Result<Blob, _> = field(&data, "blob").dyn_into();
+                match part.map_err(|_| "no part".to_owned()).and_then(|p| copy_blob(p, sink)) {
+                    Ok(()) => return,
+                    Err(e) => {
+                        let message = format!("hashing {what}: {e}");
+                        hashing = None;
+                        (FromWorker::Failed { message }, None)
+                    }
+                }
+            }
+            Ok(ToWorker::Hash { what }) => {
+                hashing = Some((what, HashingWriter::new(io::sink())));
+                (FromWorker::HashReady, None)
+            }
+            Ok(ToWorker::HashEnd) => match hashing.take() {
+                Some((_, sink)) => {
+                    let (digest, size, _) = sink.finish();
+                    (FromWorker::Hashed { digest: digest.to_string(), size }, None)
+                }
+                None => (FromWorker::Failed { message: "no hash was started".to_owned() }, None),
+            },
             Ok(ToWorker::Build { entries, mtime, shard, shards }) => {
                 let files: js_sys::Array = field(&data, "files").unchecked_into();
                 let built = if shards > 1 { build_shard(&reply, entries, &files, mtime, shard, shards) } else { build(&reply, entries, &files, mtime) };
                 match built {
                     Ok((msg, blob)) => (msg, Some(blob)),
-                    Err(message) => (FromWorker::Failed { message }, None),
-                }
-            }
-            Ok(ToWorker::Hash { what }) => {
-                let blob: Result<Blob, _> = field(&data, "blob").dyn_into();
-                match blob.map_err(|_| format!("no blob to hash for {what}")).and_then(hash) {
-                    Ok(msg) => (msg, None),
                     Err(message) => (FromWorker::Failed { message }, None),
                 }
             }
@@ -134,9 +153,10 @@ fn build(scope: &DedicatedWorkerGlobalScope, wire: Vec<WireEntry>, files: &js_sy
     Ok((msg, blob.into()))
 }
 
-/// Builds the layer but deflates only blocks `shard`, `shard + shards`, …: the page runs one
-/// such worker per core and interleaves their blocks (see the core's `gzip::Shard`). Each
-/// block comes back as its own Blob, in order, in an array.
+/// Builds share `shard` of `shards` of the layer (the core's `layer::share`): deflates only
+/// blocks `shard`, `shard + shards`, …, and past share 0 reads only the bytes of those blocks.
+/// The page runs one such worker per core and interleaves their blocks. Each block is posted
+/// as its own Blob as soon as it is made, so the page can hash the blob while it is built.
 fn build_shard(
     scope: &DedicatedWorkerGlobalScope,
     wire: Vec<WireEntry>,
@@ -147,33 +167,32 @@ fn build_shard(
 ) -> Result<(FromWorker, JsValue), String> {
     let started = js_sys::Date::now();
     let (entries, total) = self::entries(wire)?;
-    let blocks = js_sys::Array::new();
-    let deflate = Shard::new(shard, shards, |_, bytes: Vec<u8>| {
+    let mut blocks = 0u64;
+    let emit = |number: u64, bytes: Vec<u8>| {
         let part = js_sys::Array::of1(&js_sys::Uint8Array::from(&bytes[..]));
         let block = Blob::new_with_u8_array_sequence(&part).map_err(|e| io::Error::other(format!("{e:?}")))?;
-        blocks.push(&block);
+        post(scope, &FromWorker::Block { number }, &[("blob", &block)]);
+        blocks += 1;
         Ok(())
-    });
-    let (digests, frame) = write_layer(&entries, &LayerOptions { mtime }, opener(files)?, deflate, Vec::new(), &mut progress(scope, total))
+    };
+    let out = write_layer_share(&entries, &LayerOptions { mtime }, opener(files)?, (shard, shards), emit, &mut progress(scope, total))
         .map_err(|e| e.to_string())?;
     let msg = FromWorker::ShardBuilt {
-        diff_id: digests.diff_id.to_string(),
-        tar_size: digests.tar_size,
-        frame,
+        diff_id: out.diff_id.map(|d| d.to_string()),
+        tar_size: out.tar_size,
+        frame: out.frame,
+        blocks,
         millis: js_sys::Date::now() - started,
         wasm_memory: wasm_memory(),
     };
-    Ok((msg, blocks.into()))
+    Ok((msg, JsValue::NULL))
 }
 
-/// The sha256 digest and size of `blob`, read in slices.
-fn hash(blob: Blob) -> Result<FromWorker, String> {
+/// Feeds all of `blob` to `sink`, read in slices.
+fn copy_blob(blob: Blob, sink: &mut impl io::Write) -> Result<(), String> {
     let reader = FileReaderSync::new().map_err(|e| format!("{e:?}"))?;
     let mut source = FileRead { size: blob.size(), blob, pos: 0.0, reader, buf: Vec::new(), at: 0 };
-    let mut sink = HashingWriter::new(io::sink());
-    io::copy(&mut source, &mut sink).map_err(|e| e.to_string())?;
-    let (digest, size, _) = sink.finish();
-    Ok(FromWorker::Hashed { digest: digest.to_string(), size })
+    io::copy(&mut source, sink).map(drop).map_err(|e| e.to_string())
 }
 
 /// Members per `Entries` message at most: few enough messages for a large layer.
@@ -243,8 +262,9 @@ fn open_archive(what: &str, file: Blob) -> Result<FromWorker, String> {
     Ok(FromWorker::Archive { image: layerize_web::archive_base::read_image(source).map_err(|e| format!("{what}: {e}"))? })
 }
 
-/// An opened image tar is read by offset: the core indexes where its members lie, then
-/// reads the small ones. A seek inside the slice already read reuses it.
+/// An opened image tar is read by offset (the core indexes where its members lie, then reads
+/// the small ones), and a later layer share seeks past the blocks it does not deflate. A seek
+/// inside the slice already read reuses it.
 impl Seek for FileRead {
     fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
         let start = self.pos - self.buf.len() as f64;

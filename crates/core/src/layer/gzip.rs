@@ -75,15 +75,24 @@ impl<D: Deflate + ?Sized> Deflate for &mut D {
     }
 }
 
-/// Compresses only every `count`-th block, starting at `index`, and hands each to `emit` with
+/// Which of `count` shares deflates block `number`. Share 0 also makes the tar's digests and
+/// reads every byte (see [`super::share`]), so it takes one block in every `2·count − 1` and
+/// each other share two, which evens out the work.
+pub fn share_of(number: u64, count: u32) -> u32 {
+    let count = u64::from(count.max(1));
+    let slot = number % (2 * count - 1);
+    slot.div_ceil(2) as u32
+}
+
+/// Compresses only the blocks [`share_of`] gives share `index`, and hands each to `emit` with
 /// its block number instead of writing it out. `count` workers that each run the whole layer
 /// build with their own `Shard` share the deflate work without talking to each other (the
 /// page's Web Workers cannot wait for one another); interleaving their blocks by number
 /// between the header and the trailer gives exactly the bytes of [`Sequential`]. The sink of
 /// such a build receives only the header and the 8-byte trailer.
 pub struct Shard<F: FnMut(u64, Vec<u8>) -> io::Result<()>> {
-    index: u64,
-    count: u64,
+    index: u32,
+    count: u32,
     next: u64,
     emit: F,
 }
@@ -97,7 +106,7 @@ impl<F: FnMut(u64, Vec<u8>) -> io::Result<()>> std::fmt::Debug for Shard<F> {
 impl<F: FnMut(u64, Vec<u8>) -> io::Result<()>> Shard<F> {
     /// Shard `index` of `count` (`index < count`).
     pub fn new(index: u32, count: u32, emit: F) -> Self {
-        Shard { index: index.into(), count: count.max(1).into(), next: 0, emit }
+        Shard { index, count: count.max(1), next: 0, emit }
     }
 }
 
@@ -105,7 +114,7 @@ impl<F: FnMut(u64, Vec<u8>) -> io::Result<()>> Deflate for Shard<F> {
     fn submit(&mut self, block: Vec<u8>, last: bool, _out: &mut dyn Write) -> io::Result<()> {
         let number = self.next;
         self.next += 1;
-        if number % self.count == self.index {
+        if share_of(number, self.count) == self.index {
             (self.emit)(number, deflate_block(&block, last)?)?;
         }
         Ok(())
@@ -122,14 +131,21 @@ pub struct GzipWriter<W: Write, D: Deflate> {
     out: W,
     deflate: D,
     block: Vec<u8>,
-    crc: crc32fast::Hasher,
+    /// None for a share that does not write the trailer (see [`super::share`]).
+    crc: Option<crc32fast::Hasher>,
     len: u64,
 }
 
 impl<W: Write, D: Deflate> GzipWriter<W, D> {
     pub fn new(mut out: W, deflate: D) -> io::Result<Self> {
         out.write_all(&HEADER)?;
-        Ok(GzipWriter { out, deflate, block: Vec::with_capacity(BLOCK_SIZE), crc: crc32fast::Hasher::new(), len: 0 })
+        Ok(GzipWriter { out, deflate, block: Vec::with_capacity(BLOCK_SIZE), crc: Some(crc32fast::Hasher::new()), len: 0 })
+    }
+
+    /// Blocks only: no header, no CRC, no trailer (for a share that deflates some blocks of a
+    /// stream whose frame another share writes).
+    pub(crate) fn blocks_only(out: W, deflate: D) -> Self {
+        GzipWriter { out, deflate, block: Vec::with_capacity(BLOCK_SIZE), crc: None, len: 0 }
     }
 
     /// Compresses what is left, writes the trailer and returns the inner writer.
@@ -137,8 +153,10 @@ impl<W: Write, D: Deflate> GzipWriter<W, D> {
         let last = std::mem::take(&mut self.block);
         self.deflate.submit(last, true, &mut self.out)?;
         self.deflate.drain(&mut self.out)?;
-        self.out.write_all(&self.crc.clone().finalize().to_le_bytes())?;
-        self.out.write_all(&(self.len as u32).to_le_bytes())?;
+        if let Some(crc) = self.crc {
+            self.out.write_all(&crc.finalize().to_le_bytes())?;
+            self.out.write_all(&(self.len as u32).to_le_bytes())?;
+        }
         Ok(self.out)
     }
 }
@@ -151,7 +169,9 @@ impl<W: Write, D: Deflate> Write for GzipWriter<W, D> {
         }
         let n = buf.len().min(BLOCK_SIZE - self.block.len());
         self.block.extend_from_slice(&buf[..n]);
-        self.crc.update(&buf[..n]);
+        if let Some(crc) = &mut self.crc {
+            crc.update(&buf[..n]);
+        }
         self.len += n as u64;
         Ok(n)
     }
@@ -228,7 +248,7 @@ mod tests {
                 let mut w = GzipWriter::new(Vec::new(), shard).unwrap();
                 w.write_all(&data).unwrap();
                 frame = w.finish().unwrap();
-                assert!(mine.iter().all(|(n, _)| n % u64::from(count) == u64::from(index)));
+                assert!(mine.iter().all(|(n, _)| share_of(*n, count) == index));
                 blocks.extend(mine);
             }
             assert_eq!(frame.len(), HEADER.len() + 8, "the sink gets only header and trailer");

@@ -4,6 +4,7 @@
 pub mod entry;
 pub mod gzip;
 pub mod read;
+pub mod share;
 mod tar;
 
 use std::io::{self, Read, Write};
@@ -42,7 +43,7 @@ pub struct LayerDigests {
 pub fn write_layer<S, R, W, D>(
     entries: &[Entry<S>],
     options: &LayerOptions,
-    mut open: impl FnMut(&S) -> io::Result<R>,
+    open: impl FnMut(&S) -> io::Result<R>,
     deflate: D,
     sink: W,
     progress: &mut dyn FnMut(u64),
@@ -56,6 +57,23 @@ where
     let blob = HashingWriter::new(sink);
     let gzip = GzipWriter::new(blob, deflate).map_err(write_err)?;
     let mut tar = TarWriter::new(HashingWriter::new(gzip), options.mtime);
+    append_entries(&mut tar, entries, open, progress, true)?;
+    let (diff_id, tar_size, gzip) = tar.into_inner().map_err(write_err)?.finish();
+    let (digest, size, sink) = gzip.finish().map_err(write_err)?.finish();
+    Ok((LayerDigests { diff_id, digest, size, tar_size }, sink))
+}
+
+/// Writes every entry to `tar`, reading each file's content from `open` and holding it to the
+/// size the plan gave it (a file that grew is noticed only with `check_growth`: a reader that
+/// does not see every byte cannot tell).
+fn append_entries<S, R: Read, W: Write>(
+    tar: &mut TarWriter<W>,
+    entries: &[Entry<S>],
+    mut open: impl FnMut(&S) -> io::Result<R>,
+    progress: &mut dyn FnMut(u64),
+    check_growth: bool,
+) -> Result<(), Error> {
+    let write_err = |source: io::Error| Error::LayerWrite { source };
     let mut done = 0u64;
     for entry in entries {
         let EntryKind::File { size, source, .. } = &entry.kind else {
@@ -72,13 +90,11 @@ where
         }
         result.map_err(write_err)?;
         let mut extra = [0u8; 1];
-        if exact.inner.read(&mut extra).map_err(source_err)? != 0 {
+        if check_growth && exact.inner.read(&mut extra).map_err(source_err)? != 0 {
             return Err(source_err(io::Error::other(format!("grew beyond {size} bytes while it was read"))));
         }
     }
-    let (diff_id, tar_size, gzip) = tar.into_inner().map_err(write_err)?.finish();
-    let (digest, size, sink) = gzip.finish().map_err(write_err)?.finish();
-    Ok((LayerDigests { diff_id, digest, size, tar_size }, sink))
+    Ok(())
 }
 
 /// Yields exactly `left` bytes of a source, recording (rather than only returning) a read
