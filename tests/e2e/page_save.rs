@@ -224,6 +224,31 @@ fn page_takes_an_image_tar_as_the_base() {
 /// no manifest of its own) as the base: the page builds on the manifest the core makes over
 /// the layers as stored, and the download loads back into docker with the base's layers.
 #[test]
+fn page_lists_and_merges_the_layers_of_an_image_tar_without_its_registry() {
+    let registry = Registry::start(RegistryAuth::Anonymous);
+    let base = push_single(&registry, "base:1", Format::Oci);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let base_tar = dir.path().join("base.tar");
+    crate::cli::layerize(&["save", &base.reference, "-o", &base_tar.display().to_string(), "-q"], None, None).ok();
+    let listed = crate::cli::layerize(&["ls", "--layer", "1", "--json", &base.reference], None, None).ok();
+    let merged = crate::cli::layerize(&["ls", "--merged", "--json", &base.reference], None, None).ok();
+    // From here on the tar is the only copy: the page must read its layers from the file.
+    drop(registry);
+    let server = Server::start(&[]);
+    let mut b = Browser::start("page-archive-layers");
+    b.goto(&server.url());
+    b.pick("#archive-input", &base_tar);
+    assert_eq!(b.wait_text("#base-digest"), base.digest);
+    b.click("#base-layers tbody tr:nth-child(1) button.layer-files-button");
+    b.wait_until("return document.querySelector('#layer-files-count')?.dataset.done ?? '';", &Value::from("true"), "the listing to finish");
+    assert_eq!(b.wait_text("#layer-files-count"), listed.lines().count().to_string(), "the page lists the tar's layer as the CLI lists the registry's");
+    b.click("#merged-load");
+    b.wait_until("return document.querySelector('#merged-files-count')?.dataset.done ?? '';", &Value::from("true"), "the merge to finish");
+    assert_eq!(b.wait_text("#merged-files-count"), merged.lines().count().to_string(), "the page merges the tar's layers as the CLI merges the registry's");
+    b.screenshot("tar-layers");
+}
+
+#[test]
 fn page_builds_on_a_docker_save_tar() {
     let registry = Registry::start(RegistryAuth::Anonymous);
     let base = push_single(&registry, "base:1", Format::Docker);

@@ -7,6 +7,7 @@ use layerize_core::Reference;
 use serde::{Deserialize, Serialize};
 
 use crate::api::{self, Login};
+use crate::archive_base::ArchiveBase;
 use crate::range_read::RangeRead;
 
 /// Where a layer is and what it must be.
@@ -43,9 +44,26 @@ impl RemoteLayer {
     }
 }
 
-/// Where the worker finds `layer` of `reference`'s repository: the proxied URL and the
-/// Authorization header the registry client negotiated for it.
-pub async fn locate(reference: &Reference, login: &Login, layer: &Descriptor) -> Result<RemoteLayer, String> {
-    let (url, authorization) = api::blob_access(reference, login, &layer.digest).await?;
+/// Where an image's layers are read from.
+#[derive(Clone, Debug)]
+pub enum LayerOrigin {
+    /// Its repository, through the proxy, with the page's login.
+    Registry { reference: Reference, login: Login },
+    /// The image tar opened as the base: slices of the file.
+    Archive(ArchiveBase),
+}
+
+/// Where the worker finds `layer`: for a registry, the proxied URL and the Authorization header
+/// the registry client negotiated for it; for an opened tar, an object URL of the layer's slice
+/// of the file (the browser answers Range requests on it like a server; the slice is not
+/// copied, and the URL lives as long as the page).
+pub async fn locate(origin: &LayerOrigin, layer: &Descriptor) -> Result<RemoteLayer, String> {
+    let (url, authorization) = match origin {
+        LayerOrigin::Registry { reference, login } => api::blob_access(reference, login, &layer.digest).await?,
+        LayerOrigin::Archive(archive) => {
+            let slice = archive.layer(&layer.digest)?;
+            (web_sys::Url::create_object_url_with_blob(&slice).map_err(|e| format!("{e:?}"))?, None)
+        }
+    };
     Ok(RemoteLayer { what: layer.digest.to_string(), url, authorization, size: layer.size })
 }

@@ -11,6 +11,7 @@ use super::shadow::ShadowSection;
 use super::{base::BaseSection, build::BuildSection, files::FilesSection, login::LoginSection, push::PushSection, save::SaveSection};
 use crate::api::{BaseImage, Login};
 use crate::archive_base::ArchiveBase;
+use crate::remote_layer::LayerOrigin;
 
 /// One dropped file: where it came from (relative path) and where it goes.
 #[derive(Clone, Debug, PartialEq)]
@@ -66,6 +67,14 @@ pub struct Page {
 }
 
 impl Page {
+    /// Where the base's layers are read from: the opened image tar, else the base's registry.
+    pub fn layer_origin(&self) -> Option<LayerOrigin> {
+        if let Some(archive) = self.archive.get_value() {
+            return Some(LayerOrigin::Archive(archive));
+        }
+        self.base_ref.get_untracked().map(|reference| LayerOrigin::Registry { reference, login: self.login.get_untracked() })
+    }
+
     fn new() -> Page {
         Page {
             login: RwSignal::new(Login::default()),

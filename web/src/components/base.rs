@@ -132,8 +132,8 @@ pub fn BaseSection(page: Page) -> impl IntoView {
                     <IndexEntries index=index selected=selected on_select=Callback::new(move |d| choose_in_index(page, d)) />
                 }
             })}
-            {move || page.image.get().zip(page.base_ref.get()).map(|(image, reference)| {
-                view! { <ImageInspection image=image reference=reference login=page.login.get_untracked() /> }
+            {move || page.image.get().zip(page.layer_origin()).map(|(image, origin)| {
+                view! { <ImageInspection image=image origin=origin /> }
             })}
         </section>
     }

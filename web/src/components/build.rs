@@ -33,7 +33,12 @@ fn shell_quote(s: &str) -> String {
 fn cli_command(page: &Page, built: &Built) -> String {
     let prefix = page.prefix.get_untracked();
     let mut parts = vec!["layerize append".to_owned()];
-    parts.push(page.base_ref.get_untracked().map(|r| r.to_string()).unwrap_or_default());
+    // A base opened from a tar is that file for the CLI too (docker-archive: reads both layouts).
+    let base = match page.archive.get_value() {
+        Some(archive) => format!("docker-archive:./{}", archive.file.name()),
+        None => page.base_ref.get_untracked().map(|r| r.to_string()).unwrap_or_default(),
+    };
+    parts.push(shell_quote(&base));
     if let Some(image) = page.image.get_untracked() {
         if matches!(page.top.get_untracked(), Some(layerize_core::manifest::Manifest::Index(_))) {
             parts.push(format!("--platform {}", image.config.platform()));

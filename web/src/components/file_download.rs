@@ -3,15 +3,13 @@
 //! browser's downloads under the file's name.
 
 use layerize_core::descriptor::Descriptor;
-use layerize_core::Reference;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use wasm_bindgen::JsCast;
 
 use super::inspect::human;
-use crate::api::Login;
 use crate::download;
-use crate::remote_layer;
+use crate::remote_layer::{self, LayerOrigin};
 use crate::worker::{self, field, FromWorker};
 
 /// Where one file download stands.
@@ -23,11 +21,11 @@ pub enum FileFetch {
     Failed(String),
 }
 
-/// Extracts `path` from `layer` of `reference` and saves it, following it in `state`.
-pub fn save_file(reference: Reference, login: Login, layer: Descriptor, path: String, state: RwSignal<Option<FileFetch>>) {
+/// Extracts `path` from `layer` and saves it, following it in `state`.
+pub fn save_file(origin: LayerOrigin, layer: Descriptor, path: String, state: RwSignal<Option<FileFetch>>) {
     state.set(Some(FileFetch::Reading { path: path.clone(), done: 0, total: layer.size }));
     spawn_local(async move {
-        let remote = match remote_layer::locate(&reference, &login, &layer).await {
+        let remote = match remote_layer::locate(&origin, &layer).await {
             Ok(r) => r,
             Err(e) => {
                 state.try_set(Some(FileFetch::Failed(format!("downloading {path}: {e}"))));

@@ -184,14 +184,14 @@ pub fn ImageDetails(image: BaseImage, on_files: Callback<usize>) -> impl IntoVie
 
 /// The details and, below them, the file listing of the layer chosen with a "Files" button.
 #[component]
-pub fn ImageInspection(image: BaseImage, reference: layerize_core::Reference, login: crate::api::Login) -> impl IntoView {
+pub fn ImageInspection(image: BaseImage, origin: crate::remote_layer::LayerOrigin) -> impl IntoView {
     let layers = image.manifest.layers.clone();
     let chosen = RwSignal::new(None::<usize>);
     view! {
         <ImageDetails image=image on_files=Callback::new(move |n| chosen.set(Some(n))) />
-        <MergedFiles reference=reference.clone() login=login.clone() layers=layers.clone() />
+        <MergedFiles origin=origin.clone() layers=layers.clone() />
         {move || chosen.get().and_then(|n| layers.get(n - 1).map(|l| (n, l.clone()))).map(|(n, layer)| {
-            view! { <LayerFiles reference=reference.clone() login=login.clone() number=n layer=layer /> }
+            view! { <LayerFiles origin=origin.clone() number=n layer=layer /> }
         })}
     }
 }

@@ -4,7 +4,6 @@
 //! The list is a [`FileList`]; a regular file can be downloaded.
 
 use layerize_core::descriptor::Descriptor;
-use layerize_core::Reference;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use web_sys::Worker;
@@ -12,7 +11,7 @@ use web_sys::Worker;
 use super::file_download::{save_file, FileDownloadStatus, FileFetch};
 use super::file_list::FileList;
 use super::inspect::human;
-use crate::api::{self, Login};
+use crate::remote_layer::{self, LayerOrigin, RemoteLayer};
 use crate::worker::{self, FromWorker, ListedEntry};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -23,7 +22,7 @@ enum State {
 }
 
 #[component]
-pub fn LayerFiles(reference: Reference, login: Login, number: usize, layer: Descriptor) -> impl IntoView {
+pub fn LayerFiles(origin: LayerOrigin, number: usize, layer: Descriptor) -> impl IntoView {
     let entries = RwSignal::new(Vec::<ListedEntry>::new());
     let state = RwSignal::new(State::Downloading(0));
     let job: StoredValue<Option<Worker>, LocalStorage> = StoredValue::new_local(None);
@@ -35,11 +34,12 @@ pub fn LayerFiles(reference: Reference, login: Login, number: usize, layer: Desc
     let digest = layer.digest.clone();
     let total = layer.size;
     let fetch = RwSignal::new(None::<FileFetch>);
-    let (r, l, d) = (reference.clone(), login.clone(), layer.clone());
-    let download = Callback::new(move |entry: ListedEntry| save_file(r.clone(), l.clone(), d.clone(), entry.path, fetch));
+    let (o, d) = (origin.clone(), layer.clone());
+    let download = Callback::new(move |entry: ListedEntry| save_file(o.clone(), d.clone(), entry.path, fetch));
+    let located = layer.clone();
     spawn_local(async move {
-        let (url, authorization) = match api::blob_access(&reference, &login, &digest).await {
-            Ok(access) => access,
+        let RemoteLayer { url, authorization, .. } = match remote_layer::locate(&origin, &located).await {
+            Ok(remote) => remote,
             Err(e) => {
                 state.try_set(State::Failed(format!("downloading layer {number}: {e}")));
                 return;

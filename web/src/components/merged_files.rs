@@ -5,7 +5,6 @@
 
 use layerize_core::descriptor::Descriptor;
 use layerize_core::flatten::MergedEntry;
-use layerize_core::Reference;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use web_sys::Worker;
@@ -13,8 +12,7 @@ use web_sys::Worker;
 use super::file_download::{save_file, FileDownloadStatus, FileFetch};
 use super::file_list::FileList;
 use super::inspect::human;
-use crate::api::Login;
-use crate::remote_layer;
+use crate::remote_layer::{self, LayerOrigin};
 use crate::worker::{self, FromWorker};
 
 /// Where a merge stands.
@@ -39,11 +37,10 @@ impl Merge {
     }
 }
 
-/// Merges `layers` of `reference` in a fresh worker, filling `entries` (cleared first) and
-/// following it in `state`; the worker goes into `job` so that closing the view stops it.
+/// Merges `layers` in a fresh worker, filling `entries` (cleared first) and following it in
+/// `state`; the worker goes into `job` so that closing the view stops it.
 pub fn start_merge(
-    reference: Reference,
-    login: Login,
+    origin: LayerOrigin,
     layers: Vec<Descriptor>,
     entries: RwSignal<Vec<MergedEntry>>,
     state: RwSignal<Merge>,
@@ -54,7 +51,7 @@ pub fn start_merge(
     spawn_local(async move {
         let mut remote = Vec::with_capacity(layers.len());
         for (i, layer) in layers.iter().enumerate() {
-            match remote_layer::locate(&reference, &login, layer).await {
+            match remote_layer::locate(&origin, layer).await {
                 Ok(r) => remote.push(r),
                 Err(e) => {
                     state.try_set(Merge::Failed(format!("layer {} of {}: {e}", i + 1, layers.len())));
@@ -97,7 +94,7 @@ pub fn start_merge(
 
 /// A "Merged filesystem" button and, once pressed, the merged listing.
 #[component]
-pub fn MergedFiles(reference: Reference, login: Login, layers: Vec<Descriptor>) -> impl IntoView {
+pub fn MergedFiles(origin: LayerOrigin, layers: Vec<Descriptor>) -> impl IntoView {
     let entries = RwSignal::new(Vec::<MergedEntry>::new());
     let state = RwSignal::new(Merge::Idle);
     let job: StoredValue<Option<Worker>, LocalStorage> = StoredValue::new_local(None);
@@ -107,13 +104,13 @@ pub fn MergedFiles(reference: Reference, login: Login, layers: Vec<Descriptor>) 
         }
     });
     let fetch = RwSignal::new(None::<FileFetch>);
-    let (r, l, d) = (reference.clone(), login.clone(), layers.clone());
+    let (o, d) = (origin.clone(), layers.clone());
     let download = Callback::new(move |entry: MergedEntry| {
         if let Some(layer) = d.get(entry.layer.wrapping_sub(1)) {
-            save_file(r.clone(), l.clone(), layer.clone(), entry.path, fetch);
+            save_file(o.clone(), layer.clone(), entry.path, fetch);
         }
     });
-    let start = move |_| start_merge(reference.clone(), login.clone(), layers.clone(), entries, state, job);
+    let start = move |_| start_merge(origin.clone(), layers.clone(), entries, state, job);
     let busy = move || matches!(state.get(), Merge::Reading { .. });
     view! {
         <div id="merged-files-panel">

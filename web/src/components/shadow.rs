@@ -97,14 +97,11 @@ pub fn ShadowSection(page: Page) -> impl IntoView {
     });
     let current = move || page.image.with(|i| i.as_ref().map(|i| i.manifest.digest().clone()));
     let compare = move |_| {
-        if page.archive.with_value(Option::is_some) {
-            return page.fail("comparing with the base's files works for a base from a registry; the layers of an opened image tar are not read here yet");
-        }
-        let (Some(reference), Some(image)) = (page.base_ref.get_untracked(), page.image.get_untracked()) else {
+        let (Some(origin), Some(image)) = (page.layer_origin(), page.image.get_untracked()) else {
             return page.fail("load a base image first");
         };
         listed.set(Some(image.manifest.digest().clone()));
-        start_merge(reference, page.login.get_untracked(), image.manifest.layers.clone(), base_entries, state, job);
+        start_merge(origin, image.manifest.layers.clone(), base_entries, state, job);
     };
     let fresh = move || state.get() == Merge::Done && listed.get() == current();
     let report = move || {
