@@ -56,7 +56,8 @@ pub struct Page {
     pub prefix: RwSignal<String>,
     pub deletes: RwSignal<Vec<String>>,
     pub edits: RwSignal<Edits>,
-    pub progress: RwSignal<Option<(u64, u64)>>,
+    /// A build's content bytes read, of the total, and its speed so far in MB/s.
+    pub progress: RwSignal<Option<(u64, u64, f64)>>,
     /// Web Workers a layer build is spread over (deflate blocks shared between them).
     pub workers: RwSignal<u32>,
     pub built: RwSignal<Option<Built>>,

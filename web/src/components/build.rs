@@ -88,10 +88,14 @@ fn start(page: Page) {
         Err(e) => return page.fail(format!("config: {e}")),
     };
     let history = format!("layerize page: {} files, {} deletions", rows.len(), deletes.len());
-    page.progress.set(Some((0, rows.iter().map(|r| r.size).sum())));
+    page.progress.set(Some((0, rows.iter().map(|r| r.size).sum(), 0.0)));
+    let started = js_sys::Date::now();
     let workers = page.workers.get_untracked();
     let result = layer_build::start(entries, files, 0, workers, move |event| match event {
-        Event::Progress { done, total } => page.progress.set(Some((done, total))),
+        Event::Progress { done, total } => {
+            let seconds = (js_sys::Date::now() - started) / 1000.0;
+            page.progress.set(Some((done, total, if seconds > 0.0 { done as f64 / 1e6 / seconds } else { 0.0 })));
+        }
         Event::Failed(message) => {
             page.progress.set(None);
             page.fail(format!("building the layer failed: {message}"));
@@ -117,9 +121,9 @@ fn start(page: Page) {
 #[component]
 pub fn BuildSection(page: Page) -> impl IntoView {
     let progress = move || {
-        page.progress.get().map(|(done, total)| {
+        page.progress.get().map(|(done, total, mbps)| {
             let pct = if total == 0 { 100.0 } else { done as f64 * 100.0 / total as f64 };
-            view! { <div id="build-progress"><progress max="100" value=pct /> {format!(" {done} / {total} bytes")}</div> }
+            view! { <div id="build-progress"><progress max="100" value=pct /> {format!(" {done} / {total} bytes, {mbps:.1} MB/s")}</div> }
         })
     };
     view! {
