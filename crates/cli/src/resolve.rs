@@ -7,6 +7,8 @@ use layerize_core::{Platform, Reference};
 use layerize_registry::transport::native::Native;
 use layerize_registry::Client;
 
+use crate::progress::Progress;
+
 /// The platform taken from an index when none is asked for.
 pub fn host_platform() -> Platform {
     Platform::from_rust("linux", std::env::consts::ARCH)
@@ -15,6 +17,19 @@ pub fn host_platform() -> Platform {
 /// Parses `--platform`, if given.
 pub fn platform_arg(arg: Option<&str>) -> Result<Option<Platform>> {
     Ok(arg.map(str::parse).transpose()?)
+}
+
+/// Resolves `reference` and takes its image for `platform` as [`image`] does, saying on
+/// `progress` which entry of an index it took.
+pub async fn resolve_image(client: &Client<Native>, reference: &Reference, platform: Option<&Platform>, progress: Progress) -> Result<ImageManifest> {
+    let top = client.resolve(reference).await.with_context(|| format!("reading {reference}"))?;
+    let from_index = matches!(top, Manifest::Index(_));
+    let chosen = image(client, reference, top, platform).await?;
+    if from_index {
+        let wanted = platform.cloned().unwrap_or_else(host_platform);
+        progress.step(format!("{reference}: platform {wanted}: {}", chosen.digest()));
+    }
+    Ok(chosen)
 }
 
 /// The image `manifest` (what `reference` resolved to) stands for on `platform`. A single

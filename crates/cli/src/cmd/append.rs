@@ -207,7 +207,7 @@ impl Job {
                 (all, Some(index))
             }
             Manifest::Index(index) => {
-                let wanted = self.platform.clone().unwrap_or_else(|| Platform::from_rust("linux", std::env::consts::ARCH));
+                let wanted = self.platform.clone().unwrap_or_else(crate::resolve::host_platform);
                 let entry = wanted.select(&index.manifests).with_context(|| format!("choosing a platform from {}", self.base))?;
                 self.progress.step(format!("platform {wanted}: {}", entry.digest));
                 (vec![source.image_manifest(repo, &entry.digest).await?], None)

@@ -47,7 +47,7 @@ pub fn run(args: Args) -> Result<()> {
     let target: Option<Reference> = args.target.as_deref().map(str::parse).transpose()?;
     let platform: Platform = match &args.platform {
         Some(p) => p.parse()?,
-        None => Platform::from_rust("linux", std::env::consts::ARCH),
+        None => crate::resolve::host_platform(),
     };
     let archive = ArchiveFile::open(&args.file)?;
     let found = archive.find(&platform, args.platform.is_some())?;

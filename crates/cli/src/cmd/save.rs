@@ -8,9 +8,8 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use bytes::Bytes;
-use layerize_core::manifest::{ImageManifest, Manifest};
 use layerize_core::{Platform, Reference};
 use layerize_registry::transport::native::Native;
 use layerize_registry::Client;
@@ -19,6 +18,7 @@ use crate::archive_out::OutputArchive;
 use crate::blob_source::Blob;
 use crate::progress::Progress;
 use crate::remote::{Access, RegistryFlags};
+use crate::resolve;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -46,7 +46,7 @@ pub fn run(args: Args) -> Result<()> {
         // `app` means `app:latest`, and the archive names it so.
         refs.push(if r.tag().is_none() && r.digest().is_none() { r.with_tag("latest")? } else { r });
     }
-    let platform: Option<Platform> = args.platform.as_deref().map(str::parse).transpose()?;
+    let platform = resolve::platform_arg(args.platform.as_deref())?;
     let access = args.registry.access(refs.iter().map(|r| r.registry().to_owned()).collect())?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let saved = runtime
@@ -70,7 +70,7 @@ async fn save(refs: &[Reference], platform: Option<&Platform>, access: &Access, 
     for reference in refs {
         let client = clients.get(reference.registry()).context("no client for the registry")?;
         let repo = reference.repository();
-        let manifest = image_manifest(client, reference, platform, progress).await.with_context(|| format!("reading {reference}"))?;
+        let manifest = resolve::resolve_image(client, reference, platform, progress).await.with_context(|| format!("reading {reference}"))?;
         let config = client.config(repo, &manifest).await.with_context(|| format!("reading the config of {reference}"))?;
         out.add_blob(&manifest.config, Blob::Memory(Bytes::copy_from_slice(config.raw()))).await?;
         for layer in &manifest.layers {
@@ -85,26 +85,4 @@ async fn save(refs: &[Reference], platform: Option<&Platform>, access: &Access, 
     }
     out.persist()?;
     Ok(saved)
-}
-
-/// The image manifest a reference names; for an index, the platform's entry.
-pub async fn image_manifest(client: &Client<Native>, reference: &Reference, platform: Option<&Platform>, progress: Progress) -> Result<ImageManifest> {
-    let repo = reference.repository();
-    match client.resolve(reference).await? {
-        Manifest::Image(m) => {
-            if let Some(wanted) = platform {
-                let have = client.config(repo, &m).await?.platform();
-                if !wanted.matches(&have) {
-                    bail!("{reference} is a single-platform image for {have}, not {wanted}");
-                }
-            }
-            Ok(m)
-        }
-        Manifest::Index(index) => {
-            let wanted = platform.cloned().unwrap_or_else(|| Platform::from_rust("linux", std::env::consts::ARCH));
-            let entry = wanted.select(&index.manifests)?;
-            progress.step(format!("{reference}: platform {wanted}: {}", entry.digest));
-            Ok(client.image_manifest(repo, &entry.digest).await?)
-        }
-    }
 }

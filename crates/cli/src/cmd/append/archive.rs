@@ -18,9 +18,9 @@ use super::Base;
 use crate::archive_file::ArchiveFile;
 use crate::archive_out::OutputArchive;
 use crate::blob_source::Blob;
-use crate::cmd::save::image_manifest;
 use crate::progress::Progress;
 use crate::remote::Access;
+use crate::resolve;
 use crate::upload::{push_blobs, put_manifests, Destination, ManifestPut};
 
 /// An append where the base or the result (or both) is an archive.
@@ -59,7 +59,7 @@ impl ArchiveJob {
             Base::Registry(reference) => {
                 registry_client = access.client(reference)?;
                 let repo = reference.repository();
-                let m = image_manifest(&registry_client, reference, self.platform.as_ref(), self.progress)
+                let m = resolve::resolve_image(&registry_client, reference, self.platform.as_ref(), self.progress)
                     .await
                     .with_context(|| format!("reading base image {reference}"))?;
                 let c = registry_client.config(repo, &m).await.with_context(|| format!("reading the config of {reference}"))?;
@@ -67,7 +67,7 @@ impl ArchiveJob {
             }
             Base::Archive(path) => {
                 archive = ArchiveFile::open(path)?;
-                let wanted = self.platform.clone().unwrap_or_else(|| Platform::from_rust("linux", std::env::consts::ARCH));
+                let wanted = self.platform.clone().unwrap_or_else(resolve::host_platform);
                 let found = archive.find(&wanted, self.platform.is_some())?;
                 let (manifest, config, blobs) = single_image(found, &wanted).with_context(|| format!("reading base image {}", path.display()))?;
                 (manifest, config, Layers::Archive { archive: &archive, layers: blobs })
