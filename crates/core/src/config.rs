@@ -67,7 +67,7 @@ impl ConfigChanges {
     }
 }
 
-/// What a person wants to know about a config at a glance.
+/// What a person wants to know about a config at a glance (the history is [`Config::history`]).
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Summary {
     pub platform: String,
@@ -77,9 +77,14 @@ pub struct Summary {
     pub env: Vec<String>,
     pub working_dir: Option<String>,
     pub user: Option<String>,
-    pub labels: Vec<(String, String)>,
     pub exposed_ports: Vec<String>,
-    pub history: Vec<History>,
+    /// In the config's order.
+    #[serde(serialize_with = "pairs_as_map")]
+    pub labels: Vec<(String, String)>,
+}
+
+fn pairs_as_map<S: serde::Serializer>(pairs: &[(String, String)], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_map(pairs.iter().map(|(k, v)| (k, v)))
 }
 
 impl Config {
@@ -143,9 +148,8 @@ impl Config {
             env: strings("Env").unwrap_or_default(),
             working_dir: string("WorkingDir"),
             user: string("User"),
-            labels: map_keys("Labels"),
             exposed_ports: map_keys("ExposedPorts").into_iter().map(|(k, _)| k).collect(),
-            history: self.history(),
+            labels: map_keys("Labels"),
         }
     }
 
@@ -283,7 +287,7 @@ mod tests {
         assert_eq!(s.platform, "linux/amd64");
         assert_eq!(s.cmd, Some(vec!["/bin/sh".to_owned()]));
         assert_eq!(s.labels, vec![("b".to_owned(), "2".to_owned()), ("a".to_owned(), "1".to_owned())]);
-        assert_eq!(s.history.len(), 1);
+        assert_eq!(c.history().len(), 1);
     }
 
     #[test]

@@ -4,9 +4,9 @@
 //!
 //! The CLI renders it as text or JSON; the page can render the same report.
 
-use serde::{Serialize, Serializer};
+use serde::Serialize;
 
-use crate::config::{Config, History};
+use crate::config::{Config, History, Summary};
 use crate::descriptor::{Descriptor, REFERENCE_DIGEST};
 use crate::digest::Digest;
 use crate::manifest::{ImageManifest, Index};
@@ -81,23 +81,7 @@ pub struct ConfigReport {
     pub size: u64,
     /// Absent when the config is not an image config (an artifact's).
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    pub summary: Option<ConfigSummary>,
-}
-
-/// The parts of an image config a person looks at.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct ConfigSummary {
-    pub platform: String,
-    pub created: Option<String>,
-    pub entrypoint: Option<Vec<String>>,
-    pub cmd: Option<Vec<String>>,
-    pub env: Vec<String>,
-    pub working_dir: Option<String>,
-    pub user: Option<String>,
-    pub exposed_ports: Vec<String>,
-    /// In the config's order.
-    #[serde(serialize_with = "pairs_as_map")]
-    pub labels: Vec<(String, String)>,
+    pub summary: Option<Summary>,
 }
 
 /// One history step, with the layer it made (counted from 1), if it made one.
@@ -181,7 +165,7 @@ impl ImageReport {
                 digest: manifest.config.digest.clone(),
                 media_type: manifest.config.media_type.clone(),
                 size: manifest.config.size,
-                summary: config.map(summarise),
+                summary: config.map(Config::summary),
             },
             history,
             layers_size: layers.iter().map(|l| l.size).sum(),
@@ -214,25 +198,6 @@ fn pair_history(history: Vec<History>, layers: usize) -> Vec<Step> {
             Step { history: h, layer }
         })
         .collect()
-}
-
-fn summarise(config: &Config) -> ConfigSummary {
-    let s = config.summary();
-    ConfigSummary {
-        platform: s.platform,
-        created: s.created,
-        entrypoint: s.entrypoint,
-        cmd: s.cmd,
-        env: s.env,
-        working_dir: s.working_dir,
-        user: s.user,
-        exposed_ports: s.exposed_ports,
-        labels: s.labels,
-    }
-}
-
-fn pairs_as_map<S: Serializer>(pairs: &[(String, String)], s: S) -> Result<S::Ok, S::Error> {
-    s.collect_map(pairs.iter().map(|(k, v)| (k, v)))
 }
 
 #[cfg(test)]

@@ -6,7 +6,8 @@ use std::fmt::Write as _;
 use std::io::Write;
 
 use anyhow::{Context, Result};
-use layerize_core::inspect::{ConfigSummary, ImageReport, IndexReport, Report, Role};
+use layerize_core::config::Summary;
+use layerize_core::inspect::{ImageReport, IndexReport, Report, Role};
 use layerize_core::manifest::Manifest;
 use layerize_core::media_type::MediaType;
 use layerize_core::Reference;
@@ -154,7 +155,7 @@ fn render_image(image: &ImageReport, reference: &Reference) -> String {
     s
 }
 
-fn render_config(s: &mut String, c: &ConfigSummary) {
+fn render_config(s: &mut String, c: &Summary) {
     let words = |w: &Option<Vec<String>>| w.as_ref().map(|w| serde_json::to_string(w).unwrap_or_default()).unwrap_or_else(|| "-".into());
     let or_dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
     let _ = writeln!(s, "  platform    {}", c.platform);
