@@ -178,11 +178,13 @@ impl FileMember {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::io::Cursor;
 
-    fn tar_of(entries: &[(&str, EntryType, &[u8], Option<&str>)]) -> Vec<u8> {
+    /// A tar of `(name, kind, data, link)` members, names written raw as given (so that `..`
+    /// and absolute names can be tested); the archive reader's tests use it too.
+    pub(crate) fn tar_of(entries: &[(&str, EntryType, Vec<u8>, Option<&str>)]) -> Vec<u8> {
         let mut b = tar::Builder::new(Vec::new());
         for (name, kind, data, link) in entries {
             let mut h = tar::Header::new_gnu();
@@ -192,11 +194,9 @@ mod tests {
             if let Some(link) = link {
                 h.set_link_name(link).unwrap();
             }
-            // Write the name raw so that `..` and absolute names can be tested.
-            let field = &mut h.as_old_mut().name;
-            field[..name.len()].copy_from_slice(name.as_bytes());
+            h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
             h.set_cksum();
-            b.append(&h, *data).unwrap();
+            b.append(&h, &data[..]).unwrap();
         }
         b.into_inner().unwrap()
     }
@@ -204,11 +204,11 @@ mod tests {
     #[test]
     fn finds_files_through_links_and_dot_prefixes() {
         let tar = tar_of(&[
-            ("./", EntryType::Directory, b"", None),
-            ("./a/layer.tar", EntryType::Regular, b"layer bytes", None),
-            ("./b/layer.tar", EntryType::Symlink, b"", Some("../a/layer.tar")),
-            ("c.tar", EntryType::Link, b"", Some("./a/layer.tar")),
-            ("manifest.json", EntryType::Regular, b"[]", None),
+            ("./", EntryType::Directory, b"".to_vec(), None),
+            ("./a/layer.tar", EntryType::Regular, b"layer bytes".to_vec(), None),
+            ("./b/layer.tar", EntryType::Symlink, b"".to_vec(), Some("../a/layer.tar")),
+            ("c.tar", EntryType::Link, b"".to_vec(), Some("./a/layer.tar")),
+            ("manifest.json", EntryType::Regular, b"[]".to_vec(), None),
         ]);
         let members = Members::scan(Cursor::new(&tar)).unwrap();
         let a = members.file("a/layer.tar", "test").unwrap();
@@ -224,12 +224,12 @@ mod tests {
 
     #[test]
     fn refuses_escaping_names_and_cut_tars() {
-        let evil = tar_of(&[("../evil", EntryType::Regular, b"x", None)]);
+        let evil = tar_of(&[("../evil", EntryType::Regular, b"x".to_vec(), None)]);
         assert!(matches!(Members::scan(Cursor::new(&evil)), Err(Error::InvalidMemberPath { .. })));
-        let abs = tar_of(&[("/etc/x", EntryType::Regular, b"x", None)]);
+        let abs = tar_of(&[("/etc/x", EntryType::Regular, b"x".to_vec(), None)]);
         assert!(matches!(Members::scan(Cursor::new(&abs)), Err(Error::InvalidMemberPath { .. })));
 
-        let whole = tar_of(&[("a", EntryType::Regular, &[7u8; 2000], None), ("b", EntryType::Regular, b"x", None)]);
+        let whole = tar_of(&[("a", EntryType::Regular, vec![7u8; 2000], None), ("b", EntryType::Regular, b"x".to_vec(), None)]);
         // Cut inside a's data: the seek over it lands past the end.
         let cut = &whole[..1000];
         match Members::scan(Cursor::new(cut)) {

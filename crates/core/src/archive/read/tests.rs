@@ -3,28 +3,11 @@ use std::io::Cursor;
 use tar::EntryType;
 
 use super::*;
+use crate::archive::members::tests::tar_of;
 use crate::archive::oci_layout::{index_json, named};
 use crate::archive::write::tests::{image, layer};
 
 const AMD64: fn() -> Platform = || Platform::new("linux", "amd64", None);
-
-/// A tar of `(name, kind, data, link)` members, names written as given.
-fn tar_of(entries: &[(&str, EntryType, Vec<u8>, Option<&str>)]) -> Vec<u8> {
-    let mut b = tar::Builder::new(Vec::new());
-    for (name, kind, data, link) in entries {
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(*kind);
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        if let Some(link) = link {
-            h.set_link_name(link).unwrap();
-        }
-        h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
-        h.set_cksum();
-        b.append(&h, &data[..]).unwrap();
-    }
-    b.into_inner().unwrap()
-}
 
 fn find(tar: &[u8]) -> Result<Vec<Found>, Error> {
     let members = Members::scan(Cursor::new(tar))?;
