@@ -1,10 +1,8 @@
 //! Everything the page asks of registries, through the server's proxy: loading a base image
 //! and pushing the result. The protocol itself is the registry crate's.
 
-use std::io::Write;
-
 use bytes::Bytes;
-use futures_util::{stream, StreamExt};
+use futures_util::stream;
 use layerize_core::config::Config;
 use layerize_core::manifest::{ImageManifest, Index, Manifest};
 use layerize_core::mutate::Appended;
@@ -17,7 +15,6 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::Blob;
 
 use crate::archive_base::ArchiveBase;
-use crate::blob_parts::BlobParts;
 
 /// Credentials the user typed for one registry; kept in page memory only.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -78,23 +75,6 @@ pub async fn image(reference: &Reference, login: &Login, manifest: Option<ImageM
 pub async fn blob_access(reference: &Reference, login: &Login, digest: &Digest) -> Result<(String, Option<String>), String> {
     let access = client(reference, login)?.blob_access(reference.repository(), digest).await.map_err(|e| e.to_string())?;
     Ok((proxy()?.proxied(&access.url), access.authorization))
-}
-
-/// Downloads the layer blob `digest` of `reference`'s repository into a browser Blob (in
-/// parts, so the browser, not wasm memory, holds it), verified against its digest by the
-/// registry client; `on_bytes` is told how many bytes arrived so far.
-pub async fn layer_blob(reference: &Reference, login: &Login, digest: &Digest, on_bytes: &mut dyn FnMut(u64)) -> Result<Blob, String> {
-    let c = client(reference, login)?;
-    let mut body = c.blob(reference.repository(), digest).await.map_err(|e| e.to_string())?;
-    let mut parts = BlobParts::new();
-    let mut done = 0u64;
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| e.to_string())?;
-        done += chunk.len() as u64;
-        parts.write_all(&chunk).map_err(|e| e.to_string())?;
-        on_bytes(done);
-    }
-    parts.finish().map_err(|e| format!("{e:?}"))
 }
 
 /// What a push sends: the base, what the append made of it, where it goes, and where the

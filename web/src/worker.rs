@@ -36,13 +36,9 @@ pub enum ToWorker {
     Hash { what: String },
     HashPart,
     HashEnd,
-    /// List the members of the layer blob in the message's `blob` field; `what` names it
-    /// (its digest) in errors.
-    List { what: String },
-    /// List the layer blob at `url` (through the proxy), fetched here in Range requests as
-    /// the reader needs bytes, so members show while it downloads; checked against `what`
-    /// (its digest) and `size` at the end. `authorization` is the pull's header, a secret.
-    ListRemote { what: String, url: String, authorization: Option<String>, size: u64 },
+    /// List the members of a layer the worker fetches as the reader needs bytes, so they show
+    /// while it downloads; the layer is held to its digest and size at the end.
+    List { layer: RemoteLayer },
     /// Read the image tar (`docker save`, OCI archive) in the message's `blob` field: the one
     /// image it holds, to take as the base. `what` names the file in errors.
     OpenArchive { what: String },
@@ -147,22 +143,11 @@ pub fn post_end(worker: &Worker) -> Result<(), JsValue> {
     worker.post_message(&envelope(&ToWorker::HashEnd, &[])?.into())
 }
 
-/// Lists the members of the layer blob at `url` in a fresh worker that fetches it as it reads;
-/// `Progress` (bytes fetched), `Entries` batches, then `Listed` or `Failed`.
-pub fn start_remote_listing(
-    what: String,
-    url: String,
-    authorization: Option<String>,
-    size: u64,
-    on_message: impl FnMut(FromWorker, JsValue) + 'static,
-) -> Result<Worker, JsValue> {
-    start(ToWorker::ListRemote { what, url, authorization, size }, "none", JsValue::NULL, on_message)
-}
-
-/// Lists the members of a layer blob in a fresh worker; entries arrive in batches
-/// (`Entries`), then `Listed` or `Failed`. The returned worker can be terminated to cancel.
-pub fn start_listing(what: String, blob: web_sys::Blob, on_message: impl FnMut(FromWorker, JsValue) + 'static) -> Result<Worker, JsValue> {
-    start(ToWorker::List { what }, "blob", blob.into(), on_message)
+/// Lists the members of `layer` in a fresh worker that fetches it as it reads: `Progress`
+/// (bytes fetched), `Entries` batches, then `Listed` or `Failed`. The returned worker can be
+/// terminated to cancel.
+pub fn start_listing(layer: RemoteLayer, on_message: impl FnMut(FromWorker, JsValue) + 'static) -> Result<Worker, JsValue> {
+    start(ToWorker::List { layer }, "none", JsValue::NULL, on_message)
 }
 
 /// Merges the layers of an image (lowest first) in a fresh worker: per layer `Reading` and

@@ -11,7 +11,7 @@ use layerize_core::layer::share::write_layer_share;
 use layerize_core::layer::read::{LayerReader, StoredEntry};
 use layerize_core::layer::{write_layer, Entry, EntryKind, LayerOptions, LayerPath, Plan};
 use layerize_web::blob_parts::BlobParts;
-use layerize_web::range_read::RangeRead;
+use layerize_web::remote_layer::RemoteLayer;
 use layerize_web::{file_extract, merged_listing};
 use layerize_web::worker::{envelope, field, open, FromWorker, ListedEntry, ToWorker, WireEntry, WireKind};
 use wasm_bindgen::prelude::*;
@@ -57,14 +57,7 @@ fn main() {
                     Err(message) => (FromWorker::Failed { message }, None),
                 }
             }
-            Ok(ToWorker::List { what }) => {
-                let blob: Result<Blob, _> = field(&data, "blob").dyn_into();
-                match blob.map_err(|_| "no layer blob to list".to_owned()).and_then(|b| list(&reply, &what, b)) {
-                    Ok(msg) => (msg, None),
-                    Err(message) => (FromWorker::Failed { message }, None),
-                }
-            }
-            Ok(ToWorker::ListRemote { what, url, authorization, size }) => match list_remote(&reply, &what, url, authorization, size) {
+            Ok(ToWorker::List { layer }) => match list(&reply, &layer) {
                 Ok(msg) => (msg, None),
                 Err(message) => (FromWorker::Failed { message }, None),
             },
@@ -198,35 +191,21 @@ fn copy_blob(blob: Blob, sink: &mut impl io::Write) -> Result<(), String> {
 /// Members per `Entries` message at most: few enough messages for a large layer.
 const BATCH: usize = 500;
 
-/// Reads the layer in `blob` through the core's reader, posting members in batches.
-fn list(scope: &DedicatedWorkerGlobalScope, what: &str, blob: Blob) -> Result<FromWorker, String> {
-    let reader = FileReaderSync::new().map_err(|e| format!("{e:?}"))?;
-    let source = FileRead { size: blob.size(), blob, pos: 0.0, reader, buf: Vec::new(), at: 0 };
-    list_from(scope, what, source)
-}
-
-/// Lists the layer at `url` while fetching it, then holds it to its digest `what` and `size`.
-fn list_remote(scope: &DedicatedWorkerGlobalScope, what: &str, url: String, authorization: Option<String>, size: u64) -> Result<FromWorker, String> {
+/// Lists `layer` while fetching it (see `RemoteLayer::read_verified`), posting members in
+/// batches: the first at once, then every [`BATCH`] members or 100 ms, so rows show as soon
+/// as they are read.
+fn list(scope: &DedicatedWorkerGlobalScope, layer: &RemoteLayer) -> Result<FromWorker, String> {
     let mut fetched = |done: u64, total: u64| post(scope, &FromWorker::Progress { done, total }, &[]);
-    let mut source = RangeRead::new(url, authorization, size, &mut fetched);
-    let listed = list_from(scope, what, &mut source)?;
-    let (digest, len) = source.finish().map_err(|e| format!("reading layer {what}: {e}"))?;
-    if digest.as_str() != what || len != size {
-        return Err(format!("layer {what} does not match its descriptor: {len} bytes with digest {digest}"));
-    }
-    Ok(listed)
+    layer.read_verified(&mut fetched, |reader| list_members(scope, reader))
 }
 
-/// Reads the layer in `source` through the core's reader, posting members in batches: the
-/// first at once, then every [`BATCH`] members or 100 ms, so rows show as soon as they are read.
-fn list_from(scope: &DedicatedWorkerGlobalScope, what: &str, source: impl Read) -> Result<FromWorker, String> {
-    let mut layer = LayerReader::new(what, source).map_err(|e| e.to_string())?;
+fn list_members<R: Read>(scope: &DedicatedWorkerGlobalScope, layer: &mut LayerReader<R>) -> Result<FromWorker, layerize_core::Error> {
     let compression = format!("{:?}", layer.compression()).to_lowercase();
     let mut count = 0u64;
     let mut batch = Vec::with_capacity(BATCH);
     let mut posted = 0.0;
-    for entry in layer.entries().map_err(|e| e.to_string())? {
-        batch.push(listed(&entry.map_err(|e| e.to_string())?));
+    for entry in layer.entries()? {
+        batch.push(listed(&entry?));
         count += 1;
         let now = js_sys::Date::now();
         if batch.len() == BATCH || count == 1 || now - posted > 100.0 {

@@ -11,7 +11,7 @@ use web_sys::Worker;
 use super::file_download::{save_file, FileDownloadStatus, FileFetch};
 use super::file_list::FileList;
 use super::inspect::human;
-use crate::remote_layer::{self, LayerOrigin, RemoteLayer};
+use crate::remote_layer::{self, LayerOrigin};
 use crate::worker::{self, FromWorker, ListedEntry};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -31,14 +31,13 @@ pub fn LayerFiles(origin: LayerOrigin, number: usize, layer: Descriptor) -> impl
             w.terminate();
         }
     });
-    let digest = layer.digest.clone();
     let total = layer.size;
     let fetch = RwSignal::new(None::<FileFetch>);
     let (o, d) = (origin.clone(), layer.clone());
     let download = Callback::new(move |entry: ListedEntry| save_file(o.clone(), d.clone(), entry.path, fetch));
     let located = layer.clone();
     spawn_local(async move {
-        let RemoteLayer { url, authorization, .. } = match remote_layer::locate(&origin, &located).await {
+        let remote = match remote_layer::locate(&origin, &located).await {
             Ok(remote) => remote,
             Err(e) => {
                 state.try_set(State::Failed(format!("downloading layer {number}: {e}")));
@@ -48,7 +47,7 @@ pub fn LayerFiles(origin: LayerOrigin, number: usize, layer: Descriptor) -> impl
         if state.try_set(State::Downloading(0)).is_some() {
             return; // the listing was closed meanwhile
         }
-        let started = worker::start_remote_listing(digest.to_string(), url, authorization, total, move |msg, _| match msg {
+        let started = worker::start_listing(remote, move |msg, _| match msg {
             FromWorker::Progress { done, .. } => {
                 state.try_set(State::Downloading(done));
             }
