@@ -26,7 +26,8 @@ pub enum Event {
     Failed(String),
 }
 
-/// One worker per core the browser reports (at most 8: every worker also reads all input).
+/// One worker per core the browser reports (at most 8: share 0 still reads every byte, and the
+/// hashing worker runs beside them).
 pub fn default_workers() -> u32 {
     web_sys::window().map(|w| w.navigator().hardware_concurrency() as u32).unwrap_or(1).clamp(1, 8)
 }
@@ -63,11 +64,10 @@ pub fn start(entries: Vec<WireEntry>, files: js_sys::Array, mtime: u64, workers:
         waiting: BTreeMap::new(),
         next_block: 0,
         done: vec![0; workers as usize],
-        results: Vec::new(),
+        results: (0..workers).map(|_| None).collect(),
         failed: false,
         started,
     }));
-    state.borrow_mut().results.resize_with(workers as usize, || None);
     // The hasher first, so it is running when the first blocks come.
     let (s, k) = (Rc::clone(&state), Rc::clone(&sink));
     let hasher = worker::start_hash("the built layer".to_owned(), move |msg, _| on_hasher_message(&s, &k, msg))
@@ -224,7 +224,7 @@ fn on_shard_message(state: &Rc<RefCell<Shards>>, sink: &Sink, shard: usize, msg:
                 fail(state, sink, format!("joining the layer's blocks: {e}"));
             }
         }
-        FromWorker::ShardBuilt { diff_id, tar_size, frame, blocks, wasm_memory, .. } => {
+        FromWorker::ShardBuilt { diff_id, tar_size, frame, blocks, wasm_memory } => {
             let finished = {
                 let mut s = state.borrow_mut();
                 s.results[shard] = Some(ShareResult { diff_id, tar_size, frame, blocks, wasm_memory });

@@ -72,7 +72,7 @@ pub enum FromWorker {
     Block { number: u64 },
     /// One share of the layer is built, after it posted its `blocks` blocks. `frame` is the
     /// gzip header and the 8-byte trailer; `diff_id` and `frame` come from share 0 only.
-    ShardBuilt { diff_id: Option<String>, tar_size: u64, frame: Vec<u8>, blocks: u64, millis: f64, wasm_memory: u64 },
+    ShardBuilt { diff_id: Option<String>, tar_size: u64, frame: Vec<u8>, blocks: u64, wasm_memory: u64 },
     HashReady,
     Hashed { digest: String, size: u64 },
     /// The next members of the layer being listed, in stream order.

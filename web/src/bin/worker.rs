@@ -147,7 +147,7 @@ fn build(scope: &DedicatedWorkerGlobalScope, wire: Vec<WireEntry>, files: &js_sy
 }
 
 /// Builds share `shard` of `shards` of the layer (the core's `layer::share`): deflates only
-/// blocks `shard`, `shard + shards`, …, and past share 0 reads only the bytes of those blocks.
+/// the blocks the core's `gzip::share_of` gives it, and past share 0 reads only their bytes.
 /// The page runs one such worker per core and interleaves their blocks. Each block is posted
 /// as its own Blob as soon as it is made, so the page can hash the blob while it is built.
 fn build_shard(
@@ -158,7 +158,6 @@ fn build_shard(
     shard: u32,
     shards: u32,
 ) -> Result<(FromWorker, JsValue), String> {
-    let started = js_sys::Date::now();
     let (entries, total) = self::entries(wire)?;
     let mut blocks = 0u64;
     let emit = |number: u64, bytes: Vec<u8>| {
@@ -175,7 +174,6 @@ fn build_shard(
         tar_size: out.tar_size,
         frame: out.frame,
         blocks,
-        millis: js_sys::Date::now() - started,
         wasm_memory: wasm_memory(),
     };
     Ok((msg, JsValue::NULL))
