@@ -3,14 +3,21 @@
 
 use std::path::Path;
 
+use http::header::HeaderName;
+use http::HeaderValue;
 use tower_http::services::{ServeDir, ServeFile};
+use tower_http::set_header::SetResponseHeader;
+
+type Isolated<S> = SetResponseHeader<SetResponseHeader<S, HeaderValue>, HeaderValue>;
 
 /// Serves `dist`. Content types come from file extensions (`.wasm` is `application/wasm`, which
-/// browsers require for streaming compilation).
-pub fn service(dist: &Path) -> ServeDir<ServeFile> {
-    ServeDir::new(dist)
-        .append_index_html_on_directories(true)
-        .fallback(ServeFile::new(dist.join("index.html")))
+/// browsers require for streaming compilation). Every file is sent cross-origin isolated
+/// (COOP `same-origin`, COEP `require-corp`): only such a page may share memory between its
+/// workers, which is how a layer is downloaded and read at the same time.
+pub fn service(dist: &Path) -> Isolated<ServeDir<ServeFile>> {
+    let files = ServeDir::new(dist).append_index_html_on_directories(true).fallback(ServeFile::new(dist.join("index.html")));
+    let embedder = SetResponseHeader::overriding(files, HeaderName::from_static("cross-origin-embedder-policy"), HeaderValue::from_static("require-corp"));
+    SetResponseHeader::overriding(embedder, HeaderName::from_static("cross-origin-opener-policy"), HeaderValue::from_static("same-origin"))
 }
 
 #[cfg(test)]
@@ -71,6 +78,9 @@ mod tests {
                 .unwrap_or_default()
                 .to_owned();
             assert!(got_type.starts_with(content_type), "{path}: {got_type}");
+            let isolation = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+            assert_eq!(isolation("cross-origin-opener-policy"), "same-origin", "{path}");
+            assert_eq!(isolation("cross-origin-embedder-policy"), "require-corp", "{path}");
             let got = axum::body::to_bytes(response.into_body(), 1 << 20)
                 .await
                 .unwrap_or_else(|e| panic!("{e}"));

@@ -149,6 +149,8 @@ fn page_lists_a_layer_from_a_token_registry_while_it_downloads() {
     let server = Server::start(&[registry.host(), realm_host]);
     let mut b = Browser::start("inspect-token");
     b.goto(&server.url());
+    // Shared memory lets a second worker download while the first reads (see web/blob_ring).
+    assert_eq!(b.eval("return self.crossOriginIsolated;"), Value::from(true), "the page is cross-origin isolated");
     b.fill("#login-registry", &registry.host());
     b.fill("#login-username", "lister");
     b.fill("#login-password", "list-secret");

@@ -4,7 +4,7 @@
 
 use layerize_core::flatten::Flattener;
 
-use crate::remote_layer::RemoteLayer;
+use crate::remote_layer::{Fetch, RemoteLayer};
 use crate::worker::FromWorker;
 
 /// Merged entries per message: few messages, none too large to clone quickly.
@@ -12,13 +12,13 @@ const BATCH: usize = 1000;
 
 /// Merges `layers` (lowest first), posting `Reading` as each layer starts, `Progress` as its
 /// bytes arrive and the result as `Merged` batches; returns the closing `MergeDone`.
-pub fn merge(layers: &[RemoteLayer], post: &mut dyn FnMut(FromWorker)) -> Result<FromWorker, String> {
+pub fn merge(layers: &[RemoteLayer], fetch: &Fetch, post: &mut dyn FnMut(FromWorker)) -> Result<FromWorker, String> {
     let mut flattener = Flattener::new();
     for (i, layer) in layers.iter().enumerate() {
         post(FromWorker::Reading { layer: i + 1, layers: layers.len() });
         let mut fetched = |done: u64, total: u64| post(FromWorker::Progress { done, total });
         let entries = layer
-            .read_verified(&mut fetched, |reader| reader.entries()?.collect::<Result<Vec<_>, _>>())
+            .read_verified(fetch, &mut fetched, |reader| reader.entries()?.collect::<Result<Vec<_>, _>>())
             .map_err(|e| format!("layer {} of {}: {e}", i + 1, layers.len()))?;
         flattener.apply(&entries);
     }

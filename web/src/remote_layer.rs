@@ -1,5 +1,5 @@
-//! A layer blob the layer worker fetches itself (Range requests through the proxy, see
-//! [`crate::range_read`]) and holds to its digest and size once it has read it to the end.
+//! A layer blob a worker reads as it downloads (see [`Fetch`]) and holds to its digest and
+//! size once it has read it to the end.
 
 use layerize_core::descriptor::Descriptor;
 use layerize_core::layer::read::LayerReader;
@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::{self, Login};
 use crate::archive_base::ArchiveBase;
+use crate::blob_ring::{self, RingRead};
+use crate::layer_fetch::Fetcher;
 use crate::range_read::RangeRead;
 
 /// Where a layer is and what it must be.
@@ -28,10 +30,14 @@ impl RemoteLayer {
     /// `on_fetched(done, size)` follows the download.
     pub fn read_verified<T>(
         &self,
+        fetch: &Fetch,
         on_fetched: &mut dyn FnMut(u64, u64),
-        read: impl FnOnce(&mut LayerReader<&mut RangeRead<'_>>) -> Result<T, layerize_core::Error>,
+        read: impl FnOnce(&mut LayerReader<&mut Source<'_>>) -> Result<T, layerize_core::Error>,
     ) -> Result<T, String> {
-        let mut source = RangeRead::new(self.url.clone(), self.authorization.clone(), self.size, on_fetched);
+        let mut source = match fetch {
+            Fetch::Ring(fetcher) => Source::Ring { ring: fetcher.open(self)?, size: self.size, reported: 0, on_fetched },
+            Fetch::Range => Source::Range(RangeRead::new(self.url.clone(), self.authorization.clone(), self.size, on_fetched)),
+        };
         let result = {
             let mut reader = LayerReader::new(&self.what, &mut source).map_err(|e| e.to_string())?;
             read(&mut reader).map_err(|e| e.to_string())?
@@ -41,6 +47,75 @@ impl RemoteLayer {
             return Err(format!("layer {} does not match its descriptor: {len} bytes with digest {digest}", self.what));
         }
         Ok(result)
+    }
+}
+
+/// How a reading worker gets layer bytes. A worker blocks while the core reads, so it cannot
+/// download at the same time: with shared memory (the page is cross-origin isolated) a second
+/// worker streams each layer into a ring, and fetching, hashing and inflating overlap; without
+/// it, the reading worker makes one synchronous Range request per chunk.
+#[derive(Debug)]
+pub enum Fetch {
+    Ring(Fetcher),
+    Range,
+}
+
+impl Fetch {
+    /// The fastest way this page allows.
+    pub async fn start() -> Result<Fetch, String> {
+        if blob_ring::available() {
+            Ok(Fetch::Ring(Fetcher::start().await?))
+        } else {
+            Ok(Fetch::Range)
+        }
+    }
+}
+
+/// The bytes of one layer as the reading worker sees them.
+pub enum Source<'a> {
+    Ring { ring: RingRead, size: u64, reported: u64, on_fetched: &'a mut dyn FnMut(u64, u64) },
+    Range(RangeRead<'a>),
+}
+
+impl std::fmt::Debug for Source<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Ring { ring, .. } => ring.fmt(f),
+            Source::Range(range) => range.fmt(f),
+        }
+    }
+}
+
+/// Progress goes to the page every this many bytes.
+const REPORT_EVERY: u64 = 4 << 20;
+
+impl Source<'_> {
+    /// Reads what is left; the digest and length of the whole blob.
+    fn finish(self) -> std::io::Result<(layerize_core::Digest, u64)> {
+        match self {
+            Source::Ring { ring, size, on_fetched, .. } => {
+                let done = ring.finish()?;
+                on_fetched(done.1, size);
+                Ok(done)
+            }
+            Source::Range(range) => range.finish(),
+        }
+    }
+}
+
+impl std::io::Read for Source<'_> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Source::Ring { ring, size, reported, on_fetched } => {
+                let n = ring.read(out)?;
+                if ring.position() >= *reported + REPORT_EVERY {
+                    *reported = ring.position();
+                    on_fetched(*reported, *size);
+                }
+                Ok(n)
+            }
+            Source::Range(range) => range.read(out),
+        }
     }
 }
 

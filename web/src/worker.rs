@@ -2,7 +2,7 @@
 //!
 //! Messages are a serde enum (through serde-wasm-bindgen) in the `msg` field of a JS object;
 //! the dropped `File`s travel beside it in `files` (structured-cloned handles, not bytes), the
-//! built blob comes back in `blob`, and a layer to list goes to the worker in `blob`.
+//! built blob comes back in `blob`, and a ring to fill goes to a fetching worker in `ring`.
 
 use layerize_core::flatten::MergedEntry;
 use serde::{Deserialize, Serialize};
@@ -46,6 +46,9 @@ pub enum ToWorker {
     Merge { layers: Vec<RemoteLayer> },
     /// The bytes of the regular file at `path` in `layer`, as a Blob.
     Extract { layer: RemoteLayer, path: String },
+    /// Download `layer` into the `SharedArrayBuffer` ring in the `ring` field (sent by a
+    /// reading worker to the fetching worker it started; answered through the ring only).
+    Fetch { layer: RemoteLayer },
 }
 
 /// One member of a listed layer, as the page shows it.

@@ -11,8 +11,8 @@ use layerize_core::layer::share::write_layer_share;
 use layerize_core::layer::read::{LayerReader, StoredEntry};
 use layerize_core::layer::{write_layer, Entry, EntryKind, LayerOptions, LayerPath, Plan};
 use layerize_web::blob_parts::BlobParts;
-use layerize_web::remote_layer::RemoteLayer;
-use layerize_web::{file_extract, merged_listing};
+use layerize_web::remote_layer::{Fetch, RemoteLayer};
+use layerize_web::{file_extract, layer_fetch, merged_listing};
 use layerize_web::worker::{envelope, field, open, FromWorker, ListedEntry, ToWorker, WireEntry, WireKind};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -57,18 +57,25 @@ fn main() {
                     Err(message) => (FromWorker::Failed { message }, None),
                 }
             }
-            Ok(ToWorker::List { layer }) => match list(&reply, &layer) {
-                Ok(msg) => (msg, None),
-                Err(message) => (FromWorker::Failed { message }, None),
-            },
-            Ok(ToWorker::Merge { layers }) => match merged_listing::merge(&layers, &mut |msg| post(&reply, &msg, &[])) {
-                Ok(msg) => (msg, None),
-                Err(message) => (FromWorker::Failed { message }, None),
-            },
-            Ok(ToWorker::Extract { layer, path }) => match file_extract::extract(&layer, &path, &mut |msg| post(&reply, &msg, &[])) {
-                Ok((msg, blob)) => (msg, Some(blob.into())),
-                Err(message) => (FromWorker::Failed { message }, None),
-            },
+            Ok(ToWorker::List { layer }) => {
+                read_remote(reply.clone(), move |scope, fetch| list(scope, &layer, fetch).map(|m| (m, None)));
+                return;
+            }
+            Ok(ToWorker::Merge { layers }) => {
+                read_remote(reply.clone(), move |scope, fetch| merged_listing::merge(&layers, fetch, &mut |msg| post(scope, &msg, &[])).map(|m| (m, None)));
+                return;
+            }
+            Ok(ToWorker::Extract { layer, path }) => {
+                read_remote(reply.clone(), move |scope, fetch| {
+                    file_extract::extract(&layer, &path, fetch, &mut |msg| post(scope, &msg, &[])).map(|(m, blob)| (m, Some(blob.into())))
+                });
+                return;
+            }
+            Ok(ToWorker::Fetch { layer }) => {
+                let ring: js_sys::SharedArrayBuffer = field(&data, "ring").unchecked_into();
+                wasm_bindgen_futures::spawn_local(async move { layer_fetch::fetch_into(&layer, &ring).await });
+                return;
+            }
             Ok(ToWorker::OpenArchive { what }) => {
                 let file: Result<Blob, _> = field(&data, "blob").dyn_into();
                 match file.map_err(|_| format!("no file {what} to read")).and_then(|f| open_archive(&what, f)) {
@@ -84,6 +91,21 @@ fn main() {
     scope.set_onmessage(Some(handler.as_ref().unchecked_ref()));
     handler.forget();
     post(&scope, &FromWorker::Ready, &[]);
+}
+
+/// Runs `job` on remote layers once the way to fetch them is ready (a fetching worker must
+/// be running before this one blocks reading), then posts its answer.
+fn read_remote(
+    scope: DedicatedWorkerGlobalScope,
+    job: impl FnOnce(&DedicatedWorkerGlobalScope, &Fetch) -> Result<(FromWorker, Option<JsValue>), String> + 'static,
+) {
+    wasm_bindgen_futures::spawn_local(async move {
+        let (msg, blob) = match Fetch::start().await.and_then(|fetch| job(&scope, &fetch)) {
+            Ok(done) => done,
+            Err(message) => (FromWorker::Failed { message }, None),
+        };
+        post(&scope, &msg, &[("blob", &blob.unwrap_or(JsValue::NULL))]);
+    });
 }
 
 fn post(scope: &DedicatedWorkerGlobalScope, msg: &FromWorker, extra: &[(&str, &JsValue)]) {
@@ -192,9 +214,9 @@ const BATCH: usize = 500;
 /// Lists `layer` while fetching it (see `RemoteLayer::read_verified`), posting members in
 /// batches: the first at once, then every [`BATCH`] members or 100 ms, so rows show as soon
 /// as they are read.
-fn list(scope: &DedicatedWorkerGlobalScope, layer: &RemoteLayer) -> Result<FromWorker, String> {
+fn list(scope: &DedicatedWorkerGlobalScope, layer: &RemoteLayer, fetch: &Fetch) -> Result<FromWorker, String> {
     let mut fetched = |done: u64, total: u64| post(scope, &FromWorker::Progress { done, total }, &[]);
-    layer.read_verified(&mut fetched, |reader| list_members(scope, reader))
+    layer.read_verified(fetch, &mut fetched, |reader| list_members(scope, reader))
 }
 
 fn list_members<R: Read>(scope: &DedicatedWorkerGlobalScope, layer: &mut LayerReader<R>) -> Result<FromWorker, layerize_core::Error> {
