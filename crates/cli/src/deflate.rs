@@ -1,6 +1,7 @@
-//! Spreads the pinned gzip profile's independent blocks over all cores. Output is byte for
-//! byte that of `layerize_core::layer::gzip::Sequential`, because each block is compressed
-//! by the same pure function and written in submission order.
+//! Spreads a gzip profile's independent blocks over all cores (the pinned one for layers the
+//! CLI builds, the fast one for plain layers `load` gzips on the way). Output is byte for byte
+//! that of `layerize_core::layer::gzip::Sequential`, because each block is compressed by the
+//! same pure function and written in submission order.
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -8,9 +9,9 @@ use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use layerize_core::layer::gzip::{deflate_block, Deflate};
+use layerize_core::layer::gzip::{deflate_block, Deflate, Profile};
 
-type Job = (u64, Vec<u8>, bool);
+type Job = (u64, Vec<u8>, bool, Profile);
 type Done = (u64, io::Result<Vec<u8>>);
 
 /// A pool of deflate workers with a bounded number of blocks in flight (memory stays at a
@@ -38,8 +39,8 @@ impl Parallel {
                 let done_tx = done_tx.clone();
                 std::thread::spawn(move || loop {
                     let job = job_rx.lock().map(|rx| rx.recv());
-                    let Ok(Ok((seq, block, last))) = job else { return };
-                    if done_tx.send((seq, deflate_block(&block, last))).is_err() {
+                    let Ok(Ok((seq, block, last, profile))) = job else { return };
+                    if done_tx.send((seq, deflate_block(&block, last, profile))).is_err() {
                         return;
                     }
                 })
@@ -69,9 +70,9 @@ impl Parallel {
 }
 
 impl Deflate for Parallel {
-    fn submit(&mut self, block: Vec<u8>, last: bool, out: &mut dyn Write) -> io::Result<()> {
+    fn submit(&mut self, block: Vec<u8>, last: bool, profile: Profile, out: &mut dyn Write) -> io::Result<()> {
         let jobs = self.jobs.as_ref().ok_or_else(|| io::Error::other("deflate pool already finished"))?;
-        jobs.send((self.submitted, block, last)).map_err(|_| io::Error::other("deflate workers stopped"))?;
+        jobs.send((self.submitted, block, last, profile)).map_err(|_| io::Error::other("deflate workers stopped"))?;
         self.submitted += 1;
         while let Ok((seq, block)) = self.results.try_recv() {
             self.ready.insert(seq, block);
@@ -109,22 +110,23 @@ mod tests {
 
     #[test]
     fn parallel_bytes_equal_sequential_bytes() {
-        let data: Vec<u8> = (0..(5 * BLOCK_SIZE + 123) as u32).map(|i| (i.wrapping_mul(2654435761) >> 11) as u8).collect();
-        let mut seq = GzipWriter::new(Vec::new(), Sequential).unwrap();
-        seq.write_all(&data).unwrap();
-        for threads in [1, 2, 3] {
-            let mut par = GzipWriter::new(Vec::new(), Parallel::new(threads)).unwrap();
-            for chunk in data.chunks(100_000) {
-                par.write_all(chunk).unwrap();
+        // Noise then text, so the fast profile stores some blocks and deflates others.
+        let noise = (0..(3 * BLOCK_SIZE + 123) as u32).map(|i| (i.wrapping_mul(2654435761) >> 11) as u8);
+        let text = b"the quick brown fox jumps over the lazy dog\n".iter().copied().cycle().take(2 * BLOCK_SIZE);
+        let data: Vec<u8> = noise.chain(text).collect();
+        for profile in [Profile::Pinned, Profile::Fast] {
+            let expected = gzip(&data, Sequential, profile);
+            for threads in [1, 2, 3] {
+                assert_eq!(gzip(&data, Parallel::new(threads), profile), expected, "{profile:?}, {threads} threads");
             }
-            assert_eq!(par.finish().unwrap(), seq_bytes(&data), "{threads} threads");
         }
-        drop(seq);
     }
 
-    fn seq_bytes(data: &[u8]) -> Vec<u8> {
-        let mut w = GzipWriter::new(Vec::new(), Sequential).unwrap();
-        w.write_all(data).unwrap();
+    fn gzip(data: &[u8], deflate: impl Deflate, profile: Profile) -> Vec<u8> {
+        let mut w = GzipWriter::with_profile(Vec::new(), deflate, profile).unwrap();
+        for chunk in data.chunks(100_000) {
+            w.write_all(chunk).unwrap();
+        }
         w.finish().unwrap()
     }
 }

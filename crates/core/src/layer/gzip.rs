@@ -1,13 +1,19 @@
-//! The pinned gzip profile: independent deflate blocks, so the work can be spread over cores
+//! The gzip profiles: independent deflate blocks, so the work can be spread over cores
 //! natively and still be reproduced byte for byte by a single-threaded wasm build.
 //!
-//! Profile (changing any item changes every blob digest):
+//! Framing, shared by both profiles:
 //! - input cut into [`BLOCK_SIZE`] blocks of the uncompressed stream, by offset only;
-//! - each block raw-deflated by zlib-rs at level [`LEVEL`] with a fresh compressor (no shared
-//!   dictionary), ending in a sync flush (an empty stored block, byte aligned) except the last,
-//!   which ends the stream;
+//! - each block raw-deflated by zlib-rs with a fresh compressor (no shared dictionary),
+//!   ending in a sync flush (an empty stored block, byte aligned) except the last, which ends
+//!   the stream;
 //! - the blocks concatenated behind a fixed 10-byte header (no name, mtime 0, OS 255) and
 //!   followed by the CRC-32 and length of the whole input.
+//!
+//! How a block is deflated is the [`Profile`]: [`Profile::Pinned`] (level [`LEVEL`]) for
+//! every layer layerize builds, whose digests users keep, and [`Profile::Fast`] for
+//! compressing a layer on its way to a registry, where the bytes sent cost more than the
+//! digest's stability across versions (`load` of uncompressed layers). Changing anything in
+//! the pinned profile changes every blob digest.
 //!
 //! The result is one ordinary gzip member that any gunzip reads. Independent blocks cost
 //! about 0.1% in size at 1 MiB.
@@ -18,15 +24,77 @@ use flate2::{Compress, Compression, FlushCompress, Status};
 
 /// Bytes of uncompressed input per deflate block.
 pub const BLOCK_SIZE: usize = 1 << 20;
-/// zlib compression level, as in `gzip -6` (the default of gzip, pigz and Docker).
+/// zlib compression level of the pinned profile, as in `gzip -6` (the default of gzip, pigz
+/// and Docker).
 pub const LEVEL: u32 = 6;
+/// zlib compression level of the fast profile: on text about four times the speed of level 6
+/// for a tenth more output.
+pub const FAST_LEVEL: u32 = 1;
 /// Header: magic, CM=deflate, no flags, MTIME=0, XFL=0, OS=255 (unknown).
 pub const HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255];
 
-/// Compresses one block of the profile. Pure: the same input gives the same bytes on every
+/// How each block is deflated. Both profiles share the framing (see the module doc) and are
+/// pure: the same input gives the same bytes on every machine, thread and target.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Profile {
+    /// Every block at zlib level [`LEVEL`]. The digests of every layer layerize builds, in
+    /// the CLI and the page alike, depend on these bytes: never change them.
+    #[default]
+    Pinned,
+    /// For speed where the bytes sent matter more than the CPU spent, such as gzipping a
+    /// plain layer while it uploads: a block that looks incompressible (see
+    /// [`looks_incompressible`]) is stored, since deflating random or already compressed
+    /// data costs the most time and saves nothing; any other block is deflated at
+    /// [`FAST_LEVEL`], and stored after all if that came out no smaller.
+    Fast,
+}
+
+/// Compresses one block of `profile`. Pure: the same input gives the same bytes on every
 /// machine, thread and target.
-pub fn deflate_block(input: &[u8], last: bool) -> io::Result<Vec<u8>> {
-    let mut c = Compress::new(Compression::new(LEVEL), false);
+pub fn deflate_block(input: &[u8], last: bool, profile: Profile) -> io::Result<Vec<u8>> {
+    match profile {
+        Profile::Pinned => deflate_at(input, last, LEVEL),
+        Profile::Fast if looks_incompressible(input) => deflate_at(input, last, 0),
+        Profile::Fast => {
+            let packed = deflate_at(input, last, FAST_LEVEL)?;
+            if packed.len() < input.len() {
+                return Ok(packed);
+            }
+            let stored = deflate_at(input, last, 0)?;
+            Ok(if packed.len() < stored.len() { packed } else { stored })
+        }
+    }
+}
+
+/// Bytes of a block looked at by [`looks_incompressible`]: [`SAMPLE_WINDOWS`] windows of
+/// this size spread evenly over it (all of a block no larger than that).
+const SAMPLE_WINDOW: usize = 4096;
+const SAMPLE_WINDOWS: usize = 16;
+
+/// Whether a block's bytes look like noise: the collision (Rényi order 2) entropy of the byte
+/// histogram of a fixed 64 KiB sample is at least 7.5 bits per byte, as random and already
+/// compressed data have (≈ 8) and text, code and binaries do not (≤ 6 or so). It is the
+/// cheap test (one pass over the sample) in front of deflate, which spends most of its time
+/// on exactly such blocks for nothing. Integer arithmetic only, so the choice, and with it
+/// the bytes, are the same on every target (a float `log2` need not be).
+pub fn looks_incompressible(block: &[u8]) -> bool {
+    let mut counts = [0u64; 256];
+    let mut count = |window: &[u8]| window.iter().for_each(|&b| counts[usize::from(b)] += 1);
+    if block.len() <= SAMPLE_WINDOW * SAMPLE_WINDOWS {
+        count(block);
+    } else {
+        let stride = (block.len() - SAMPLE_WINDOW) / (SAMPLE_WINDOWS - 1);
+        (0..SAMPLE_WINDOWS).for_each(|i| count(&block[i * stride..i * stride + SAMPLE_WINDOW]));
+    }
+    let n = u128::from(counts.iter().sum::<u64>());
+    let squares: u128 = counts.iter().map(|&c| u128::from(c) * u128::from(c)).sum();
+    // H2 = log2(n² / Σc²) ≥ 7.5  ⇔  (Σc²)² · 2^15 ≤ n⁴ (n ≤ 2^16, so this fits in u128).
+    n > 0 && (squares * squares) << 15 <= n * n * n * n
+}
+
+/// Raw deflate of one block at `level` with a fresh compressor.
+fn deflate_at(input: &[u8], last: bool, level: u32) -> io::Result<Vec<u8>> {
+    let mut c = Compress::new(Compression::new(level), false);
     let flush = if last { FlushCompress::Finish } else { FlushCompress::Sync };
     let mut out = Vec::with_capacity(input.len() + input.len() / 64 + 64);
     loop {
@@ -45,8 +113,10 @@ pub fn deflate_block(input: &[u8], last: bool) -> io::Result<Vec<u8>> {
 
 /// Where blocks get compressed. Blocks are submitted in order and their compressed bytes
 /// must reach `out` in that order; an implementation may hold some back until later calls.
+/// Each block comes with its stream's profile, which an implementation passes on to
+/// [`deflate_block`], so one pool serves either profile.
 pub trait Deflate {
-    fn submit(&mut self, block: Vec<u8>, last: bool, out: &mut dyn Write) -> io::Result<()>;
+    fn submit(&mut self, block: Vec<u8>, last: bool, profile: Profile, out: &mut dyn Write) -> io::Result<()>;
     /// Writes everything still held back.
     fn drain(&mut self, out: &mut dyn Write) -> io::Result<()>;
 }
@@ -56,8 +126,8 @@ pub trait Deflate {
 pub struct Sequential;
 
 impl Deflate for Sequential {
-    fn submit(&mut self, block: Vec<u8>, last: bool, out: &mut dyn Write) -> io::Result<()> {
-        out.write_all(&deflate_block(&block, last)?)
+    fn submit(&mut self, block: Vec<u8>, last: bool, profile: Profile, out: &mut dyn Write) -> io::Result<()> {
+        out.write_all(&deflate_block(&block, last, profile)?)
     }
 
     fn drain(&mut self, _out: &mut dyn Write) -> io::Result<()> {
@@ -66,8 +136,8 @@ impl Deflate for Sequential {
 }
 
 impl<D: Deflate + ?Sized> Deflate for &mut D {
-    fn submit(&mut self, block: Vec<u8>, last: bool, out: &mut dyn Write) -> io::Result<()> {
-        (**self).submit(block, last, out)
+    fn submit(&mut self, block: Vec<u8>, last: bool, profile: Profile, out: &mut dyn Write) -> io::Result<()> {
+        (**self).submit(block, last, profile, out)
     }
 
     fn drain(&mut self, out: &mut dyn Write) -> io::Result<()> {
@@ -111,11 +181,11 @@ impl<F: FnMut(u64, Vec<u8>) -> io::Result<()>> Shard<F> {
 }
 
 impl<F: FnMut(u64, Vec<u8>) -> io::Result<()>> Deflate for Shard<F> {
-    fn submit(&mut self, block: Vec<u8>, last: bool, _out: &mut dyn Write) -> io::Result<()> {
+    fn submit(&mut self, block: Vec<u8>, last: bool, profile: Profile, _out: &mut dyn Write) -> io::Result<()> {
         let number = self.next;
         self.next += 1;
         if share_of(number, self.count) == self.index {
-            (self.emit)(number, deflate_block(&block, last)?)?;
+            (self.emit)(number, deflate_block(&block, last, profile)?)?;
         }
         Ok(())
     }
@@ -125,11 +195,12 @@ impl<F: FnMut(u64, Vec<u8>) -> io::Result<()>> Deflate for Shard<F> {
     }
 }
 
-/// A gzip encoder for the profile: buffers one block, hands full blocks to a [`Deflate`].
+/// A gzip encoder for one profile: buffers one block, hands full blocks to a [`Deflate`].
 #[derive(Debug)]
 pub struct GzipWriter<W: Write, D: Deflate> {
     out: W,
     deflate: D,
+    profile: Profile,
     block: Vec<u8>,
     /// None for a share that does not write the trailer (see [`super::share`]).
     crc: Option<crc32fast::Hasher>,
@@ -137,21 +208,27 @@ pub struct GzipWriter<W: Write, D: Deflate> {
 }
 
 impl<W: Write, D: Deflate> GzipWriter<W, D> {
-    pub fn new(mut out: W, deflate: D) -> io::Result<Self> {
+    /// A writer of the pinned profile (the one every built layer uses).
+    pub fn new(out: W, deflate: D) -> io::Result<Self> {
+        Self::with_profile(out, deflate, Profile::Pinned)
+    }
+
+    /// A writer of `profile`; writes the header at once.
+    pub fn with_profile(mut out: W, deflate: D, profile: Profile) -> io::Result<Self> {
         out.write_all(&HEADER)?;
-        Ok(GzipWriter { out, deflate, block: Vec::with_capacity(BLOCK_SIZE), crc: Some(crc32fast::Hasher::new()), len: 0 })
+        Ok(GzipWriter { out, deflate, profile, block: Vec::with_capacity(BLOCK_SIZE), crc: Some(crc32fast::Hasher::new()), len: 0 })
     }
 
     /// Blocks only: no header, no CRC, no trailer (for a share that deflates some blocks of a
     /// stream whose frame another share writes).
     pub(crate) fn blocks_only(out: W, deflate: D) -> Self {
-        GzipWriter { out, deflate, block: Vec::with_capacity(BLOCK_SIZE), crc: None, len: 0 }
+        GzipWriter { out, deflate, profile: Profile::Pinned, block: Vec::with_capacity(BLOCK_SIZE), crc: None, len: 0 }
     }
 
     /// Compresses what is left, writes the trailer and returns the inner writer.
     pub fn finish(mut self) -> io::Result<W> {
         let last = std::mem::take(&mut self.block);
-        self.deflate.submit(last, true, &mut self.out)?;
+        self.deflate.submit(last, true, self.profile, &mut self.out)?;
         self.deflate.drain(&mut self.out)?;
         if let Some(crc) = self.crc {
             self.out.write_all(&crc.finalize().to_le_bytes())?;
@@ -165,7 +242,7 @@ impl<W: Write, D: Deflate> Write for GzipWriter<W, D> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         if self.block.len() == BLOCK_SIZE {
             let full = std::mem::replace(&mut self.block, Vec::with_capacity(BLOCK_SIZE));
-            self.deflate.submit(full, false, &mut self.out)?;
+            self.deflate.submit(full, false, self.profile, &mut self.out)?;
         }
         let n = buf.len().min(BLOCK_SIZE - self.block.len());
         self.block.extend_from_slice(&buf[..n]);
@@ -206,6 +283,88 @@ mod tests {
                 }
             })
             .collect()
+    }
+
+    fn noise(len: usize, seed: u32) -> Vec<u8> {
+        let mut x = seed.max(1);
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                (x >> 11) as u8
+            })
+            .collect()
+    }
+
+    fn text(len: usize) -> Vec<u8> {
+        let lines = (0..).flat_map(|i: u32| format!("{i} the quick brown fox jumps over the lazy dog\n").into_bytes());
+        lines.take(len).collect()
+    }
+
+    fn gzip(data: &[u8], profile: Profile) -> Vec<u8> {
+        let mut w = GzipWriter::with_profile(Vec::new(), Sequential, profile).unwrap();
+        w.write_all(data).unwrap();
+        w.finish().unwrap()
+    }
+
+    #[test]
+    fn fast_profile_round_trips() {
+        let mixed = [noise(BLOCK_SIZE + 5000, 3), text(2 * BLOCK_SIZE), sample(BLOCK_SIZE)].concat();
+        for len in [0, 1, 100, BLOCK_SIZE - 1, BLOCK_SIZE, BLOCK_SIZE + 1, mixed.len()] {
+            let data = &mixed[..len];
+            assert_eq!(gunzip(&gzip(data, Profile::Fast)), data, "len {len}");
+        }
+    }
+
+    #[test]
+    fn fast_profile_stores_noise_and_packs_text() {
+        let random = noise(BLOCK_SIZE, 9);
+        assert!(looks_incompressible(&random));
+        let stored = deflate_block(&random, false, Profile::Fast).unwrap();
+        // Stored blocks of at most 64 KiB, 5 bytes of header each, and the sync flush.
+        assert!(stored.len() >= random.len() && stored.len() <= random.len() + 5 * 18, "{}", stored.len());
+        assert_eq!(stored, deflate_at(&random, false, 0).unwrap());
+
+        let text = text(BLOCK_SIZE);
+        assert!(!looks_incompressible(&text));
+        let packed = deflate_block(&text, false, Profile::Fast).unwrap();
+        assert_eq!(packed, deflate_at(&text, false, FAST_LEVEL).unwrap());
+        assert!(packed.len() < text.len() / 4, "{}", packed.len());
+
+        // Half text, half noise: worth deflating.
+        let half = [text[..BLOCK_SIZE / 2].to_vec(), random[..BLOCK_SIZE / 2].to_vec()].concat();
+        assert!(!looks_incompressible(&half));
+        assert!(deflate_block(&half, false, Profile::Fast).unwrap().len() < BLOCK_SIZE * 3 / 4);
+    }
+
+    #[test]
+    fn fast_profile_never_grows_a_block_beyond_stored() {
+        // Too short for the histogram to see noise, so level 1 is tried and loses to stored.
+        let short = noise(200, 5);
+        assert!(!looks_incompressible(&short));
+        for last in [false, true] {
+            let fast = deflate_block(&short, last, Profile::Fast).unwrap();
+            assert_eq!(fast, deflate_at(&short, last, 0).unwrap(), "last: {last}");
+        }
+        assert!(!looks_incompressible(&[]));
+        assert_eq!(gunzip(&gzip(&short, Profile::Fast)), short);
+    }
+
+    #[test]
+    fn fast_profile_is_deterministic_and_its_own() {
+        let data = [noise(BLOCK_SIZE / 2, 11), text(BLOCK_SIZE * 2)].concat();
+        let fast = gzip(&data, Profile::Fast);
+        assert_eq!(fast, gzip(&data, Profile::Fast));
+        let mut pieces = GzipWriter::with_profile(Vec::new(), Sequential, Profile::Fast).unwrap();
+        data.chunks(4321).for_each(|c| pieces.write_all(c).unwrap());
+        assert_eq!(pieces.finish().unwrap(), fast, "write sizes do not change bytes");
+        let pinned = gzip(&data, Profile::Pinned);
+        assert_eq!(pinned, gzip(&data, Profile::default()));
+        assert_ne!(fast, pinned);
+        assert_eq!(fast[..HEADER.len()], pinned[..HEADER.len()]);
+        assert_eq!(fast[fast.len() - 8..], pinned[pinned.len() - 8..], "same CRC and length");
+        assert!(fast.len() > pinned.len());
     }
 
     #[test]
