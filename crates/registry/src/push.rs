@@ -5,11 +5,14 @@
 //! stream a request body (natively), one `PATCH Location` carrying the whole blob; else
 //! `PATCH Location` with `Content-Range: start-end` (no `bytes ` prefix, inclusive end), at
 //! most [`crate::CHUNK_SIZE`] each, always following the latest `Location` (resolved against
-//! the URL that answered); `PUT Location?digest=…` to commit.
+//! the URL that answered); `PUT Location?digest=…` to commit. The digest is known before the
+//! upload ([`Client::push_blob`]) or computed from the bytes as they are sent, for a blob
+//! made on the way (a layer compressed while it uploads: [`Client::upload_hashed_blob`]).
 
 use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
 use http::{header, HeaderValue, Method, StatusCode};
+use layerize_core::digest::Hasher;
 use layerize_core::{Digest, MediaType};
 use url::Url;
 
@@ -74,18 +77,56 @@ impl<T: Transport> Client<T> {
         self.location(&response)
     }
 
+    /// Uploads a blob whose digest is known only once its last byte is read (one produced
+    /// while it uploads, such as a layer compressed on the way): a new upload, the bytes from
+    /// `source` hashed and counted as they are sent, then the commit under the digest they
+    /// hash to. Returns that digest and the size. Nothing is looked up or mounted first,
+    /// since the digest is not known; a `source` that fails part way aborts the upload
+    /// before the commit, so no blob appears.
+    pub async fn upload_hashed_blob<S: BlobSource>(&self, repository: &str, source: S, progress: &mut dyn FnMut(u64)) -> Result<(Digest, u64), Error> {
+        let scopes = push_scopes(repository, None);
+        let location = self.start_upload(repository, &scopes).await?;
+        let stream = source.open().await?;
+        let mut hasher = Hasher::new();
+        let hashed = stream.inspect(|chunk| {
+            if let Ok(bytes) = chunk {
+                hasher.update(bytes);
+            }
+        });
+        let action = format!("uploading a blob to {repository}");
+        let location = self.send_blob(&scopes, location, hashed, progress, &action).await?;
+        let size = hasher.len();
+        let digest = hasher.finish();
+        self.commit(&scopes, location, &digest, &format!("uploading {digest} to {repository}")).await?;
+        Ok((digest, size))
+    }
+
     async fn upload(
         &self,
         repository: &str,
         scopes: &[Scope],
-        mut location: Url,
+        location: Url,
         digest: &Digest,
-        mut stream: impl Stream<Item = Result<Bytes, Error>> + Unpin,
+        stream: impl Stream<Item = Result<Bytes, Error>> + Unpin,
         progress: &mut dyn FnMut(u64),
     ) -> Result<(), Error> {
         let action = format!("uploading {digest} to {repository}");
+        let location = self.send_blob(scopes, location, stream, progress, &action).await?;
+        self.commit(scopes, location, digest, &action).await
+    }
+
+    /// Sends every byte of `stream` to the upload at `location` (one streamed `PATCH` where
+    /// the transport can, else chunks) and returns the `Location` to commit at.
+    async fn send_blob(
+        &self,
+        scopes: &[Scope],
+        mut location: Url,
+        mut stream: impl Stream<Item = Result<Bytes, Error>> + Unpin,
+        progress: &mut dyn FnMut(u64),
+        action: &str,
+    ) -> Result<Url, Error> {
         if self.streams_uploads() {
-            return self.upload_streamed(repository, scopes, location, digest, stream, progress).await;
+            return self.patch_streamed(scopes, location, stream, progress, action).await;
         }
         let mut offset = 0u64;
         let mut buf = BytesMut::new();
@@ -108,30 +149,29 @@ impl<T: Transport> Client<T> {
                 request.headers.insert(header::CONTENT_RANGE, header_value(&format!("{}-{}", offset, offset + len - 1)));
                 request.headers.insert(header::CONTENT_LENGTH, header_value(&len.to_string()));
                 request.body = chunk;
-                let response = self.send(request, scopes, &action).await?;
+                let response = self.send(request, scopes, action).await?;
                 if response.status != StatusCode::ACCEPTED && response.status != StatusCode::NO_CONTENT {
-                    return Err(self.fail(response, &action).await);
+                    return Err(self.fail(response, action).await);
                 }
                 location = self.location(&response)?;
                 offset += len;
                 progress(offset);
             }
         }
-        self.commit(scopes, location, digest, &action).await
+        Ok(location)
     }
 
-    /// The whole blob in one `PATCH` whose body streams from `stream` (a transport that can),
-    /// then the commit. A failing source aborts the `PATCH`, so nothing is committed.
-    async fn upload_streamed(
+    /// The whole blob in one `PATCH` whose body streams from `stream` (a transport that can);
+    /// returns the `Location` to commit at. A failing source aborts the `PATCH`, so the
+    /// caller never gets to commit.
+    async fn patch_streamed(
         &self,
-        repository: &str,
         scopes: &[Scope],
         location: Url,
-        digest: &Digest,
         stream: impl Stream<Item = Result<Bytes, Error>> + Unpin,
         progress: &mut dyn FnMut(u64),
-    ) -> Result<(), Error> {
-        let action = format!("uploading {digest} to {repository}");
+        action: &str,
+    ) -> Result<Url, Error> {
         let mut sent = 0u64;
         let counted = stream.inspect(|chunk| {
             if let Ok(bytes) = chunk {
@@ -141,12 +181,11 @@ impl<T: Transport> Client<T> {
         });
         let mut request = Request::new(Method::PATCH, location);
         request.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
-        let response = self.send_stream(request, Box::pin(counted), scopes, &action).await?;
+        let response = self.send_stream(request, Box::pin(counted), scopes, action).await?;
         if response.status != StatusCode::ACCEPTED && response.status != StatusCode::NO_CONTENT {
-            return Err(self.fail(response, &action).await);
+            return Err(self.fail(response, action).await);
         }
-        let location = self.location(&response)?;
-        self.commit(scopes, location, digest, &action).await
+        self.location(&response)
     }
 
     /// `PUT Location?digest=…`: the registry checks the bytes and makes the blob visible.
