@@ -161,8 +161,19 @@ fn save_then_load_keeps_every_digest() {
     }
 }
 
+/// The layer media types of a manifest in the registry.
+fn layer_types(registry: &Registry, reference: &str) -> Vec<String> {
+    let manifest = json(&readers::skopeo_inspect_raw(registry, reference));
+    manifest["layers"].as_array().expect("layers").iter().filter_map(|l| l["mediaType"].as_str().map(str::to_owned)).collect()
+}
+
+const PLAIN: &str = "application/vnd.docker.image.rootfs.diff.tar";
+const GZIP: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
+
 /// A tar from `docker save` (Docker 20's legacy layout: uncompressed `<id>/layer.tar`, the
-/// repeated layer a symlink) loads, also gzipped and re-tarred with `./` names.
+/// repeated layer a symlink) loads with its layers gzipped on the way (the repeated one
+/// gzipped and sent once), also gzipped whole and re-tarred with `./` names; `--no-compress`
+/// pushes the layers as stored.
 #[test]
 fn docker_save_tars_load() {
     let registry = Registry::start(RegistryAuth::Anonymous);
@@ -181,17 +192,35 @@ fn docker_save_tars_load() {
     let listed = tool::run_stdout(Command::new("tar").arg("-tvf").arg(&tar));
     assert!(listed.lines().any(|l| l.starts_with('l') && l.contains("layer.tar ->")), "a symlinked layer:\n{listed}");
 
-    let digest = pushed_digest(&run_ok(&args(&["load", &path(&tar), "-t", &registry.reference("fromdocker:1")])), &registry.reference("fromdocker"));
+    let fromdocker = registry.reference("fromdocker:1");
+    let run = layerize(&["load", &path(&tar), "-t", &fromdocker], None, None);
+    let progress = run.stderr.clone();
+    let digest = pushed_digest(&run.ok(), &registry.reference("fromdocker"));
     let manifest = json(&readers::skopeo_inspect_raw(&registry, "fromdocker:1"));
     assert_eq!(manifest["mediaType"], "application/vnd.docker.distribution.manifest.v2+json");
-    let types: Vec<&str> = manifest["layers"].as_array().expect("layers").iter().filter_map(|l| l["mediaType"].as_str()).collect();
-    assert_eq!(types, ["application/vnd.docker.image.rootfs.diff.tar"; 3], "layers pushed as they are stored");
+    assert_eq!(layer_types(&registry, "fromdocker:1"), [GZIP; 3], "plain layers go up gzipped");
+    assert_eq!(manifest["layers"][1], manifest["layers"][2], "the repeated layer is the same blob");
+    assert_eq!(progress.matches("uploaded (gzip of").count(), 2, "each distinct layer is gzipped and sent once:\n{progress}");
     assert_eq!(config_digest(&registry, "fromdocker:1"), config_digest(&registry, "twice:1"), "config bytes unchanged");
     let oci = readers::skopeo_copy_to_oci(&registry, "fromdocker:1");
-    assert_eq!(readers::diff_ids_match(oci.path()), 1);
+    assert_eq!(readers::diff_ids_match(oci.path()), 1, "each gzip layer inflates to its diffID");
     let rootfs = readers::umoci_unpack(oci.path(), oci.tag());
     assert_eq!(fs::read_to_string(rootfs.path().join("opt/app/hello.txt")).expect("hello"), HELLO);
     readers::podman_pull(&registry, "fromdocker:1");
+    docker.pull(&fromdocker);
+    assert_eq!(docker.run(&fromdocker, &["cat", "/opt/app/hello.txt"]), HELLO);
+
+    // --no-compress: the layers as stored, so each layer's digest is its diffID.
+    let plain = pushed_digest(&run_ok(&args(&["load", &path(&tar), "--no-compress", "-t", &registry.reference("plain:1")])), &registry.reference("plain"));
+    assert_ne!(plain, digest);
+    assert_eq!(layer_types(&registry, "plain:1"), [PLAIN; 3], "--no-compress pushes layers as they are stored");
+    let manifest = json(&readers::skopeo_inspect_raw(&registry, "plain:1"));
+    let config = json(&readers::skopeo_inspect_config(&registry, "plain:1"));
+    let digests: Vec<&Value> = manifest["layers"].as_array().expect("layers").iter().map(|l| &l["digest"]).collect();
+    let diff_ids: Vec<&Value> = config["rootfs"]["diff_ids"].as_array().expect("diff_ids").iter().collect();
+    assert_eq!(digests, diff_ids);
+    let oci = readers::skopeo_copy_to_oci(&registry, "plain:1");
+    assert_eq!(readers::diff_ids_match(oci.path()), 1);
 
     // Gzipped whole: the same image, so the same digest.
     let gz = dir.path().join("docker.tar.gz");
@@ -234,6 +263,10 @@ fn podman_and_skopeo_tars_load() {
         let target = registry.reference(&format!("{repo}:1"));
         let digest = pushed_digest(&run_ok(&args(&["load", &path(tar), "-t", &target])), &registry.reference(repo));
         assert_eq!(manifest_digest(&registry, &format!("{repo}:1")), digest);
+        if repo != "podman-oci" {
+            // docker-archive: manifest.json and plain layers only, gzipped on the way.
+            assert_eq!(layer_types(&registry, &format!("{repo}:1")), [GZIP; 2], "{repo}");
+        }
         let oci = readers::skopeo_copy_to_oci(&registry, &format!("{repo}:1"));
         assert_eq!(readers::diff_ids_match(oci.path()), 1, "{repo}");
         let transport = if repo == "podman-oci" { "oci-archive" } else { "docker-archive" };
@@ -243,6 +276,41 @@ fn podman_and_skopeo_tars_load() {
         let rootfs = readers::umoci_unpack(oci.path(), oci.tag());
         assert_eq!(fs::read_to_string(rootfs.path().join("opt/app/hello.txt")).expect("hello"), HELLO, "{repo}");
     }
+}
+
+/// A skopeo `docker-archive` tar with `--no-compress` keeps its plain layers; with one byte of
+/// a plain layer changed, the load fails naming the file and member (the diffID check ends
+/// the gzip stream before its upload is committed), and no blob or tag is left.
+#[test]
+fn skopeo_plain_layers_no_compress_and_damage() {
+    let registry = Registry::start(RegistryAuth::Anonymous);
+    push_single(&registry, "base:1", Format::Docker);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let tar = dir.path().join("skopeo.tar");
+    let base = registry.reference("base:1");
+    tool::run(Command::new("skopeo").args(["--insecure-policy", "copy", "--quiet", "--src-tls-verify=false"]).arg(format!("docker://{base}")).arg(format!("docker-archive:{}:{base}", path(&tar))));
+
+    let digest = pushed_digest(&run_ok(&args(&["load", &path(&tar), "--no-compress", "-t", &registry.reference("plain:1")])), &registry.reference("plain"));
+    assert_eq!(manifest_digest(&registry, "plain:1"), digest);
+    assert_eq!(layer_types(&registry, "plain:1"), [PLAIN]);
+    let summary = readers::skopeo_inspect_archive(&format!("docker-archive:{}", path(&tar)));
+    let inspected = json(&readers::skopeo_inspect_raw(&registry, "plain:1"));
+    assert_eq!(summary["Layers"][0], inspected["layers"][0]["digest"], "the plain layer's digest is the archive's");
+
+    let bytes = fs::read(&tar).expect("read");
+    let entries = json(&member_bytes(&bytes, "manifest.json"));
+    let layer = entries[0]["Layers"][0].as_str().expect("layer member").to_owned();
+    let (offset, size) = member_span(&bytes, &layer);
+    let mut damaged = bytes.clone();
+    damaged[(offset + size / 2) as usize] ^= 0x55;
+    let bad = dir.path().join("damaged.tar");
+    fs::write(&bad, &damaged).expect("write");
+    let e = run_fails(&args(&["load", &path(&bad), "-t", &registry.reference("bad:1")]));
+    assert!(e.contains(&path(&bad)) && e.contains(&layer) && e.contains("digest"), "{e}");
+    assert!(!has_tags(&registry, "bad"));
+    let committed = registry.storage_dir().join("docker/registry/v2/repositories/bad/_layers/sha256");
+    let blobs = fs::read_dir(&committed).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(blobs, 0, "no blob was committed to the repository");
 }
 
 /// An OCI archive of a whole index (skopeo --all) loads as that index, digest and all; with
@@ -403,6 +471,12 @@ fn bad_archives_push_nothing_and_failed_saves_leave_nothing() {
     let e = run_fails(&args(&["save", &registry.reference("base:1"), "-o", &path(&out)]));
     assert!(e.contains(&layer) && e.contains("digest"), "{e}");
     assert!(listing(out_dir.path()).is_empty(), "a failed save leaves nothing: {:?}", listing(out_dir.path()));
+}
+
+/// The bytes of a member of a tar.
+fn member_bytes(tar: &[u8], member: &str) -> Vec<u8> {
+    let (offset, size) = member_span(tar, member);
+    tar[offset as usize..(offset + size) as usize].to_vec()
 }
 
 /// Where a member's bytes are in a tar: (offset, size).

@@ -1,6 +1,6 @@
 //! Where the bytes of a blob come from when it is pushed or written into an archive: a local
 //! file (a layer just built), memory (a config), another registry, or a member of an archive
-//! (checked against its digest and diffID as it streams).
+//! (checked against its digest and diffID as it streams), as it is or gzipped on the way.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -32,6 +32,9 @@ pub enum Blob<'a> {
     Remote { client: &'a Client<Native>, repository: &'a str, digest: Digest },
     /// A member of an archive.
     Archive(ArchiveBlob),
+    /// A plain layer of an archive, gzipped on the fast profile as it streams (see
+    /// [`crate::gzip_stream`]); the plain bytes are checked against their diffID first.
+    Gzip(ArchiveBlob),
 }
 
 impl BlobSource for Blob<'_> {
@@ -43,6 +46,7 @@ impl BlobSource for Blob<'_> {
             Blob::Memory(bytes) => Ok(Box::pin(futures_util::stream::iter([Ok(bytes)]))),
             Blob::Remote { client, repository, digest } => client.blob(repository, &digest).await,
             Blob::Archive(blob) => Ok(blob.chunks()),
+            Blob::Gzip(blob) => Ok(crate::gzip_stream::gzip_fast(blob.checked())),
         }
     }
 }
@@ -74,26 +78,15 @@ impl ArchiveBlob {
     /// The member's bytes in chunks, each checked on the way; a blob that is not what its
     /// descriptor says ends in an error instead of its end, so an upload is never committed.
     pub fn chunks(self) -> Chunks {
+        // Positional reads of a local file: quick enough to make in place, as tokio's file
+        // reads would on a blocking thread anyway.
+        Box::pin(futures_util::stream::iter(self.checked()))
+    }
+
+    /// [`ArchiveBlob::chunks`] as a blocking iterator, for a thread that works on the bytes.
+    pub fn checked(self) -> CheckedChunks {
         let check = BlobCheck::new(self.blob.expected());
-        let state = (self, 0u64, Some(check));
-        let stream = futures_util::stream::unfold(state, |(blob, done, check)| async move {
-            let mut check = check?;
-            let member = &blob.blob.member;
-            if done == member.size {
-                return match check.finish() {
-                    Ok(()) => None,
-                    Err(e) => Some((Err(Error::Core(e)), (blob, done, None))),
-                };
-            }
-            let n = (member.size - done).min(CHUNK as u64) as usize;
-            let mut buf = vec![0u8; n];
-            let read = blob.file.read_exact_at(&mut buf, member.offset + done).map_err(|e| Error::Core(member.read_error(e)));
-            match read.and_then(|()| check.update(&buf).map_err(Error::Core)) {
-                Ok(()) => Some((Ok(Bytes::from(buf)), (blob, done + n as u64, Some(check)))),
-                Err(e) => Some((Err(e), (blob, done, None))),
-            }
-        });
-        Box::pin(stream)
+        CheckedChunks { blob: self, done: 0, check: Some(check) }
     }
 
     /// Reads the whole member through its check, without sending it anywhere (for a blob the
@@ -110,5 +103,41 @@ impl ArchiveBlob {
             done += n as u64;
         }
         check.finish()
+    }
+}
+
+/// The bytes of an archive member in chunks, each read by offset and put through the member's
+/// [`BlobCheck`]; an error (a read failure, a mismatch, found at the latest after the last
+/// byte) is the last item, so the bytes never end as if they were good.
+#[derive(Debug)]
+pub struct CheckedChunks {
+    blob: ArchiveBlob,
+    done: u64,
+    /// None once the end or an error was reported.
+    check: Option<BlobCheck>,
+}
+
+impl Iterator for CheckedChunks {
+    type Item = Result<Bytes, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let member = &self.blob.blob.member;
+        if self.done == member.size {
+            return self.check.take()?.finish().err().map(|e| Err(Error::Core(e)));
+        }
+        let check = self.check.as_mut()?;
+        let n = (member.size - self.done).min(CHUNK as u64) as usize;
+        let mut buf = vec![0u8; n];
+        let read = self.blob.file.read_exact_at(&mut buf, member.offset + self.done).map_err(|e| member.read_error(e));
+        match read.and_then(|()| check.update(&buf)) {
+            Ok(()) => {
+                self.done += n as u64;
+                Some(Ok(Bytes::from(buf)))
+            }
+            Err(e) => {
+                self.check = None;
+                Some(Err(Error::Core(e)))
+            }
+        }
     }
 }

@@ -10,6 +10,7 @@ mod cmd;
 mod credentials;
 mod deflate;
 mod files;
+mod gzip_stream;
 mod layer_file;
 mod layer_stream;
 mod progress;
@@ -37,6 +38,12 @@ enum Command {
     /// Save images from registries into one archive (docker load, podman load and skopeo read it).
     Save(cmd::save::Args),
     /// Push the images in an archive (docker save, OCI layout; gzipped or not) to a registry.
+    ///
+    /// An image the archive holds a manifest for (OCI layout, Docker 25+) is pushed byte for
+    /// byte, so its digest survives. An image listed only in manifest.json (legacy docker save,
+    /// skopeo docker-archive) gets a Docker v2 schema 2 manifest, and its uncompressed layers
+    /// are gzipped on the way up (fast, on every core; the registry gets fewer bytes):
+    /// --no-compress pushes them as stored.
     Load(cmd::load::Args),
     /// Show what an image or index holds: platforms, config, history, layers.
     Inspect(cmd::inspect::Args),

@@ -3,7 +3,7 @@
 //! a blob that fails its check leaves no tag behind; and a blob the registry already has is
 //! still read from the archive and checked, so a damaged archive never passes.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Context, Result};
 use layerize_core::descriptor::Descriptor;
@@ -11,7 +11,7 @@ use layerize_core::{Digest, MediaType};
 use layerize_registry::transport::native::Native;
 use layerize_registry::{BlobOutcome, Client};
 
-use crate::blob_source::Blob;
+use crate::blob_source::{ArchiveBlob, Blob};
 use crate::progress::Progress;
 
 /// A repository to push to.
@@ -31,13 +31,44 @@ pub struct ManifestPut<'a> {
     pub reference: String,
 }
 
-/// Makes sure the repository has every blob. `checked` holds the archive blobs already read
-/// and found good (by an earlier upload or check), so each is read at most once.
-pub async fn push_blobs(dest: &Destination<'_>, blobs: Vec<(Descriptor, Blob<'_>)>, checked: &mut BTreeSet<Digest>, progress: Progress) -> Result<()> {
-    for (descriptor, source) in blobs {
+/// A blob to put in place.
+#[derive(Debug)]
+pub enum Upload<'a> {
+    /// A blob known by its descriptor.
+    Blob(Descriptor, Blob<'a>),
+    /// A plain layer of an archive, sent gzipped on the fast profile: its descriptor is known
+    /// only once it is up (see [`Pushed::gzipped`]).
+    Gzip(ArchiveBlob),
+}
+
+/// What a run has put or checked so far, across repositories.
+#[derive(Debug, Default)]
+pub struct Pushed {
+    /// Archive blobs already read and found good (by an earlier upload or check), by the
+    /// digest of the member, so each is read at most once when nothing needs its bytes.
+    pub checked: BTreeSet<Digest>,
+    /// The gzip layer each plain layer became, by the plain layer's digest (its diffID). The
+    /// fast profile is deterministic, so a second repository gets the same blob: mounted or
+    /// found when it can be, else gzipped again to the same bytes.
+    pub gzipped: BTreeMap<Digest, Descriptor>,
+}
+
+/// Makes sure the repository has every blob.
+pub async fn push_blobs(dest: &Destination<'_>, blobs: Vec<Upload<'_>>, pushed: &mut Pushed, progress: Progress) -> Result<()> {
+    for upload in blobs {
+        let (descriptor, source) = match upload {
+            Upload::Blob(descriptor, source) => (descriptor, source),
+            Upload::Gzip(blob) => match pushed.gzipped.get(&blob.blob.descriptor.digest) {
+                Some(gzipped) => (gzipped.clone(), Blob::Gzip(blob)),
+                None => {
+                    upload_gzipped(dest, blob, pushed, progress).await?;
+                    continue;
+                }
+            },
+        };
         let digest = &descriptor.digest;
         let from_archive = match &source {
-            Blob::Archive(blob) => Some(blob.clone()),
+            Blob::Archive(blob) | Blob::Gzip(blob) => Some(blob.clone()),
             _ => None,
         };
         let outcome = dest
@@ -52,12 +83,28 @@ pub async fn push_blobs(dest: &Destination<'_>, blobs: Vec<(Descriptor, Blob<'_>
         };
         progress.step(format!("blob {digest}: {what}"));
         if let Some(blob) = from_archive {
-            if outcome != BlobOutcome::Uploaded && !checked.contains(digest) {
+            let member = &blob.blob.descriptor.digest;
+            if outcome != BlobOutcome::Uploaded && !pushed.checked.contains(member) {
                 blob.verify()?;
             }
-            checked.insert(digest.clone());
+            pushed.checked.insert(member.clone());
         }
     }
+    Ok(())
+}
+
+/// Uploads a plain archive layer gzipped on the way and records the blob it became.
+async fn upload_gzipped(dest: &Destination<'_>, blob: ArchiveBlob, pushed: &mut Pushed, progress: Progress) -> Result<()> {
+    let plain = blob.blob.descriptor.clone();
+    let (digest, size) = dest
+        .client
+        .upload_hashed_blob(&dest.repository, Blob::Gzip(blob), &mut |_| {})
+        .await
+        .with_context(|| format!("pushing layer {} to {}, gzipped on the way", plain.digest, dest.repository))?;
+    let percent = size.saturating_mul(100) / plain.size.max(1);
+    progress.step(format!("blob {digest}: uploaded (gzip of {}, {percent}% of {} bytes)", plain.digest, plain.size));
+    pushed.checked.insert(plain.digest.clone());
+    pushed.gzipped.insert(plain.digest, Descriptor::new(MediaType::DockerLayerGzip, digest, size));
     Ok(())
 }
 

@@ -3,19 +3,23 @@
 //!
 //! Reads `docker save` tars (legacy and Docker 25+), containerd exports, podman and skopeo
 //! `docker-archive`/`oci-archive` tars and OCI layouts in a tar, gzipped or not. The archive's
-//! own manifest is pushed byte for byte when it has one (so digests survive a round trip);
-//! a legacy `manifest.json`-only image gets a Docker v2 schema 2 manifest over its layers as
-//! they are stored (uncompressed layers stay uncompressed). Manifests and configs are checked
-//! before anything is sent, each layer while it streams, and every blob of every image is in
-//! place before the first manifest: a bad archive leaves no tag.
+//! own manifest is pushed byte for byte when it has one, with its blobs as they are (so
+//! digests survive a round trip). A legacy `manifest.json`-only image has no manifest to keep,
+//! so `load` makes a Docker v2 schema 2 one, and its uncompressed layers go up gzipped on the
+//! core's fast profile while they stream (the registry taking in bytes is what a load waits
+//! on; gzip layers stay as they are, config bytes and diffIDs are unchanged); `--no-compress`
+//! pushes them as stored instead. Manifests and configs are checked before anything is sent,
+//! each layer while it streams (a gzipped one before it is compressed), and every blob of
+//! every image is in place before the first manifest: a bad archive leaves no tag.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
-use layerize_core::archive::{Content, Found};
-use layerize_core::descriptor::Descriptor;
-use layerize_core::{Digest, Platform, Reference};
+use layerize_core::archive::docker::docker_manifest;
+use layerize_core::archive::{ArchivedBlob, ArchivedImage, Content, Found};
+use layerize_core::manifest::ImageManifest;
+use layerize_core::{Digest, MediaType, Platform, Reference};
 use layerize_registry::transport::native::Native;
 use layerize_registry::Client;
 
@@ -23,7 +27,7 @@ use crate::archive_file::ArchiveFile;
 use crate::blob_source::Blob;
 use crate::progress::Progress;
 use crate::remote::{Access, RegistryFlags};
-use crate::upload::{push_blobs, put_manifests, Destination, ManifestPut};
+use crate::upload::{push_blobs, put_manifests, Destination, ManifestPut, Pushed, Upload};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -35,6 +39,10 @@ pub struct Args {
     /// The platform to take from an index the archive holds only in part (default: this machine's).
     #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
     platform: Option<String>,
+    /// Push the uncompressed layers of a manifest.json-only archive (legacy docker save,
+    /// skopeo docker-archive) as they are stored, instead of gzipping them on the way up.
+    #[arg(long)]
+    no_compress: bool,
     #[command(flatten)]
     registry: RegistryFlags,
     /// No progress on stderr.
@@ -53,14 +61,15 @@ pub fn run(args: Args) -> Result<()> {
     let found = archive.find(&platform, args.platform.is_some())?;
     let shown = args.file.display();
     let pushes = names(&found, target, &shown.to_string())?;
+    let compress = !args.no_compress;
     for f in &found {
-        progress.step(format!("{}: {} ({})", f.origin, f.top().1.digest, summary(f)));
+        progress.step(format!("{}: {}", f.origin, summary(f, compress)));
     }
     let mut registries: Vec<String> = pushes.iter().map(|(_, r)| r.registry().to_owned()).collect();
     registries.dedup();
     let access = args.registry.access(registries)?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let pushed = runtime.block_on(push_all(&archive, &found, &pushes, &access, progress)).with_context(|| format!("loading {shown}"))?;
+    let pushed = runtime.block_on(push_all(&archive, &found, &pushes, &access, compress, progress)).with_context(|| format!("loading {shown}"))?;
     for line in pushed {
         println!("{line}");
     }
@@ -86,12 +95,51 @@ fn names(found: &[Found], target: Option<Reference>, shown: &str) -> Result<Vec<
     Ok(pushes)
 }
 
-fn summary(found: &Found) -> String {
+/// The manifest digest (when it is known before the push) and what the entry holds.
+fn summary(found: &Found, compress: bool) -> String {
+    let digest = found.top().1.digest;
     match &found.content {
-        Content::Image(image) if image.built => format!("{}, manifest built from manifest.json", layers(image.layers.len())),
-        Content::Image(image) => format!("{}, manifest from the archive", layers(image.layers.len())),
-        Content::Index { manifests, .. } => format!("an index of {} manifests", manifests.len()),
+        Content::Image(image) if image.built => match image.layers.iter().filter(|l| gzips(image, l, compress)).count() {
+            0 => format!("{digest} ({}, manifest built from manifest.json)", layers(image.layers.len())),
+            n => format!("{}, manifest built from manifest.json; {n} uncompressed, gzipped on the way up", layers(image.layers.len())),
+        },
+        Content::Image(image) => format!("{digest} ({}, manifest from the archive)", layers(image.layers.len())),
+        Content::Index { manifests, .. } => format!("{digest} (an index of {} manifests)", manifests.len()),
     }
+}
+
+/// Whether a layer goes up gzipped: an uncompressed layer of an image whose manifest `load`
+/// builds. An archive's own manifest is kept with its blobs as they are, or its digest would
+/// change.
+fn gzips(image: &ArchivedImage, layer: &ArchivedBlob, compress: bool) -> bool {
+    compress && image.built && layer.descriptor.media_type == MediaType::DockerLayer
+}
+
+/// For each entry, the manifest to push in place of [`Found::top`]'s: for a built image with
+/// layers that went up gzipped, one over the blobs they became.
+fn manifests_as_pushed(found: &[Found], pushed: &Pushed, compress: bool) -> Result<Vec<Option<ImageManifest>>> {
+    let mut manifests = Vec::new();
+    for f in found {
+        let Content::Image(image) = &f.content else {
+            manifests.push(None);
+            continue;
+        };
+        if !image.layers.iter().any(|l| gzips(image, l, compress)) {
+            manifests.push(None);
+            continue;
+        }
+        let mut layers = Vec::new();
+        for layer in &image.layers {
+            let descriptor = if gzips(image, layer, compress) {
+                pushed.gzipped.get(&layer.descriptor.digest).with_context(|| format!("layer {} was not pushed", layer.descriptor.digest))?
+            } else {
+                &layer.descriptor
+            };
+            layers.push(descriptor.clone());
+        }
+        manifests.push(Some(docker_manifest(&f.origin, &image.config_blob.descriptor, &layers)?));
+    }
+    Ok(manifests)
 }
 
 fn layers(n: usize) -> String {
@@ -102,7 +150,7 @@ fn layers(n: usize) -> String {
     }
 }
 
-async fn push_all(archive: &ArchiveFile, found: &[Found], pushes: &[(usize, Reference)], access: &Access, progress: Progress) -> Result<Vec<String>> {
+async fn push_all(archive: &ArchiveFile, found: &[Found], pushes: &[(usize, Reference)], access: &Access, compress: bool, progress: Progress) -> Result<Vec<String>> {
     let mut clients: BTreeMap<String, Client<Native>> = BTreeMap::new();
     // One destination per repository, in the order the names came.
     let mut destinations: Vec<(Reference, Vec<(usize, Reference)>)> = Vec::new();
@@ -118,22 +166,30 @@ async fn push_all(archive: &ArchiveFile, found: &[Found], pushes: &[(usize, Refe
     let client = |r: &Reference| clients.get(r.registry()).context("no client for the registry");
 
     // Every blob everywhere first.
-    let mut checked = BTreeSet::new();
+    let mut pushed = Pushed::default();
     let mut holder: BTreeMap<String, String> = BTreeMap::new();
     for (repo, list) in &destinations {
         let dest = Destination { client: client(repo)?, repository: repo.repository().to_owned(), mount_from: holder.get(repo.registry()).cloned() };
-        let mut seen = BTreeSet::new();
-        let mut blobs: Vec<(Descriptor, Blob)> = Vec::new();
+        // Each blob once per repository; a plain layer that goes up gzipped is another blob
+        // than the same layer pushed as stored.
+        let mut seen: BTreeSet<(Digest, bool)> = BTreeSet::new();
+        let mut blobs: Vec<Upload> = Vec::new();
         for (i, _) in list {
-            for blob in found[*i].images().iter().flat_map(|image| image.blobs()) {
-                if seen.insert(blob.descriptor.digest.clone()) {
-                    blobs.push((blob.descriptor.clone(), Blob::Archive(archive.blob(blob))));
+            for image in found[*i].images() {
+                for blob in image.blobs() {
+                    let gzip = gzips(image, blob, compress);
+                    if !seen.insert((blob.descriptor.digest.clone(), gzip)) {
+                        continue;
+                    }
+                    let source = archive.blob(blob);
+                    blobs.push(if gzip { Upload::Gzip(source) } else { Upload::Blob(blob.descriptor.clone(), Blob::Archive(source)) });
                 }
             }
         }
-        push_blobs(&dest, blobs, &mut checked, progress).await?;
+        push_blobs(&dest, blobs, &mut pushed, progress).await?;
         holder.entry(repo.registry().to_owned()).or_insert_with(|| repo.repository().to_owned());
     }
+    let built = manifests_as_pushed(found, &pushed, compress)?;
 
     // Then the manifests: an index's entries by digest, then each tag.
     let mut lines = Vec::new();
@@ -142,7 +198,10 @@ async fn push_all(archive: &ArchiveFile, found: &[Found], pushes: &[(usize, Refe
         let mut done: BTreeSet<Digest> = BTreeSet::new();
         for (i, name) in list {
             let f = &found[*i];
-            let (top_bytes, top) = f.top();
+            let (top_bytes, top) = match &built[*i] {
+                Some(manifest) => (manifest.raw(), manifest.descriptor()),
+                None => f.top(),
+            };
             let mut puts = Vec::new();
             if let Content::Index { manifests, .. } = &f.content {
                 for image in manifests.iter().filter(|m| !done.contains(m.manifest.digest())) {

@@ -21,7 +21,7 @@ use crate::blob_source::Blob;
 use crate::progress::Progress;
 use crate::remote::Access;
 use crate::resolve;
-use crate::upload::{push_blobs, put_manifests, Destination, ManifestPut};
+use crate::upload::{push_blobs, put_manifests, Destination, ManifestPut, Pushed, Upload};
 
 /// An append where the base or the result (or both) is an archive.
 #[derive(Debug)]
@@ -115,7 +115,8 @@ impl ArchiveJob {
             _ => None,
         };
         let dest = Destination { client: &client, repository: target.repository().to_owned(), mount_from };
-        push_blobs(&dest, blobs, &mut Default::default(), self.progress).await?;
+        let uploads = blobs.into_iter().map(|(descriptor, source)| Upload::Blob(descriptor, source)).collect();
+        push_blobs(&dest, uploads, &mut Pushed::default(), self.progress).await?;
         let tag = target.tag().unwrap_or("latest").to_owned();
         let put = ManifestPut { bytes: manifest.raw(), media_type: manifest.media_type(), reference: tag };
         let digest = put_manifests(&dest, &[put], self.progress).await?.unwrap_or_else(|| manifest.digest().clone());
