@@ -37,6 +37,8 @@ pub struct AppState {
     pub targets: Targets,
     /// Origins other than the server's own that may call it.
     pub cors_origins: Vec<CorsOrigin>,
+    /// Whether the page is served cross-origin isolated (see [`static_files::service`]).
+    pub isolated: bool,
     upstream: Upstream,
 }
 
@@ -50,6 +52,7 @@ impl AppState {
             dist: dist.into(),
             targets,
             cors_origins,
+            isolated: true,
             upstream: Upstream::new()?,
         })
     }
@@ -65,7 +68,7 @@ pub fn app(state: AppState) -> Router {
         .or(MethodFilter::DELETE);
     Router::new()
         .route("/proxy/{*target}", on(methods, proxy::forward))
-        .fallback_service(static_files::service(&state.dist))
+        .fallback_service(static_files::service(&state.dist, state.isolated))
         .layer(cors::layer(&state.cors_origins))
         .with_state(state)
 }

@@ -30,6 +30,11 @@ struct Args {
     /// server; repeatable.
     #[arg(long = "cors-origin", value_name = "ORIGIN")]
     cors_origin: Vec<CorsOrigin>,
+    /// Serve the page without the COOP/COEP headers that make it cross-origin isolated (for
+    /// a page that must be embedded in another site). Layers are then read with synchronous
+    /// Range requests, several times slower than with the shared memory isolation allows.
+    #[arg(long)]
+    no_isolation: bool,
 }
 
 #[tokio::main]
@@ -42,11 +47,12 @@ async fn main() -> anyhow::Result<()> {
             args.dist.display()
         );
     }
-    let state = AppState::new(
+    let mut state = AppState::new(
         args.dist,
         Targets::new(args.allow_registry),
         args.cors_origin,
     )?;
+    state.isolated = !args.no_isolation;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;

@@ -8,16 +8,19 @@ use http::HeaderValue;
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeader;
 
-type Isolated<S> = SetResponseHeader<SetResponseHeader<S, HeaderValue>, HeaderValue>;
+type Isolated<S> = SetResponseHeader<SetResponseHeader<S, Option<HeaderValue>>, Option<HeaderValue>>;
 
 /// Serves `dist`. Content types come from file extensions (`.wasm` is `application/wasm`, which
 /// browsers require for streaming compilation). Every file is sent cross-origin isolated
 /// (COOP `same-origin`, COEP `require-corp`): only such a page may share memory between its
-/// workers, which is how a layer is downloaded and read at the same time.
-pub fn service(dist: &Path) -> Isolated<ServeDir<ServeFile>> {
+/// workers, which is how a layer is downloaded and read at the same time. With `isolated`
+/// false the headers are left out (for a page that must be embedded or load cross-origin
+/// content); the page then reads layers with slower synchronous Range requests.
+pub fn service(dist: &Path, isolated: bool) -> Isolated<ServeDir<ServeFile>> {
     let files = ServeDir::new(dist).append_index_html_on_directories(true).fallback(ServeFile::new(dist.join("index.html")));
-    let embedder = SetResponseHeader::overriding(files, HeaderName::from_static("cross-origin-embedder-policy"), HeaderValue::from_static("require-corp"));
-    SetResponseHeader::overriding(embedder, HeaderName::from_static("cross-origin-opener-policy"), HeaderValue::from_static("same-origin"))
+    let value = |v: &'static str| isolated.then(|| HeaderValue::from_static(v));
+    let embedder = SetResponseHeader::overriding(files, HeaderName::from_static("cross-origin-embedder-policy"), value("require-corp"));
+    SetResponseHeader::overriding(embedder, HeaderName::from_static("cross-origin-opener-policy"), value("same-origin"))
 }
 
 #[cfg(test)]

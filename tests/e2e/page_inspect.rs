@@ -138,19 +138,20 @@ fn page_lists_a_big_layer_virtualised() {
     b.screenshot("scrolled");
 }
 
-#[test]
-fn page_lists_a_layer_from_a_token_registry_while_it_downloads() {
+/// Lists layer 1 of a token-auth registry's image in the page served with `flags`, and checks
+/// it against `layerize ls`; `isolated` is what the page must report (shared memory or not
+/// decides how the worker downloads, see web/src/remote_layer.rs).
+fn lists_from_a_token_registry(name: &str, flags: &[&str], isolated: bool) {
     let registry = Registry::start(RegistryAuth::token("lister", "list-secret"));
     let base = push_single(&registry, "base:1", Format::Docker);
     let listed = layerize(&["ls", "--layer", "1", "--json", "--username", "lister", "--password-stdin", &base.reference], Some("list-secret\n"), None).ok();
     let issuer = registry.token_issuer().expect("token issuer");
     let realm = issuer.realm();
     let realm_host = realm.split("://").nth(1).and_then(|r| r.split('/').next()).unwrap_or_default().to_owned();
-    let server = Server::start(&[registry.host(), realm_host]);
-    let mut b = Browser::start("inspect-token");
+    let server = Server::start_with(&[registry.host(), realm_host], flags);
+    let mut b = Browser::start(name);
     b.goto(&server.url());
-    // Shared memory lets a second worker download while the first reads (see web/blob_ring).
-    assert_eq!(b.eval("return self.crossOriginIsolated;"), Value::from(true), "the page is cross-origin isolated");
+    assert_eq!(b.eval("return self.crossOriginIsolated;"), Value::from(isolated), "cross-origin isolated");
     b.fill("#login-registry", &registry.host());
     b.fill("#login-username", "lister");
     b.fill("#login-password", "list-secret");
@@ -165,4 +166,17 @@ fn page_lists_a_layer_from_a_token_registry_while_it_downloads() {
     let first: Value = serde_json::from_str(listed.lines().next().expect("a member")).expect("JSON");
     assert_eq!(texts(&b, "#layer-files .layer-file .path").first().map(String::as_str), first["path"].as_str());
     b.screenshot("listed");
+}
+
+/// Served cross-origin isolated (the default), a second worker streams the layer into shared
+/// memory while the first reads it.
+#[test]
+fn page_lists_a_layer_from_a_token_registry_while_it_downloads() {
+    lists_from_a_token_registry("inspect-token", &[], true);
+}
+
+/// Served without isolation, the reading worker fetches the layer itself in Range requests.
+#[test]
+fn page_lists_a_layer_without_shared_memory() {
+    lists_from_a_token_registry("inspect-token-range", &["--no-isolation"], false);
 }

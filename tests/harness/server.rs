@@ -17,13 +17,18 @@ impl Server {
     /// can each test their own build) and proxies to the `allow`ed registries (`host:port`
     /// each, e.g. a test registry and its token issuer).
     pub fn start(allow: &[String]) -> Server {
+        Server::start_with(allow, &[])
+    }
+
+    /// [`Server::start`] with extra server flags (e.g. `--no-isolation`).
+    pub fn start_with(allow: &[String], flags: &[&str]) -> Server {
         let binary = target_dir().join("debug").join("layerize-server");
         assert!(binary.is_file(), "{} does not exist: run `cargo build -p layerize-server` first", binary.display());
         let dist = std::env::var_os("LAYERIZE_TEST_DIST").map_or_else(|| workspace_root().join("dist"), std::path::PathBuf::from);
         assert!(dist.join("index.html").is_file(), "{} has no page: run `cargo xtask test` (it builds the page with trunk)", dist.display());
         let port = free_port();
         let mut command = Command::new(binary);
-        command.arg("--listen").arg(format!("127.0.0.1:{port}")).arg("--dist").arg(&dist).env("RUST_LOG", "info");
+        command.arg("--listen").arg(format!("127.0.0.1:{port}")).arg("--dist").arg(&dist).args(flags).env("RUST_LOG", "info");
         for host in allow {
             command.arg("--allow-registry").arg(host);
         }
