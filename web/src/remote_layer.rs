@@ -39,7 +39,7 @@ impl RemoteLayer {
             Fetch::Range => Source::Range(RangeRead::new(self.url.clone(), self.authorization.clone(), self.size, on_fetched)),
         };
         let result = {
-            let mut reader = LayerReader::new(&self.what, &mut source).map_err(|e| e.to_string())?;
+            let mut reader = LayerReader::new_digest_checked(&self.what, &mut source).map_err(|e| e.to_string())?;
             read(&mut reader).map_err(|e| e.to_string())?
         };
         let (digest, len) = source.finish().map_err(|e| format!("reading layer {}: {e}", self.what))?;

@@ -2,6 +2,7 @@
 //! streaming pass. Nothing is held in memory beyond one gzip block per worker.
 
 pub mod entry;
+pub mod gunzip;
 pub mod gzip;
 pub mod read;
 pub mod share;

@@ -7,7 +7,7 @@
 //! what is ours is naming the entries the way a runtime sees them and reporting bad input
 //! against the layer's digest.
 
-use std::io::{self, Chain, Cursor, Read, Write};
+use std::io::{self, BufReader, Chain, Cursor, Read, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -15,6 +15,7 @@ use flate2::read::MultiGzDecoder;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use tar::EntryType;
 
+use super::gunzip::Gunzip;
 use crate::error::Error;
 use crate::media_type::Compression;
 
@@ -126,6 +127,8 @@ type Sniffed<R> = Chain<Cursor<Vec<u8>>, R>;
 enum Decoded<R: Read> {
     Plain(Sniffed<R>),
     Gzip(Box<MultiGzDecoder<Sniffed<R>>>),
+    /// gzip without its CRC-32, for a blob the caller holds to its digest.
+    GzipDigestChecked(Box<Gunzip<BufReader<Sniffed<R>>>>),
 }
 
 impl<R: Read> Read for Decoded<R> {
@@ -133,6 +136,7 @@ impl<R: Read> Read for Decoded<R> {
         match self {
             Decoded::Plain(r) => r.read(buf),
             Decoded::Gzip(r) => r.read(buf),
+            Decoded::GzipDigestChecked(r) => r.read(buf),
         }
     }
 }
@@ -191,7 +195,17 @@ impl<R: Read> LayerReader<R> {
     /// Starts reading `blob`, a gzip-compressed or plain tar, recognised by its first bytes
     /// (the media type is not trusted: registries hold mislabelled layers). `what` names the
     /// layer in errors, usually its digest.
-    pub fn new(what: &str, mut blob: R) -> Result<LayerReader<R>, Error> {
+    pub fn new(what: &str, blob: R) -> Result<LayerReader<R>, Error> {
+        LayerReader::open(what, blob, true)
+    }
+
+    /// [`LayerReader::new`] for a caller that checks the whole blob against its digest once
+    /// it has read it: gzip's CRC-32 is then redundant and not computed (see [`Gunzip`]).
+    pub fn new_digest_checked(what: &str, blob: R) -> Result<LayerReader<R>, Error> {
+        LayerReader::open(what, blob, false)
+    }
+
+    fn open(what: &str, mut blob: R, check_crc: bool) -> Result<LayerReader<R>, Error> {
         let format = |problem: String| Error::LayerFormat { what: what.to_owned(), problem };
         let mut head = Vec::with_capacity(BLOCK as usize);
         (&mut blob)
@@ -201,7 +215,8 @@ impl<R: Read> LayerReader<R> {
         let compression = Compression::sniff(&head);
         let decoded = match compression {
             _ if head.is_empty() => return Err(format("the blob is empty".into())),
-            Compression::Gzip => Decoded::Gzip(Box::new(MultiGzDecoder::new(Cursor::new(head).chain(blob)))),
+            Compression::Gzip if check_crc => Decoded::Gzip(Box::new(MultiGzDecoder::new(Cursor::new(head).chain(blob)))),
+            Compression::Gzip => Decoded::GzipDigestChecked(Box::new(Gunzip::new(BufReader::with_capacity(64 << 10, Cursor::new(head).chain(blob))))),
             Compression::Zstd => return Err(format("it is zstd-compressed, which layerize cannot read yet".into())),
             Compression::None if is_tar_header(&head) => Decoded::Plain(Cursor::new(head).chain(blob)),
             Compression::None => {

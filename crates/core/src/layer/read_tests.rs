@@ -103,6 +103,9 @@ fn gzip_and_plain_tar_give_the_same_typed_entries() {
     let plain = read(&sample().tar()).unwrap();
     let gzip = read(&sample().gzip()).unwrap();
     assert_eq!(plain, gzip);
+    let blob = sample().gzip();
+    let unchecked: Vec<StoredEntry> = LayerReader::new_digest_checked("x", Cursor::new(&blob)).unwrap().entries().unwrap().collect::<Result<_, _>>().unwrap();
+    assert_eq!(unchecked, gzip, "read without the CRC, for a caller that checks the digest");
     let mut reader = LayerReader::new("x", Cursor::new(sample().gzip())).unwrap();
     assert_eq!(reader.compression(), Compression::Gzip);
     assert_eq!(reader.entries().unwrap().count(), 10);
