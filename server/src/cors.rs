@@ -66,7 +66,7 @@ pub fn layer(origins: &[CorsOrigin]) -> CorsLayer {
             Method::OPTIONS,
         ])
         .allow_headers(headers::REQUEST)
-        .expose_headers(headers::RESPONSE)
+        .expose_headers(headers::RESPONSE.into_iter().chain([http::HeaderName::from_static(crate::blob_check::CHECKED)]).collect::<Vec<_>>())
         .max_age(MAX_AGE)
 }
 

@@ -9,6 +9,7 @@
 //! realms they name, and (for redirects) hosts whose addresses are all public, so that a page
 //! cannot turn the server into a way into the network it runs in.
 
+pub mod blob_check;
 pub mod cors;
 mod error;
 mod headers;

@@ -6,9 +6,11 @@ use axum::body::{Body, HttpBody};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use layerize_core::Digest;
 use layerize_registry::redact;
 use url::Url;
 
+use crate::blob_check;
 use crate::error::Error;
 use crate::headers;
 use crate::target::Reach;
@@ -77,6 +79,7 @@ async fn send(state: &AppState, url: Url, request: Request) -> Result<(Response,
     let method = request.method().clone();
     let mut reach = state.targets.admit(&method, &url).await?;
     let (parts, body) = request.into_parts();
+    let checked = blob_check::expected(&method, &url, parts.headers.contains_key(header::RANGE));
     let mut headers = headers::filter(&parts.headers, &headers::REQUEST);
     // A request without a body must not grow a chunked one on the way.
     let mut body =
@@ -104,7 +107,7 @@ async fn send(state: &AppState, url: Url, request: Request) -> Result<(Response,
             state.targets.learn_realm(&url, response.headers()).await;
         }
         if !(can_follow && is_redirect(response.status())) {
-            return Ok((respond(response), redirects));
+            return Ok((respond(response, checked), redirects));
         }
         if redirects == MAX_REDIRECTS {
             return Err(Error::TooManyRedirects {
@@ -141,12 +144,23 @@ fn location(base: &Url, headers: &HeaderMap) -> Option<Url> {
     base.join(value).ok()
 }
 
-/// The upstream answer with its allowed headers, its body streamed through.
-fn respond(upstream: reqwest::Response) -> Response {
+/// The upstream answer with its allowed headers, its body streamed through (and checked
+/// against `checked`, the digest in a blob URL, when it is the whole blob: see
+/// [`blob_check`]).
+fn respond(upstream: reqwest::Response, checked: Option<Digest>) -> Response {
     let status = upstream.status();
     let mut headers = headers::filter(upstream.headers(), &headers::RESPONSE);
     headers::carry_challenge(upstream.headers(), &mut headers);
-    let mut response = Response::new(Body::from_stream(upstream.bytes_stream()));
+    let body = match checked.filter(|_| blob_check::whole(status)) {
+        Some(digest) => {
+            if let Some(value) = blob_check::header(&digest) {
+                headers.insert(blob_check::CHECKED, value);
+            }
+            Body::from_stream(blob_check::Checked::new(Box::pin(upstream.bytes_stream()), digest))
+        }
+        None => Body::from_stream(upstream.bytes_stream()),
+    };
+    let mut response = Response::new(body);
     *response.status_mut() = status;
     *response.headers_mut() = headers;
     response

@@ -481,3 +481,37 @@ impl Drop for Upstream {
         }
     }
 }
+
+/// A whole blob download is checked on the way: the proxy names the digest it checked, and a
+/// blob that does not match it is cut short (curl, an independent client, sees a broken
+/// transfer and fewer bytes); a Range request passes unchecked and unlabelled.
+#[test]
+fn whole_blob_downloads_are_checked_against_their_digest() {
+    let registry = Registry::start(RegistryAuth::Anonymous);
+    let pushed = push_single(&registry, "proxy/checked:v1", Format::Oci);
+    let proxy = Proxy::start(&[registry.host()]);
+    let manifest = get(&proxy.url(&format!("{}/v2/{}/manifests/v1", registry.url(), pushed.repo)), &[("Accept", OCI_MANIFEST)]);
+    let parsed: Value = serde_json::from_slice(&manifest.body).expect("a JSON manifest");
+    let digest = parsed["layers"][0]["digest"].as_str().expect("a layer digest").to_owned();
+    let url = proxy.url(&format!("{}/v2/{}/blobs/{digest}", registry.url(), pushed.repo));
+
+    let blob = get(&url, &[]);
+    assert_eq!(blob.status, 200);
+    assert_eq!(blob.header("x-layerize-checked-digest"), Some(digest.as_str()));
+    assert_eq!(sha256_digest(&blob.body), digest);
+    let ranged = get(&url, &[("Range", "bytes=0-99")]);
+    assert_eq!(ranged.status, 206);
+    assert_eq!(ranged.header("x-layerize-checked-digest"), None);
+    assert_eq!(ranged.body, blob.body[..100]);
+
+    let hex = digest.trim_start_matches("sha256:");
+    let data = registry.storage_dir().join(format!("docker/registry/v2/blobs/sha256/{}/{hex}/data", &hex[..2]));
+    let mut damaged = blob.body.clone();
+    let middle = damaged.len() / 2;
+    damaged[middle] ^= 0x55;
+    fs::write(&data, &damaged).expect("damage the registry's blob");
+    let out = Command::new("curl").args(["-s", "-o", "-", &url]).output().expect("curl");
+    assert!(!out.status.success(), "curl read a damaged blob to its end");
+    assert!(out.stdout.len() < damaged.len(), "{} of {} bytes passed", out.stdout.len(), damaged.len());
+    assert!(proxy.service.log().contains("does not match its digest"), "{}", proxy.service.log());
+}

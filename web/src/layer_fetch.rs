@@ -2,14 +2,18 @@
 //! worker, downloads the blob with one streamed `fetch` (through the proxy, or from an object
 //! URL of an opened tar's slice), hashes it and passes it on through a [`crate::blob_ring`].
 //!
-//! Hashing is the largest cost after inflating: SHA-256 in wasm runs at ~220 MB/s, the
-//! browser's own (WebCrypto, native code) ~10× faster, but WebCrypto hashes only a whole
-//! buffer. So a layer up to [`HOLD_LIMIT`] is also kept whole while it streams and hashed by
-//! WebCrypto when it is in; a bigger one is hashed in wasm as it passes, so memory stays flat.
+//! Hashing is the largest cost after inflating: SHA-256 in wasm runs at ~220 MB/s. A whole
+//! blob the page's own server proxies comes checked (the proxy hashes it natively and cuts the
+//! body short if it does not match, see `server/src/blob_check.rs`), so it is not hashed
+//! again. Otherwise (an opened tar's slice, or another proxy) the browser's own SHA-256
+//! (WebCrypto, native code, ~4× wasm here) is used for a layer up to [`HOLD_LIMIT`], kept whole
+//! while it streams since WebCrypto hashes only a whole buffer; a bigger one is hashed in wasm
+//! as it passes, so memory stays flat.
 
 use js_sys::{SharedArrayBuffer, Uint8Array};
 use layerize_core::digest::Hasher;
 use layerize_core::Digest;
+use layerize_registry::transport::PROXY_CHECKED_DIGEST;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -101,7 +105,14 @@ async fn download(layer: &RemoteLayer, writer: &mut RingWriter) -> Result<Digest
     }
     let body = response.body().ok_or("the response has no body")?;
     let reader: ReadableStreamDefaultReader = body.get_reader().unchecked_into();
-    let mut hash = if layer.size <= HOLD_LIMIT { Hash::Whole(Uint8Array::new_with_length(layer.size as u32), 0) } else { Hash::Streamed(Hasher::new(), Vec::new()) };
+    let vouched = response.headers().get(PROXY_CHECKED_DIGEST).ok().flatten();
+    let mut hash = if vouched.as_deref() == Some(layer.what.as_str()) {
+        Hash::Checked(layer.what.parse().map_err(|e| format!("{e}"))?, 0)
+    } else if layer.size <= HOLD_LIMIT {
+        Hash::Whole(Uint8Array::new_with_length(layer.size as u32), 0)
+    } else {
+        Hash::Streamed(Hasher::new(), Vec::new())
+    };
     loop {
         let next = JsFuture::from(reader.read()).await.map_err(|e| format!("the download broke off: {}", js(e)))?;
         if js_sys::Reflect::get(&next, &"done".into()).map(|d| d.is_truthy()).unwrap_or(true) {
@@ -116,6 +127,8 @@ async fn download(layer: &RemoteLayer, writer: &mut RingWriter) -> Result<Digest
 /// The blob's SHA-256 as it arrives: the whole blob in one buffer for WebCrypto, or a
 /// running wasm hash (with a scratch buffer to copy each chunk into wasm memory).
 enum Hash {
+    /// Checked by the proxy; only the length is counted.
+    Checked(Digest, u64),
     Whole(Uint8Array, u32),
     Streamed(Hasher, Vec<u8>),
 }
@@ -124,6 +137,12 @@ impl Hash {
     fn update(&mut self, chunk: &Uint8Array, size: u64) -> Result<(), String> {
         let too_much = || format!("the registry sent more than the {size} bytes the descriptor gives");
         match self {
+            Hash::Checked(_, len) => {
+                *len += u64::from(chunk.length());
+                if *len > size {
+                    return Err(too_much());
+                }
+            }
             Hash::Whole(buffer, len) => {
                 let end = len.checked_add(chunk.length()).filter(|end| u64::from(*end) <= size).ok_or_else(too_much)?;
                 buffer.set(chunk, *len);
@@ -143,6 +162,7 @@ impl Hash {
 
     async fn finish(self, scope: &WorkerGlobalScope) -> Result<Digest, String> {
         match self {
+            Hash::Checked(digest, _) => Ok(digest),
             Hash::Streamed(hasher, _) => Ok(hasher.finish()),
             Hash::Whole(buffer, len) => {
                 let subtle = scope.crypto().map_err(js)?.subtle();

@@ -22,6 +22,10 @@ use crate::error::Error;
 /// forever), so the proxy renames the header and the browser transport names it back.
 pub const PROXIED_CHALLENGE: &str = "x-registry-www-authenticate";
 
+/// The header in which the page's proxy names the digest it checked a whole blob download
+/// against (it ends the body with an error instead of passing a blob that does not match).
+pub const PROXY_CHECKED_DIGEST: &str = "x-layerize-checked-digest";
+
 /// A response body, chunk by chunk. Not `Send`: browser streams are not.
 pub type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, Error>>>>;
 
