@@ -1,4 +1,4 @@
-//! The layerize server (page + proxy), started from the workspace's debug build on a free
+//! The layerize server (page + proxy), started from the workspace's debug (or, for benchmarks, release) build on a free
 //! loopback port, stopped by PID.
 
 use std::process::Command;
@@ -22,8 +22,17 @@ impl Server {
 
     /// [`Server::start`] with extra server flags (e.g. `--no-isolation`).
     pub fn start_with(allow: &[String], flags: &[&str]) -> Server {
-        let binary = target_dir().join("debug").join("layerize-server");
-        assert!(binary.is_file(), "{} does not exist: run `cargo build -p layerize-server` first", binary.display());
+        Server::start_built("debug", allow, flags)
+    }
+
+    /// The release build, as `cargo xtask serve` runs it (for benchmarks).
+    pub fn start_release(allow: &[String]) -> Server {
+        Server::start_built("release", allow, &[])
+    }
+
+    fn start_built(profile: &str, allow: &[String], flags: &[&str]) -> Server {
+        let binary = target_dir().join(profile).join("layerize-server");
+        assert!(binary.is_file(), "{} does not exist: build it with `cargo build -p layerize-server` (add --release for {profile})", binary.display());
         let dist = std::env::var_os("LAYERIZE_TEST_DIST").map_or_else(|| workspace_root().join("dist"), std::path::PathBuf::from);
         assert!(dist.join("index.html").is_file(), "{} has no page: run `cargo xtask test` (it builds the page with trunk)", dist.display());
         let port = free_port();

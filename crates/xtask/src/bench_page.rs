@@ -20,7 +20,8 @@ pub fn run(ws: &Workspace, args: &[String]) -> Result<()> {
     install::for_tests()?;
     let tools = web_tools::ensure(ws)?;
     web_tools::build_page(ws, &tools)?;
-    command::run(Command::new(&ws.cargo).args(["build", "--release", "-p", "layerize"]).current_dir(&ws.root))?;
+    // Release builds of what people run: the CLI, and the server (`cargo xtask serve`).
+    command::run(Command::new(&ws.cargo).args(["build", "--release", "-p", "layerize", "-p", "layerize-server"]).current_dir(&ws.root))?;
     command::run(Command::new(&ws.cargo).args(["build", "-p", "layerize", "-p", "layerize-server"]).current_dir(&ws.root))?;
     let bench_dir = ws.target.join("bench");
     let listed = tree::ensure(&bench_dir, 300)?;
