@@ -219,11 +219,13 @@ fn page_listing_vs_cli_and_skopeo() {
     assert_eq!(page_count, cli_count, "the page and the CLI list the same members");
     assert_eq!(cli_count, sk_count, "tar lists the same members");
     let (cf, ca) = (median(cli_first), median(cli_all));
+    let fetched = median(fetch_only);
+    let fetch_row = format!("| the browser's download of the blob alone (a worker drains `fetch`) | – | {fetched:.3} | {:.2}× | – |", fetched / ca);
     let row = |name: &str, f: f64, a: f64, n: usize| format!("| {name} | {f:.3} | {a:.3} | {:.2}× | {n} |", a / ca);
     let table = format!(
         "Layer 2: {layer_mib:.0} MiB gzip, {cli_count} members; median of 3 runs, seconds\n\n| lister | first row / line | full listing | full listing ÷ CLI | members |\n|---|---:|---:|---:|---:|\n{}\n{}\n{}\n{}\n",
         row("page (a worker streams the blob through the proxy, another reads it)", median(page_first), median(page_all), page_count),
-        format!("| the browser's download of the blob alone (a worker drains `fetch`) | – | {:.3} | {:.2}× | – |", median(fetch_only.clone()), median(fetch_only) / ca),
+        fetch_row,
         row("`layerize ls REF --layer 2`", cf, ca, cli_count),
         row("`skopeo copy docker://REF oci:DIR` + `tar -tzf` layer 2", median(sk_first), median(sk_all), sk_count),
     );
