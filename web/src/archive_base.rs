@@ -1,14 +1,15 @@
 //! A base image from an image tar the person opened (`docker save`, `podman save`, skopeo,
 //! `layerize save`): the worker reads it with the core's archive reader (member offsets from
 //! one pass over the headers, manifest and config checked against their digests), and the
-//! page then takes each base layer as a slice of the file, never reading it whole.
+//! page then takes each base layer as a slice of the file, never reading it whole. A gzipped
+//! tar is gunzipped into a Blob first, and the slices are of that.
 
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{Read, Seek};
 
 use layerize_core::archive::{find_images, single_image, Members};
 use layerize_core::{Digest, Platform};
 use serde::{Deserialize, Serialize};
-use web_sys::{Blob, File};
+use web_sys::Blob;
 
 /// What the worker found in the tar, as it travels to the page.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -30,16 +31,10 @@ pub struct LayerSpan {
     pub size: u64,
 }
 
-/// Reads the one image of a tar (for an index, linux/amd64's, else its first); errors are
-/// about the tar, for the caller to name it. Runs in the worker, where a `File` can be read
-/// synchronously.
+/// Reads the one image of a plain tar (for an index, linux/amd64's, else its first); errors
+/// are about the tar, for the caller to name it. Runs in the worker, where a `File` can be
+/// read synchronously (a gzipped tar is gunzipped into a Blob there first).
 pub fn read_image<R: Read + Seek>(mut reader: R) -> Result<ArchiveImage, String> {
-    let mut magic = [0u8; 2];
-    let n = reader.read(&mut magic).map_err(|e| format!("reading failed: {e}"))?;
-    if n == 2 && magic == [0x1f, 0x8b] {
-        return Err("it is gzipped: the page reads plain tars (gunzip it first; layerize load and docker load take it as it is)".into());
-    }
-    reader.seek(SeekFrom::Start(0)).map_err(|e| format!("reading failed: {e}"))?;
     let fail = |e: layerize_core::Error| e.to_string();
     let members = Members::scan(&mut reader).map_err(fail)?;
     let platform = Platform::new("linux", "amd64", None);
@@ -63,7 +58,10 @@ pub fn read_image<R: Read + Seek>(mut reader: R) -> Result<ArchiveImage, String>
 /// The opened tar, held by the page while it is the base.
 #[derive(Clone, Debug)]
 pub struct ArchiveBase {
-    pub file: File,
+    /// The file's name, for messages and the equivalent CLI command.
+    pub name: String,
+    /// The plain tar: the file, or what the worker gunzipped it to.
+    pub tar: Blob,
     pub layers: Vec<LayerSpan>,
 }
 
@@ -75,9 +73,9 @@ impl ArchiveBase {
             .layers
             .iter()
             .find(|l| l.digest == digest.as_str())
-            .ok_or_else(|| format!("{} holds no layer {digest}", self.file.name()))?;
-        self.file
+            .ok_or_else(|| format!("{} holds no layer {digest}", self.name))?;
+        self.tar
             .slice_with_f64_and_f64(span.offset as f64, (span.offset + span.size) as f64)
-            .map_err(|e| format!("reading layer {digest} of {}: {e:?}", self.file.name()))
+            .map_err(|e| format!("reading layer {digest} of {}: {e:?}", self.name))
     }
 }

@@ -78,8 +78,8 @@ fn main() {
             }
             Ok(ToWorker::OpenArchive { what }) => {
                 let file: Result<Blob, _> = field(&data, "blob").dyn_into();
-                match file.map_err(|_| format!("no file {what} to read")).and_then(|f| open_archive(&what, f)) {
-                    Ok(msg) => (msg, None),
+                match file.map_err(|_| format!("no file {what} to read")).and_then(|f| open_archive(&reply, &what, f)) {
+                    Ok((msg, tar)) => (msg, Some(tar.into())),
                     Err(message) => (FromWorker::Failed { message }, None),
                 }
             }
@@ -255,10 +255,38 @@ fn wasm_memory() -> u64 {
 const CHUNK: f64 = (1 << 20) as f64;
 
 /// Reads the image tar `what` in `file` (see `layerize_web::archive_base`).
-fn open_archive(what: &str, file: Blob) -> Result<FromWorker, String> {
+/// Reads the image tar `file`; returns the image and the plain tar its layers are sliced from:
+/// `file` itself, or, when it is gzipped, the tar decompressed into Blob parts first (layers
+/// must be read by offset; Chromium keeps large Blobs on disk).
+fn open_archive(scope: &DedicatedWorkerGlobalScope, what: &str, file: Blob) -> Result<(FromWorker, Blob), String> {
     let reader = FileReaderSync::new().map_err(|e| format!("{e:?}"))?;
-    let source = FileRead { size: file.size(), blob: file, pos: 0.0, reader, buf: Vec::new(), at: 0 };
-    Ok(FromWorker::Archive { image: layerize_web::archive_base::read_image(source).map_err(|e| format!("{what}: {e}"))? })
+    let read = |blob: &Blob| FileRead { size: blob.size(), blob: blob.clone(), pos: 0.0, reader: reader.clone(), buf: Vec::new(), at: 0 };
+    let mut magic = [0u8; 2];
+    let gzipped = read(&file).read_exact(&mut magic).is_ok() && magic == [0x1f, 0x8b];
+    let tar = if gzipped {
+        let total = file.size() as u64;
+        let mut inflated = flate2::read::MultiGzDecoder::new(Counted { inner: read(&file), count: 0 });
+        let mut out = BlobParts::new();
+        let mut buf = vec![0u8; 1 << 20];
+        let mut reported = 0;
+        loop {
+            let n = inflated.read(&mut buf).map_err(|e| format!("{what}: gunzipping it failed: {e}"))?;
+            if n == 0 {
+                break;
+            }
+            io::Write::write_all(&mut out, &buf[..n]).map_err(|e| format!("{what}: {e}"))?;
+            let done = inflated.get_ref().count;
+            if done >= reported + (4 << 20) {
+                reported = done;
+                post(scope, &FromWorker::Progress { done, total }, &[]);
+            }
+        }
+        out.finish().map_err(|e| format!("{what}: keeping the gunzipped tar: {e:?}"))?
+    } else {
+        file
+    };
+    let image = layerize_web::archive_base::read_image(read(&tar)).map_err(|e| format!("{what}: {e}"))?;
+    Ok((FromWorker::Archive { image }, tar))
 }
 
 /// An opened image tar is read by offset (the core indexes where its members lie, then reads
@@ -284,6 +312,20 @@ impl Seek for FileRead {
             self.at = 0;
         }
         Ok(target as u64)
+    }
+}
+
+/// Counts the bytes read through it (progress of a gunzip).
+struct Counted<R> {
+    inner: R,
+    count: u64,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count += n as u64;
+        Ok(n)
     }
 }
 

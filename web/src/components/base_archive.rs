@@ -6,6 +6,7 @@ use layerize_core::config::Config;
 use layerize_core::manifest::Manifest;
 use layerize_core::Reference;
 use leptos::prelude::*;
+use wasm_bindgen::JsCast;
 use web_sys::HtmlInputElement;
 
 use super::app::Page;
@@ -47,13 +48,13 @@ fn open(page: Page, file: web_sys::File, loading: RwSignal<bool>) {
     location::clear();
     loading.set(true);
     let what = file.name();
-    let held = file.clone();
-    let started = worker::start_open_archive(file, move |msg, _| match msg {
+    let started = worker::start_open_archive(file, move |msg, data| match msg {
         FromWorker::Archive { image } => {
             loading.set(false);
-            match base_image(&what, &image).and_then(|b| Ok((b, base_name(&image, &what)?))) {
-                Ok((base, name)) => {
-                    page.archive.set_value(Some(ArchiveBase { file: held.clone(), layers: image.layers.clone() }));
+            let tar = worker::field(&data, "blob").dyn_into::<web_sys::Blob>().map_err(|_| "the worker sent no tar".to_owned());
+            match tar.and_then(|tar| Ok((tar, base_image(&what, &image)?, base_name(&image, &what)?))) {
+                Ok((tar, base, name)) => {
+                    page.archive.set_value(Some(ArchiveBase { name: what.clone(), tar, layers: image.layers.clone() }));
                     page.base_ref.set(Some(name));
                     page.top.set(Some(Manifest::Image(base.manifest.clone())));
                     page.image.set(Some(base));
@@ -85,9 +86,9 @@ pub fn ArchiveOpen(page: Page, loading: RwSignal<bool>) -> impl IntoView {
     view! {
         <p class="hint">
             <label>"… or open an image tar (docker save, podman save, layerize save): "
-                <input id="archive-input" type="file" accept=".tar,application/x-tar" on:change=on_change /></label>
+                <input id="archive-input" type="file" accept=".tar,.tar.gz,.tgz,application/x-tar,application/gzip" on:change=on_change /></label>
             {move || page.image.with(Option::is_some).then(|| page.archive.with_value(|a| a.as_ref().map(|a| view! {
-                <span id="archive-name">" from " <code>{a.file.name()}</code></span>
+                <span id="archive-name">" from " <code>{a.name.clone()}</code></span>
             })))}
         </p>
     }

@@ -35,7 +35,7 @@ fn cli_command(page: &Page, built: &Built) -> String {
     let mut parts = vec!["layerize append".to_owned()];
     // A base opened from a tar is that file for the CLI too (docker-archive: reads both layouts).
     let base = match page.archive.get_value() {
-        Some(archive) => format!("docker-archive:./{}", archive.file.name()),
+        Some(archive) => format!("docker-archive:./{}", archive.name),
         None => page.base_ref.get_untracked().map(|r| r.to_string()).unwrap_or_default(),
     };
     parts.push(shell_quote(&base));
