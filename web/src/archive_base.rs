@@ -4,7 +4,9 @@
 //! page then takes each base layer as a slice of the file, never reading it whole. A gzipped
 //! tar is gunzipped into a Blob first, and the slices are of that.
 
+use std::collections::BTreeMap;
 use std::io::{Read, Seek};
+use std::sync::{Arc, Mutex};
 
 use layerize_core::archive::{find_images, single_image, Members};
 use layerize_core::{Digest, Platform};
@@ -63,9 +65,40 @@ pub struct ArchiveBase {
     /// The plain tar: the file, or what the worker gunzipped it to.
     pub tar: Blob,
     pub layers: Vec<LayerSpan>,
+    urls: Arc<ObjectUrls>,
+}
+
+/// Object URLs of layer slices, made once per layer and revoked when the last clone of the
+/// base is dropped (another base opened, a registry image loaded, and the workers reading
+/// from it done).
+#[derive(Debug, Default)]
+struct ObjectUrls(Mutex<BTreeMap<String, String>>);
+
+impl Drop for ObjectUrls {
+    fn drop(&mut self) {
+        for url in self.0.lock().map(|urls| urls.values().cloned().collect::<Vec<_>>()).unwrap_or_default() {
+            let _ = web_sys::Url::revoke_object_url(&url);
+        }
+    }
 }
 
 impl ArchiveBase {
+    pub fn new(name: String, tar: Blob, layers: Vec<LayerSpan>) -> ArchiveBase {
+        ArchiveBase { name, tar, layers, urls: Arc::default() }
+    }
+
+    /// An object URL of layer `digest`'s slice, for a worker to fetch (the browser answers it,
+    /// Range requests included, like a server; the slice is not copied).
+    pub fn layer_url(&self, digest: &Digest) -> Result<String, String> {
+        let mut urls = self.urls.0.lock().map_err(|_| "the layer URLs are unusable after a failure".to_owned())?;
+        if let Some(url) = urls.get(digest.as_str()) {
+            return Ok(url.clone());
+        }
+        let url = web_sys::Url::create_object_url_with_blob(&self.layer(digest)?).map_err(|e| format!("{e:?}"))?;
+        urls.insert(digest.to_string(), url.clone());
+        Ok(url)
+    }
+
     /// The bytes of the base layer `digest`: a slice of the file (checked against the digest
     /// by whatever writes it: the archive writer, the registry).
     pub fn layer(&self, digest: &Digest) -> Result<Blob, String> {

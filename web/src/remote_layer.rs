@@ -130,15 +130,11 @@ pub enum LayerOrigin {
 
 /// Where the worker finds `layer`: for a registry, the proxied URL and the Authorization header
 /// the registry client negotiated for it; for an opened tar, an object URL of the layer's slice
-/// of the file (the browser answers Range requests on it like a server; the slice is not
-/// copied, and the URL lives as long as the page).
+/// of the file (see [`ArchiveBase::layer_url`]).
 pub async fn locate(origin: &LayerOrigin, layer: &Descriptor) -> Result<RemoteLayer, String> {
     let (url, authorization) = match origin {
         LayerOrigin::Registry { reference, login } => api::blob_access(reference, login, &layer.digest).await?,
-        LayerOrigin::Archive(archive) => {
-            let slice = archive.layer(&layer.digest)?;
-            (web_sys::Url::create_object_url_with_blob(&slice).map_err(|e| format!("{e:?}"))?, None)
-        }
+        LayerOrigin::Archive(archive) => (archive.layer_url(&layer.digest)?, None),
     };
     Ok(RemoteLayer { what: layer.digest.to_string(), url, authorization, size: layer.size })
 }

@@ -54,7 +54,7 @@ fn open(page: Page, file: web_sys::File, loading: RwSignal<bool>) {
             let tar = worker::field(&data, "blob").dyn_into::<web_sys::Blob>().map_err(|_| "the worker sent no tar".to_owned());
             match tar.and_then(|tar| Ok((tar, base_image(&what, &image)?, base_name(&image, &what)?))) {
                 Ok((tar, base, name)) => {
-                    page.archive.set_value(Some(ArchiveBase { name: what.clone(), tar, layers: image.layers.clone() }));
+                    page.archive.set_value(Some(ArchiveBase::new(what.clone(), tar, image.layers.clone())));
                     page.base_ref.set(Some(name));
                     page.top.set(Some(Manifest::Image(base.manifest.clone())));
                     page.image.set(Some(base));
