@@ -2,6 +2,9 @@
 //! and checks the layer's digest (see `file_extract`), then the page hands the Blob to the
 //! browser's downloads under the file's name.
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use layerize_core::descriptor::Descriptor;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -34,7 +37,17 @@ pub fn save_file(origin: LayerOrigin, layer: Descriptor, path: String, state: Rw
         };
         let name = path.rsplit('/').next().unwrap_or("file").to_owned();
         let wanted = path.clone();
+        let handle: Rc<RefCell<Option<web_sys::Worker>>> = Rc::default();
+        let held = handle.clone();
         let started = worker::start_extract(remote, path.clone(), move |msg, data| {
+            // The list that asked is gone (closed, or another layer shown): stop reading, and
+            // save nothing.
+            if state.try_get_untracked().is_none() {
+                if let Some(w) = held.borrow_mut().take() {
+                    w.terminate();
+                }
+                return;
+            }
             let next = match msg {
                 FromWorker::Progress { done, total } => FileFetch::Reading { path: wanted.clone(), done, total },
                 FromWorker::Extracted { path, size } => {
@@ -52,8 +65,11 @@ pub fn save_file(origin: LayerOrigin, layer: Descriptor, path: String, state: Rw
             };
             state.try_set(Some(next));
         });
-        if let Err(e) = started {
-            state.try_set(Some(FileFetch::Failed(format!("cannot start the layer worker: {e:?}"))));
+        match started {
+            Ok(w) => *handle.borrow_mut() = Some(w),
+            Err(e) => {
+                state.try_set(Some(FileFetch::Failed(format!("cannot start the layer worker: {e:?}"))));
+            }
         }
     });
 }
