@@ -2,13 +2,10 @@
 //! worker, downloads the blob with one streamed `fetch` (through the proxy, or from an object
 //! URL of an opened tar's slice), hashes it and passes it on through a [`crate::blob_ring`].
 //!
-//! Hashing is the largest cost after inflating: SHA-256 in wasm runs at ~220 MB/s. A whole
-//! blob the page's own server proxies comes checked (the proxy hashes it natively and cuts the
-//! body short if it does not match, see `server/src/blob_check.rs`), so it is not hashed
-//! again. Otherwise (an opened tar's slice, or another proxy) the browser's own SHA-256
-//! (WebCrypto, native code, ~4× wasm here) is used for a layer up to [`HOLD_LIMIT`], kept whole
-//! while it streams since WebCrypto hashes only a whole buffer; a bigger one is hashed in wasm
-//! as it passes, so memory stays flat.
+//! Hashing would be the largest cost after inflating (SHA-256 in wasm runs at ~220 MB/s), but a
+//! whole blob the page's own server proxies comes checked: the proxy hashes it natively and
+//! cuts the body short if it does not match (see `server/src/blob_check.rs`), so it is not
+//! hashed again. Anything else (an opened tar's slice) is hashed in wasm as it passes.
 
 use js_sys::{SharedArrayBuffer, Uint8Array};
 use layerize_core::digest::Hasher;
@@ -22,9 +19,6 @@ use web_sys::{Headers, MessageEvent, ReadableStreamDefaultReader, RequestInit, R
 use crate::blob_ring::{self, RingRead, RingWriter};
 use crate::remote_layer::RemoteLayer;
 use crate::worker::{envelope, open, FromWorker, ToWorker};
-
-/// Largest layer held whole to be hashed by WebCrypto.
-pub const HOLD_LIMIT: u64 = 256 << 20;
 
 /// The reading worker's handle on its fetching worker (terminated when dropped).
 pub struct Fetcher {
@@ -108,15 +102,13 @@ async fn download(layer: &RemoteLayer, writer: &mut RingWriter) -> Result<Digest
     let vouched = response.headers().get(PROXY_CHECKED_DIGEST).ok().flatten();
     let mut hash = if vouched.as_deref() == Some(layer.what.as_str()) {
         Hash::Checked(layer.what.parse().map_err(|e| format!("{e}"))?, 0)
-    } else if layer.size <= HOLD_LIMIT {
-        Hash::Whole(Uint8Array::new_with_length(layer.size as u32), 0)
     } else {
         Hash::Streamed(Hasher::new(), Vec::new())
     };
     loop {
         let next = JsFuture::from(reader.read()).await.map_err(|e| format!("the download broke off: {}", js(e)))?;
         if js_sys::Reflect::get(&next, &"done".into()).map(|d| d.is_truthy()).unwrap_or(true) {
-            return hash.finish(&scope).await;
+            return Ok(hash.finish());
         }
         let chunk: Uint8Array = js_sys::Reflect::get(&next, &"value".into()).map_err(js)?.unchecked_into();
         hash.update(&chunk, layer.size)?;
@@ -124,12 +116,11 @@ async fn download(layer: &RemoteLayer, writer: &mut RingWriter) -> Result<Digest
     }
 }
 
-/// The blob's SHA-256 as it arrives: the whole blob in one buffer for WebCrypto, or a
-/// running wasm hash (with a scratch buffer to copy each chunk into wasm memory).
+/// The blob's SHA-256 as it arrives: vouched for by the proxy, or a running wasm hash (with a
+/// scratch buffer to copy each chunk into wasm memory).
 enum Hash {
     /// Checked by the proxy; only the length is counted.
     Checked(Digest, u64),
-    Whole(Uint8Array, u32),
     Streamed(Hasher, Vec<u8>),
 }
 
@@ -143,11 +134,6 @@ impl Hash {
                     return Err(too_much());
                 }
             }
-            Hash::Whole(buffer, len) => {
-                let end = len.checked_add(chunk.length()).filter(|end| u64::from(*end) <= size).ok_or_else(too_much)?;
-                buffer.set(chunk, *len);
-                *len = end;
-            }
             Hash::Streamed(hasher, copy) => {
                 copy.resize(chunk.length() as usize, 0);
                 chunk.copy_to(copy);
@@ -160,17 +146,10 @@ impl Hash {
         Ok(())
     }
 
-    async fn finish(self, scope: &WorkerGlobalScope) -> Result<Digest, String> {
+    fn finish(self) -> Digest {
         match self {
-            Hash::Checked(digest, _) => Ok(digest),
-            Hash::Streamed(hasher, _) => Ok(hasher.finish()),
-            Hash::Whole(buffer, len) => {
-                let subtle = scope.crypto().map_err(js)?.subtle();
-                let hashed = subtle.digest_with_str_and_js_u8_array("SHA-256", &buffer.subarray(0, len)).map_err(js)?;
-                let bytes = Uint8Array::new(&JsFuture::from(hashed).await.map_err(js)?).to_vec();
-                let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-                format!("sha256:{hex}").parse().map_err(|e| format!("{e}"))
-            }
+            Hash::Checked(digest, _) => digest,
+            Hash::Streamed(hasher, _) => hasher.finish(),
         }
     }
 }
