@@ -184,6 +184,10 @@ impl<T: Transport> Client<T> {
         self.transport.streams_uploads()
     }
 
+    pub(crate) fn proxy_checks_blobs(&self) -> bool {
+        self.transport.proxy_checks_blobs()
+    }
+
     /// The Authorization header value this client would send for `scopes`, if any.
     pub(crate) fn authorization(&self, scopes: &[Scope]) -> Option<String> {
         self.auth.borrow().header(self.credentials.as_ref(), scopes)

@@ -42,6 +42,11 @@ impl Browser {
 }
 
 impl Transport for Browser {
+    /// Every request goes through the layerize proxy (see [`Browser::proxied`]).
+    fn proxy_checks_blobs(&self) -> bool {
+        true
+    }
+
     async fn send(&self, request: Request) -> Result<Response, Error> {
         let registry = request.url.host_str().unwrap_or_default().to_owned();
         let shown = redact::url(&request.url);

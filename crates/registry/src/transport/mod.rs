@@ -94,6 +94,14 @@ pub trait Transport {
         false
     }
 
+    /// Whether answers come through the page's proxy, which checks whole blob downloads against
+    /// their digest (cutting a wrong one short) and says so in [`PROXY_CHECKED_DIGEST`], a
+    /// header it never takes from a registry. Only then may that header be believed: a
+    /// registry reached directly could send it about anything.
+    fn proxy_checks_blobs(&self) -> bool {
+        false
+    }
+
     /// Sends `request` with `body` as its body, streamed as it is produced. The body cannot
     /// be sent twice, so callers must not retry. An error from `body` is returned as it is.
     fn send_stream<'a>(&'a self, request: Request, body: UploadStream<'a>) -> impl Future<Output = Result<Response, Error>> + 'a {
@@ -110,6 +118,10 @@ impl<T: Transport> Transport for &T {
 
     fn streams_uploads(&self) -> bool {
         (**self).streams_uploads()
+    }
+
+    fn proxy_checks_blobs(&self) -> bool {
+        (**self).proxy_checks_blobs()
     }
 
     fn send_stream<'a>(&'a self, request: Request, body: UploadStream<'a>) -> impl Future<Output = Result<Response, Error>> + 'a {
