@@ -1,7 +1,8 @@
 //! The layer Web Worker: builds a layer (reads the dropped files as streams, FileReaderSync,
-//! 1 MiB at a time, runs the core's layer builder, hands back a Blob of the gzip layer) or
-//! lists one (reads a downloaded layer Blob the same way through the core's layer reader and
-//! posts its members in batches).
+//! 1 MiB at a time, runs the core's layer builder, hands back a Blob of the gzip layer), hashes
+//! a blob sent in parts, opens an image tar, or reads remote layers through the core's layer
+//! reader (a listing, the merged filesystem, one file) while a second instance of this worker
+//! downloads them (`Fetch`, see `layerize_web::layer_fetch`).
 
 use std::io::{self, Read, Seek, SeekFrom};
 
@@ -78,7 +79,7 @@ fn main() {
             }
             Ok(ToWorker::OpenArchive { what }) => {
                 let file: Result<Blob, _> = field(&data, "blob").dyn_into();
-                match file.map_err(|_| format!("no file {what} to read")).and_then(|f| open_archive(&reply, &what, f)) {
+                match file.map_err(|_| format!("no file {what} to read")).and_then(|f| open_archive(&what, f)) {
                     Ok((msg, tar)) => (msg, Some(tar.into())),
                     Err(message) => (FromWorker::Failed { message }, None),
                 }
@@ -254,33 +255,17 @@ fn wasm_memory() -> u64 {
 /// Bytes per read from a dropped file.
 const CHUNK: f64 = (1 << 20) as f64;
 
-/// Reads the image tar `what` in `file` (see `layerize_web::archive_base`).
-/// Reads the image tar `file`; returns the image and the plain tar its layers are sliced from:
+/// Reads the image tar `file` (see `layerize_web::archive_base`); returns the image and the plain tar its layers are sliced from:
 /// `file` itself, or, when it is gzipped, the tar decompressed into Blob parts first (layers
 /// must be read by offset; Chromium keeps large Blobs on disk).
-fn open_archive(scope: &DedicatedWorkerGlobalScope, what: &str, file: Blob) -> Result<(FromWorker, Blob), String> {
+fn open_archive(what: &str, file: Blob) -> Result<(FromWorker, Blob), String> {
     let reader = FileReaderSync::new().map_err(|e| format!("{e:?}"))?;
     let read = |blob: &Blob| FileRead { size: blob.size(), blob: blob.clone(), pos: 0.0, reader: reader.clone(), buf: Vec::new(), at: 0 };
     let mut magic = [0u8; 2];
     let gzipped = read(&file).read_exact(&mut magic).is_ok() && magic == [0x1f, 0x8b];
     let tar = if gzipped {
-        let total = file.size() as u64;
-        let mut inflated = flate2::read::MultiGzDecoder::new(Counted { inner: read(&file), count: 0 });
         let mut out = BlobParts::new();
-        let mut buf = vec![0u8; 1 << 20];
-        let mut reported = 0;
-        loop {
-            let n = inflated.read(&mut buf).map_err(|e| format!("{what}: gunzipping it failed: {e}"))?;
-            if n == 0 {
-                break;
-            }
-            io::Write::write_all(&mut out, &buf[..n]).map_err(|e| format!("{what}: {e}"))?;
-            let done = inflated.get_ref().count;
-            if done >= reported + (4 << 20) {
-                reported = done;
-                post(scope, &FromWorker::Progress { done, total }, &[]);
-            }
-        }
+        io::copy(&mut flate2::read::MultiGzDecoder::new(read(&file)), &mut out).map_err(|e| format!("{what}: gunzipping it failed: {e}"))?;
         out.finish().map_err(|e| format!("{what}: keeping the gunzipped tar: {e:?}"))?
     } else {
         file
@@ -315,21 +300,7 @@ impl Seek for FileRead {
     }
 }
 
-/// Counts the bytes read through it (progress of a gunzip).
-struct Counted<R> {
-    inner: R,
-    count: u64,
-}
-
-impl<R: Read> Read for Counted<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.count += n as u64;
-        Ok(n)
-    }
-}
-
-/// A dropped file (or a downloaded layer) read synchronously in slices: never the whole file in wasm memory.
+/// A dropped file (or an opened tar) read synchronously in slices: never the whole file in wasm memory.
 struct FileRead {
     blob: Blob,
     size: f64,
