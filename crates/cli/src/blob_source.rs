@@ -91,18 +91,8 @@ impl ArchiveBlob {
 
     /// Reads the whole member through its check, without sending it anywhere (for a blob the
     /// registry already has: the archive must still be what it claims).
-    pub fn verify(&self) -> Result<(), layerize_core::Error> {
-        let member = &self.blob.member;
-        let mut check = BlobCheck::new(self.blob.expected());
-        let mut buf = vec![0u8; CHUNK];
-        let mut done = 0u64;
-        while done < member.size {
-            let n = (member.size - done).min(CHUNK as u64) as usize;
-            self.file.read_exact_at(&mut buf[..n], member.offset + done).map_err(|e| member.read_error(e))?;
-            check.update(&buf[..n])?;
-            done += n as u64;
-        }
-        check.finish()
+    pub fn verify(&self) -> Result<(), Error> {
+        self.clone().checked().try_for_each(|chunk| chunk.map(drop))
     }
 }
 
