@@ -99,58 +99,29 @@ async fn download(layer: &RemoteLayer, writer: &mut RingWriter) -> Result<Digest
     }
     let body = response.body().ok_or("the response has no body")?;
     let reader: ReadableStreamDefaultReader = body.get_reader().unchecked_into();
+    // Vouched for by the proxy, or hashed here in wasm (each chunk copied into wasm memory).
     let vouched = response.headers().get(PROXY_CHECKED_DIGEST).ok().flatten();
-    let mut hash = if vouched.as_deref() == Some(layer.what.as_str()) {
-        Hash::Checked(layer.what.parse().map_err(|e| format!("{e}"))?, 0)
-    } else {
-        Hash::Streamed(Hasher::new(), Vec::new())
-    };
+    let mut hashing = (vouched.as_deref() != Some(layer.what.as_str())).then(|| (Hasher::new(), Vec::new()));
+    let mut received = 0u64;
     loop {
         let next = JsFuture::from(reader.read()).await.map_err(|e| format!("the download broke off: {}", js(e)))?;
         if js_sys::Reflect::get(&next, &"done".into()).map(|d| d.is_truthy()).unwrap_or(true) {
-            return Ok(hash.finish());
+            return match hashing {
+                Some((hasher, _)) => Ok(hasher.finish()),
+                None => layer.what.parse().map_err(|e| format!("{e}")),
+            };
         }
         let chunk: Uint8Array = js_sys::Reflect::get(&next, &"value".into()).map_err(js)?.unchecked_into();
-        hash.update(&chunk, layer.size)?;
+        received += u64::from(chunk.length());
+        if received > layer.size {
+            return Err(format!("the registry sent more than the {} bytes the descriptor gives", layer.size));
+        }
+        if let Some((hasher, copy)) = hashing.as_mut() {
+            copy.resize(chunk.length() as usize, 0);
+            chunk.copy_to(copy);
+            hasher.update(copy);
+        }
         writer.write(&chunk);
-    }
-}
-
-/// The blob's SHA-256 as it arrives: vouched for by the proxy, or a running wasm hash (with a
-/// scratch buffer to copy each chunk into wasm memory).
-enum Hash {
-    /// Checked by the proxy; only the length is counted.
-    Checked(Digest, u64),
-    Streamed(Hasher, Vec<u8>),
-}
-
-impl Hash {
-    fn update(&mut self, chunk: &Uint8Array, size: u64) -> Result<(), String> {
-        let too_much = || format!("the registry sent more than the {size} bytes the descriptor gives");
-        match self {
-            Hash::Checked(_, len) => {
-                *len += u64::from(chunk.length());
-                if *len > size {
-                    return Err(too_much());
-                }
-            }
-            Hash::Streamed(hasher, copy) => {
-                copy.resize(chunk.length() as usize, 0);
-                chunk.copy_to(copy);
-                hasher.update(copy);
-                if hasher.len() > size {
-                    return Err(too_much());
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn finish(self) -> Digest {
-        match self {
-            Hash::Checked(digest, _) => digest,
-            Hash::Streamed(hasher, _) => hasher.finish(),
-        }
     }
 }
 
