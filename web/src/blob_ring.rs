@@ -75,6 +75,12 @@ impl Views {
         let _ = Atomics::notify(&self.control, word);
     }
 
+    /// Tells the reader something it may wait for has changed (bytes in, or the end).
+    fn announce(&self) {
+        let _ = Atomics::add(&self.control, SEQ, 1);
+        self.wake(SEQ);
+    }
+
     /// Ends the stream with `state` and `info`; wakes the reader.
     fn end(&self, state: i32, info: &str, total: u64) {
         let bytes = &info.as_bytes()[..info.len().min(INFO_BYTES as usize)];
@@ -83,8 +89,7 @@ impl Views {
         self.store(TOTAL_LO, total as u32);
         self.store(TOTAL_HI, (total >> 32) as u32);
         let _ = Atomics::store(&self.control, STATE, state);
-        let _ = Atomics::add(&self.control, SEQ, 1);
-        self.wake(SEQ);
+        self.announce();
     }
 
     fn info(&self) -> String {
@@ -130,8 +135,7 @@ impl RingWriter {
             done += n;
             self.written = self.written.wrapping_add(n);
             self.views.store(WRITTEN, self.written);
-            let _ = Atomics::add(&self.views.control, SEQ, 1);
-            self.views.wake(SEQ);
+            self.views.announce();
         }
         self.total += u64::from(len);
     }
