@@ -14,7 +14,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use futures_util::Stream;
 use http::{HeaderValue, Method, StatusCode};
-use layerize_core::digest::Hasher;
+use layerize_core::digest::HeldBack;
 use layerize_core::Digest;
 use url::Url;
 
@@ -48,20 +48,18 @@ pub fn header(digest: &Digest) -> Option<HeaderValue> {
 /// A body stream hashed as it passes; its last chunk is held back until the digest checks.
 pub struct Checked<S> {
     inner: S,
-    hasher: Option<Hasher>,
-    expected: Digest,
-    pending: Option<Bytes>,
+    check: HeldBack<Bytes>,
 }
 
 impl<S> std::fmt::Debug for Checked<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Checked").field("expected", &self.expected).finish_non_exhaustive()
+        f.debug_struct("Checked").field("expected", self.check.expected()).finish_non_exhaustive()
     }
 }
 
 impl<S> Checked<S> {
     pub fn new(inner: S, expected: Digest) -> Checked<S> {
-        Checked { inner, hasher: Some(Hasher::new()), expected, pending: None }
+        Checked { inner, check: HeldBack::new(expected) }
     }
 }
 
@@ -75,27 +73,30 @@ where
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
         loop {
-            let Some(hasher) = this.hasher.as_mut() else { return Poll::Ready(None) };
+            if this.check.ended() {
+                return Poll::Ready(None);
+            }
             match Pin::new(&mut this.inner).poll_next(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Some(Err(e))) => {
-                    this.hasher = None;
+                    // Nothing more is passed on after an upstream failure.
+                    let _ = this.check.finish();
                     return Poll::Ready(Some(Err(Box::new(e))));
                 }
                 Poll::Ready(Some(Ok(chunk))) => {
-                    hasher.update(&chunk);
-                    if let Some(previous) = this.pending.replace(chunk) {
+                    if let Some(previous) = this.check.push(chunk) {
                         return Poll::Ready(Some(Ok(previous)));
                     }
                 }
                 Poll::Ready(None) => {
-                    let found = this.hasher.take().map(Hasher::finish);
-                    if found.as_ref() != Some(&this.expected) {
-                        let message = format!("the blob does not match its digest {}", this.expected);
-                        tracing::warn!(expected = %this.expected, "{message}");
-                        return Poll::Ready(Some(Err(message.into())));
-                    }
-                    return Poll::Ready(this.pending.take().map(Ok));
+                    return match this.check.finish() {
+                        Ok(last) => Poll::Ready(last.map(Ok)),
+                        Err(_) => {
+                            let message = format!("the blob does not match its digest {}", this.check.expected());
+                            tracing::warn!(expected = %this.check.expected(), "{message}");
+                            Poll::Ready(Some(Err(message.into())))
+                        }
+                    };
                 }
             }
         }

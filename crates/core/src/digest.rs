@@ -163,9 +163,72 @@ impl<W: Write> Write for HashingWriter<W> {
     }
 }
 
+/// A blob's chunks passed on one behind while they are hashed, the last given only once the
+/// whole blob hashes to `expected`: whoever sees the end of the bytes has seen a good blob,
+/// and a wrong one ends in an error instead of its last chunk. Sans-IO; the registry client's
+/// verified pull and the page server's checked proxy wrap it in their streams.
+#[derive(Debug)]
+pub struct HeldBack<T> {
+    /// None once the end was reported.
+    hasher: Option<Hasher>,
+    expected: Digest,
+    pending: Option<T>,
+}
+
+impl<T: AsRef<[u8]>> HeldBack<T> {
+    pub fn new(expected: Digest) -> HeldBack<T> {
+        HeldBack { hasher: Some(Hasher::new()), expected, pending: None }
+    }
+
+    pub fn expected(&self) -> &Digest {
+        &self.expected
+    }
+
+    /// Whether [`HeldBack::finish`] has been called.
+    pub fn ended(&self) -> bool {
+        self.hasher.is_none()
+    }
+
+    /// Takes the next chunk; returns the one before it, which may now be passed on.
+    pub fn push(&mut self, chunk: T) -> Option<T> {
+        if let Some(h) = self.hasher.as_mut() {
+            h.update(chunk.as_ref());
+        }
+        self.pending.replace(chunk)
+    }
+
+    /// At the end of the input: the last chunk (none for an empty blob, or after the end was
+    /// already reported), or the digest the bytes had instead of the expected one.
+    pub fn finish(&mut self) -> Result<Option<T>, Digest> {
+        let Some(hasher) = self.hasher.take() else { return Ok(None) };
+        let found = hasher.finish();
+        if found != self.expected {
+            self.pending = None;
+            return Err(found);
+        }
+        Ok(self.pending.take())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn held_back_gives_the_last_chunk_only_for_the_right_digest() {
+        let run = |expected: Digest| {
+            let mut held = HeldBack::new(expected);
+            let passed: Vec<&[u8]> = [&b"ab"[..], b"c", b"d"].into_iter().filter_map(|c| held.push(c)).collect();
+            (passed, held.finish(), held.finish())
+        };
+        let (passed, end, again) = run(Digest::sha256(b"abcd"));
+        assert_eq!(passed, [&b"ab"[..], b"c"]);
+        assert_eq!(end, Ok(Some(&b"d"[..])));
+        assert_eq!(again, Ok(None), "the end is reported once");
+        let (passed, end, _) = run(Digest::sha256(b"abce"));
+        assert_eq!(passed, [&b"ab"[..], b"c"]);
+        assert_eq!(end, Err(Digest::sha256(b"abcd")));
+    }
 
     #[test]
     fn sha256_of_empty_is_the_well_known_value() {

@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use futures_util::Stream;
 use http::{header, HeaderValue, Method, StatusCode};
-use layerize_core::digest::Hasher;
+use layerize_core::digest::HeldBack;
 use layerize_core::media_type::MANIFEST_ACCEPT;
 use layerize_core::config::Config;
 use layerize_core::manifest::{ImageManifest, Manifest};
@@ -116,13 +116,7 @@ impl<T: Transport> Client<T> {
         if vouched && self.proxy_checks_blobs() {
             return Ok(response.body);
         }
-        Ok(Box::pin(Verified {
-            inner: response.body,
-            hasher: Some(Hasher::new()),
-            expected: digest.clone(),
-            registry: self.registry().to_owned(),
-            pending: None,
-        }))
+        Ok(Box::pin(Verified { inner: response.body, check: HeldBack::new(digest.clone()), registry: self.registry().to_owned() }))
     }
 
     async fn blob_response(&self, repository: &str, digest: &Digest) -> Result<crate::transport::Response, Error> {
@@ -164,19 +158,17 @@ impl<T: Transport> Client<T> {
 /// Hashes a blob stream as it passes; holds back the last chunk until the digest checks.
 struct Verified {
     inner: BodyStream,
-    hasher: Option<Hasher>,
-    expected: Digest,
+    check: HeldBack<Bytes>,
     registry: String,
-    pending: Option<Bytes>,
 }
 
 impl Stream for Verified {
     type Item = Result<Bytes, Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        // The inner stream has ended (the hash is taken then): polling it again would panic
-        // for streams that are not fused, as the browser transport's is not.
-        if self.hasher.is_none() {
+        // The inner stream has ended (the check is finished then): polling it again would
+        // panic for streams that are not fused, as the browser transport's is not.
+        if self.check.ended() {
             return Poll::Ready(None);
         }
         loop {
@@ -184,25 +176,20 @@ impl Stream for Verified {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e))),
                 Poll::Ready(Some(Ok(chunk))) => {
-                    if let Some(h) = self.hasher.as_mut() {
-                        h.update(&chunk);
-                    }
-                    if let Some(previous) = self.pending.replace(chunk) {
+                    if let Some(previous) = self.check.push(chunk) {
                         return Poll::Ready(Some(Ok(previous)));
                     }
                 }
                 Poll::Ready(None) => {
-                    let Some(hasher) = self.hasher.take() else { return Poll::Ready(None) };
-                    let found = hasher.finish();
-                    if found != self.expected {
-                        return Poll::Ready(Some(Err(Error::DigestMismatch {
+                    return match self.check.finish() {
+                        Ok(last) => Poll::Ready(last.map(Ok)),
+                        Err(found) => Poll::Ready(Some(Err(Error::DigestMismatch {
                             registry: self.registry.clone(),
                             what: "blob".into(),
-                            expected: self.expected.clone(),
+                            expected: self.check.expected().clone(),
                             found,
-                        })));
-                    }
-                    return Poll::Ready(self.pending.take().map(Ok));
+                        }))),
+                    };
                 }
             }
         }
@@ -220,7 +207,7 @@ mod tests {
     fn verified(chunks: Vec<&'static [u8]>, expected: Digest) -> Verified {
         // `unfold` panics when polled after its end, as the browser transport's body does.
         let inner = stream::unfold(chunks.into_iter(), |mut rest| async move { rest.next().map(|c| (Ok(Bytes::from_static(c)), rest)) });
-        Verified { inner: Box::pin(inner), hasher: Some(Hasher::new()), expected, registry: "r".into(), pending: None }
+        Verified { inner: Box::pin(inner), check: HeldBack::new(expected), registry: "r".into() }
     }
 
     fn drain(mut s: Verified) -> Vec<Result<Bytes, Error>> {
