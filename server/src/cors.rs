@@ -38,9 +38,7 @@ impl FromStr for CorsOrigin {
             return Err(CorsOriginError::NotOrigin(s.to_owned()));
         }
         let origin = url.origin().ascii_serialization();
-        HeaderValue::from_str(&origin)
-            .map(CorsOrigin)
-            .map_err(|_| CorsOriginError::NotOrigin(s.to_owned()))
+        HeaderValue::from_str(&origin).map(CorsOrigin).map_err(|_| CorsOriginError::NotOrigin(s.to_owned()))
     }
 }
 
@@ -53,9 +51,7 @@ impl fmt::Display for CorsOrigin {
 /// The CORS layer for `origins`; with none, preflights are answered without any allowance.
 pub fn layer(origins: &[CorsOrigin]) -> CorsLayer {
     CorsLayer::new()
-        .allow_origin(AllowOrigin::list(
-            origins.iter().map(|origin| origin.0.clone()),
-        ))
+        .allow_origin(AllowOrigin::list(origins.iter().map(|origin| origin.0.clone())))
         .allow_methods([
             Method::GET,
             Method::HEAD,
@@ -66,7 +62,12 @@ pub fn layer(origins: &[CorsOrigin]) -> CorsLayer {
             Method::OPTIONS,
         ])
         .allow_headers(headers::REQUEST)
-        .expose_headers(headers::RESPONSE.into_iter().chain([http::HeaderName::from_static(crate::blob_check::CHECKED)]).collect::<Vec<_>>())
+        .expose_headers(
+            headers::RESPONSE
+                .into_iter()
+                .chain([http::HeaderName::from_static(crate::blob_check::CHECKED)])
+                .collect::<Vec<_>>(),
+        )
         .max_age(MAX_AGE)
 }
 
@@ -76,31 +77,13 @@ mod tests {
 
     #[test]
     fn origins_parse_to_their_serialisation() {
-        let origin: CorsOrigin = "http://127.0.0.1:8081"
-            .parse()
-            .unwrap_or_else(|e| panic!("{e}"));
+        let origin: CorsOrigin = "http://127.0.0.1:8081".parse().unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(origin.to_string(), "http://127.0.0.1:8081");
-        let origin: CorsOrigin = "HTTPS://Example.COM:443/"
-            .parse()
-            .unwrap_or_else(|e| panic!("{e}"));
+        let origin: CorsOrigin = "HTTPS://Example.COM:443/".parse().unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(origin.to_string(), "https://example.com");
-        for bad in [
-            "http://a.example/page",
-            "http://u@a.example",
-            "ftp://a.example",
-            "http://a.example/?q",
-        ] {
-            assert!(
-                matches!(
-                    bad.parse::<CorsOrigin>(),
-                    Err(CorsOriginError::NotOrigin(_))
-                ),
-                "{bad}"
-            );
+        for bad in ["http://a.example/page", "http://u@a.example", "ftp://a.example", "http://a.example/?q"] {
+            assert!(matches!(bad.parse::<CorsOrigin>(), Err(CorsOriginError::NotOrigin(_))), "{bad}");
         }
-        assert!(matches!(
-            "a.example".parse::<CorsOrigin>(),
-            Err(CorsOriginError::NotUrl(..))
-        ));
+        assert!(matches!("a.example".parse::<CorsOrigin>(), Err(CorsOriginError::NotUrl(..))));
     }
 }

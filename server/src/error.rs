@@ -15,22 +15,11 @@ pub enum Error {
     #[error("{path} is not a proxy address: {reason}; expected /proxy/{{http|https}}/{{host[:port]}}/{{path}}")]
     BadTarget { path: String, reason: String },
     #[error("the proxy refuses to reach {authority} ({url}): {reason}{}", reason.hint(authority))]
-    Refused {
-        authority: String,
-        url: String,
-        reason: Refusal,
-    },
+    Refused { authority: String, url: String, reason: Refusal },
     #[error("cannot resolve {host}: {source}")]
-    Resolve {
-        host: String,
-        source: std::io::Error,
-    },
+    Resolve { host: String, source: std::io::Error },
     #[error("{method} {url} failed: {cause}")]
-    Upstream {
-        method: String,
-        url: String,
-        cause: String,
-    },
+    Upstream { method: String, url: String, cause: String },
     #[error("{url} redirected more than {limit} times")]
     TooManyRedirects { url: String, limit: usize },
     #[error("{url} answered a redirect without a usable Location")]
@@ -65,20 +54,14 @@ pub enum Refusal {
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Refusal::NotAllowed => write!(
-                f,
-                "it is not an allowed registry or a token realm one named"
-            ),
+            Refusal::NotAllowed => write!(f, "it is not an allowed registry or a token realm one named"),
             Refusal::OutsideV2 { path } => {
                 write!(f, "only the /v2/ API of a registry is proxied, not {path}")
             }
             Refusal::RealmMethod { method } => {
                 write!(f, "a token realm takes GET and POST, not {method}")
             }
-            Refusal::Address { ip, kind } => write!(
-                f,
-                "it is not listed, and its address {ip} is not public ({kind})"
-            ),
+            Refusal::Address { ip, kind } => write!(f, "it is not listed, and its address {ip} is not public ({kind})"),
             Refusal::Scheme { scheme } => {
                 write!(f, "only http and https are proxied, not {scheme}")
             }
@@ -110,11 +93,7 @@ impl Error {
             cause.push_str(&inner.to_string());
             next = inner.source();
         }
-        Error::Upstream {
-            method: method.to_string(),
-            url: layerize_registry::redact::url(url),
-            cause,
-        }
+        Error::Upstream { method: method.to_string(), url: layerize_registry::redact::url(url), cause }
     }
 
     pub fn status(&self) -> StatusCode {
@@ -132,11 +111,6 @@ impl Error {
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
-        (
-            self.status(),
-            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-            format!("{self}\n"),
-        )
-            .into_response()
+        (self.status(), [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], format!("{self}\n")).into_response()
     }
 }

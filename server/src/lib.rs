@@ -44,18 +44,8 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(
-        dist: impl Into<PathBuf>,
-        targets: Targets,
-        cors_origins: Vec<CorsOrigin>,
-    ) -> Result<AppState, Error> {
-        Ok(AppState {
-            dist: dist.into(),
-            targets,
-            cors_origins,
-            isolated: true,
-            upstream: Upstream::new()?,
-        })
+    pub fn new(dist: impl Into<PathBuf>, targets: Targets, cors_origins: Vec<CorsOrigin>) -> Result<AppState, Error> {
+        Ok(AppState { dist: dist.into(), targets, cors_origins, isolated: true, upstream: Upstream::new()? })
     }
 }
 

@@ -10,11 +10,7 @@ use layerize_server::{app, AllowedHost, AppState, CorsOrigin, Targets};
 use tracing_subscriber::filter::{EnvFilter, LevelFilter};
 
 #[derive(Parser, Debug)]
-#[command(
-    name = "layerize-server",
-    version,
-    about = "Serve the layerize page and proxy its registry calls"
-)]
+#[command(name = "layerize-server", version, about = "Serve the layerize page and proxy its registry calls")]
 struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
@@ -47,45 +43,25 @@ async fn main() -> anyhow::Result<()> {
             args.dist.display()
         );
     }
-    let mut state = AppState::new(
-        args.dist,
-        Targets::new(args.allow_registry),
-        args.cors_origin,
-    )?;
+    let mut state = AppState::new(args.dist, Targets::new(args.allow_registry), args.cors_origin)?;
     state.isolated = !args.no_isolation;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
-    let addr = listener
-        .local_addr()
-        .context("cannot read the bound address")?;
+    let addr = listener.local_addr().context("cannot read the bound address")?;
     eprintln!("listening on http://{addr}");
-    axum::serve(listener, app(state))
-        .await
-        .context("the server stopped")?;
+    axum::serve(listener, app(state)).await.context("the server stopped")?;
     Ok(())
 }
 
 /// Log lines on stderr, `info` unless RUST_LOG says otherwise. The HTTP stack's debug output can
 /// show headers (credentials among them), so it stays at `info` whatever RUST_LOG says.
 fn init_logging() -> anyhow::Result<()> {
-    let mut filter = EnvFilter::builder()
-        .with_default_directive(LevelFilter::INFO.into())
-        .from_env_lossy();
-    for quiet in [
-        "h2=info",
-        "hyper=info",
-        "hyper_util=info",
-        "reqwest=info",
-        "rustls=info",
-    ] {
+    let mut filter = EnvFilter::builder().with_default_directive(LevelFilter::INFO.into()).from_env_lossy();
+    for quiet in ["h2=info", "hyper=info", "hyper_util=info", "reqwest=info", "rustls=info"] {
         filter = filter.add_directive(quiet.parse().context("log directive")?);
     }
     let ansi = std::io::stderr().is_terminal();
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(ansi)
-        .init();
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).init();
     Ok(())
 }

@@ -48,22 +48,14 @@ pub async fn forward(State(state): State<AppState>, request: Request) -> Respons
 /// normalised by the URL parser, so `..` cannot climb out of `/v2/` unseen.
 pub fn target_url(uri: &Uri) -> Result<Url, Error> {
     let path = uri.path();
-    let bad = |reason: String| Error::BadTarget {
-        path: path.to_owned(),
-        reason,
-    };
-    let rest = path
-        .strip_prefix(PREFIX)
-        .ok_or_else(|| bad("it does not start with /proxy/".to_owned()))?;
-    let (scheme, rest) = rest
-        .split_once('/')
-        .ok_or_else(|| bad("it names no host".to_owned()))?;
+    let bad = |reason: String| Error::BadTarget { path: path.to_owned(), reason };
+    let rest = path.strip_prefix(PREFIX).ok_or_else(|| bad("it does not start with /proxy/".to_owned()))?;
+    let (scheme, rest) = rest.split_once('/').ok_or_else(|| bad("it names no host".to_owned()))?;
     if scheme != "http" && scheme != "https" {
         return Err(bad(format!("the scheme is {scheme:?}, not http or https")));
     }
-    let (authority, upstream_path) = rest
-        .split_once('/')
-        .ok_or_else(|| bad("it has no path after the host".to_owned()))?;
+    let (authority, upstream_path) =
+        rest.split_once('/').ok_or_else(|| bad("it has no path after the host".to_owned()))?;
     if authority.is_empty() || authority.contains(['@', '\\', '#', '%']) {
         return Err(bad(format!("{authority:?} is not host[:port]")));
     }
@@ -82,27 +74,19 @@ async fn send(state: &AppState, url: Url, request: Request) -> Result<(Response,
     let checked = blob_check::expected(&method, &url, parts.headers.contains_key(header::RANGE));
     let mut headers = headers::filter(&parts.headers, &headers::REQUEST);
     // A request without a body must not grow a chunked one on the way.
-    let mut body =
-        (!body.is_end_stream()).then(|| reqwest::Body::wrap_stream(body.into_data_stream()));
+    let mut body = (!body.is_end_stream()).then(|| reqwest::Body::wrap_stream(body.into_data_stream()));
     let origin = url.origin();
     let mut url = url;
     let mut redirects = 0;
     loop {
-        let mut upstream = state
-            .upstream
-            .client(reach)
-            .request(method.clone(), url.clone())
-            .headers(headers.clone());
+        let mut upstream = state.upstream.client(reach).request(method.clone(), url.clone()).headers(headers.clone());
         let sent_body = body.take();
         // A streamed body is gone once sent, so only body-less requests can be sent again.
         let can_follow = sent_body.is_none() && (method == Method::GET || method == Method::HEAD);
         if let Some(sent_body) = sent_body {
             upstream = upstream.body(sent_body);
         }
-        let response = upstream
-            .send()
-            .await
-            .map_err(|e| Error::upstream(&method, &url, e))?;
+        let response = upstream.send().await.map_err(|e| Error::upstream(&method, &url, e))?;
         if reach == Reach::Listed {
             state.targets.learn_realm(&url, response.headers()).await;
         }
@@ -110,14 +94,9 @@ async fn send(state: &AppState, url: Url, request: Request) -> Result<(Response,
             return Ok((respond(response, checked), redirects));
         }
         if redirects == MAX_REDIRECTS {
-            return Err(Error::TooManyRedirects {
-                url: redact::url(&url),
-                limit: MAX_REDIRECTS,
-            });
+            return Err(Error::TooManyRedirects { url: redact::url(&url), limit: MAX_REDIRECTS });
         }
-        let next = location(&url, response.headers()).ok_or_else(|| Error::BadRedirect {
-            url: redact::url(&url),
-        })?;
+        let next = location(&url, response.headers()).ok_or_else(|| Error::BadRedirect { url: redact::url(&url) })?;
         reach = state.targets.admit_redirect(&next).await?;
         if next.origin() != origin {
             // Credentials are for the host the page asked, never for a storage host.

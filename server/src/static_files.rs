@@ -17,9 +17,14 @@ type Isolated<S> = SetResponseHeader<SetResponseHeader<S, Option<HeaderValue>>, 
 /// false the headers are left out (for a page that must be embedded or load cross-origin
 /// content); the page then reads layers with slower synchronous Range requests.
 pub fn service(dist: &Path, isolated: bool) -> Isolated<ServeDir<ServeFile>> {
-    let files = ServeDir::new(dist).append_index_html_on_directories(true).fallback(ServeFile::new(dist.join("index.html")));
+    let files =
+        ServeDir::new(dist).append_index_html_on_directories(true).fallback(ServeFile::new(dist.join("index.html")));
     let value = |v: &'static str| isolated.then(|| HeaderValue::from_static(v));
-    let embedder = SetResponseHeader::overriding(files, HeaderName::from_static("cross-origin-embedder-policy"), value("require-corp"));
+    let embedder = SetResponseHeader::overriding(
+        files,
+        HeaderName::from_static("cross-origin-embedder-policy"),
+        value("require-corp"),
+    );
     SetResponseHeader::overriding(embedder, HeaderName::from_static("cross-origin-opener-policy"), value("same-origin"))
 }
 
@@ -36,43 +41,18 @@ mod tests {
     #[tokio::test]
     async fn serves_files_wasm_typed_and_index_as_fallback() {
         let dist = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        fs::write(
-            dist.path().join("index.html"),
-            "<!doctype html><title>layerize</title>",
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
-        fs::write(dist.path().join("layerize-web_bg.wasm"), b"\0asm\x01\0\0\0")
+        fs::write(dist.path().join("index.html"), "<!doctype html><title>layerize</title>")
             .unwrap_or_else(|e| panic!("{e}"));
-        let state = AppState::new(dist.path(), Targets::new([]), Vec::new())
-            .unwrap_or_else(|e| panic!("{e}"));
+        fs::write(dist.path().join("layerize-web_bg.wasm"), b"\0asm\x01\0\0\0").unwrap_or_else(|e| panic!("{e}"));
+        let state = AppState::new(dist.path(), Targets::new([]), Vec::new()).unwrap_or_else(|e| panic!("{e}"));
 
         for (path, status, content_type, body) in [
-            (
-                "/",
-                StatusCode::OK,
-                "text/html",
-                "<!doctype html><title>layerize</title>".as_bytes(),
-            ),
-            (
-                "/layerize-web_bg.wasm",
-                StatusCode::OK,
-                "application/wasm",
-                b"\0asm\x01\0\0\0".as_slice(),
-            ),
-            (
-                "/some/page/route",
-                StatusCode::OK,
-                "text/html",
-                b"<!doctype html><title>layerize</title>".as_slice(),
-            ),
+            ("/", StatusCode::OK, "text/html", "<!doctype html><title>layerize</title>".as_bytes()),
+            ("/layerize-web_bg.wasm", StatusCode::OK, "application/wasm", b"\0asm\x01\0\0\0".as_slice()),
+            ("/some/page/route", StatusCode::OK, "text/html", b"<!doctype html><title>layerize</title>".as_slice()),
         ] {
-            let request = Request::get(path)
-                .body(Body::empty())
-                .unwrap_or_else(|e| panic!("{e}"));
-            let response = app(state.clone())
-                .oneshot(request)
-                .await
-                .unwrap_or_else(|e| match e {});
+            let request = Request::get(path).body(Body::empty()).unwrap_or_else(|e| panic!("{e}"));
+            let response = app(state.clone()).oneshot(request).await.unwrap_or_else(|e| match e {});
             assert_eq!(response.status(), status, "{path}");
             let got_type = response
                 .headers()
@@ -81,12 +61,11 @@ mod tests {
                 .unwrap_or_default()
                 .to_owned();
             assert!(got_type.starts_with(content_type), "{path}: {got_type}");
-            let isolation = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+            let isolation =
+                |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
             assert_eq!(isolation("cross-origin-opener-policy"), "same-origin", "{path}");
             assert_eq!(isolation("cross-origin-embedder-policy"), "require-corp", "{path}");
-            let got = axum::body::to_bytes(response.into_body(), 1 << 20)
-                .await
-                .unwrap_or_else(|e| panic!("{e}"));
+            let got = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(&got[..], body, "{path}");
         }
     }

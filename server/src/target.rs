@@ -58,10 +58,7 @@ impl Targets {
             Ok(host) => host,
             Err(e) => unreachable!("default registry {name}: {e}"),
         });
-        Targets {
-            registries: defaults.chain(extra).collect(),
-            realms: Arc::default(),
-        }
+        Targets { registries: defaults.chain(extra).collect(), realms: Arc::default() }
     }
 
     /// Every allowed registry host, defaults first.
@@ -74,10 +71,7 @@ impl Targets {
     }
 
     fn is_realm(&self, url: &Url) -> bool {
-        self.realms
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .contains(&realm_key(url))
+        self.realms.read().unwrap_or_else(PoisonError::into_inner).contains(&realm_key(url))
     }
 
     /// Admits a request the page asked for: a registry's `/v2/` API, or a learned token realm
@@ -90,12 +84,7 @@ impl Targets {
         }
         if self.is_realm(url) {
             if method != Method::GET && method != Method::POST {
-                return Err(refused(
-                    url,
-                    Refusal::RealmMethod {
-                        method: method.to_string(),
-                    },
-                ));
+                return Err(refused(url, Refusal::RealmMethod { method: method.to_string() }));
             }
             if listed {
                 return Ok(Reach::Listed);
@@ -104,12 +93,7 @@ impl Targets {
             return Ok(Reach::PublicOnly);
         }
         if listed {
-            return Err(refused(
-                url,
-                Refusal::OutsideV2 {
-                    path: url.path().to_owned(),
-                },
-            ));
+            return Err(refused(url, Refusal::OutsideV2 { path: url.path().to_owned() }));
         }
         Err(refused(url, Refusal::NotAllowed))
     }
@@ -138,16 +122,10 @@ impl Targets {
             if challenge.scheme != "bearer" {
                 continue;
             }
-            let Some(realm) = challenge
-                .param("realm")
-                .and_then(|realm| Url::parse(realm).ok())
-            else {
+            let Some(realm) = challenge.param("realm").and_then(|realm| Url::parse(realm).ok()) else {
                 continue;
             };
-            if check_scheme(&realm).is_err()
-                || !realm.username().is_empty()
-                || realm.password().is_some()
-            {
+            if check_scheme(&realm).is_err() || !realm.username().is_empty() || realm.password().is_some() {
                 continue;
             }
             if self.is_realm(&realm) {
@@ -170,23 +148,13 @@ impl Targets {
 /// A realm is remembered by scheme, host, port and path; its query (service, scope) varies.
 fn realm_key(url: &Url) -> String {
     let port = url.port_or_known_default().unwrap_or_default();
-    format!(
-        "{}://{}:{port}{}",
-        url.scheme(),
-        url.host_str().unwrap_or_default(),
-        url.path()
-    )
+    format!("{}://{}:{port}{}", url.scheme(), url.host_str().unwrap_or_default(), url.path())
 }
 
 fn check_scheme(url: &Url) -> Result<(), Error> {
     match url.scheme() {
         "http" | "https" => Ok(()),
-        other => Err(refused(
-            url,
-            Refusal::Scheme {
-                scheme: other.to_owned(),
-            },
-        )),
+        other => Err(refused(url, Refusal::Scheme { scheme: other.to_owned() })),
     }
 }
 
@@ -199,10 +167,7 @@ async fn check_public(url: &Url) -> Result<(), Error> {
         Some(Host::Ipv6(ip)) => vec![IpAddr::V6(ip)],
         Some(Host::Domain(name)) => tokio::net::lookup_host((name, port))
             .await
-            .map_err(|source| Error::Resolve {
-                host: name.to_owned(),
-                source,
-            })?
+            .map_err(|source| Error::Resolve { host: name.to_owned(), source })?
             .map(|addr| addr.ip())
             .collect(),
         None => return Err(refused(url, Refusal::NotAllowed)),
@@ -225,11 +190,7 @@ pub fn authority(url: &Url) -> String {
 }
 
 fn refused(url: &Url, reason: Refusal) -> Error {
-    Error::Refused {
-        authority: authority(url),
-        url: redact::url(url),
-        reason,
-    }
+    Error::Refused { authority: authority(url), url: redact::url(url), reason }
 }
 
 #[cfg(test)]
@@ -241,11 +202,7 @@ mod tests {
     }
 
     fn targets(extra: &[&str]) -> Targets {
-        Targets::new(
-            extra
-                .iter()
-                .map(|s| s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))),
-        )
+        Targets::new(extra.iter().map(|s| s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))))
     }
 
     fn reason(result: Result<Reach, Error>) -> Refusal {
@@ -258,53 +215,23 @@ mod tests {
     #[tokio::test]
     async fn registries_are_admitted_for_v2_only() {
         let targets = targets(&["127.0.0.1:5000"]);
+        assert_eq!(targets.admit(&Method::GET, &url("https://ghcr.io/v2/")).await.ok(), Some(Reach::Listed));
         assert_eq!(
-            targets
-                .admit(&Method::GET, &url("https://ghcr.io/v2/"))
-                .await
-                .ok(),
+            targets.admit(&Method::PUT, &url("http://127.0.0.1:5000/v2/a/manifests/t")).await.ok(),
             Some(Reach::Listed)
         );
         assert_eq!(
-            targets
-                .admit(&Method::PUT, &url("http://127.0.0.1:5000/v2/a/manifests/t"))
-                .await
-                .ok(),
-            Some(Reach::Listed)
+            reason(targets.admit(&Method::GET, &url("https://ghcr.io/token")).await),
+            Refusal::OutsideV2 { path: "/token".to_owned() }
         );
         assert_eq!(
-            reason(
-                targets
-                    .admit(&Method::GET, &url("https://ghcr.io/token"))
-                    .await
-            ),
-            Refusal::OutsideV2 {
-                path: "/token".to_owned()
-            }
+            reason(targets.admit(&Method::GET, &url("https://ghcr.io/v2")).await),
+            Refusal::OutsideV2 { path: "/v2".to_owned() }
         );
-        assert_eq!(
-            reason(
-                targets
-                    .admit(&Method::GET, &url("https://ghcr.io/v2"))
-                    .await
-            ),
-            Refusal::OutsideV2 {
-                path: "/v2".to_owned()
-            }
-        );
-        assert_eq!(
-            reason(
-                targets
-                    .admit(&Method::GET, &url("http://127.0.0.1:5001/v2/"))
-                    .await
-            ),
-            Refusal::NotAllowed
-        );
+        assert_eq!(reason(targets.admit(&Method::GET, &url("http://127.0.0.1:5001/v2/")).await), Refusal::NotAllowed);
         assert_eq!(
             reason(targets.admit(&Method::GET, &url("ftp://ghcr.io/v2/")).await),
-            Refusal::Scheme {
-                scheme: "ftp".to_owned()
-            }
+            Refusal::Scheme { scheme: "ftp".to_owned() }
         );
     }
 
@@ -314,101 +241,52 @@ mod tests {
         let mut challenge = HeaderMap::new();
         challenge.insert(
             http::header::WWW_AUTHENTICATE,
-            http::HeaderValue::from_static(r#"Bearer realm="http://127.0.0.1:5001/token",service="reg",scope="repository:a:pull""#),
+            http::HeaderValue::from_static(
+                r#"Bearer realm="http://127.0.0.1:5001/token",service="reg",scope="repository:a:pull""#,
+            ),
         );
         let realm = url("http://127.0.0.1:5001/token?service=reg&scope=repository:a:pull");
-        assert_eq!(
-            reason(targets.admit(&Method::GET, &realm).await),
-            Refusal::OutsideV2 {
-                path: "/token".to_owned()
-            }
-        );
+        assert_eq!(reason(targets.admit(&Method::GET, &realm).await), Refusal::OutsideV2 { path: "/token".to_owned() });
 
         // Not from a listed registry: ignored.
-        targets
-            .learn_realm(&url("http://127.0.0.1:6000/v2/"), &challenge)
-            .await;
+        targets.learn_realm(&url("http://127.0.0.1:6000/v2/"), &challenge).await;
         assert!(targets.admit(&Method::GET, &realm).await.is_err());
 
-        targets
-            .learn_realm(&url("http://127.0.0.1:5000/v2/"), &challenge)
-            .await;
-        assert_eq!(
-            targets.admit(&Method::GET, &realm).await.ok(),
-            Some(Reach::Listed)
-        );
-        assert_eq!(
-            targets.admit(&Method::POST, &realm).await.ok(),
-            Some(Reach::Listed)
-        );
+        targets.learn_realm(&url("http://127.0.0.1:5000/v2/"), &challenge).await;
+        assert_eq!(targets.admit(&Method::GET, &realm).await.ok(), Some(Reach::Listed));
+        assert_eq!(targets.admit(&Method::POST, &realm).await.ok(), Some(Reach::Listed));
         assert_eq!(
             reason(targets.admit(&Method::PUT, &realm).await),
-            Refusal::RealmMethod {
-                method: "PUT".to_owned()
-            }
+            Refusal::RealmMethod { method: "PUT".to_owned() }
         );
         // The exact path only.
-        assert!(targets
-            .admit(&Method::GET, &url("http://127.0.0.1:5001/token2"))
-            .await
-            .is_err());
+        assert!(targets.admit(&Method::GET, &url("http://127.0.0.1:5001/token2")).await.is_err());
     }
 
     #[tokio::test]
     async fn a_realm_on_an_unlisted_private_host_is_not_learned() {
         let targets = targets(&["127.0.0.1:5000"]);
         let mut challenge = HeaderMap::new();
-        for realm in [
-            "http://127.0.0.1:5001/token",
-            "http://10.0.0.1/token",
-            "http://[::1]:5001/token",
-        ] {
+        for realm in ["http://127.0.0.1:5001/token", "http://10.0.0.1/token", "http://[::1]:5001/token"] {
             let value = format!(r#"Bearer realm="{realm}",service="reg""#);
-            challenge.insert(
-                http::header::WWW_AUTHENTICATE,
-                value.parse().unwrap_or_else(|e| panic!("{e}")),
-            );
-            targets
-                .learn_realm(&url("http://127.0.0.1:5000/v2/"), &challenge)
-                .await;
-            assert_eq!(
-                reason(targets.admit(&Method::GET, &url(realm)).await),
-                Refusal::NotAllowed,
-                "{realm}"
-            );
+            challenge.insert(http::header::WWW_AUTHENTICATE, value.parse().unwrap_or_else(|e| panic!("{e}")));
+            targets.learn_realm(&url("http://127.0.0.1:5000/v2/"), &challenge).await;
+            assert_eq!(reason(targets.admit(&Method::GET, &url(realm)).await), Refusal::NotAllowed, "{realm}");
         }
     }
 
     #[tokio::test]
     async fn redirects_to_unlisted_non_public_addresses_are_refused() {
         let targets = targets(&["127.0.0.1:5000"]);
-        assert_eq!(
-            targets
-                .admit_redirect(&url("http://127.0.0.1:5000/elsewhere"))
-                .await
-                .ok(),
-            Some(Reach::Listed)
-        );
+        assert_eq!(targets.admit_redirect(&url("http://127.0.0.1:5000/elsewhere")).await.ok(), Some(Reach::Listed));
         for target in [
             "http://127.0.0.1:5001/x",
             "http://169.254.169.254/latest/meta-data",
             "http://[::ffff:10.0.0.1]/x",
             "http://0x7f.1/x",
         ] {
-            assert!(
-                matches!(
-                    reason(targets.admit_redirect(&url(target)).await),
-                    Refusal::Address { .. }
-                ),
-                "{target}"
-            );
+            assert!(matches!(reason(targets.admit_redirect(&url(target)).await), Refusal::Address { .. }), "{target}");
         }
-        assert_eq!(
-            targets
-                .admit_redirect(&url("https://93.184.215.14/blob"))
-                .await
-                .ok(),
-            Some(Reach::PublicOnly)
-        );
+        assert_eq!(targets.admit_redirect(&url("https://93.184.215.14/blob")).await.ok(), Some(Reach::PublicOnly));
     }
 }

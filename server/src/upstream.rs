@@ -60,15 +60,10 @@ impl Resolve for PublicOnly {
         Box::pin(async move {
             let host = name.as_str().to_owned();
             let all: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let public: Vec<SocketAddr> = all
-                .into_iter()
-                .filter(|addr| classify(addr.ip()).is_public())
-                .collect();
+            let public: Vec<SocketAddr> = all.into_iter().filter(|addr| classify(addr.ip()).is_public()).collect();
             if public.is_empty() {
-                let refused = io::Error::new(
-                    io::ErrorKind::PermissionDenied,
-                    format!("{host} resolves to no public address"),
-                );
+                let refused =
+                    io::Error::new(io::ErrorKind::PermissionDenied, format!("{host} resolves to no public address"));
                 return Err(Box::new(refused) as Box<dyn std::error::Error + Send + Sync>);
             }
             let addrs: Addrs = Box::new(public.into_iter());

@@ -116,9 +116,7 @@ async fn pushing_a_1_gib_layer_keeps_the_server_under_64_mib() {
     let proxy = format!("http://127.0.0.1:{server_port}/proxy/http/127.0.0.1:{registry_port}");
     // Upload locations are absolute registry URLs; the page maps them onto the proxy the same way.
     let via_proxy = |location: &str| {
-        let path = location
-            .strip_prefix(&format!("http://127.0.0.1:{registry_port}"))
-            .unwrap_or(location);
+        let path = location.strip_prefix(&format!("http://127.0.0.1:{registry_port}")).unwrap_or(location);
         format!("{proxy}{path}")
     };
     let client = reqwest::Client::new();
@@ -129,10 +127,7 @@ async fn pushing_a_1_gib_layer_keeps_the_server_under_64_mib() {
         .await
         .expect("POST");
     assert_eq!(started.status(), 202);
-    let mut location = started.headers()["location"]
-        .to_str()
-        .expect("text")
-        .to_owned();
+    let mut location = started.headers()["location"].to_str().expect("text").to_owned();
 
     let clock = Instant::now();
     let mut hasher = Sha256::new();
@@ -143,28 +138,19 @@ async fn pushing_a_1_gib_layer_keeps_the_server_under_64_mib() {
         let patched = client
             .patch(via_proxy(&location))
             .header("content-type", "application/octet-stream")
-            .header(
-                "content-range",
-                format!("{start}-{}", start + CHUNK_SIZE - 1),
-            )
+            .header("content-range", format!("{start}-{}", start + CHUNK_SIZE - 1))
             .header("content-length", CHUNK_SIZE.to_string())
             .body(bytes)
             .send()
             .await
             .expect("PATCH");
         assert_eq!(patched.status(), 202, "chunk {index}");
-        location = patched.headers()["location"]
-            .to_str()
-            .expect("text")
-            .to_owned();
+        location = patched.headers()["location"].to_str().expect("text").to_owned();
     }
     let digest = format!("sha256:{:x}", hasher.finalize());
     let separator = if location.contains('?') { '&' } else { '?' };
     let finished = client
-        .put(format!(
-            "{}{separator}digest={digest}",
-            via_proxy(&location)
-        ))
+        .put(format!("{}{separator}digest={digest}", via_proxy(&location)))
         .header("content-length", "0")
         .send()
         .await
@@ -175,11 +161,7 @@ async fn pushing_a_1_gib_layer_keeps_the_server_under_64_mib() {
 
     // And back: the blob streamed out through the proxy hashes to the same digest.
     let clock = Instant::now();
-    let mut pulled = client
-        .get(format!("{proxy}/v2/bench/rss/blobs/{digest}"))
-        .send()
-        .await
-        .expect("GET");
+    let mut pulled = client.get(format!("{proxy}/v2/bench/rss/blobs/{digest}")).send().await.expect("GET");
     assert_eq!(pulled.status(), 200);
     let mut hasher = Sha256::new();
     let mut size = 0;

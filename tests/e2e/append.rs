@@ -28,7 +28,14 @@ fn offline_layer(files: &AppFiles) -> Value {
 }
 
 /// Runs the README's append; returns the pushed digest.
-fn append(registry: &Registry, base: &str, target: &str, files: &AppFiles, extra: &[&str], password: Option<&str>) -> String {
+fn append(
+    registry: &Registry,
+    base: &str,
+    target: &str,
+    files: &AppFiles,
+    extra: &[&str],
+    password: Option<&str>,
+) -> String {
     let base = registry.reference(base);
     let target = registry.reference(target);
     let mut args: Vec<String> = vec!["append".into(), base];
@@ -99,7 +106,25 @@ fn htpasswd_docker_base_runs_in_docker() {
     let registry = Registry::start(RegistryAuth::htpasswd(USER, PASSWORD));
     push_single(&registry, "base:1", Format::Docker);
     let files = AppFiles::new();
-    let digest = append(&registry, "base:1", "app:1", &files, &["--created", "2024-02-03T04:05:06Z", "--history", "add app", "--env", "MODE=prod", "--workdir", "/opt/app", "--label", "org.example.team=web", "--cmd", r#"["sh","-c","echo cmd ran"]"#],
+    let digest = append(
+        &registry,
+        "base:1",
+        "app:1",
+        &files,
+        &[
+            "--created",
+            "2024-02-03T04:05:06Z",
+            "--history",
+            "add app",
+            "--env",
+            "MODE=prod",
+            "--workdir",
+            "/opt/app",
+            "--label",
+            "org.example.team=web",
+            "--cmd",
+            r#"["sh","-c","echo cmd ran"]"#,
+        ],
         Some(PASSWORD),
     );
     let raw = readers::skopeo_inspect_raw(&registry, "app:1");
@@ -111,8 +136,14 @@ fn htpasswd_docker_base_runs_in_docker() {
     assert_eq!(config["created"], "2024-02-03T04:05:06Z");
     assert_eq!(config["config"]["WorkingDir"], "/opt/app");
     assert_eq!(config["config"]["Labels"]["org.example.team"], "web");
-    assert!(config["config"]["Env"].as_array().is_some_and(|e| e.iter().any(|v| v == "MODE=prod") && e.iter().any(|v| v.as_str().is_some_and(|s| s.starts_with("PATH=")))));
-    assert_eq!(config["history"].as_array().and_then(|h| h.last()).map(|h| h["created_by"].clone()), Some("add app".into()));
+    assert!(config["config"]["Env"]
+        .as_array()
+        .is_some_and(|e| e.iter().any(|v| v == "MODE=prod")
+            && e.iter().any(|v| v.as_str().is_some_and(|s| s.starts_with("PATH=")))));
+    assert_eq!(
+        config["history"].as_array().and_then(|h| h.last()).map(|h| h["created_by"].clone()),
+        Some("add app".into())
+    );
     let oci = readers::skopeo_copy_to_oci(&registry, "app:1");
     assert_eq!(readers::diff_ids_match(oci.path()), 1);
     readers::podman_pull(&registry, "app:1");
@@ -138,7 +169,11 @@ fn token_auth_with_credentials_from_docker_config() {
 
     let config_dir = tempfile::tempdir().expect("temp dir");
     let auth = base64_encode(&format!("{USER}:{PASSWORD}"));
-    fs::write(config_dir.path().join("config.json"), format!(r#"{{"auths":{{"{}":{{"auth":"{auth}"}}}}}}"#, registry.host())).expect("write config");
+    fs::write(
+        config_dir.path().join("config.json"),
+        format!(r#"{{"auths":{{"{}":{{"auth":"{auth}"}}}}}}"#, registry.host()),
+    )
+    .expect("write config");
     let target = registry.reference("team/app:2");
     let mut args = vec!["append".to_owned(), registry.reference("team/base:1")];
     args.extend(files.args());
@@ -165,7 +200,8 @@ fn platform_from_an_index_and_all_platforms() {
     assert_eq!(config["architecture"], "arm64");
     let manifest = json(&readers::skopeo_inspect_raw(&registry, "arm:1"));
     assert!(manifest["layers"].is_array(), "a single image, not an index");
-    let arm_base = json(&readers::skopeo_inspect_raw(&registry, &format!("multi@{}", base.platform("linux/arm64/v8").digest)));
+    let arm_base =
+        json(&readers::skopeo_inspect_raw(&registry, &format!("multi@{}", base.platform("linux/arm64/v8").digest)));
     assert_eq!(manifest["layers"][0], arm_base["layers"][0], "built on the arm64 image");
 
     let digest = append(&registry, "multi:1", "all:1", &files, &["--all-platforms"], None);
@@ -176,13 +212,22 @@ fn platform_from_an_index_and_all_platforms() {
     let entries = index["manifests"].as_array().expect("manifests");
     let platforms: Vec<String> = entries
         .iter()
-        .map(|e| format!("{}/{}", e["platform"]["os"].as_str().unwrap_or("?"), e["platform"]["architecture"].as_str().unwrap_or("?")))
+        .map(|e| {
+            format!(
+                "{}/{}",
+                e["platform"]["os"].as_str().unwrap_or("?"),
+                e["platform"]["architecture"].as_str().unwrap_or("?")
+            )
+        })
         .collect();
     assert_eq!(platforms, ["linux/amd64", "linux/arm64"], "images kept in order; the stale attestation dropped");
     let oci = readers::skopeo_copy_all_to_oci(&registry, "all:1");
     assert_eq!(readers::diff_ids_match(oci.path()), 2, "both images verified");
     for entry in entries {
-        let m = json(&readers::skopeo_inspect_raw(&registry, &format!("all@{}", entry["digest"].as_str().unwrap_or_default())));
+        let m = json(&readers::skopeo_inspect_raw(
+            &registry,
+            &format!("all@{}", entry["digest"].as_str().unwrap_or_default()),
+        ));
         assert_eq!(m["layers"].as_array().map(Vec::len), Some(2));
     }
 }
@@ -195,7 +240,14 @@ fn docker_manifest_list_all_platforms_and_cross_registry_copy() {
     let files = AppFiles::new();
     let mut args = vec!["append".to_owned(), source.reference("list:1")];
     args.extend(files.args());
-    args.extend(["--all-platforms".into(), "-t".into(), target.reference("copied:1"), "--username".into(), USER.into(), "--password-stdin".into()]);
+    args.extend([
+        "--all-platforms".into(),
+        "-t".into(),
+        target.reference("copied:1"),
+        "--username".into(),
+        USER.into(),
+        "--password-stdin".into(),
+    ]);
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     let run = layerize(&argv, Some(PASSWORD), None);
     assert!(run.stderr.contains("uploaded"), "base blobs are copied across registries:\n{}", run.stderr);

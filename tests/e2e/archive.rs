@@ -62,7 +62,10 @@ fn manifest_digest(registry: &Registry, reference: &str) -> String {
 
 /// Files left in `dir`, by name.
 fn listing(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(dir).expect("list").map(|e| e.expect("entry").file_name().to_string_lossy().into_owned()).collect();
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .expect("list")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
     names.sort();
     names
 }
@@ -164,7 +167,12 @@ fn save_then_load_keeps_every_digest() {
 /// The layer media types of a manifest in the registry.
 fn layer_types(registry: &Registry, reference: &str) -> Vec<String> {
     let manifest = json(&readers::skopeo_inspect_raw(registry, reference));
-    manifest["layers"].as_array().expect("layers").iter().filter_map(|l| l["mediaType"].as_str().map(str::to_owned)).collect()
+    manifest["layers"]
+        .as_array()
+        .expect("layers")
+        .iter()
+        .filter_map(|l| l["mediaType"].as_str().map(str::to_owned))
+        .collect()
 }
 
 const PLAIN: &str = "application/vnd.docker.image.rootfs.diff.tar";
@@ -200,7 +208,11 @@ fn docker_save_tars_load() {
     assert_eq!(manifest["mediaType"], "application/vnd.docker.distribution.manifest.v2+json");
     assert_eq!(layer_types(&registry, "fromdocker:1"), [GZIP; 3], "plain layers go up gzipped");
     assert_eq!(manifest["layers"][1], manifest["layers"][2], "the repeated layer is the same blob");
-    assert_eq!(progress.matches("uploaded (gzip of").count(), 2, "each distinct layer is gzipped and sent once:\n{progress}");
+    assert_eq!(
+        progress.matches("uploaded (gzip of").count(),
+        2,
+        "each distinct layer is gzipped and sent once:\n{progress}"
+    );
     assert_eq!(config_digest(&registry, "fromdocker:1"), config_digest(&registry, "twice:1"), "config bytes unchanged");
     let oci = readers::skopeo_copy_to_oci(&registry, "fromdocker:1");
     assert_eq!(readers::diff_ids_match(oci.path()), 1, "each gzip layer inflates to its diffID");
@@ -211,7 +223,10 @@ fn docker_save_tars_load() {
     assert_eq!(docker.run(&fromdocker, &["cat", "/opt/app/hello.txt"]), HELLO);
 
     // --no-compress: the layers as stored, so each layer's digest is its diffID.
-    let plain = pushed_digest(&run_ok(&args(&["load", &path(&tar), "--no-compress", "-t", &registry.reference("plain:1")])), &registry.reference("plain"));
+    let plain = pushed_digest(
+        &run_ok(&args(&["load", &path(&tar), "--no-compress", "-t", &registry.reference("plain:1")])),
+        &registry.reference("plain"),
+    );
     assert_ne!(plain, digest);
     assert_eq!(layer_types(&registry, "plain:1"), [PLAIN; 3], "--no-compress pushes layers as they are stored");
     let manifest = json(&readers::skopeo_inspect_raw(&registry, "plain:1"));
@@ -227,7 +242,10 @@ fn docker_save_tars_load() {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     encoder.write_all(&fs::read(&tar).expect("read")).expect("gzip");
     fs::write(&gz, encoder.finish().expect("gzip")).expect("write");
-    let again = pushed_digest(&run_ok(&args(&["load", &path(&gz), "-t", &registry.reference("fromgz:1")])), &registry.reference("fromgz"));
+    let again = pushed_digest(
+        &run_ok(&args(&["load", &path(&gz), "-t", &registry.reference("fromgz:1")])),
+        &registry.reference("fromgz"),
+    );
     assert_eq!(again, digest);
 
     // Re-tarred from a directory: `./` names, manifest.json wherever tar puts it.
@@ -237,7 +255,10 @@ fn docker_save_tars_load() {
     let dotted = dir.path().join("dotted.tar");
     tool::run(Command::new("tar").arg("-cf").arg(&dotted).arg("-C").arg(&unpacked).arg("."));
     assert!(tool::run_stdout(Command::new("tar").arg("-tf").arg(&dotted)).contains("./manifest.json"));
-    let again = pushed_digest(&run_ok(&args(&["load", &path(&dotted), "-t", &registry.reference("fromdir:1")])), &registry.reference("fromdir"));
+    let again = pushed_digest(
+        &run_ok(&args(&["load", &path(&dotted), "-t", &registry.reference("fromdir:1")])),
+        &registry.reference("fromdir"),
+    );
     assert_eq!(again, digest);
 }
 
@@ -257,7 +278,12 @@ fn podman_and_skopeo_tars_load() {
     let podman_oci = dir.path().join("podman-oci.tar");
     readers::podman_save(&registry, "app:1", "oci-archive", &podman_oci);
     let skopeo = dir.path().join("skopeo.tar");
-    tool::run(Command::new("skopeo").args(["--insecure-policy", "copy", "--quiet", "--src-tls-verify=false"]).arg(format!("docker://{app}")).arg(format!("docker-archive:{}:{app}", path(&skopeo))));
+    tool::run(
+        Command::new("skopeo")
+            .args(["--insecure-policy", "copy", "--quiet", "--src-tls-verify=false"])
+            .arg(format!("docker://{app}"))
+            .arg(format!("docker-archive:{}:{app}", path(&skopeo))),
+    );
 
     for (tar, repo) in [(&podman_docker, "podman-docker"), (&podman_oci, "podman-oci"), (&skopeo, "skopeo")] {
         let target = registry.reference(&format!("{repo}:1"));
@@ -272,7 +298,11 @@ fn podman_and_skopeo_tars_load() {
         let transport = if repo == "podman-oci" { "oci-archive" } else { "docker-archive" };
         let summary = readers::skopeo_inspect_archive(&format!("{transport}:{}", path(tar)));
         let config = json(&readers::skopeo_inspect_config(&registry, &format!("{repo}:1")));
-        assert_eq!(config["rootfs"]["diff_ids"].as_array().map(Vec::len), summary["Layers"].as_array().map(Vec::len), "{repo}");
+        assert_eq!(
+            config["rootfs"]["diff_ids"].as_array().map(Vec::len),
+            summary["Layers"].as_array().map(Vec::len),
+            "{repo}"
+        );
         let rootfs = readers::umoci_unpack(oci.path(), oci.tag());
         assert_eq!(fs::read_to_string(rootfs.path().join("opt/app/hello.txt")).expect("hello"), HELLO, "{repo}");
     }
@@ -288,9 +318,17 @@ fn skopeo_plain_layers_no_compress_and_damage() {
     let dir = tempfile::tempdir().expect("temp dir");
     let tar = dir.path().join("skopeo.tar");
     let base = registry.reference("base:1");
-    tool::run(Command::new("skopeo").args(["--insecure-policy", "copy", "--quiet", "--src-tls-verify=false"]).arg(format!("docker://{base}")).arg(format!("docker-archive:{}:{base}", path(&tar))));
+    tool::run(
+        Command::new("skopeo")
+            .args(["--insecure-policy", "copy", "--quiet", "--src-tls-verify=false"])
+            .arg(format!("docker://{base}"))
+            .arg(format!("docker-archive:{}:{base}", path(&tar))),
+    );
 
-    let digest = pushed_digest(&run_ok(&args(&["load", &path(&tar), "--no-compress", "-t", &registry.reference("plain:1")])), &registry.reference("plain"));
+    let digest = pushed_digest(
+        &run_ok(&args(&["load", &path(&tar), "--no-compress", "-t", &registry.reference("plain:1")])),
+        &registry.reference("plain"),
+    );
     assert_eq!(manifest_digest(&registry, "plain:1"), digest);
     assert_eq!(layer_types(&registry, "plain:1"), [PLAIN]);
     let summary = readers::skopeo_inspect_archive(&format!("docker-archive:{}", path(&tar)));
@@ -327,7 +365,10 @@ fn oci_archives_with_an_index_load() {
             .arg(format!("docker://{}", registry.reference("multi:1")))
             .arg(format!("oci-archive:{}:multi", path(&tar))),
     );
-    let digest = pushed_digest(&run_ok(&args(&["load", &path(&tar), "-t", &registry.reference("copied:1")])), &registry.reference("copied"));
+    let digest = pushed_digest(
+        &run_ok(&args(&["load", &path(&tar), "-t", &registry.reference("copied:1")])),
+        &registry.reference("copied"),
+    );
     assert_eq!(digest, index.digest, "the index is pushed whole, byte for byte");
     let oci = readers::skopeo_copy_all_to_oci(&registry, "copied:1");
     assert_eq!(readers::diff_ids_match(oci.path()), 2);
@@ -337,9 +378,13 @@ fn oci_archives_with_an_index_load() {
     let partial = dir.path().join("partial.tar");
     let arm_member = format!("blobs/sha256/{}", arm.trim_start_matches("sha256:"));
     rewrite(&tar, &partial, |name, data| (name != arm_member).then(|| (name.to_owned(), data.to_vec())), &[]);
-    let digest = pushed_digest(&run_ok(&args(&["load", &path(&partial), "-t", &registry.reference("amd:1")])), &registry.reference("amd"));
+    let digest = pushed_digest(
+        &run_ok(&args(&["load", &path(&partial), "-t", &registry.reference("amd:1")])),
+        &registry.reference("amd"),
+    );
     assert_eq!(digest, index.platform("linux/amd64").digest);
-    let e = run_fails(&args(&["load", &path(&partial), "-t", &registry.reference("arm:1"), "--platform", "linux/arm64"]));
+    let e =
+        run_fails(&args(&["load", &path(&partial), "-t", &registry.reference("arm:1"), "--platform", "linux/arm64"]));
     assert!(e.contains("linux/arm64") && e.contains(&path(&partial)), "{e}");
     assert!(!has_tags(&registry, "arm"));
 }
@@ -357,7 +402,8 @@ fn append_reads_and_writes_archives() {
 
     let from_registry = append(&registry.reference("base:1"), &files, &["-t", &registry.reference("reg:1")]);
     let digest = pushed_digest(&from_registry, &registry.reference("reg"));
-    let from_archive = append(&format!("docker-archive:{}", path(&base_tar)), &files, &["-t", &registry.reference("arc:1")]);
+    let from_archive =
+        append(&format!("docker-archive:{}", path(&base_tar)), &files, &["-t", &registry.reference("arc:1")]);
     assert_eq!(pushed_digest(&from_archive, &registry.reference("arc")), digest, "same base, same files, same image");
     let oci = readers::skopeo_copy_to_oci(&registry, "arc:1");
     assert_eq!(readers::diff_ids_match(oci.path()), 1);
@@ -396,7 +442,8 @@ fn bad_archives_push_nothing_and_failed_saves_leave_nothing() {
     let good = dir.path().join("good.tar");
     run_ok(&args(&["save", &registry.reference("base:1"), "-o", &path(&good), "-q"]));
     let manifest = json(&readers::skopeo_inspect_raw(&registry, "base:1"));
-    let layer = manifest["layers"][0]["digest"].as_str().expect("layer digest").trim_start_matches("sha256:").to_owned();
+    let layer =
+        manifest["layers"][0]["digest"].as_str().expect("layer digest").trim_start_matches("sha256:").to_owned();
     let config = manifest["config"]["digest"].as_str().expect("config digest").trim_start_matches("sha256:").to_owned();
     let layer_member = format!("blobs/sha256/{layer}");
     let config_member = format!("blobs/sha256/{config}");
@@ -418,13 +465,25 @@ fn bad_archives_push_nothing_and_failed_saves_leave_nothing() {
     // manifest.json names a member that is not there (and index.json is gone, so nothing
     // else can stand in).
     let missing = dir.path().join("missing.tar");
-    rewrite(&good, &missing, |name, data| match name {
-        "index.json" => None,
-        "manifest.json" => Some((name.to_owned(), String::from_utf8_lossy(data).replace(&layer, &"0".repeat(64)).into_bytes())),
-        _ => Some((name.to_owned(), data.to_vec())),
-    }, &[]);
+    rewrite(
+        &good,
+        &missing,
+        |name, data| match name {
+            "index.json" => None,
+            "manifest.json" => {
+                Some((name.to_owned(), String::from_utf8_lossy(data).replace(&layer, &"0".repeat(64)).into_bytes()))
+            }
+            _ => Some((name.to_owned(), data.to_vec())),
+        },
+        &[],
+    );
     let e = load(&missing);
-    assert!(e.contains(&path(&missing)) && e.contains(&format!("blobs/sha256/{}", "0".repeat(64))) && e.contains("not in the archive"), "{e}");
+    assert!(
+        e.contains(&path(&missing))
+            && e.contains(&format!("blobs/sha256/{}", "0".repeat(64)))
+            && e.contains("not in the archive"),
+        "{e}"
+    );
 
     // A member named with `..`, and manifest.json pointing outside the archive.
     let escape = dir.path().join("escape.tar");
@@ -432,10 +491,20 @@ fn bad_archives_push_nothing_and_failed_saves_leave_nothing() {
     let e = load(&escape);
     assert!(e.contains(&path(&escape)) && e.contains("../evil") && e.contains("`..`"), "{e}");
     let outside = dir.path().join("outside.tar");
-    rewrite(&good, &outside, |name, data| match name {
-        "manifest.json" => Some((name.to_owned(), String::from_utf8_lossy(data).replace(&format!("\"{layer_member}\""), "\"../../etc/passwd\"").into_bytes())),
-        _ => Some((name.to_owned(), data.to_vec())),
-    }, &[]);
+    rewrite(
+        &good,
+        &outside,
+        |name, data| match name {
+            "manifest.json" => Some((
+                name.to_owned(),
+                String::from_utf8_lossy(data)
+                    .replace(&format!("\"{layer_member}\""), "\"../../etc/passwd\"")
+                    .into_bytes(),
+            )),
+            _ => Some((name.to_owned(), data.to_vec())),
+        },
+        &[],
+    );
     let e = load(&outside);
     assert!(e.contains(&path(&outside)) && e.contains("manifest.json") && e.contains("../../etc/passwd"), "{e}");
 
@@ -447,7 +516,10 @@ fn bad_archives_push_nothing_and_failed_saves_leave_nothing() {
         let flipped = dir.path().join(file);
         fs::write(&flipped, &bytes).expect("write");
         let e = load(&flipped);
-        assert!(e.contains(&path(&flipped)) && e.contains(member.as_str()) && (e.contains("digest") || e.contains("gzip")), "{e}");
+        assert!(
+            e.contains(&path(&flipped)) && e.contains(member.as_str()) && (e.contains("digest") || e.contains("gzip")),
+            "{e}"
+        );
     }
 
     // Not a tar at all.
@@ -461,7 +533,8 @@ fn bad_archives_push_nothing_and_failed_saves_leave_nothing() {
     // the registry) leaves no file behind.
     let out_dir = tempfile::tempdir().expect("temp dir");
     let out = out_dir.path().join("out.tar");
-    let e = run_fails(&args(&["save", &registry.reference("base:1"), &registry.reference("nope:1"), "-o", &path(&out)]));
+    let e =
+        run_fails(&args(&["save", &registry.reference("base:1"), &registry.reference("nope:1"), "-o", &path(&out)]));
     assert!(e.contains("nope") && e.contains(&path(&out)), "{e}");
     let data = registry.storage_dir().join(format!("docker/registry/v2/blobs/sha256/{}/{layer}/data", &layer[..2]));
     let mut blob = fs::read(&data).expect("registry blob");
@@ -494,7 +567,12 @@ fn member_span(tar: &[u8], member: &str) -> (u64, u64) {
 /// Copies the tar at `from` to `to` through `keep` (rename, replace or drop each regular
 /// file; other members are copied as they are), then appends `extra` files, written with
 /// their names as given (even `..` ones).
-fn rewrite(from: &Path, to: &PathBuf, keep: impl Fn(&str, &[u8]) -> Option<(String, Vec<u8>)>, extra: &[(&str, &[u8])]) {
+fn rewrite(
+    from: &Path,
+    to: &PathBuf,
+    keep: impl Fn(&str, &[u8]) -> Option<(String, Vec<u8>)>,
+    extra: &[(&str, &[u8])],
+) {
     let bytes = fs::read(from).expect("read");
     let mut archive = tar::Archive::new(Cursor::new(bytes));
     let mut out = tar::Builder::new(Vec::new());
@@ -523,4 +601,3 @@ fn rewrite(from: &Path, to: &PathBuf, keep: impl Fn(&str, &[u8]) -> Option<(Stri
     }
     fs::write(to, out.into_inner().expect("finish")).expect("write");
 }
-

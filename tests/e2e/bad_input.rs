@@ -103,7 +103,10 @@ fn wrong_password_is_refused_without_echoing_it() {
 fn registry_down_is_named() {
     let port = free_port();
     let files = AppFiles::new();
-    let e = run_append(&append_args(&format!("127.0.0.1:{port}/base:1"), &format!("127.0.0.1:{port}/out:1"), &files.args()), None);
+    let e = run_append(
+        &append_args(&format!("127.0.0.1:{port}/base:1"), &format!("127.0.0.1:{port}/out:1"), &files.args()),
+        None,
+    );
     assert!(e.contains(&format!("127.0.0.1:{port}")) && e.contains("cannot reach registry"), "{e}");
 }
 
@@ -117,7 +120,10 @@ fn an_artifact_base_is_refused() {
     let dir = tempfile::tempdir().expect("temp dir");
     let config_path = dir.path().join("config.json");
     std::fs::write(&config_path, config).expect("write");
-    run(Command::new("curl").args(["-fsS", "-X", "POST", "-o", "/dev/null", "-D"]).arg(dir.path().join("h")).arg(format!("{}/v2/chart/blobs/uploads/", registry.url())));
+    run(Command::new("curl")
+        .args(["-fsS", "-X", "POST", "-o", "/dev/null", "-D"])
+        .arg(dir.path().join("h"))
+        .arg(format!("{}/v2/chart/blobs/uploads/", registry.url())));
     let headers = std::fs::read_to_string(dir.path().join("h")).expect("headers");
     let location = headers
         .lines()
@@ -126,12 +132,25 @@ fn an_artifact_base_is_refused() {
         .trim()
         .to_owned();
     let sep = if location.contains('?') { '&' } else { '?' };
-    run(Command::new("curl").args(["-fsS", "-X", "PUT", "-H", "Content-Type: application/octet-stream", "--data-binary"]).arg(format!("@{}", config_path.display())).arg(format!("{location}{sep}digest={config_digest}")));
+    run(Command::new("curl")
+        .args(["-fsS", "-X", "PUT", "-H", "Content-Type: application/octet-stream", "--data-binary"])
+        .arg(format!("@{}", config_path.display()))
+        .arg(format!("{location}{sep}digest={config_digest}")));
     let manifest = format!(
         r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.cncf.helm.config.v1+json","digest":"{config_digest}","size":{}}},"layers":[]}}"#,
         config.len()
     );
-    run(Command::new("curl").args(["-fsS", "-X", "PUT", "-H", "Content-Type: application/vnd.oci.image.manifest.v1+json", "--data-binary", &manifest]).arg(format!("{}/v2/chart/manifests/1", registry.url())));
+    run(Command::new("curl")
+        .args([
+            "-fsS",
+            "-X",
+            "PUT",
+            "-H",
+            "Content-Type: application/vnd.oci.image.manifest.v1+json",
+            "--data-binary",
+            &manifest,
+        ])
+        .arg(format!("{}/v2/chart/manifests/1", registry.url())));
 
     let files = AppFiles::new();
     let e = run_append(&append_args(&registry.reference("chart:1"), &registry.reference("out:1"), &files.args()), None);
@@ -147,10 +166,16 @@ fn a_failed_layer_build_leaves_no_file() {
     assert!(e.contains("/no/such/dir"), "{e}");
     let e = layerize(&["layer", "-o", &out.display().to_string()], None, None).fails();
     assert!(e.contains("nothing to put in the layer"), "{e}");
-    let e = layerize(&["layer", "-f", &format!("{}:/x/../../etc", dir.path().display()), "-o", &out.display().to_string()], None, None).fails();
+    let e = layerize(
+        &["layer", "-f", &format!("{}:/x/../../etc", dir.path().display()), "-o", &out.display().to_string()],
+        None,
+        None,
+    )
+    .fails();
     assert!(e.contains("`..` is not allowed"), "{e}");
     // A source that changes while it is read fails mid-write: the temp file must go too.
-    let e = layerize(&["layer", "-f", "/proc/self/status:/status", "-o", &out.display().to_string()], None, None).fails();
+    let e =
+        layerize(&["layer", "-f", "/proc/self/status:/status", "-o", &out.display().to_string()], None, None).fails();
     assert!(e.contains("/status") && e.contains("grew beyond 0 bytes"), "{e}");
     let left: Vec<_> = std::fs::read_dir(dir.path()).expect("list").collect();
     assert!(left.is_empty(), "left behind: {left:?}");

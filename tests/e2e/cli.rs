@@ -21,8 +21,19 @@ impl Run {
 
     /// Asserts a clean failure (exit 1, an `error:` line, no panic) and returns stderr.
     pub fn fails(self) -> String {
-        assert_eq!(self.status.code(), Some(1), "expected failure, got {}:\nstdout: {}\nstderr: {}", self.status, self.stdout, self.stderr);
-        assert!(self.stderr.starts_with("error: ") || self.stderr.contains("\nerror: "), "no error line:\n{}", self.stderr);
+        assert_eq!(
+            self.status.code(),
+            Some(1),
+            "expected failure, got {}:\nstdout: {}\nstderr: {}",
+            self.status,
+            self.stdout,
+            self.stderr
+        );
+        assert!(
+            self.stderr.starts_with("error: ") || self.stderr.contains("\nerror: "),
+            "no error line:\n{}",
+            self.stderr
+        );
         assert!(!self.stderr.contains("panicked"), "layerize panicked:\n{}", self.stderr);
         assert!(self.stdout.is_empty(), "a failed run printed a result: {}", self.stdout);
         self.stderr
@@ -43,7 +54,11 @@ pub fn layerize(args: &[&str], stdin: Option<&str>, docker_config: Option<&Path>
         child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
     }
     let Output { status, stdout, stderr } = child.wait_with_output().expect("wait layerize");
-    Run { status, stdout: String::from_utf8_lossy(&stdout).into_owned(), stderr: String::from_utf8_lossy(&stderr).into_owned() }
+    Run {
+        status,
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
 }
 
 /// Parses the single line `append` prints: `host/repo@sha256:…`.

@@ -104,7 +104,10 @@ fn an_index_lists_every_manifest_with_attestations_labelled() {
         let summary = ok(&["inspect", &reference]);
         assert!(summary.starts_with(&format!("{reference}\n  index       {}", index.digest)), "{summary}");
         for entry in &index.manifests {
-            let line = summary.lines().find(|l| l.contains(&entry.digest)).unwrap_or_else(|| panic!("{} not listed:\n{summary}", entry.digest));
+            let line = summary
+                .lines()
+                .find(|l| l.contains(&entry.digest))
+                .unwrap_or_else(|| panic!("{} not listed:\n{summary}", entry.digest));
             assert!(line.trim_start().starts_with(&entry.platform) && line.contains(&entry.media_type), "{line}");
         }
         assert!(summary.contains(&format!("(attestation of {})", text(describes))), "{summary}");
@@ -132,7 +135,8 @@ fn an_image_summary_shows_config_history_and_layers() {
     assert_eq!(c["working_dir"], layered::LAYERED_WORKDIR);
     assert_eq!(c["user"], layered::LAYERED_USER);
     assert_eq!(c["exposed_ports"], json!([layered::LAYERED_PORT]));
-    let labels: BTreeMap<String, String> = layered::LAYERED_LABELS.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let labels: BTreeMap<String, String> =
+        layered::LAYERED_LABELS.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     assert_eq!(c["labels"], json!(labels));
 
     let steps: Vec<(String, Value, bool)> = report["history"]
@@ -144,7 +148,13 @@ fn an_image_summary_shows_config_history_and_layers() {
     let want: Vec<(String, Value, bool)> = layered::LAYERED_HISTORY
         .iter()
         .enumerate()
-        .map(|(i, h)| (h.to_string(), if i < layered::LAYERED_LAYERS { json!(i + 1) } else { Value::Null }, i >= layered::LAYERED_LAYERS))
+        .map(|(i, h)| {
+            (
+                h.to_string(),
+                if i < layered::LAYERED_LAYERS { json!(i + 1) } else { Value::Null },
+                i >= layered::LAYERED_LAYERS,
+            )
+        })
         .collect();
     assert_eq!(steps, want, "each non-empty step made the next layer");
 
@@ -178,7 +188,8 @@ fn an_image_summary_shows_config_history_and_layers() {
     ] {
         assert!(summary.contains(&expected), "missing {expected:?} in:\n{summary}");
     }
-    let history: Vec<&str> = summary.lines().skip_while(|l| *l != "history:").skip(1).take_while(|l| !l.is_empty()).collect();
+    let history: Vec<&str> =
+        summary.lines().skip_while(|l| *l != "history:").skip(1).take_while(|l| !l.is_empty()).collect();
     assert_eq!(history.len(), 5, "{summary}");
     assert!(history[3].contains("layer 4 (") && history[3].ends_with(layered::LAYERED_HISTORY[3]), "{}", history[3]);
     assert!(history[4].contains("no layer") && history[4].ends_with("config"), "{}", history[4]);
@@ -255,7 +266,11 @@ fn the_merged_listing_is_what_umoci_unpacks() {
         push_layered(&registry, &repo_tag, format);
         let reference = registry.reference(&repo_tag);
         let listed = json_lines(&ok(&["ls", &reference, "--json"]));
-        assert_eq!(ok(&["ls", "--merged", "--json", &reference]), ok(&["ls", &reference, "--json"]), "--merged is the default");
+        assert_eq!(
+            ok(&["ls", "--merged", "--json", &reference]),
+            ok(&["ls", &reference, "--json"]),
+            "--merged is the default"
+        );
 
         let oci = readers::skopeo_copy_to_oci(&registry, &repo_tag);
         let rootfs = readers::umoci_unpack(oci.path(), oci.tag());
@@ -266,7 +281,10 @@ fn the_merged_listing_is_what_umoci_unpacks() {
         let theirs: BTreeMap<String, &Node> = on_disk.iter().map(|(p, (n, _))| (p.clone(), n)).collect();
         let only_ours: Vec<&String> = ours.keys().filter(|p| !theirs.contains_key(*p)).collect();
         let only_theirs: Vec<&String> = theirs.keys().filter(|p| !ours.contains_key(*p)).collect();
-        assert!(only_ours.is_empty() && only_theirs.is_empty(), "paths differ: only in ls {only_ours:?}, only unpacked {only_theirs:?}");
+        assert!(
+            only_ours.is_empty() && only_theirs.is_empty(),
+            "paths differ: only in ls {only_ours:?}, only unpacked {only_theirs:?}"
+        );
         for (path, node) in &ours {
             assert_eq!(node, theirs[path], "{path}");
         }
@@ -290,7 +308,11 @@ fn the_merged_listing_is_what_umoci_unpacks() {
         assert_eq!(kind("/opt/app/bin/tool"), None);
         assert_eq!(kind("/opt/app/bin/tool-hard"), Some("file"), "the other name of a deleted file");
         let data: Vec<&String> = ours.keys().filter(|p| p.starts_with("/opt/app/data/")).collect();
-        assert_eq!(data, ["/opt/app/data/after.txt", "/opt/app/data/only.txt"], "the opaque layer hid a.txt, c.txt and d.txt");
+        assert_eq!(
+            data,
+            ["/opt/app/data/after.txt", "/opt/app/data/only.txt"],
+            "the opaque layer hid a.txt, c.txt and d.txt"
+        );
         let long = format!("/srv/{}/file.txt", layered::long_component());
         assert_eq!(kind(&long), Some("file"));
         let suid = &ours["/usr/bin/suid"];
@@ -349,7 +371,8 @@ fn listed_tar_line(e: &Value) -> (String, String, String, String, String) {
         "fifo" => ('p', String::new()),
         _ => ('-', String::new()),
     };
-    let mut perms: Vec<char> = "rwxrwxrwx".chars().enumerate().map(|(i, c)| if mode & (0o400 >> i) != 0 { c } else { '-' }).collect();
+    let mut perms: Vec<char> =
+        "rwxrwxrwx".chars().enumerate().map(|(i, c)| if mode & (0o400 >> i) != 0 { c } else { '-' }).collect();
     for (bit, at, set, unset) in [(0o4000, 2, 's', 'S'), (0o2000, 5, 's', 'S'), (0o1000, 8, 't', 'T')] {
         if mode & bit != 0 {
             perms[at] = if perms[at] == '-' { unset } else { set };
@@ -376,7 +399,10 @@ fn each_layer_lists_what_gnu_tar_lists() {
         let (tar_lines, complete, stderr) = tar_tv(&layout.blob_path(layer["digest"].as_str().expect("digest")));
         if i + 1 == layered::LAYERED_INSERT_LAYER {
             // umoci insert stops right after the last file's data, as Go's tar reader allows.
-            assert!(!complete && stderr.contains("Unexpected EOF"), "GNU tar read the insert layer without complaint: {stderr}");
+            assert!(
+                !complete && stderr.contains("Unexpected EOF"),
+                "GNU tar read the insert layer without complaint: {stderr}"
+            );
         } else {
             assert!(complete, "tar failed on layer {n}: {stderr}");
         }
@@ -390,7 +416,12 @@ fn each_layer_lists_what_gnu_tar_lists() {
     let motd = two.iter().find(|e| e["path"] == "/etc/.wh.motd").expect("whiteout of /etc/motd");
     assert_eq!((&motd["type"], &motd["hides"]), (&json!("whiteout"), &json!("/etc/motd")));
     let three = ok(&["ls", &reference, "--layer", "3"]);
-    assert!(three.lines().next().is_some_and(|l| l.ends_with("/opt/app/data/.wh..wh..opq  (opaque: hides what lower layers have in /opt/app/data)")), "{three}");
+    assert!(
+        three.lines().next().is_some_and(
+            |l| l.ends_with("/opt/app/data/.wh..wh..opq  (opaque: hides what lower layers have in /opt/app/data)")
+        ),
+        "{three}"
+    );
     let one = ok(&["ls", &reference, "--layer", "1"]);
     let long_link = format!("/srv/{}/file.txt link to /srv/hard-long", layered::long_component());
     assert!(one.lines().any(|l| l.starts_with("hrw-r--r--") && l.ends_with(&long_link)), "{one}");
@@ -423,7 +454,8 @@ fn bad_input_is_refused_clearly() {
     let chart_ref = registry.reference("chart:1");
     let report = json(&ok(&["inspect", "--json", &chart_ref]));
     assert_eq!((&report["role"], &report["digest"]), (&json!("artifact"), &json!(chart.digest)));
-    assert!(ok(&["inspect", &chart_ref]).contains(&format!("artifact    its config has media type {}", unusual::HELM_CONFIG)));
+    assert!(ok(&["inspect", &chart_ref])
+        .contains(&format!("artifact    its config has media type {}", unusual::HELM_CONFIG)));
     assert_eq!(ok(&["inspect", "--raw", &chart_ref]).as_bytes(), readers::skopeo_inspect_raw(&registry, "chart:1"));
     let e = fails(&["ls", &chart_ref]);
     assert!(e.contains("has no files to list") && e.contains(unusual::HELM_CONFIG), "{e}");
@@ -440,7 +472,10 @@ fn bad_input_is_refused_clearly() {
     }
 
     // A layer that is not a tar is named by its digest.
-    for (gzip, problem) in [(false, "it is neither gzip-compressed nor a tar archive"), (true, "it starts like gzip, but is not a gzip-compressed tar archive")] {
+    for (gzip, problem) in [
+        (false, "it is neither gzip-compressed nor a tar archive"),
+        (true, "it starts like gzip, but is not a gzip-compressed tar archive"),
+    ] {
         let tag = format!("not-a-tar-{gzip}:1");
         let (_, layer) = push_not_a_tar(&registry, &tag, gzip);
         let reference = registry.reference(&tag);

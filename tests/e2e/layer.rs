@@ -86,11 +86,41 @@ fn output_is_a_gzip_tar_with_the_reported_digests() {
     assert_eq!(d["diff_id"], layerize_tests::oci_layout::sha256_digest(&tar));
     // GNU tar, an independent reader, lists it.
     fs::write(dir.path().join("layer.tar"), &tar).expect("write");
-    let listing = std::process::Command::new("tar").arg("-tvf").arg(dir.path().join("layer.tar")).output().expect("tar");
+    let listing =
+        std::process::Command::new("tar").arg("-tvf").arg(dir.path().join("layer.tar")).output().expect("tar");
     let listing = String::from_utf8_lossy(&listing.stdout);
-    for want in ["drwxr-xr-x 0/0", "srv/bin/tool", "-rwxr-xr-x 0/0", "srv/link -> a.txt", "etc/.wh.motd", "srv/empty/", "1970-01-01"] {
+    for want in [
+        "drwxr-xr-x 0/0",
+        "srv/bin/tool",
+        "-rwxr-xr-x 0/0",
+        "srv/link -> a.txt",
+        "etc/.wh.motd",
+        "srv/empty/",
+        "1970-01-01",
+    ] {
         assert!(listing.contains(want), "{want:?} missing from\n{listing}");
     }
-    let text = layerize(&["layer", "-f", &format!("{}:/srv", tree.display()), "--delete", "/etc/motd", "-o", &out.display().to_string()], None, None).ok();
-    assert_eq!(text, format!("diffID: {}\ndigest: {}\nsize:   {}\n", d["diff_id"].as_str().unwrap_or_default(), d["digest"].as_str().unwrap_or_default(), d["size"]));
+    let text = layerize(
+        &[
+            "layer",
+            "-f",
+            &format!("{}:/srv", tree.display()),
+            "--delete",
+            "/etc/motd",
+            "-o",
+            &out.display().to_string(),
+        ],
+        None,
+        None,
+    )
+    .ok();
+    assert_eq!(
+        text,
+        format!(
+            "diffID: {}\ndigest: {}\nsize:   {}\n",
+            d["diff_id"].as_str().unwrap_or_default(),
+            d["digest"].as_str().unwrap_or_default(),
+            d["size"]
+        )
+    );
 }

@@ -53,7 +53,12 @@ impl Tree {
         let out = self.dir.path().join("cli.tar.gz");
         let app = format!("{}:/opt/app", self.app().display());
         let script = format!("{}:/usr/local/bin/run.sh", self.script().display());
-        let stdout = layerize(&["layer", "-f", &app, "-f", &script, "--delete", "/etc/motd", "-o", &out.display().to_string(), "--json"], None, None).ok();
+        let stdout = layerize(
+            &["layer", "-f", &app, "-f", &script, "--delete", "/etc/motd", "-o", &out.display().to_string(), "--json"],
+            None,
+            None,
+        )
+        .ok();
         serde_json::from_str(&stdout).expect("JSON")
     }
 }
@@ -129,7 +134,10 @@ fn drive(name: &str, registry: &Registry, base: &Pushed, platform: Option<&str>,
     let raw = readers::skopeo_inspect_raw(registry, target);
     assert_eq!(sha256_digest(&raw), pushed_digest, "the tag serves what the page pushed");
     let manifest: Value = serde_json::from_slice(&raw).expect("JSON");
-    assert_eq!(manifest["layers"].as_array().and_then(|l| l.last()).map(|l| l["digest"].clone()), Some(cli["digest"].clone()));
+    assert_eq!(
+        manifest["layers"].as_array().and_then(|l| l.last()).map(|l| l["digest"].clone()),
+        Some(cli["digest"].clone())
+    );
     let config: Value = serde_json::from_slice(&readers::skopeo_inspect_config(registry, target)).expect("JSON");
     assert_eq!(config["config"]["WorkingDir"], "/opt/app");
     assert!(config["config"]["Env"].as_array().is_some_and(|e| e.iter().any(|v| v == "FROM=page")), "{config}");
@@ -188,7 +196,9 @@ fn page_htpasswd_platform_from_index() {
     let registry = Registry::start(RegistryAuth::htpasswd(USER, PASSWORD));
     let base = push_index(&registry, "multi:1", Format::Oci);
     let digest = drive("htpasswd-index", &registry, &base, Some("linux/arm64/v8"), "arm-from-page:1");
-    let config: Value = serde_json::from_slice(&readers::skopeo_inspect_config(&registry, &format!("arm-from-page@{digest}"))).expect("JSON");
+    let config: Value =
+        serde_json::from_slice(&readers::skopeo_inspect_config(&registry, &format!("arm-from-page@{digest}")))
+            .expect("JSON");
     assert_eq!(config["architecture"], "arm64");
 }
 

@@ -42,7 +42,8 @@ fn cli(tree: &Path, threads: &str) -> (f64, String, u64) {
     let secs = start.elapsed().as_secs_f64();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
-    let rss = String::from_utf8_lossy(&output.stderr).trim().lines().last().and_then(|l| l.trim().parse().ok()).unwrap_or(0);
+    let rss =
+        String::from_utf8_lossy(&output.stderr).trim().lines().last().and_then(|l| l.trim().parse().ok()).unwrap_or(0);
     let _ = std::fs::remove_file(&out);
     (secs, json["digest"].as_str().unwrap_or_default().to_owned(), rss)
 }
@@ -70,10 +71,17 @@ fn page_layer_build_vs_cli() {
             b.fill("#build-workers", workers);
             b.click("#build-button");
             let digest = b.wait_text("#blob-digest");
-            let millis: f64 = b.eval("return Number(document.getElementById('build-speed').textContent.split(' ')[0]);").as_f64().unwrap_or(0.0);
+            let millis: f64 = b
+                .eval("return Number(document.getElementById('build-speed').textContent.split(' ')[0]);")
+                .as_f64()
+                .unwrap_or(0.0);
             let wasm_mib = b.wait_text("#build-memory");
-            let heap = b.eval("return performance.memory ? performance.memory.usedJSHeapSize : 0;").as_u64().unwrap_or(0);
-            b.screenshot(&format!("built-{}-{workers}-workers", tree.file_name().and_then(|n| n.to_str()).unwrap_or("tree")));
+            let heap =
+                b.eval("return performance.memory ? performance.memory.usedJSHeapSize : 0;").as_u64().unwrap_or(0);
+            b.screenshot(&format!(
+                "built-{}-{workers}-workers",
+                tree.file_name().and_then(|n| n.to_str()).unwrap_or("tree")
+            ));
             page.push((digest, millis, wasm_mib, heap));
         }
         let (one, cli_digest, rss_one) = cli(tree, "1");
@@ -113,7 +121,8 @@ fn page_layer_build_vs_cli() {
 fn listing(cmd: &mut Command) -> (f64, f64, usize) {
     use std::io::BufRead;
     let start = Instant::now();
-    let mut child = cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::null()).spawn().expect("spawn");
+    let mut child =
+        cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::null()).spawn().expect("spawn");
     let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
     let mut first = None;
     let mut count = 0;
@@ -142,12 +151,25 @@ fn page_listing_vs_cli_and_skopeo() {
     let base = push_single(&registry, "base:1", Format::Docker);
     let target = registry.reference("listing:1");
     let out = Command::new(layerize_tests::layerize_release())
-        .args(["append", &base.reference, "-f", &format!("{tree}:/data"), "-t", &target, "-q", "--created", "2024-01-01T00:00:00Z"])
+        .args([
+            "append",
+            &base.reference,
+            "-f",
+            &format!("{tree}:/data"),
+            "-t",
+            &target,
+            "-q",
+            "--created",
+            "2024-01-01T00:00:00Z",
+        ])
         .output()
         .expect("layerize append");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let reference = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    let manifest = Command::new("skopeo").args(["inspect", "--raw", "--tls-verify=false", &format!("docker://{reference}")]).output().expect("skopeo inspect");
+    let manifest = Command::new("skopeo")
+        .args(["inspect", "--raw", "--tls-verify=false", &format!("docker://{reference}")])
+        .output()
+        .expect("skopeo inspect");
     let manifest: serde_json::Value = serde_json::from_slice(&manifest.stdout).expect("manifest JSON");
     let layer = manifest["layers"][1]["digest"].as_str().expect("layer 2").to_owned();
     let layer_mib = manifest["layers"][1]["size"].as_u64().unwrap_or(0) as f64 / (1 << 20) as f64;
@@ -169,7 +191,11 @@ fn page_listing_vs_cli_and_skopeo() {
              document.querySelector('#base-layers tbody tr:nth-child(2) button.layer-files-button').click();
              return null;",
         );
-        b.wait_until("return window.__t.done ? 'done' : '';", &serde_json::Value::from("done"), "the listing to finish");
+        b.wait_until(
+            "return window.__t.done ? 'done' : '';",
+            &serde_json::Value::from("done"),
+            "the listing to finish",
+        );
         page_first.push(b.eval("return window.__t.first;").as_f64().unwrap_or(0.0) / 1000.0);
         page_all.push(b.eval("return window.__t.done;").as_f64().unwrap_or(0.0) / 1000.0);
         page_count = b.wait_text("#layer-files-count").parse().unwrap_or(0);
@@ -195,7 +221,8 @@ fn page_listing_vs_cli_and_skopeo() {
     let (mut cli_first, mut cli_all, mut cli_count) = (Vec::new(), Vec::new(), 0);
     let (mut sk_first, mut sk_all, mut sk_count) = (Vec::new(), Vec::new(), 0);
     for _ in 0..3 {
-        let (f, a, n) = listing(Command::new(layerize_tests::layerize_release()).args(["ls", "--layer", "2", &reference]));
+        let (f, a, n) =
+            listing(Command::new(layerize_tests::layerize_release()).args(["ls", "--layer", "2", &reference]));
         cli_first.push(f);
         cli_all.push(a);
         cli_count = n;
@@ -220,7 +247,10 @@ fn page_listing_vs_cli_and_skopeo() {
     assert_eq!(cli_count, sk_count, "tar lists the same members");
     let (cf, ca) = (median(cli_first), median(cli_all));
     let fetched = median(fetch_only);
-    let fetch_row = format!("| the browser's download of the blob alone (a worker drains `fetch`) | – | {fetched:.3} | {:.2}× | – |", fetched / ca);
+    let fetch_row = format!(
+        "| the browser's download of the blob alone (a worker drains `fetch`) | – | {fetched:.3} | {:.2}× | – |",
+        fetched / ca
+    );
     let row = |name: &str, f: f64, a: f64, n: usize| format!("| {name} | {f:.3} | {a:.3} | {:.2}× | {n} |", a / ca);
     let table = format!(
         "Layer 2: {layer_mib:.0} MiB gzip, {cli_count} members; median of 3 runs, seconds\n\n| lister | first row / line | full listing | full listing ÷ CLI | members |\n|---|---:|---:|---:|---:|\n{}\n{}\n{}\n{}\n",

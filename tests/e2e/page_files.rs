@@ -27,7 +27,16 @@ fn shown(b: &Browser, list: &str) -> BTreeMap<u64, Row> {
     let rows = b.eval(&script);
     let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
     rows.as_array()
-        .map(|rows| rows.iter().map(|r| (r[0].as_u64().unwrap_or(u64::MAX), (text(&r[1]), text(&r[2]), text(&r[3]), text(&r[4]), text(&r[5])))).collect())
+        .map(|rows| {
+            rows.iter()
+                .map(|r| {
+                    (
+                        r[0].as_u64().unwrap_or(u64::MAX),
+                        (text(&r[1]), text(&r[2]), text(&r[3]), text(&r[4]), text(&r[5])),
+                    )
+                })
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -66,7 +75,11 @@ fn ok(args: &[&str]) -> String {
 fn download_from(b: &Browser, list: &str, index: usize, path: &str) {
     b.eval(&format!("const l = document.getElementById('{list}'); l.scrollTop = {}; l.dispatchEvent(new Event('scroll')); return null;", index * 22));
     let find = format!("Array.from(document.querySelectorAll('#{list} .file-list-row')).find(r => r.querySelector('.path').textContent.trim() === {path:?})");
-    b.wait_until(&format!("return !!{find}?.querySelector('button.download');"), &Value::Bool(true), &format!("a download button for {path}"));
+    b.wait_until(
+        &format!("return !!{find}?.querySelector('button.download');"),
+        &Value::Bool(true),
+        &format!("a download button for {path}"),
+    );
     b.eval(&format!("{find}.querySelector('button.download').click(); return null;"));
 }
 
@@ -90,7 +103,11 @@ fn page_merges_layers_like_the_cli() {
     b.goto(&format!("{}/?image={}", server.url(), pushed.reference));
     assert_eq!(b.wait_text("#base-digest"), pushed.digest);
     b.click("#merged-load");
-    b.wait_until("return document.querySelector('#merged-files-count')?.dataset.done ?? '';", &Value::from("true"), "the merge to finish");
+    b.wait_until(
+        "return document.querySelector('#merged-files-count')?.dataset.done ?? '';",
+        &Value::from("true"),
+        "the merge to finish",
+    );
     assert_eq!(b.wait_text("#merged-files-status"), "complete");
     assert_eq!(b.wait_text("#merged-files-count"), expected.len().to_string(), "the page merges what the CLI merges");
     b.screenshot("merged");
@@ -112,13 +129,26 @@ fn page_downloads_one_file_from_a_layer_and_from_the_merged_view() {
     let layer1 = ok(&["ls", "--layer", "1", "--json", &pushed.reference]);
     let at = layer1.lines().position(|l| as_row(l).0 == "/bin/busybox").expect("/bin/busybox in layer 1");
     b.click("#base-layers tbody tr:nth-child(1) button.layer-files-button");
-    b.wait_until("return document.querySelector('#layer-files-count')?.dataset.done ?? '';", &Value::from("true"), "the listing to finish");
+    b.wait_until(
+        "return document.querySelector('#layer-files-count')?.dataset.done ?? '';",
+        &Value::from("true"),
+        "the listing to finish",
+    );
     download_from(&b, "layer-files", at, "/bin/busybox");
     let saved = b.wait_download("busybox");
     let busybox = tool::tool_path("busybox").unwrap_or_else(|| "/bin/busybox".into());
     let want = std::fs::read(&busybox).expect("busybox");
-    assert!(std::fs::read(&saved).expect("download") == want, "the downloaded busybox is {} bytes, the fixture's {}", saved.metadata().map(|m| m.len()).unwrap_or(0), want.len());
-    b.wait_until("return document.querySelector('#layer-files-panel .file-download-status')?.dataset.done ?? '';", &Value::from("true"), "the status to say saved");
+    assert!(
+        std::fs::read(&saved).expect("download") == want,
+        "the downloaded busybox is {} bytes, the fixture's {}",
+        saved.metadata().map(|m| m.len()).unwrap_or(0),
+        want.len()
+    );
+    b.wait_until(
+        "return document.querySelector('#layer-files-panel .file-download-status')?.dataset.done ?? '';",
+        &Value::from("true"),
+        "the status to say saved",
+    );
     b.screenshot("layer-file-saved");
 
     // The config file from the merged list: the version of layer 2, which replaced layer 1's.
@@ -126,7 +156,11 @@ fn page_downloads_one_file_from_a_layer_and_from_the_merged_view() {
     let at = merged.lines().position(|l| as_row(l).0 == "/opt/app/config.txt").expect("config.txt");
     assert_eq!(as_row(merged.lines().nth(at).unwrap_or_default()).2, "L2");
     b.click("#merged-load");
-    b.wait_until("return document.querySelector('#merged-files-count')?.dataset.done ?? '';", &Value::from("true"), "the merge to finish");
+    b.wait_until(
+        "return document.querySelector('#merged-files-count')?.dataset.done ?? '';",
+        &Value::from("true"),
+        "the merge to finish",
+    );
     download_from(&b, "merged-files", at, "/opt/app/config.txt");
     let saved = b.wait_download("config.txt");
     assert_eq!(std::fs::read_to_string(&saved).expect("download"), "v2, a little longer\n");
@@ -157,7 +191,11 @@ fn page_shows_what_dropped_files_replace_and_delete_in_the_base() {
         b.click("#delete-add");
     }
     b.click("#shadow-compare");
-    b.wait_until("return document.querySelector('#shadow-status')?.dataset.done ?? '';", &Value::from("true"), "the base listing");
+    b.wait_until(
+        "return document.querySelector('#shadow-status')?.dataset.done ?? '';",
+        &Value::from("true"),
+        "the base listing",
+    );
 
     // The dropped file replaces the base's /etc/motd: its size and layer as the CLI lists them.
     let replaced = b.eval(
@@ -173,7 +211,10 @@ fn page_shows_what_dropped_files_replace_and_delete_in_the_base() {
            [r.querySelector('.path').textContent.trim(), r.classList.contains('missing')]);",
     );
     assert_eq!(deletions, serde_json::json!([["/etc/not-in-the-base", true], ["/etc/os-release", false]]));
-    assert_eq!(b.eval("return document.getElementById('shadow-added-bytes').dataset.bytes;"), Value::from(content.len().to_string()));
+    assert_eq!(
+        b.eval("return document.getElementById('shadow-added-bytes').dataset.bytes;"),
+        Value::from(content.len().to_string())
+    );
     b.screenshot("shadow");
 }
 
@@ -198,7 +239,11 @@ fn page_reports_a_damaged_layer_and_saves_nothing_from_it() {
     b.goto(&format!("{}/?image={}", server.url(), pushed.reference));
     assert_eq!(b.wait_text("#base-digest"), pushed.digest);
     b.click("#merged-load");
-    b.wait_until("return document.querySelector('#merged-files-status.error') ? 'failed' : '';", &Value::from("failed"), "the merge to fail");
+    b.wait_until(
+        "return document.querySelector('#merged-files-status.error') ? 'failed' : '';",
+        &Value::from("failed"),
+        "the merge to fail",
+    );
     let status = b.wait_text("#merged-files-status");
     assert!(status.contains(&layer) && status.contains("layer 1 of 1"), "{status}");
     assert_eq!(b.wait_text("#merged-files-count"), "0", "nothing merged from a layer that fails its check");
@@ -208,7 +253,11 @@ fn page_reports_a_damaged_layer_and_saves_nothing_from_it() {
     // it itself: the members list, but a file whose member reads fine is still not handed
     // over, since its layer fails the check.
     b.click("#base-layers tbody tr:nth-child(1) button.layer-files-button");
-    b.wait_until("return document.querySelector('#layer-files-status.error') ? 'failed' : '';", &Value::from("failed"), "the listing to fail");
+    b.wait_until(
+        "return document.querySelector('#layer-files-status.error') ? 'failed' : '';",
+        &Value::from("failed"),
+        "the listing to fail",
+    );
     let status = b.wait_text("#layer-files-status");
     assert!(status.contains(&layer), "{status}");
     let server = Server::start_with(&[registry.host()], &["--no-isolation"]);
@@ -216,7 +265,11 @@ fn page_reports_a_damaged_layer_and_saves_nothing_from_it() {
     b.goto(&format!("{}/?image={}", server.url(), pushed.reference));
     assert_eq!(b.wait_text("#base-digest"), pushed.digest);
     b.click("#base-layers tbody tr:nth-child(1) button.layer-files-button");
-    b.wait_until("return document.querySelector('#layer-files-status.error') ? 'failed' : '';", &Value::from("failed"), "the listing to fail");
+    b.wait_until(
+        "return document.querySelector('#layer-files-status.error') ? 'failed' : '';",
+        &Value::from("failed"),
+        "the listing to fail",
+    );
     download_from(&b, "layer-files", motd, "/etc/motd");
     b.wait_until(
         "return document.querySelector('#layer-files-panel .file-download-status.error') ? 'failed' : '';",

@@ -81,7 +81,11 @@ fn page_inspects_an_index_like_the_cli() {
     let count = listed.lines().count() as u64;
     assert!(count > 0);
     b.click("#base-layers tbody tr:nth-child(1) button.layer-files-button");
-    b.wait_until("return document.querySelector('#layer-files-count')?.dataset.done ?? '';", &Value::from("true"), "the listing to finish");
+    b.wait_until(
+        "return document.querySelector('#layer-files-count')?.dataset.done ?? '';",
+        &Value::from("true"),
+        "the listing to finish",
+    );
     assert_eq!(b.wait_text("#layer-files-count"), count.to_string());
     // The list is virtualised: at most the rows in view and a margin of 10 above and below.
     b.wait_count("#layer-files .layer-file", count.min(40));
@@ -116,14 +120,21 @@ fn page_lists_a_big_layer_virtualised() {
     let src = format!("{}:/many", dir.path().display());
     ok(&["append", &registry.reference("base:1"), "-f", &src, "-t", &reference, "-q"]);
     let listed = ok(&["ls", "--layer", "2", "--json", &reference]);
-    let paths: Vec<String> = listed.lines().map(|l| serde_json::from_str::<Value>(l).expect("JSON")["path"].as_str().unwrap_or_default().to_owned()).collect();
+    let paths: Vec<String> = listed
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("JSON")["path"].as_str().unwrap_or_default().to_owned())
+        .collect();
     assert!(paths.len() > 600, "{}", paths.len());
 
     let server = Server::start(&[registry.host()]);
     let mut b = Browser::start("inspect-virtualised");
     b.goto(&format!("{}/?image={reference}", server.url()));
     b.click("#base-layers tbody tr:nth-child(2) button.layer-files-button");
-    b.wait_until("return document.querySelector('#layer-files-count')?.dataset.done ?? '';", &Value::from("true"), "the listing to finish");
+    b.wait_until(
+        "return document.querySelector('#layer-files-count')?.dataset.done ?? '';",
+        &Value::from("true"),
+        "the listing to finish",
+    );
     assert_eq!(b.wait_text("#layer-files-count"), paths.len().to_string());
     // Only the rows in view (and a margin) are in the DOM, whatever the layer holds.
     b.wait_count("#layer-files .layer-file", 40);
@@ -144,7 +155,12 @@ fn page_lists_a_big_layer_virtualised() {
 fn lists_from_a_token_registry(name: &str, flags: &[&str], isolated: bool) {
     let registry = Registry::start(RegistryAuth::token("lister", "list-secret"));
     let base = push_single(&registry, "base:1", Format::Docker);
-    let listed = layerize(&["ls", "--layer", "1", "--json", "--username", "lister", "--password-stdin", &base.reference], Some("list-secret\n"), None).ok();
+    let listed = layerize(
+        &["ls", "--layer", "1", "--json", "--username", "lister", "--password-stdin", &base.reference],
+        Some("list-secret\n"),
+        None,
+    )
+    .ok();
     let issuer = registry.token_issuer().expect("token issuer");
     let realm = issuer.realm();
     let realm_host = realm.split("://").nth(1).and_then(|r| r.split('/').next()).unwrap_or_default().to_owned();
@@ -159,8 +175,16 @@ fn lists_from_a_token_registry(name: &str, flags: &[&str], isolated: bool) {
     b.click("#base-load");
     assert_eq!(b.wait_text("#base-digest"), base.digest);
     b.click("#base-layers tbody tr:nth-child(1) button.layer-files-button");
-    b.wait_until("return document.querySelector('#layer-files-count')?.dataset.done ?? '';", &Value::from("true"), "the listing to finish");
-    assert_eq!(b.wait_text("#layer-files-count"), listed.lines().count().to_string(), "the page lists what the CLI lists");
+    b.wait_until(
+        "return document.querySelector('#layer-files-count')?.dataset.done ?? '';",
+        &Value::from("true"),
+        "the listing to finish",
+    );
+    assert_eq!(
+        b.wait_text("#layer-files-count"),
+        listed.lines().count().to_string(),
+        "the page lists what the CLI lists"
+    );
     let status = b.wait_text("#layer-files-status");
     assert!(status.starts_with("complete"), "{status}");
     let first: Value = serde_json::from_str(listed.lines().next().expect("a member")).expect("JSON");

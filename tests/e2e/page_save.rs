@@ -128,7 +128,11 @@ fn page_downloads_base_and_built_images_as_docker_load_tars() {
     b.wait_count("#rows tr.file-row", 2);
     b.click("#build-button");
     let layer_digest = b.wait_text("#blob-digest");
-    assert_eq!(b.eval("return document.getElementById('save-built').checked;"), true, "the built image is chosen once there is one");
+    assert_eq!(
+        b.eval("return document.getElementById('save-built').checked;"),
+        true,
+        "the built image is chosen once there is one"
+    );
     b.fill("#save-name", "Not A Name");
     b.click("#save-button");
     let e = b.wait_error();
@@ -149,7 +153,9 @@ fn page_downloads_base_and_built_images_as_docker_load_tars() {
     assert_eq!(docker.run("saved/app:2", &["cat", "/opt/app/hello.txt"]), HELLO);
     let summed = docker.run("saved/app:2", &["/bin/busybox", "sha256sum", "/opt/app/noise.bin"]);
     assert_eq!(format!("sha256:{}", summed.split_whitespace().next().unwrap_or_default()), sha256_digest(&noise));
-    let listed = String::from_utf8(std::process::Command::new("tar").arg("-tf").arg(&built_tar).output().expect("tar").stdout).expect("UTF-8");
+    let listed =
+        String::from_utf8(std::process::Command::new("tar").arg("-tf").arg(&built_tar).output().expect("tar").stdout)
+            .expect("UTF-8");
     assert!(listed.lines().any(|l| l == "manifest.json") && listed.lines().any(|l| l == "index.json"), "{listed}");
 }
 
@@ -183,9 +189,17 @@ fn page_takes_an_image_tar_as_the_base() {
     assert!(b.wait_text("#archive-name").contains("gzipped.tar"));
     assert_eq!(b.wait_text("#base-digest"), base.digest, "the gzipped tar's manifest, byte for byte");
     b.click("#base-layers tbody tr:nth-child(1) button.layer-files-button");
-    b.wait_until("return document.querySelector('#layer-files-count')?.dataset.done ?? '';", &Value::from("true"), "the listing to finish");
+    b.wait_until(
+        "return document.querySelector('#layer-files-count')?.dataset.done ?? '';",
+        &Value::from("true"),
+        "the listing to finish",
+    );
     let listed = crate::cli::layerize(&["ls", "--layer", "1", "--json", &base.reference], None, None).ok();
-    assert_eq!(b.wait_text("#layer-files-count"), listed.lines().count().to_string(), "a layer of the gunzipped tar lists as the CLI lists it");
+    assert_eq!(
+        b.wait_text("#layer-files-count"),
+        listed.lines().count().to_string(),
+        "a layer of the gunzipped tar lists as the CLI lists it"
+    );
     b.pick("#archive-input", &not_tar);
     let e = b.wait_error();
     assert!(e.contains("notes.tar") && e.contains("not a tar"), "{e}");
@@ -244,11 +258,27 @@ fn page_lists_and_merges_the_layers_of_an_image_tar_without_its_registry() {
     b.pick("#archive-input", &base_tar);
     assert_eq!(b.wait_text("#base-digest"), base.digest);
     b.click("#base-layers tbody tr:nth-child(1) button.layer-files-button");
-    b.wait_until("return document.querySelector('#layer-files-count')?.dataset.done ?? '';", &Value::from("true"), "the listing to finish");
-    assert_eq!(b.wait_text("#layer-files-count"), listed.lines().count().to_string(), "the page lists the tar's layer as the CLI lists the registry's");
+    b.wait_until(
+        "return document.querySelector('#layer-files-count')?.dataset.done ?? '';",
+        &Value::from("true"),
+        "the listing to finish",
+    );
+    assert_eq!(
+        b.wait_text("#layer-files-count"),
+        listed.lines().count().to_string(),
+        "the page lists the tar's layer as the CLI lists the registry's"
+    );
     b.click("#merged-load");
-    b.wait_until("return document.querySelector('#merged-files-count')?.dataset.done ?? '';", &Value::from("true"), "the merge to finish");
-    assert_eq!(b.wait_text("#merged-files-count"), merged.lines().count().to_string(), "the page merges the tar's layers as the CLI merges the registry's");
+    b.wait_until(
+        "return document.querySelector('#merged-files-count')?.dataset.done ?? '';",
+        &Value::from("true"),
+        "the merge to finish",
+    );
+    assert_eq!(
+        b.wait_text("#merged-files-count"),
+        merged.lines().count().to_string(),
+        "the page merges the tar's layers as the CLI merges the registry's"
+    );
     b.screenshot("tar-layers");
 }
 
@@ -277,7 +307,10 @@ fn page_builds_on_a_docker_save_tar() {
     b.click("#build-button");
     b.wait_text("#blob-digest");
     let manifest: Value = serde_json::from_str(&b.wait_text("#new-manifest")).expect("JSON");
-    assert_eq!(manifest["layers"][0]["mediaType"], "application/vnd.docker.image.rootfs.diff.tar", "the base layer as docker stored it");
+    assert_eq!(
+        manifest["layers"][0]["mediaType"], "application/vnd.docker.image.rootfs.diff.tar",
+        "the base layer as docker stored it"
+    );
     let config_digest = manifest["config"]["digest"].as_str().expect("config digest").to_owned();
     use_downloads(&b);
     b.fill("#save-name", "from-docker:1");
@@ -286,7 +319,11 @@ fn page_builds_on_a_docker_save_tar() {
     check_loads(&docker, &tar, "from-docker:1", "docker.io/library/from-docker:1", &config_digest, 2);
     assert_eq!(docker.run("from-docker:1", &["cat", "/opt/app/hello.txt"]), HELLO);
     let layers = docker.image_inspect("from-docker:1")["RootFS"]["Layers"].clone();
-    assert_eq!(layers[0], docker.image_inspect(&base.reference)["RootFS"]["Layers"][0], "the base layer is docker's own");
+    assert_eq!(
+        layers[0],
+        docker.image_inspect(&base.reference)["RootFS"]["Layers"][0],
+        "the base layer is docker's own"
+    );
 }
 
 /// A base layer whose bytes in the registry no longer match its digest stops the download

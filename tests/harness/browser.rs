@@ -65,7 +65,12 @@ impl Browser {
             _ => unreachable!("a JSON object"),
         };
         let client = runtime
-            .block_on(ClientBuilder::rustls().expect("rustls").capabilities(caps).connect(&format!("http://127.0.0.1:{port}")))
+            .block_on(
+                ClientBuilder::rustls()
+                    .expect("rustls")
+                    .capabilities(caps)
+                    .connect(&format!("http://127.0.0.1:{port}")),
+            )
             .unwrap_or_else(|e| panic!("cannot start a Chromium session: {e}\nchromedriver log:\n{}", driver.log()));
         let shots = target_dir().join("screenshots").join(name);
         let _ = std::fs::remove_dir_all(&shots);
@@ -86,17 +91,20 @@ impl Browser {
     /// Types `text` into the input `css` (after clearing it).
     pub fn fill(&self, css: &str, text: &str) {
         let el = self.find(css);
-        self.runtime.block_on(async {
-            el.clear().await?;
-            el.send_keys(text).await
-        })
-        .unwrap_or_else(|e| panic!("typing into {css}: {e}"));
+        self.runtime
+            .block_on(async {
+                el.clear().await?;
+                el.send_keys(text).await
+            })
+            .unwrap_or_else(|e| panic!("typing into {css}: {e}"));
     }
 
     /// Gives a file input one file or folder (a folder for `webkitdirectory` inputs).
     pub fn pick(&self, css: &str, path: &Path) {
         let el = self.find(css);
-        self.runtime.block_on(el.send_keys(&path.display().to_string())).unwrap_or_else(|e| panic!("picking {} in {css}: {e}", path.display()));
+        self.runtime
+            .block_on(el.send_keys(&path.display().to_string()))
+            .unwrap_or_else(|e| panic!("picking {} in {css}: {e}", path.display()));
     }
 
     pub fn click(&self, css: &str) {
@@ -118,7 +126,10 @@ impl Browser {
     /// The text of the page's error box, if it shows one.
     pub fn page_error(&self) -> String {
         self.runtime
-            .block_on(self.client.execute("const e = document.getElementById('error'); return e ? e.textContent : '';", vec![]))
+            .block_on(
+                self.client
+                    .execute("const e = document.getElementById('error'); return e ? e.textContent : '';", vec![]),
+            )
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default()

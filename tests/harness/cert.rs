@@ -41,17 +41,8 @@ impl SigningCert {
                 .arg("-out")
                 .arg(&cert),
         );
-        let der = tool::run(
-            Command::new("openssl")
-                .args(["x509", "-outform", "DER", "-in"])
-                .arg(&cert),
-        )
-        .stdout;
-        SigningCert {
-            key,
-            cert,
-            der_base64: STANDARD.encode(der),
-        }
+        let der = tool::run(Command::new("openssl").args(["x509", "-outform", "DER", "-in"]).arg(&cert)).stdout;
+        SigningCert { key, cert, der_base64: STANDARD.encode(der) }
     }
 
     /// The PEM private key.
@@ -80,19 +71,11 @@ impl SigningCert {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start openssl to sign a token: {e}"));
         if let Some(mut stdin) = child.stdin.take() {
-            stdin
-                .write_all(input)
-                .unwrap_or_else(|e| panic!("cannot feed openssl the token to sign: {e}"));
+            stdin.write_all(input).unwrap_or_else(|e| panic!("cannot feed openssl the token to sign: {e}"));
         }
-        let output = child
-            .wait_with_output()
-            .unwrap_or_else(|e| panic!("openssl did not sign the token: {e}"));
+        let output = child.wait_with_output().unwrap_or_else(|e| panic!("openssl did not sign the token: {e}"));
         if !output.status.success() {
-            panic!(
-                "openssl dgst -sign failed with {}: {}",
-                output.status,
-                String::from_utf8_lossy(&output.stderr)
-            );
+            panic!("openssl dgst -sign failed with {}: {}", output.status, String::from_utf8_lossy(&output.stderr));
         }
         output.stdout
     }

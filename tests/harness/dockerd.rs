@@ -40,8 +40,7 @@ impl Dockerd {
         let root = dir.path();
         let socket = root.join("docker.sock");
         let client_config = root.join("client");
-        fs::create_dir_all(&client_config)
-            .unwrap_or_else(|e| panic!("cannot create {}: {e}", client_config.display()));
+        fs::create_dir_all(&client_config).unwrap_or_else(|e| panic!("cannot create {}: {e}", client_config.display()));
 
         // The daemon config file keeps /etc/docker/daemon.json out. dockerd 20.10 writes a trust
         // key to /etc/docker/key.json unless told otherwise, and only the config file can say so.
@@ -57,13 +56,7 @@ impl Dockerd {
         command
             .arg("--config-file")
             .arg(&config_file)
-            .args([
-                "--storage-driver",
-                "vfs",
-                "--iptables=false",
-                "--ip6tables=false",
-                "--bridge=none",
-            ])
+            .args(["--storage-driver", "vfs", "--iptables=false", "--ip6tables=false", "--bridge=none"])
             .arg("--host")
             .arg(format!("unix://{}", socket.display()))
             .arg("--data-root")
@@ -74,16 +67,8 @@ impl Dockerd {
             .arg(root.join("docker.pid"));
         let mut service = Service::spawn("dockerd", dir, command);
         let probe = socket.clone();
-        service.wait_until(
-            &format!("{}/_ping", socket.display()),
-            START_TIMEOUT,
-            || ping(&probe),
-        );
-        Dockerd {
-            service,
-            socket,
-            client_config,
-        }
+        service.wait_until(&format!("{}/_ping", socket.display()), START_TIMEOUT, || ping(&probe));
+        Dockerd { service, socket, client_config }
     }
 
     /// A `docker` command talking to this daemon only, with a private client config dir so that
@@ -106,11 +91,7 @@ impl Dockerd {
 
     /// `docker run --rm --network none reference args…`; returns what the container printed.
     pub fn run(&self, reference: &str, args: &[&str]) -> String {
-        tool::run_stdout(
-            self.docker()
-                .args(["run", "--rm", "--network", "none", reference])
-                .args(args),
-        )
+        tool::run_stdout(self.docker().args(["run", "--rm", "--network", "none", reference]).args(args))
     }
 
     /// `docker load --input tar`; returns docker's report (`Loaded image: …`).
@@ -140,17 +121,13 @@ impl Dockerd {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let mut child = command
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start docker login: {e}"));
+        let mut child = command.spawn().unwrap_or_else(|e| panic!("cannot start docker login: {e}"));
         if let Some(mut stdin) = child.stdin.take() {
             stdin
                 .write_all(password.as_bytes())
                 .unwrap_or_else(|e| panic!("cannot give docker login the password: {e}"));
         }
-        let output = child
-            .wait_with_output()
-            .unwrap_or_else(|e| panic!("docker login did not finish: {e}"));
+        let output = child.wait_with_output().unwrap_or_else(|e| panic!("docker login did not finish: {e}"));
         if !output.status.success() {
             panic!(
                 "docker login {host} as {user} failed with {}: {}",
@@ -206,10 +183,7 @@ fn stop_orphaned_containerd(dir: &Path) {
         return;
     }
     eprintln!("dockerd left its containerd (pid {pid}) running; killing it");
-    let _ = Command::new("kill")
-        .args(["-KILL", pid])
-        .stdin(Stdio::null())
-        .status();
+    let _ = Command::new("kill").args(["-KILL", pid]).stdin(Stdio::null()).status();
     let deadline = Instant::now() + Duration::from_secs(5);
     while proc_dir.exists() && Instant::now() < deadline {
         thread::sleep(Duration::from_millis(50));
@@ -230,10 +204,7 @@ fn unmount_leftovers(dir: &Path) {
         .collect();
     mounts.sort_by_key(|point| std::cmp::Reverse(point.len()));
     for point in mounts {
-        let _ = Command::new("umount")
-            .arg(point)
-            .stdin(Stdio::null())
-            .status();
+        let _ = Command::new("umount").arg(point).stdin(Stdio::null()).status();
     }
 }
 
@@ -243,10 +214,7 @@ fn ping(socket: &Path) -> bool {
         return false;
     };
     let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    if stream
-        .write_all(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
-        .is_err()
-    {
+    if stream.write_all(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n").is_err() {
         return false;
     }
     let mut response = Vec::new();

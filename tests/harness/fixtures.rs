@@ -20,10 +20,8 @@ pub const MOTD: &str = "base motd\n";
 /// `/etc/os-release` in every fixture image.
 pub const OS_RELEASE: &str = "NAME=\"layerize fixture\"\nID=layerize-fixture\nVERSION_ID=1\n";
 /// The environment in every fixture config, in order.
-pub const ENV: [&str; 2] = [
-    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-    "FIXTURE=layerize-base",
-];
+pub const ENV: [&str; 2] =
+    ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "FIXTURE=layerize-base"];
 /// Applets linked to `/bin/busybox`.
 pub const APPLETS: [&str; 3] = ["sh", "cat", "ls"];
 /// The attestation entry's platform, which clients must skip.
@@ -95,21 +93,12 @@ pub fn push_single(registry: &Registry, repo_tag: &str, format: Format) -> Pushe
     let (digest, media_type) = match format {
         Format::Oci => {
             let digest = skopeo_copy(registry, &source, repo_tag, &[]);
-            assert_eq!(
-                digest, layouts.single_digest,
-                "skopeo changed the OCI manifest"
-            );
+            assert_eq!(digest, layouts.single_digest, "skopeo changed the OCI manifest");
             (digest, OCI_MANIFEST)
         }
-        Format::Docker => (
-            skopeo_copy(registry, &source, repo_tag, &["--format", "v2s2"]),
-            DOCKER_MANIFEST,
-        ),
+        Format::Docker => (skopeo_copy(registry, &source, repo_tag, &["--format", "v2s2"]), DOCKER_MANIFEST),
     };
-    eprintln!(
-        "pushed {} ({format:?}) as {digest}",
-        registry.reference(repo_tag)
-    );
+    eprintln!("pushed {} ({format:?}) as {digest}", registry.reference(repo_tag));
     pushed(registry, repo_tag, digest, media_type, Vec::new())
 }
 
@@ -136,14 +125,8 @@ pub fn push_index(registry: &Registry, repo_tag: &str, format: Format) -> Pushed
         ),
     };
     let digest = skopeo_copy(registry, &source, repo_tag, &["--all"]);
-    assert_eq!(
-        &digest, expected,
-        "skopeo changed the index while pushing it"
-    );
-    eprintln!(
-        "pushed index {} ({format:?}) as {digest}",
-        registry.reference(repo_tag)
-    );
+    assert_eq!(&digest, expected, "skopeo changed the index while pushing it");
+    eprintln!("pushed index {} ({format:?}) as {digest}", registry.reference(repo_tag));
     pushed(registry, repo_tag, digest, media_type, entries.clone())
 }
 
@@ -171,28 +154,20 @@ fn pushed(
 /// Runs `skopeo copy` from `source` to the registry and returns the digest it wrote.
 fn skopeo_copy(registry: &Registry, source: &str, repo_tag: &str, extra: &[&str]) -> String {
     tool::require_tool("skopeo");
-    let digest_file = tempfile::NamedTempFile::new()
-        .unwrap_or_else(|e| panic!("cannot create a temp file for skopeo's digest: {e}"));
+    let digest_file =
+        tempfile::NamedTempFile::new().unwrap_or_else(|e| panic!("cannot create a temp file for skopeo's digest: {e}"));
     let mut command = Command::new("skopeo");
     command
-        .args([
-            "--insecure-policy",
-            "copy",
-            "--quiet",
-            "--dest-tls-verify=false",
-        ])
+        .args(["--insecure-policy", "copy", "--quiet", "--dest-tls-verify=false"])
         .args(extra)
         .arg("--digestfile")
         .arg(digest_file.path());
     if let Some(creds) = registry.creds_arg() {
         command.arg("--dest-creds").arg(creds);
     }
-    command
-        .arg(source)
-        .arg(format!("docker://{}", registry.reference(repo_tag)));
+    command.arg(source).arg(format!("docker://{}", registry.reference(repo_tag)));
     tool::run(&mut command);
-    let digest = fs::read_to_string(digest_file.path())
-        .unwrap_or_else(|e| panic!("skopeo wrote no digest file: {e}"));
+    let digest = fs::read_to_string(digest_file.path()).unwrap_or_else(|e| panic!("skopeo wrote no digest file: {e}"));
     digest.trim().to_owned()
 }
 

@@ -20,10 +20,7 @@ pub struct Response {
 impl Response {
     /// The first header called `name`, compared case-insensitively.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(name))
-            .map(|(_, value)| value.as_str())
+        self.headers.iter().find(|(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, value)| value.as_str())
     }
 
     /// The body as text, with invalid UTF-8 replaced.
@@ -40,14 +37,10 @@ pub fn get(url: &str, headers: &[(&str, &str)]) -> io::Result<Response> {
     if url.scheme() != "http" {
         return Err(invalid(format!("only http:// is supported, not {url}")));
     }
-    let host = url
-        .host_str()
-        .ok_or_else(|| invalid(format!("no host in {url}")))?;
+    let host = url.host_str().ok_or_else(|| invalid(format!("no host in {url}")))?;
     let port = url.port_or_known_default().unwrap_or(80);
-    let addr: SocketAddr = (host, port)
-        .to_socket_addrs()?
-        .next()
-        .ok_or_else(|| invalid(format!("{host} has no address")))?;
+    let addr: SocketAddr =
+        (host, port).to_socket_addrs()?.next().ok_or_else(|| invalid(format!("{host} has no address")))?;
 
     let mut stream = TcpStream::connect_timeout(&addr, TIMEOUT)?;
     stream.set_read_timeout(Some(TIMEOUT))?;
@@ -87,11 +80,7 @@ fn parse(raw: &[u8]) -> io::Result<Response> {
         .filter_map(|line| line.split_once(':'))
         .map(|(name, value)| (name.trim().to_owned(), value.trim().to_owned()))
         .collect();
-    Ok(Response {
-        status,
-        headers,
-        body: raw[split + 4..].to_vec(),
-    })
+    Ok(Response { status, headers, body: raw[split + 4..].to_vec() })
 }
 
 fn invalid(message: String) -> io::Error {
@@ -104,8 +93,8 @@ mod tests {
 
     #[test]
     fn parses_status_headers_and_body() {
-        let response = parse(b"HTTP/1.1 401 Unauthorized\r\nWww-Authenticate: Bearer x\r\n\r\n{}")
-            .expect("valid response");
+        let response =
+            parse(b"HTTP/1.1 401 Unauthorized\r\nWww-Authenticate: Bearer x\r\n\r\n{}").expect("valid response");
         assert_eq!(response.status, 401);
         assert_eq!(response.header("www-authenticate"), Some("Bearer x"));
         assert_eq!(response.body, b"{}");

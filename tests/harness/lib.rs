@@ -36,9 +36,7 @@ pub use tool::{require_tool, tool_available};
 /// The workspace root, the parent of this crate.
 pub fn workspace_root() -> PathBuf {
     let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    manifest_dir
-        .parent()
-        .map_or_else(|| manifest_dir.clone(), PathBuf::from)
+    manifest_dir.parent().map_or_else(|| manifest_dir.clone(), PathBuf::from)
 }
 
 /// Cargo's target dir: `CARGO_TARGET_DIR` when set (relative to the workspace root if relative),
@@ -57,10 +55,7 @@ pub fn target_dir() -> PathBuf {
 pub fn layerize() -> PathBuf {
     let binary = target_dir().join("debug").join("layerize");
     if !binary.is_file() {
-        panic!(
-            "{} does not exist: run `cargo build -p layerize` first",
-            binary.display()
-        );
+        panic!("{} does not exist: run `cargo build -p layerize` first", binary.display());
     }
     binary
 }

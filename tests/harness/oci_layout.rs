@@ -23,14 +23,9 @@ pub struct OciLayout {
 impl OciLayout {
     /// The layout at `root`, which must already hold an `index.json`.
     pub fn open(root: &Path) -> OciLayout {
-        let layout = OciLayout {
-            root: root.to_path_buf(),
-        };
+        let layout = OciLayout { root: root.to_path_buf() };
         if !layout.root.join("index.json").is_file() {
-            panic!(
-                "{} is not an OCI layout: it has no index.json",
-                root.display()
-            );
+            panic!("{} is not an OCI layout: it has no index.json", root.display());
         }
         layout
     }
@@ -41,9 +36,8 @@ impl OciLayout {
 
     /// Where the blob `digest` (`sha256:…`) lives.
     pub fn blob_path(&self, digest: &str) -> PathBuf {
-        let hex = digest
-            .strip_prefix("sha256:")
-            .unwrap_or_else(|| panic!("only sha256 digests are expected, not {digest}"));
+        let hex =
+            digest.strip_prefix("sha256:").unwrap_or_else(|| panic!("only sha256 digests are expected, not {digest}"));
         self.root.join("blobs").join("sha256").join(hex)
     }
 
@@ -73,10 +67,8 @@ impl OciLayout {
 
     pub fn index(&self) -> Value {
         let path = self.root.join("index.json");
-        let bytes =
-            fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-        serde_json::from_slice(&bytes)
-            .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+        let bytes = fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+        serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
     }
 
     /// The descriptor in `index.json` tagged `tag`.
@@ -101,7 +93,6 @@ impl OciLayout {
         manifests.retain(|existing| existing["annotations"][REF_NAME] != tag);
         manifests.push(tagged);
         let path = self.root.join("index.json");
-        fs::write(&path, index.to_string())
-            .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+        fs::write(&path, index.to_string()).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
     }
 }

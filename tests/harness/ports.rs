@@ -8,10 +8,7 @@ use std::net::{Ipv4Addr, TcpListener};
 /// could take it before the caller does; services started on it fail fast and say so in their
 /// log, which is rare enough on a test machine to accept.
 pub fn free_port() -> u16 {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .unwrap_or_else(|e| panic!("cannot bind a loopback port: {e}"));
-    listener
-        .local_addr()
-        .unwrap_or_else(|e| panic!("cannot read the bound loopback address: {e}"))
-        .port()
+    let listener =
+        TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap_or_else(|e| panic!("cannot bind a loopback port: {e}"));
+    listener.local_addr().unwrap_or_else(|e| panic!("cannot read the bound loopback address: {e}")).port()
 }

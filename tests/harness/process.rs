@@ -44,24 +44,15 @@ impl Service {
     /// Starts `command` with stdout and stderr going to `NAME.log` in `dir`, and stdin closed.
     pub fn spawn(name: &str, dir: TempDir, mut command: Command) -> Service {
         let log = dir.path().join(format!("{name}.log"));
-        let out = File::create(&log)
-            .unwrap_or_else(|e| panic!("cannot create the log {}: {e}", log.display()));
-        let err = out
-            .try_clone()
-            .unwrap_or_else(|e| panic!("cannot share the log {}: {e}", log.display()));
+        let out = File::create(&log).unwrap_or_else(|e| panic!("cannot create the log {}: {e}", log.display()));
+        let err = out.try_clone().unwrap_or_else(|e| panic!("cannot share the log {}: {e}", log.display()));
         let child = command
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {name} (`{}`): {e}", tool::display(&command)));
-        Service {
-            name: name.to_owned(),
-            child,
-            stopped: false,
-            log,
-            dir: Some(dir),
-        }
+        Service { name: name.to_owned(), child, stopped: false, log, dir: Some(dir) }
     }
 
     pub fn name(&self) -> &str {
@@ -115,10 +106,7 @@ impl Service {
                 return;
             }
             if Instant::now() > deadline {
-                self.fail(&format!(
-                    "did not answer at {what} within {}s",
-                    timeout.as_secs()
-                ));
+                self.fail(&format!("did not answer at {what} within {}s", timeout.as_secs()));
             }
             thread::sleep(POLL);
         }
@@ -165,11 +153,7 @@ impl Service {
         let log = self.log();
         let lines: Vec<&str> = log.lines().collect();
         let tail = lines[lines.len().saturating_sub(LOG_TAIL)..].join("\n");
-        panic!(
-            "{} {what}; its log is {}; last lines:\n{tail}",
-            self.name,
-            self.log.display()
-        );
+        panic!("{} {what}; its log is {}; last lines:\n{tail}", self.name, self.log.display());
     }
 }
 
@@ -179,11 +163,7 @@ impl Drop for Service {
         if let Some(dir) = self.dir.take() {
             if thread::panicking() {
                 let kept = dir.keep();
-                eprintln!(
-                    "kept the dir of {} for inspection: {}",
-                    self.name,
-                    kept.display()
-                );
+                eprintln!("kept the dir of {} for inspection: {}", self.name, kept.display());
             }
         }
     }

@@ -73,14 +73,7 @@ fn skopeo_copy(registry: &Registry, reference: &str, extra: &[&str]) -> OciDir {
     let dir = temp_dir("skopeo-oci");
     let path = dir.path().join("oci");
     let mut command = Command::new("skopeo");
-    command
-        .args([
-            "--insecure-policy",
-            "copy",
-            "--quiet",
-            "--src-tls-verify=false",
-        ])
-        .args(extra);
+    command.args(["--insecure-policy", "copy", "--quiet", "--src-tls-verify=false"]).args(extra);
     if let Some(creds) = registry.creds_arg() {
         command.arg("--src-creds").arg(creds);
     }
@@ -104,9 +97,7 @@ pub fn skopeo_inspect_config(registry: &Registry, reference: &str) -> Vec<u8> {
 fn skopeo_inspect(registry: &Registry, reference: &str, flags: &[&str]) -> Vec<u8> {
     tool::require_tool("skopeo");
     let mut command = Command::new("skopeo");
-    command
-        .args(["--insecure-policy", "inspect", "--tls-verify=false"])
-        .args(flags);
+    command.args(["--insecure-policy", "inspect", "--tls-verify=false"]).args(flags);
     match registry.creds_arg() {
         Some(creds) => command.arg("--creds").arg(creds),
         None => command.arg("--no-creds"),
@@ -121,16 +112,9 @@ pub fn umoci_unpack(oci_dir: &Path, tag: &str) -> Rootfs {
     let dir = temp_dir("umoci-bundle");
     let bundle = dir.path().join("bundle");
     tool::run(
-        Command::new("umoci")
-            .arg("unpack")
-            .arg("--image")
-            .arg(format!("{}:{tag}", oci_dir.display()))
-            .arg(&bundle),
+        Command::new("umoci").arg("unpack").arg("--image").arg(format!("{}:{tag}", oci_dir.display())).arg(&bundle),
     );
-    Rootfs {
-        _dir: dir,
-        path: bundle.join("rootfs"),
-    }
+    Rootfs { _dir: dir, path: bundle.join("rootfs") }
 }
 
 /// Checks every image reachable from the layout's `index.json`, through nested indexes: each
@@ -151,17 +135,9 @@ fn check_descriptor(layout: &OciLayout, descriptor: &Value) -> usize {
     let digest = text(&descriptor["digest"]);
     check_blob(layout, descriptor);
     let document = layout.read_json(digest);
-    let media_type = descriptor["mediaType"]
-        .as_str()
-        .or_else(|| document["mediaType"].as_str())
-        .unwrap_or_default();
+    let media_type = descriptor["mediaType"].as_str().or_else(|| document["mediaType"].as_str()).unwrap_or_default();
     if media_type.contains("index") || media_type.contains("manifest.list") {
-        document["manifests"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|child| check_descriptor(layout, child))
-            .sum()
+        document["manifests"].as_array().into_iter().flatten().map(|child| check_descriptor(layout, child)).sum()
     } else {
         usize::from(check_image(layout, digest, &document))
     }
@@ -169,11 +145,7 @@ fn check_descriptor(layout: &OciLayout, descriptor: &Value) -> usize {
 
 /// Returns false for a manifest that is not a container image (an attestation).
 fn check_image(layout: &OciLayout, digest: &str, manifest: &Value) -> bool {
-    let layers: Vec<&Value> = manifest["layers"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .collect();
+    let layers: Vec<&Value> = manifest["layers"].as_array().into_iter().flatten().collect();
     let is_image = layers.iter().all(|layer| {
         let media_type = text(&layer["mediaType"]);
         media_type.contains(".tar")
@@ -183,12 +155,7 @@ fn check_image(layout: &OciLayout, digest: &str, manifest: &Value) -> bool {
     }
     check_blob(layout, &manifest["config"]);
     let config = layout.read_json(text(&manifest["config"]["digest"]));
-    let diff_ids: Vec<&str> = config["rootfs"]["diff_ids"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(text)
-        .collect();
+    let diff_ids: Vec<&str> = config["rootfs"]["diff_ids"].as_array().into_iter().flatten().map(text).collect();
     assert_eq!(
         diff_ids.len(),
         layers.len(),
@@ -213,11 +180,7 @@ fn check_image(layout: &OciLayout, digest: &str, manifest: &Value) -> bool {
 fn check_blob(layout: &OciLayout, descriptor: &Value) {
     let digest = text(&descriptor["digest"]);
     let bytes = layout.read_blob(digest);
-    assert_eq!(
-        oci_layout::sha256_digest(&bytes),
-        digest,
-        "blob {digest} does not hash to its name"
-    );
+    assert_eq!(oci_layout::sha256_digest(&bytes), digest, "blob {digest} does not hash to its name");
     assert_eq!(
         Some(bytes.len() as u64),
         descriptor["size"].as_u64(),
@@ -293,7 +256,8 @@ pub fn podman_save(registry: &Registry, reference: &str, format: &str, output: &
 pub fn skopeo_inspect_archive(transport_ref: &str) -> Value {
     tool::require_tool("skopeo");
     let output = tool::run_stdout(Command::new("skopeo").args(["--insecure-policy", "inspect", transport_ref]));
-    serde_json::from_str(&output).unwrap_or_else(|e| panic!("skopeo inspect {transport_ref} printed no JSON ({e}): {output}"))
+    serde_json::from_str(&output)
+        .unwrap_or_else(|e| panic!("skopeo inspect {transport_ref} printed no JSON ({e}): {output}"))
 }
 
 /// A podman command with private storage under `root` (vfs, no events, cgroupfs), so no
@@ -320,7 +284,5 @@ fn temp_dir(what: &str) -> TempDir {
 }
 
 fn text(value: &Value) -> &str {
-    value
-        .as_str()
-        .unwrap_or_else(|| panic!("expected a JSON string, found {value}"))
+    value.as_str().unwrap_or_else(|| panic!("expected a JSON string, found {value}"))
 }

@@ -25,17 +25,11 @@ pub enum RegistryAuth {
 
 impl RegistryAuth {
     pub fn htpasswd(user: &str, password: &str) -> RegistryAuth {
-        RegistryAuth::Htpasswd {
-            user: user.to_owned(),
-            password: password.to_owned(),
-        }
+        RegistryAuth::Htpasswd { user: user.to_owned(), password: password.to_owned() }
     }
 
     pub fn token(user: &str, password: &str) -> RegistryAuth {
-        RegistryAuth::Token {
-            user: user.to_owned(),
-            password: password.to_owned(),
-        }
+        RegistryAuth::Token { user: user.to_owned(), password: password.to_owned() }
     }
 }
 
@@ -65,11 +59,7 @@ impl Registry {
                 let file = dir.path().join("htpasswd");
                 // -B bcrypt (the only hash distribution accepts), -b password from the command
                 // line, -n print instead of editing a file.
-                let entry = tool::run_stdout(Command::new("htpasswd").args([
-                    "-Bbn",
-                    user.as_str(),
-                    password.as_str(),
-                ]));
+                let entry = tool::run_stdout(Command::new("htpasswd").args(["-Bbn", user.as_str(), password.as_str()]));
                 write(&file, &entry);
                 format!(
                     "auth:\n  htpasswd:\n    realm: layerize-test\n    path: {}\n",
@@ -126,12 +116,7 @@ http:
         }
         let mut service = Service::spawn("registry", dir, command);
         service.wait_for_http(&format!("http://127.0.0.1:{port}/v2/"));
-        Registry {
-            service,
-            port,
-            auth,
-            token_issuer,
-        }
+        Registry { service, port, auth, token_issuer }
     }
 
     /// `127.0.0.1:PORT`, the registry part of a reference.
@@ -170,8 +155,7 @@ http:
 
     /// `user:password` for tools' `--creds` flags, if any.
     pub fn creds_arg(&self) -> Option<String> {
-        self.credentials()
-            .map(|(user, password)| format!("{user}:{password}"))
+        self.credentials().map(|(user, password)| format!("{user}:{password}"))
     }
 
     /// The token issuer, for a registry started with [`RegistryAuth::Token`].

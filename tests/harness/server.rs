@@ -32,12 +32,27 @@ impl Server {
 
     fn start_built(profile: &str, allow: &[String], flags: &[&str]) -> Server {
         let binary = target_dir().join(profile).join("layerize-server");
-        assert!(binary.is_file(), "{} does not exist: build it with `cargo build -p layerize-server` (add --release for {profile})", binary.display());
-        let dist = std::env::var_os("LAYERIZE_TEST_DIST").map_or_else(|| workspace_root().join("dist"), std::path::PathBuf::from);
-        assert!(dist.join("index.html").is_file(), "{} has no page: run `cargo xtask test` (it builds the page with trunk)", dist.display());
+        assert!(
+            binary.is_file(),
+            "{} does not exist: build it with `cargo build -p layerize-server` (add --release for {profile})",
+            binary.display()
+        );
+        let dist = std::env::var_os("LAYERIZE_TEST_DIST")
+            .map_or_else(|| workspace_root().join("dist"), std::path::PathBuf::from);
+        assert!(
+            dist.join("index.html").is_file(),
+            "{} has no page: run `cargo xtask test` (it builds the page with trunk)",
+            dist.display()
+        );
         let port = free_port();
         let mut command = Command::new(binary);
-        command.arg("--listen").arg(format!("127.0.0.1:{port}")).arg("--dist").arg(&dist).args(flags).env("RUST_LOG", "info");
+        command
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--dist")
+            .arg(&dist)
+            .args(flags)
+            .env("RUST_LOG", "info");
         for host in allow {
             command.arg("--allow-registry").arg(host);
         }

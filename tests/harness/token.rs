@@ -69,11 +69,7 @@ impl Access {
         Some(Access {
             kind: kind.to_owned(),
             name: name.to_owned(),
-            actions: actions
-                .split(',')
-                .filter(|action| !action.is_empty())
-                .map(str::to_owned)
-                .collect(),
+            actions: actions.split(',').filter(|action| !action.is_empty()).map(str::to_owned).collect(),
         })
     }
 
@@ -91,9 +87,7 @@ impl TokenIssuer {
         listener
             .set_nonblocking(true)
             .unwrap_or_else(|e| panic!("token issuer: cannot make its socket non-blocking: {e}"));
-        let addr = listener
-            .local_addr()
-            .unwrap_or_else(|e| panic!("token issuer: cannot read its address: {e}"));
+        let addr = listener.local_addr().unwrap_or_else(|e| panic!("token issuer: cannot read its address: {e}"));
         let state = Arc::new(Issuer {
             user: user.to_owned(),
             password: password.to_owned(),
@@ -103,9 +97,7 @@ impl TokenIssuer {
             minted: AtomicUsize::new(0),
             granted: Mutex::new(Vec::new()),
         });
-        let app = Router::new()
-            .route("/token", get(serve_token))
-            .with_state(Arc::clone(&state));
+        let app = Router::new().route("/token", get(serve_token)).with_state(Arc::clone(&state));
         let (shutdown, stopped) = oneshot::channel::<()>();
         let thread = thread::Builder::new()
             .name("token-issuer".to_owned())
@@ -130,12 +122,7 @@ impl TokenIssuer {
                 });
             })
             .unwrap_or_else(|e| panic!("token issuer: cannot start its thread: {e}"));
-        TokenIssuer {
-            addr,
-            state,
-            shutdown: Some(shutdown),
-            thread: Some(thread),
-        }
+        TokenIssuer { addr, state, shutdown: Some(shutdown), thread: Some(thread) }
     }
 
     /// The realm URL the registry sends clients to, `http://127.0.0.1:PORT/token`.
@@ -155,20 +142,14 @@ impl TokenIssuer {
 
     /// Every scope granted so far, in the order asked for, as `type:name:actions`.
     pub fn granted_scopes(&self) -> Vec<String> {
-        self.state
-            .granted
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.state.granted.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     /// A valid token for `subject` granting `scopes` (`repository:NAME:pull,push`), made without
     /// a request, for tests that hand a client a token directly.
     pub fn mint(&self, subject: &str, scopes: &[&str]) -> String {
-        let access: Vec<Access> = scopes
-            .iter()
-            .map(|scope| Access::parse(scope).unwrap_or_else(|| panic!("bad scope {scope:?}")))
-            .collect();
+        let access: Vec<Access> =
+            scopes.iter().map(|scope| Access::parse(scope).unwrap_or_else(|| panic!("bad scope {scope:?}"))).collect();
         self.state.mint(subject, &access, unix_now())
     }
 }
@@ -197,26 +178,17 @@ impl Issuer {
             "jti": format!("layerize-{now}-{}", self.minted.fetch_add(1, Ordering::SeqCst)),
             "access": access.iter().map(Access::claim).collect::<Vec<_>>(),
         });
-        let signing_input = format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(header.to_string()),
-            URL_SAFE_NO_PAD.encode(claims.to_string())
-        );
+        let signing_input =
+            format!("{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims.to_string()));
         let signature = self.cert.sign_rs256(signing_input.as_bytes());
         format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature))
     }
 }
 
-async fn serve_token(
-    State(issuer): State<Arc<Issuer>>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-) -> Response {
+async fn serve_token(State(issuer): State<Arc<Issuer>>, RawQuery(query): RawQuery, headers: HeaderMap) -> Response {
     issuer.requests.fetch_add(1, Ordering::SeqCst);
-    let credentials = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(basic_credentials);
+    let credentials =
+        headers.get(header::AUTHORIZATION).and_then(|value| value.to_str().ok()).and_then(basic_credentials);
     let subject = match credentials {
         Some((user, password)) if user == issuer.user && password == issuer.password => user,
         Some(_) => return unauthorized("wrong user name or password"),
@@ -228,22 +200,14 @@ async fn serve_token(
     for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
         match key.as_ref() {
             "service" if value != SERVICE => {
-                return refusal(
-                    StatusCode::BAD_REQUEST,
-                    &format!("unknown service {value:?}"),
-                );
+                return refusal(StatusCode::BAD_REQUEST, &format!("unknown service {value:?}"));
             }
             // One parameter may carry several scopes separated by spaces.
             "scope" => {
                 for scope in value.split_whitespace() {
                     match Access::parse(scope) {
                         Some(parsed) => access.push(parsed),
-                        None => {
-                            return refusal(
-                                StatusCode::BAD_REQUEST,
-                                &format!("bad scope {scope:?}"),
-                            )
-                        }
+                        None => return refusal(StatusCode::BAD_REQUEST, &format!("bad scope {scope:?}")),
                     }
                 }
             }
@@ -254,26 +218,16 @@ async fn serve_token(
     let now = unix_now();
     let signer = Arc::clone(&issuer);
     let granted = access.clone();
-    let token =
-        match tokio::task::spawn_blocking(move || signer.mint(&subject, &granted, now)).await {
-            Ok(token) => token,
-            Err(e) => {
-                return refusal(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    &format!("signing failed: {e}"),
-                )
-            }
-        };
+    let token = match tokio::task::spawn_blocking(move || signer.mint(&subject, &granted, now)).await {
+        Ok(token) => token,
+        Err(e) => return refusal(StatusCode::INTERNAL_SERVER_ERROR, &format!("signing failed: {e}")),
+    };
     issuer.issued.fetch_add(1, Ordering::SeqCst);
     issuer
         .granted
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
-        .extend(
-            access
-                .iter()
-                .map(|a| format!("{}:{}:{}", a.kind, a.name, a.actions.join(","))),
-        );
+        .extend(access.iter().map(|a| format!("{}:{}:{}", a.kind, a.name, a.actions.join(","))));
     Json(json!({
         "token": token,
         "access_token": token,
@@ -309,17 +263,11 @@ fn refusal(status: StatusCode, message: &str) -> Response {
         StatusCode::BAD_REQUEST => "INVALID_REQUEST",
         _ => "UNKNOWN",
     };
-    (
-        status,
-        Json(json!({ "errors": [{ "code": code, "message": message }] })),
-    )
-        .into_response()
+    (status, Json(json!({ "errors": [{ "code": code, "message": message }] }))).into_response()
 }
 
 fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_secs())
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs())
 }
 
 /// `secs` after the Unix epoch as `YYYY-MM-DDTHH:MM:SSZ` (days to civil date: H. Hinnant).
@@ -335,12 +283,7 @@ fn rfc3339(secs: u64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + u64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    )
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rest / 3600, rest % 3600 / 60, rest % 60)
 }
 
 #[cfg(test)]
@@ -353,20 +296,14 @@ mod tests {
         assert_eq!(access.kind, "repository");
         assert_eq!(access.name, "fix/single");
         assert_eq!(access.actions, ["pull", "push"]);
-        assert_eq!(
-            Access::parse("registry:catalog:*").map(|a| a.actions),
-            Some(vec!["*".to_owned()])
-        );
+        assert_eq!(Access::parse("registry:catalog:*").map(|a| a.actions), Some(vec!["*".to_owned()]));
         assert_eq!(Access::parse("repository:pull"), None);
     }
 
     #[test]
     fn basic_credentials_decode() {
         let header = format!("Basic {}", STANDARD.encode("alice:s3cr:et"));
-        assert_eq!(
-            basic_credentials(&header),
-            Some(("alice".to_owned(), "s3cr:et".to_owned()))
-        );
+        assert_eq!(basic_credentials(&header), Some(("alice".to_owned(), "s3cr:et".to_owned())));
         assert_eq!(basic_credentials("Bearer abc"), None);
     }
 

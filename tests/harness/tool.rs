@@ -27,9 +27,7 @@ const SECRET_FLAGS: &[&str] = &["--creds", "--src-creds", "--dest-creds", "--pas
 /// Finds `name` on `PATH`, as the shell would.
 pub fn tool_path(name: &str) -> Option<PathBuf> {
     let path = env::var_os("PATH")?;
-    env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|candidate| is_executable(candidate))
+    env::split_paths(&path).map(|dir| dir.join(name)).find(|candidate| is_executable(candidate))
 }
 
 /// Whether `name` is installed on `PATH`.
@@ -44,10 +42,7 @@ pub fn require_tool(name: &str) {
     if tool_available(name) {
         return;
     }
-    let package = PACKAGES
-        .iter()
-        .find(|(tool, _)| *tool == name)
-        .map_or(name, |(_, package)| package);
+    let package = PACKAGES.iter().find(|(tool, _)| *tool == name).map_or(name, |(_, package)| package);
     panic!("the tool `{name}` is not installed; install it with `apt-get install {package}`");
 }
 
@@ -55,10 +50,7 @@ pub fn require_tool(name: &str) {
 /// command line (secrets hidden), status, stdout and stderr unless it succeeded.
 pub fn run(command: &mut Command) -> Output {
     let shown = display(command);
-    let output = command
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot start `{shown}`: {e}"));
+    let output = command.stdin(Stdio::null()).output().unwrap_or_else(|e| panic!("cannot start `{shown}`: {e}"));
     if !output.status.success() {
         panic!(
             "`{shown}` failed with {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
@@ -73,8 +65,7 @@ pub fn run(command: &mut Command) -> Output {
 /// Like [`run`], returning stdout as text.
 pub fn run_stdout(command: &mut Command) -> String {
     let output = run(command);
-    String::from_utf8(output.stdout)
-        .unwrap_or_else(|e| panic!("`{}` printed non-UTF-8 output: {e}", display(command)))
+    String::from_utf8(output.stdout).unwrap_or_else(|e| panic!("`{}` printed non-UTF-8 output: {e}", display(command)))
 }
 
 /// The command line as a shell would show it, with the values of secret flags replaced.
@@ -101,9 +92,7 @@ pub fn display(command: &Command) -> String {
 
 fn is_executable(path: &std::path::Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    path.metadata()
-        .map(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
-        .unwrap_or(false)
+    path.metadata().map(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0).unwrap_or(false)
 }
 
 #[cfg(test)]
@@ -113,17 +102,7 @@ mod tests {
     #[test]
     fn display_hides_credentials() {
         let mut command = Command::new("skopeo");
-        command.args([
-            "copy",
-            "--dest-creds",
-            "user:secret",
-            "--src-creds=u:p",
-            "a",
-            "b",
-        ]);
-        assert_eq!(
-            display(&command),
-            "skopeo copy --dest-creds *** --src-creds=*** a b"
-        );
+        command.args(["copy", "--dest-creds", "user:secret", "--src-creds=u:p", "a", "b"]);
+        assert_eq!(display(&command), "skopeo copy --dest-creds *** --src-creds=*** a b");
     }
 }

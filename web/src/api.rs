@@ -45,8 +45,13 @@ fn proxy() -> Result<Browser, String> {
 
 /// A client for the registry of `reference`, through the proxy on this page's origin.
 pub fn client(reference: &Reference, login: &Login) -> Result<Client<Browser>, String> {
-    Client::new(proxy()?, reference.api_host(), Scheme::for_reference(reference, false), login.credentials_for(reference))
-        .map_err(|e| e.to_string())
+    Client::new(
+        proxy()?,
+        reference.api_host(),
+        Scheme::for_reference(reference, false),
+        login.credentials_for(reference),
+    )
+    .map_err(|e| e.to_string())
 }
 
 /// One image of a base: its manifest and config.
@@ -60,7 +65,12 @@ pub async fn resolve(reference: &Reference, login: &Login) -> Result<Manifest, S
     client(reference, login)?.resolve(reference).await.map_err(|e| e.to_string())
 }
 
-pub async fn image(reference: &Reference, login: &Login, manifest: Option<ImageManifest>, digest: &Digest) -> Result<BaseImage, String> {
+pub async fn image(
+    reference: &Reference,
+    login: &Login,
+    manifest: Option<ImageManifest>,
+    digest: &Digest,
+) -> Result<BaseImage, String> {
     let c = client(reference, login)?;
     let manifest = match manifest {
         Some(m) => m,
@@ -72,8 +82,13 @@ pub async fn image(reference: &Reference, login: &Login, manifest: Option<ImageM
 
 /// Where the layer worker fetches blob `digest` itself, in Range requests through the proxy:
 /// the proxied URL and the Authorization header (kept in page and worker memory only).
-pub async fn blob_access(reference: &Reference, login: &Login, digest: &Digest) -> Result<(String, Option<String>), String> {
-    let access = client(reference, login)?.blob_access(reference.repository(), digest).await.map_err(|e| e.to_string())?;
+pub async fn blob_access(
+    reference: &Reference,
+    login: &Login,
+    digest: &Digest,
+) -> Result<(String, Option<String>), String> {
+    let access =
+        client(reference, login)?.blob_access(reference.repository(), digest).await.map_err(|e| e.to_string())?;
     Ok((proxy()?.proxied(&access.url), access.authorization))
 }
 
@@ -104,11 +119,20 @@ pub async fn push(job: PushJob<'_>, on: &mut dyn FnMut(PublishEvent)) -> Result<
                 let bytes = WebBlob(archive.layer(&layer.digest)?);
                 let (digest, total) = (layer.digest.clone(), layer.size);
                 let mut progress = |done| on(PublishEvent::Uploading { digest: digest.clone(), done, total });
-                let outcome = dest.push_blob(target.repository(), &layer.digest, None, bytes, &mut progress).await.map_err(|e| e.to_string())?;
+                let outcome = dest
+                    .push_blob(target.repository(), &layer.digest, None, bytes, &mut progress)
+                    .await
+                    .map_err(|e| e.to_string())?;
                 on(PublishEvent::Blob { digest: layer.digest.clone(), outcome });
                 from_tar.push(layer.digest.clone());
             }
-            Route { source: &dest, source_repository: target.repository(), dest: &dest, dest_repository: target.repository(), same_registry: true }
+            Route {
+                source: &dest,
+                source_repository: target.repository(),
+                dest: &dest,
+                dest_repository: target.repository(),
+                same_registry: true,
+            }
         }
         None => {
             source = client(base, login)?;

@@ -51,7 +51,11 @@ pub fn read_image<R: Read + Seek>(mut reader: R) -> Result<ArchiveImage, String>
         config: config.raw().to_vec(),
         layers: layers
             .iter()
-            .map(|l| LayerSpan { digest: l.descriptor.digest.to_string(), offset: l.member.offset, size: l.member.size })
+            .map(|l| LayerSpan {
+                digest: l.descriptor.digest.to_string(),
+                offset: l.member.offset,
+                size: l.member.size,
+            })
             .collect(),
         names,
     })

@@ -34,7 +34,8 @@ impl BlobParts {
     fn flush_part(&mut self) -> io::Result<()> {
         if !self.buf.is_empty() {
             let bytes = js_sys::Array::of1(&js_sys::Uint8Array::from(&self.buf[..]));
-            let part = Blob::new_with_u8_array_sequence(&bytes).map_err(|e| io::Error::other(format!("cannot make a Blob: {e:?}")))?;
+            let part = Blob::new_with_u8_array_sequence(&bytes)
+                .map_err(|e| io::Error::other(format!("cannot make a Blob: {e:?}")))?;
             self.parts.push(&part);
             self.buf.clear();
         }

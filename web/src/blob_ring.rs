@@ -182,7 +182,11 @@ impl RingRead {
     pub fn finish(mut self) -> io::Result<(Digest, u64)> {
         io::copy(&mut self, &mut io::sink())?;
         let total = u64::from(self.views.load(TOTAL_LO)) | (u64::from(self.views.load(TOTAL_HI)) << 32);
-        let digest: Digest = self.views.info().parse().map_err(|e| io::Error::other(format!("the fetch ended without a digest: {e}")))?;
+        let digest: Digest = self
+            .views
+            .info()
+            .parse()
+            .map_err(|e| io::Error::other(format!("the fetch ended without a digest: {e}")))?;
         Ok((digest, total))
     }
 
@@ -210,7 +214,10 @@ impl RingRead {
             }
             let waited = Atomics::wait_with_timeout(&self.views.control, SEQ, seq as i32, STALL_MS);
             if waited.ok().and_then(|w| w.as_string()).as_deref() == Some("timed-out") {
-                return Err(io::Error::new(io::ErrorKind::TimedOut, format!("no bytes arrived for {} s at byte {}", STALL_MS / 1000.0, self.pos)));
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("no bytes arrived for {} s at byte {}", STALL_MS / 1000.0, self.pos),
+                ));
             }
         }
     }

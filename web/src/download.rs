@@ -37,12 +37,15 @@ impl FileRequest {
         let set = |k: &str, v: &JsValue| js_sys::Reflect::set(&options, &k.into(), v).map(drop);
         set("suggestedName", &name.into()).map_err(js_text)?;
         let tar = js_sys::Object::new();
-        js_sys::Reflect::set(&tar, &"application/x-tar".into(), &js_sys::Array::of1(&".tar".into())).map_err(js_text)?;
+        js_sys::Reflect::set(&tar, &"application/x-tar".into(), &js_sys::Array::of1(&".tar".into()))
+            .map_err(js_text)?;
         let kind = js_sys::Object::new();
         js_sys::Reflect::set(&kind, &"description".into(), &"Image archive (docker load)".into()).map_err(js_text)?;
         js_sys::Reflect::set(&kind, &"accept".into(), &tar).map_err(js_text)?;
         set("types", &js_sys::Array::of1(&kind)).map_err(js_text)?;
-        show_save_file_picker(&options).map(FileRequest).map_err(|e| format!("cannot open the save dialog: {}", js_text(e)))
+        show_save_file_picker(&options)
+            .map(FileRequest)
+            .map_err(|e| format!("cannot open the save dialog: {}", js_text(e)))
     }
 
     /// The chosen file, opened for writing; `None` when the person cancelled the dialog.
@@ -52,10 +55,14 @@ impl FileRequest {
             Err(e) if error_name(&e) == "AbortError" => return Ok(None),
             Err(e) => return Err(format!("the save dialog failed: {}", js_text(e))),
         };
-        let handle: FileSystemFileHandle = handle.dyn_into().map_err(|_| "the save dialog returned no file".to_owned())?;
+        let handle: FileSystemFileHandle =
+            handle.dyn_into().map_err(|_| "the save dialog returned no file".to_owned())?;
         let name = handle.name();
-        let stream = JsFuture::from(handle.create_writable()).await.map_err(|e| format!("cannot write {name}: {}", js_text(e)))?;
-        let stream: FileSystemWritableFileStream = stream.dyn_into().map_err(|_| format!("cannot write {name}: no writable stream"))?;
+        let stream = JsFuture::from(handle.create_writable())
+            .await
+            .map_err(|e| format!("cannot write {name}: {}", js_text(e)))?;
+        let stream: FileSystemWritableFileStream =
+            stream.dyn_into().map_err(|_| format!("cannot write {name}: no writable stream"))?;
         Ok(Some(Destination::File { stream, name }))
     }
 }
@@ -95,7 +102,8 @@ impl Destination {
                 // A copy on the JS heap: the write completes after this returns, and wasm
                 // memory may move meanwhile.
                 let copy = js_sys::Uint8Array::from(bytes);
-                let written = stream.write_with_js_u8_array(&copy).map_err(|e| format!("writing {name}: {}", js_text(e)))?;
+                let written =
+                    stream.write_with_js_u8_array(&copy).map_err(|e| format!("writing {name}: {}", js_text(e)))?;
                 JsFuture::from(written).await.map_err(|e| format!("writing {name}: {}", js_text(e)))?;
                 Ok(())
             }

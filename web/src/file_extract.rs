@@ -7,7 +7,12 @@ use crate::remote_layer::{Fetch, RemoteLayer};
 use crate::worker::FromWorker;
 
 /// Extracts the file at `path` of `layer`: `Extracted` and the file's Blob.
-pub fn extract(layer: &RemoteLayer, path: &str, fetch: &Fetch, post: &mut dyn FnMut(FromWorker)) -> Result<(FromWorker, web_sys::Blob), String> {
+pub fn extract(
+    layer: &RemoteLayer,
+    path: &str,
+    fetch: &Fetch,
+    post: &mut dyn FnMut(FromWorker),
+) -> Result<(FromWorker, web_sys::Blob), String> {
     let mut out = BlobParts::new();
     let mut fetched = |done: u64, total: u64| post(FromWorker::Progress { done, total });
     let size = layer.read_verified(fetch, &mut fetched, |reader| reader.extract(path, &mut out))?;

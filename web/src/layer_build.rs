@@ -36,7 +36,13 @@ type Sink = Rc<RefCell<dyn FnMut(Event)>>;
 
 /// Starts the build of `entries` (files from `files`) in `workers` workers; `on_event` hears
 /// progress and then exactly one `Built` or `Failed`.
-pub fn start(entries: Vec<WireEntry>, files: js_sys::Array, mtime: u64, workers: u32, on_event: impl FnMut(Event) + 'static) -> Result<(), String> {
+pub fn start(
+    entries: Vec<WireEntry>,
+    files: js_sys::Array,
+    mtime: u64,
+    workers: u32,
+    on_event: impl FnMut(Event) + 'static,
+) -> Result<(), String> {
     let sink: Sink = Rc::new(RefCell::new(on_event));
     let started = js_sys::Date::now();
     if workers <= 1 {
@@ -44,10 +50,17 @@ pub fn start(entries: Vec<WireEntry>, files: js_sys::Array, mtime: u64, workers:
         let started = worker::start_build(entries, files, mtime, (0, 1), move |msg, data| {
             let event = match msg {
                 FromWorker::Progress { done, total } => Event::Progress { done, total },
-                FromWorker::Built { diff_id, digest, size, tar_size, millis, wasm_memory } => match (diff_id.parse(), digest.parse(), field(&data, "blob").dyn_into()) {
-                    (Ok(diff_id), Ok(digest), Ok(blob)) => Event::Built { digests: LayerDigests { diff_id, digest, size, tar_size }, blob, millis, wasm_memory },
-                    _ => Event::Failed("the layer worker returned a malformed result".to_owned()),
-                },
+                FromWorker::Built { diff_id, digest, size, tar_size, millis, wasm_memory } => {
+                    match (diff_id.parse(), digest.parse(), field(&data, "blob").dyn_into()) {
+                        (Ok(diff_id), Ok(digest), Ok(blob)) => Event::Built {
+                            digests: LayerDigests { diff_id, digest, size, tar_size },
+                            blob,
+                            millis,
+                            wasm_memory,
+                        },
+                        _ => Event::Failed("the layer worker returned a malformed result".to_owned()),
+                    }
+                }
                 FromWorker::Failed { message } => Event::Failed(message),
                 _ => return,
             };
@@ -164,7 +177,11 @@ impl Shards {
         if self.next_block != results.iter().map(|r| r.blocks).sum::<u64>() || !self.waiting.is_empty() {
             return Err(format!("gzip block {} is missing", self.next_block));
         }
-        let trailer = first.frame.get(HEADER.len()..).filter(|t| t.len() == 8).ok_or("the first layer worker returned a malformed gzip frame")?;
+        let trailer = first
+            .frame
+            .get(HEADER.len()..)
+            .filter(|t| t.len() == 8)
+            .ok_or("the first layer worker returned a malformed gzip frame")?;
         let trailer = js_sys::Uint8Array::from(trailer);
         self.add_part(&trailer).map_err(|e| format!("cannot hash the layer: {e:?}"))?;
         match &self.hasher {
@@ -178,9 +195,15 @@ impl Shards {
     fn built(&self, digest: &str, size: u64) -> Result<Event, String> {
         let results: Vec<&ShareResult> = self.results.iter().flatten().collect();
         let first = results.first().ok_or("no layer worker finished")?;
-        let diff_id: Digest = first.diff_id.as_deref().unwrap_or_default().parse().map_err(|_| "the first layer worker returned no diffID".to_owned())?;
+        let diff_id: Digest = first
+            .diff_id
+            .as_deref()
+            .unwrap_or_default()
+            .parse()
+            .map_err(|_| "the first layer worker returned no diffID".to_owned())?;
         let digest: Digest = digest.parse().map_err(|_| "the hashing worker returned a malformed digest".to_owned())?;
-        let blob = Blob::new_with_blob_sequence(&self.parts).map_err(|e| format!("cannot join the layer's blocks: {e:?}"))?;
+        let blob =
+            Blob::new_with_blob_sequence(&self.parts).map_err(|e| format!("cannot join the layer's blocks: {e:?}"))?;
         if blob.size() as u64 != size {
             return Err(format!("the joined layer has {} bytes, the hashed one {size}", blob.size()));
         }
@@ -252,7 +275,13 @@ fn on_hasher_message(state: &Rc<RefCell<Shards>>, sink: &Sink, msg: FromWorker) 
                 let hasher = s.hasher.clone();
                 let complete = s.results.iter().all(Option::is_some) && s.waiting.is_empty();
                 hasher.map(|h| {
-                    queued.iter().try_for_each(|part| worker::post_part(&h, part)).and_then(|()| if complete { worker::post_end(&h) } else { Ok(()) })
+                    queued.iter().try_for_each(|part| worker::post_part(&h, part)).and_then(|()| {
+                        if complete {
+                            worker::post_end(&h)
+                        } else {
+                            Ok(())
+                        }
+                    })
                 })
             };
             if let Some(Err(e)) = sent {

@@ -56,7 +56,8 @@ impl Fetcher {
     /// Has the fetching worker download `layer` into a new ring; returns the ring's reading end.
     pub fn open(&self, layer: &RemoteLayer) -> Result<RingRead, String> {
         let ring = blob_ring::new_ring();
-        let env = envelope(&ToWorker::Fetch { layer: layer.clone() }, &[("ring", &ring)]).map_err(|e| format!("{e:?}"))?;
+        let env =
+            envelope(&ToWorker::Fetch { layer: layer.clone() }, &[("ring", &ring)]).map_err(|e| format!("{e:?}"))?;
         self.worker.post_message(&env).map_err(|e| format!("cannot reach the fetch worker: {e:?}"))?;
         Ok(RingRead::new(&ring))
     }
@@ -95,7 +96,11 @@ async fn download(layer: &RemoteLayer, writer: &mut RingWriter) -> Result<Digest
             Ok(text) => JsFuture::from(text).await.ok().and_then(|t| t.as_string()).unwrap_or_default(),
             Err(_) => String::new(),
         };
-        return Err(format!("the registry answered {}: {}", response.status(), said.chars().take(300).collect::<String>().trim()));
+        return Err(format!(
+            "the registry answered {}: {}",
+            response.status(),
+            said.chars().take(300).collect::<String>().trim()
+        ));
     }
     let body = response.body().ok_or("the response has no body")?;
     let reader: ReadableStreamDefaultReader = body.get_reader().unchecked_into();

@@ -78,7 +78,10 @@ impl Read for RangeRead<'_> {
             }
             self.buf = self.fetch()?;
             if self.buf.is_empty() {
-                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, format!("the registry sent nothing at byte {}", self.pos)));
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("the registry sent nothing at byte {}", self.pos),
+                ));
             }
             self.at = 0;
             self.pos += self.buf.len() as u64;

@@ -35,8 +35,12 @@ impl RemoteLayer {
         read: impl FnOnce(&mut LayerReader<&mut Source<'_>>) -> Result<T, layerize_core::Error>,
     ) -> Result<T, String> {
         let mut source = match fetch {
-            Fetch::Ring(fetcher) => Source::Ring { ring: fetcher.open(self)?, size: self.size, reported: 0, on_fetched },
-            Fetch::Range => Source::Range(RangeRead::new(self.url.clone(), self.authorization.clone(), self.size, on_fetched)),
+            Fetch::Ring(fetcher) => {
+                Source::Ring { ring: fetcher.open(self)?, size: self.size, reported: 0, on_fetched }
+            }
+            Fetch::Range => {
+                Source::Range(RangeRead::new(self.url.clone(), self.authorization.clone(), self.size, on_fetched))
+            }
         };
         let result = {
             let mut reader = LayerReader::new_digest_checked(&self.what, &mut source).map_err(|e| e.to_string())?;

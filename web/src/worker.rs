@@ -29,26 +29,44 @@ pub struct WireEntry {
 pub enum ToWorker {
     /// Build the layer from the message's `files`. With `shards > 1`, deflate only this
     /// worker's share of the blocks (`shard` of `shards`) and answer `ShardBuilt`.
-    Build { entries: Vec<WireEntry>, mtime: u64, shard: u32, shards: u32 },
+    Build {
+        entries: Vec<WireEntry>,
+        mtime: u64,
+        shard: u32,
+        shards: u32,
+    },
     /// Start hashing a blob that arrives in parts (`HashPart`, each a Blob in the `blob`
     /// field, in order), ended by `HashEnd`; `what` names it in errors. Answered by
     /// `HashReady`, and `Hashed` at the end.
-    Hash { what: String },
+    Hash {
+        what: String,
+    },
     HashPart,
     HashEnd,
     /// List the members of a layer the worker fetches as the reader needs bytes, so they show
     /// while it downloads; the layer is held to its digest and size at the end.
-    List { layer: RemoteLayer },
+    List {
+        layer: RemoteLayer,
+    },
     /// Read the image tar (`docker save`, OCI archive) in the message's `blob` field: the one
     /// image it holds, to take as the base. `what` names the file in errors.
-    OpenArchive { what: String },
+    OpenArchive {
+        what: String,
+    },
     /// The merged filesystem of an image whose layers (lowest first) the worker fetches.
-    Merge { layers: Vec<RemoteLayer> },
+    Merge {
+        layers: Vec<RemoteLayer>,
+    },
     /// The bytes of the regular file at `path` in `layer`, as a Blob.
-    Extract { layer: RemoteLayer, path: String },
+    Extract {
+        layer: RemoteLayer,
+        path: String,
+    },
     /// Download `layer` into the `SharedArrayBuffer` ring in the `ring` field (sent by a
     /// reading worker to the fetching worker it started; answered through the ring only).
-    Fetch { layer: RemoteLayer },
+    Fetch {
+        layer: RemoteLayer,
+    },
 }
 
 /// One member of a listed layer, as the page shows it.
@@ -68,31 +86,71 @@ pub struct ListedEntry {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum FromWorker {
     Ready,
-    Progress { done: u64, total: u64 },
+    Progress {
+        done: u64,
+        total: u64,
+    },
     /// The layer is built; the blob is in the message's `blob` field.
-    Built { diff_id: String, digest: String, size: u64, tar_size: u64, millis: f64, wasm_memory: u64 },
+    Built {
+        diff_id: String,
+        digest: String,
+        size: u64,
+        tar_size: u64,
+        millis: f64,
+        wasm_memory: u64,
+    },
     /// Compressed block `number` of a shared build, in the `blob` field.
-    Block { number: u64 },
+    Block {
+        number: u64,
+    },
     /// One share of the layer is built, after it posted its `blocks` blocks. `frame` is the
     /// gzip header and the 8-byte trailer; `diff_id` and `frame` come from share 0 only.
-    ShardBuilt { diff_id: Option<String>, tar_size: u64, frame: Vec<u8>, blocks: u64, wasm_memory: u64 },
+    ShardBuilt {
+        diff_id: Option<String>,
+        tar_size: u64,
+        frame: Vec<u8>,
+        blocks: u64,
+        wasm_memory: u64,
+    },
     HashReady,
-    Hashed { digest: String, size: u64 },
+    Hashed {
+        digest: String,
+        size: u64,
+    },
     /// The next members of the layer being listed, in stream order.
-    Entries { entries: Vec<ListedEntry> },
+    Entries {
+        entries: Vec<ListedEntry>,
+    },
     /// The listing is complete.
-    Listed { count: u64, compression: String },
+    Listed {
+        count: u64,
+        compression: String,
+    },
     /// The image of an opened tar.
-    Archive { image: crate::archive_base::ArchiveImage },
+    Archive {
+        image: crate::archive_base::ArchiveImage,
+    },
     /// Merging has reached layer `layer` (from 1) of `layers`; `Progress` follows its bytes.
-    Reading { layer: usize, layers: usize },
+    Reading {
+        layer: usize,
+        layers: usize,
+    },
     /// The next entries of the merged filesystem, in tree order.
-    Merged { entries: Vec<MergedEntry> },
+    Merged {
+        entries: Vec<MergedEntry>,
+    },
     /// The merged filesystem is complete.
-    MergeDone { count: u64 },
+    MergeDone {
+        count: u64,
+    },
     /// A file is extracted; its bytes are the Blob in the `blob` field.
-    Extracted { path: String, size: u64 },
-    Failed { message: String },
+    Extracted {
+        path: String,
+        size: u64,
+    },
+    Failed {
+        message: String,
+    },
 }
 
 /// Wraps a message (and transferable side data) into the JS object that travels.
@@ -149,29 +207,47 @@ pub fn post_end(worker: &Worker) -> Result<(), JsValue> {
 /// Lists the members of `layer` in a fresh worker that fetches it as it reads: `Progress`
 /// (bytes fetched), `Entries` batches, then `Listed` or `Failed`. The returned worker can be
 /// terminated to cancel.
-pub fn start_listing(layer: RemoteLayer, on_message: impl FnMut(FromWorker, JsValue) + 'static) -> Result<Worker, JsValue> {
+pub fn start_listing(
+    layer: RemoteLayer,
+    on_message: impl FnMut(FromWorker, JsValue) + 'static,
+) -> Result<Worker, JsValue> {
     start(ToWorker::List { layer }, "none", JsValue::NULL, on_message)
 }
 
 /// Merges the layers of an image (lowest first) in a fresh worker: per layer `Reading` and
 /// `Progress`, then `Merged` batches, then `MergeDone` or `Failed`.
-pub fn start_merge(layers: Vec<RemoteLayer>, on_message: impl FnMut(FromWorker, JsValue) + 'static) -> Result<Worker, JsValue> {
+pub fn start_merge(
+    layers: Vec<RemoteLayer>,
+    on_message: impl FnMut(FromWorker, JsValue) + 'static,
+) -> Result<Worker, JsValue> {
     start(ToWorker::Merge { layers }, "none", JsValue::NULL, on_message)
 }
 
 /// Extracts the regular file at `path` of `layer` in a fresh worker: `Progress`, then
 /// `Extracted` (the Blob in the envelope's `blob` field) or `Failed`.
-pub fn start_extract(layer: RemoteLayer, path: String, on_message: impl FnMut(FromWorker, JsValue) + 'static) -> Result<Worker, JsValue> {
+pub fn start_extract(
+    layer: RemoteLayer,
+    path: String,
+    on_message: impl FnMut(FromWorker, JsValue) + 'static,
+) -> Result<Worker, JsValue> {
     start(ToWorker::Extract { layer, path }, "none", JsValue::NULL, on_message)
 }
 
 /// Reads the image tar `file` in a fresh worker: `Archive` or `Failed`.
-pub fn start_open_archive(file: web_sys::File, on_message: impl FnMut(FromWorker, JsValue) + 'static) -> Result<Worker, JsValue> {
+pub fn start_open_archive(
+    file: web_sys::File,
+    on_message: impl FnMut(FromWorker, JsValue) + 'static,
+) -> Result<Worker, JsValue> {
     start(ToWorker::OpenArchive { what: file.name() }, "blob", file.into(), on_message)
 }
 
 /// Starts `request` in a fresh worker, `side` travelling beside it in the field `field`.
-fn start(request: ToWorker, field: &'static str, side: JsValue, mut on_message: impl FnMut(FromWorker, JsValue) + 'static) -> Result<Worker, JsValue> {
+fn start(
+    request: ToWorker,
+    field: &'static str,
+    side: JsValue,
+    mut on_message: impl FnMut(FromWorker, JsValue) + 'static,
+) -> Result<Worker, JsValue> {
     let worker = Worker::new("./worker_loader.js")?;
     let w = worker.clone();
     let mut request = Some((request, side));
@@ -187,15 +263,22 @@ fn start(request: ToWorker, field: &'static str, side: JsValue, mut on_message: 
                 if let Some((request, side)) = request.take() {
                     let env = envelope(&request, &[(field, &side)]);
                     if let Err(e) = env.and_then(|env| w.post_message(&env)) {
-                        on_message(FromWorker::Failed { message: format!("cannot start the worker: {e:?}") }, JsValue::NULL);
+                        on_message(
+                            FromWorker::Failed { message: format!("cannot start the worker: {e:?}") },
+                            JsValue::NULL,
+                        );
                     }
                 }
                 return;
             }
-            FromWorker::Built { .. } | FromWorker::ShardBuilt { .. } | FromWorker::Hashed { .. } | FromWorker::Listed { .. }
+            FromWorker::Built { .. }
+            | FromWorker::ShardBuilt { .. }
+            | FromWorker::Hashed { .. }
+            | FromWorker::Listed { .. }
             | FromWorker::MergeDone { .. }
             | FromWorker::Extracted { .. }
-            | FromWorker::Archive { .. } | FromWorker::Failed { .. } => {
+            | FromWorker::Archive { .. }
+            | FromWorker::Failed { .. } => {
                 w.set_onmessage(None);
                 w.terminate();
             }

@@ -49,7 +49,8 @@ impl ArchiveFile {
     /// [`layerize_core::archive::find_images`].
     pub fn find(&self, platform: &Platform, platform_given: bool) -> Result<Vec<Found>> {
         let mut reader: &File = &self.file;
-        find_images(&self.members, &mut reader, platform, platform_given).with_context(|| format!("reading {}", self.path.display()))
+        find_images(&self.members, &mut reader, platform, platform_given)
+            .with_context(|| format!("reading {}", self.path.display()))
     }
 
     /// A blob of this archive as a source to push or copy.

@@ -43,7 +43,8 @@ pub fn lookup(registry: &str) -> Result<Option<Credentials>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
     };
-    let config: DockerConfig = serde_json::from_slice(&text).with_context(|| format!("{} is not valid JSON", path.display()))?;
+    let config: DockerConfig =
+        serde_json::from_slice(&text).with_context(|| format!("{} is not valid JSON", path.display()))?;
     let keys = server_keys(registry);
     if let Some(helper) = keys.iter().find_map(|k| config.cred_helpers.get(k)) {
         return helper_get(helper, &keys[0]);
@@ -64,9 +65,20 @@ pub fn lookup(registry: &str) -> Result<Option<Credentials>> {
 /// The keys Docker files a registry under (Docker Hub's legacy key first for it).
 fn server_keys(registry: &str) -> Vec<String> {
     if registry == "docker.io" {
-        return vec!["https://index.docker.io/v1/".into(), "index.docker.io".into(), "docker.io".into(), "registry-1.docker.io".into()];
+        return vec![
+            "https://index.docker.io/v1/".into(),
+            "index.docker.io".into(),
+            "docker.io".into(),
+            "registry-1.docker.io".into(),
+        ];
     }
-    vec![registry.to_owned(), format!("https://{registry}"), format!("http://{registry}"), format!("https://{registry}/v1/"), format!("https://{registry}/v2/")]
+    vec![
+        registry.to_owned(),
+        format!("https://{registry}"),
+        format!("http://{registry}"),
+        format!("https://{registry}/v1/"),
+        format!("https://{registry}/v2/"),
+    ]
 }
 
 fn config_path() -> PathBuf {
@@ -81,7 +93,10 @@ fn from_entry(entry: &AuthEntry, path: &std::path::Path) -> Result<Option<Creden
         // An identity token is a refresh token for the OAuth2 flow, which this CLI does not
         // run; say so rather than send it where it does not belong.
         let _ = token;
-        bail!("{} holds an identity token for this registry; log in with a username and password instead", path.display());
+        bail!(
+            "{} holds an identity token for this registry; log in with a username and password instead",
+            path.display()
+        );
     }
     if let (Some(u), Some(p)) = (&entry.username, &entry.password) {
         return Ok(Some(Credentials::Basic { username: u.clone(), password: p.clone() }));
@@ -90,7 +105,8 @@ fn from_entry(entry: &AuthEntry, path: &std::path::Path) -> Result<Option<Creden
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(auth.trim())
         .with_context(|| format!("an `auth` entry in {} is not base64", path.display()))?;
-    let decoded = String::from_utf8(decoded).with_context(|| format!("an `auth` entry in {} is not UTF-8", path.display()))?;
+    let decoded =
+        String::from_utf8(decoded).with_context(|| format!("an `auth` entry in {} is not UTF-8", path.display()))?;
     let Some((username, password)) = decoded.split_once(':') else {
         bail!("an `auth` entry in {} is not `user:password`", path.display());
     };
@@ -113,7 +129,8 @@ fn helper_get(helper: &str, server: &str) -> Result<Option<Credentials>> {
         // Helpers answer "credentials not found in native keychain" for unknown servers.
         return Ok(None);
     }
-    let answer: HelperAnswer = serde_json::from_slice(&out.stdout).with_context(|| format!("{program} gave an answer that is not JSON"))?;
+    let answer: HelperAnswer =
+        serde_json::from_slice(&out.stdout).with_context(|| format!("{program} gave an answer that is not JSON"))?;
     if answer.username == "<token>" {
         bail!("{program} returned an identity token for {server}; log in with a username and password instead");
     }
@@ -128,7 +145,11 @@ mod tests {
     fn reads_auths_entries() {
         let dir = tempfile::tempdir().unwrap();
         let auth = base64::engine::general_purpose::STANDARD.encode("bob:s3cret");
-        std::fs::write(dir.path().join("config.json"), format!(r#"{{"auths":{{"127.0.0.1:5000":{{"auth":"{auth}"}}}}}}"#)).unwrap();
+        std::fs::write(
+            dir.path().join("config.json"),
+            format!(r#"{{"auths":{{"127.0.0.1:5000":{{"auth":"{auth}"}}}}}}"#),
+        )
+        .unwrap();
         std::env::set_var("DOCKER_CONFIG", dir.path());
         let found = lookup("127.0.0.1:5000").unwrap();
         assert_eq!(found, Some(Credentials::Basic { username: "bob".into(), password: "s3cret".into() }));

@@ -46,7 +46,15 @@ impl Parallel {
                 })
             })
             .collect();
-        Parallel { jobs: Some(jobs), results, workers, submitted: 0, written: 0, ready: BTreeMap::new(), max_in_flight: 2 * threads as u64 + 1 }
+        Parallel {
+            jobs: Some(jobs),
+            results,
+            workers,
+            submitted: 0,
+            written: 0,
+            ready: BTreeMap::new(),
+            max_in_flight: 2 * threads as u64 + 1,
+        }
     }
 
     /// One worker per core.

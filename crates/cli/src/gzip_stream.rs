@@ -40,14 +40,18 @@ pub fn gzip_fast(plain: impl Iterator<Item = Result<Bytes, Error>> + Send + 'sta
             Some(Ok(Some(bytes))) => Some((Ok(bytes), Some(rx))),
             Some(Ok(None)) => None,
             Some(Err(e)) => Some((Err(e), None)),
-            None => Some((Err(Error::Source(io::Error::other("the gzip thread stopped before the end of the layer"))), None)),
+            None => Some((
+                Err(Error::Source(io::Error::other("the gzip thread stopped before the end of the layer"))),
+                None,
+            )),
         }
     }))
 }
 
 fn compress(plain: impl Iterator<Item = Result<Bytes, Error>>, tx: &Sender<Piece>) -> Result<(), Error> {
     let sink = ChannelWriter { tx, buf: BytesMut::new() };
-    let mut gzip = GzipWriter::with_profile(sink, Parallel::for_this_machine(), Profile::Fast).map_err(Error::Source)?;
+    let mut gzip =
+        GzipWriter::with_profile(sink, Parallel::for_this_machine(), Profile::Fast).map_err(Error::Source)?;
     for chunk in plain {
         gzip.write_all(&chunk?).map_err(Error::Source)?;
     }
@@ -106,7 +110,8 @@ mod tests {
         let plain: Vec<u8> = b"some text, some more text\n".iter().copied().cycle().take(3 << 20).collect();
         let chunks: Vec<Result<Bytes, Error>> = plain.chunks(100_000).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
         let gz: Vec<u8> = collect(gzip_fast(chunks.into_iter())).into_iter().flat_map(|c| c.unwrap()).collect();
-        let mut expected = GzipWriter::with_profile(Vec::new(), layerize_core::layer::gzip::Sequential, Profile::Fast).unwrap();
+        let mut expected =
+            GzipWriter::with_profile(Vec::new(), layerize_core::layer::gzip::Sequential, Profile::Fast).unwrap();
         expected.write_all(&plain).unwrap();
         assert_eq!(gz, expected.finish().unwrap());
         let mut back = Vec::new();

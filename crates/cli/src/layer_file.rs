@@ -16,7 +16,12 @@ use crate::deflate::Parallel;
 /// Writes the layer to a new temporary file in `dir`; the caller persists or drops it.
 /// `threads` deflate workers (0: one per core; 1: everything on this thread, the way the
 /// page's worker runs it).
-pub fn build(plan: Plan<PathBuf>, options: &LayerOptions, threads: usize, dir: &Path) -> Result<(LayerDigests, NamedTempFile)> {
+pub fn build(
+    plan: Plan<PathBuf>,
+    options: &LayerOptions,
+    threads: usize,
+    dir: &Path,
+) -> Result<(LayerDigests, NamedTempFile)> {
     let temp = tempfile::Builder::new()
         .prefix(".layerize-")
         .suffix(".tmp")

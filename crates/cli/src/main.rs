@@ -15,8 +15,8 @@ mod layer_file;
 mod layer_stream;
 mod progress;
 mod remote;
-mod upload;
 mod resolve;
+mod upload;
 
 use std::process::ExitCode;
 

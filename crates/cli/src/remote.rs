@@ -48,7 +48,9 @@ impl RegistryFlags {
     /// The access these flags give, the explicit credentials going to `registries`.
     pub fn access(&self, registries: Vec<String>) -> Result<Access> {
         let explicit = match (&self.username, self.password_stdin) {
-            (Some(username), true) => Some(Credentials::Basic { username: username.clone(), password: read_password()? }),
+            (Some(username), true) => {
+                Some(Credentials::Basic { username: username.clone(), password: read_password()? })
+            }
             _ => None,
         };
         Ok(Access { insecure: self.insecure, explicit, explicit_for: registries })

@@ -21,7 +21,12 @@ pub fn platform_arg(arg: Option<&str>) -> Result<Option<Platform>> {
 
 /// Resolves `reference` and takes its image for `platform` as [`image`] does, saying on
 /// `progress` which entry of an index it took.
-pub async fn resolve_image(client: &Client<Native>, reference: &Reference, platform: Option<&Platform>, progress: Progress) -> Result<ImageManifest> {
+pub async fn resolve_image(
+    client: &Client<Native>,
+    reference: &Reference,
+    platform: Option<&Platform>,
+    progress: Progress,
+) -> Result<ImageManifest> {
     let top = client.resolve(reference).await.with_context(|| format!("reading {reference}"))?;
     let from_index = matches!(top, Manifest::Index(_));
     let chosen = image(client, reference, top, platform).await?;
@@ -34,7 +39,12 @@ pub async fn resolve_image(client: &Client<Native>, reference: &Reference, platf
 
 /// The image `manifest` (what `reference` resolved to) stands for on `platform`. A single
 /// image must be for that platform when one is asked for; an index gives its entry for it.
-pub async fn image(client: &Client<Native>, reference: &Reference, manifest: Manifest, platform: Option<&Platform>) -> Result<ImageManifest> {
+pub async fn image(
+    client: &Client<Native>,
+    reference: &Reference,
+    manifest: Manifest,
+    platform: Option<&Platform>,
+) -> Result<ImageManifest> {
     let repository = reference.repository();
     match manifest {
         Manifest::Image(image) => {
@@ -52,7 +62,8 @@ pub async fn image(client: &Client<Native>, reference: &Reference, manifest: Man
         }
         Manifest::Index(index) => {
             let wanted = platform.cloned().unwrap_or_else(host_platform);
-            let entry = wanted.select(&index.manifests).with_context(|| format!("choosing a platform from {reference}"))?;
+            let entry =
+                wanted.select(&index.manifests).with_context(|| format!("choosing a platform from {reference}"))?;
             let image = client
                 .image_manifest(repository, &entry.digest)
                 .await

@@ -54,7 +54,12 @@ pub struct Pushed {
 }
 
 /// Makes sure the repository has every blob.
-pub async fn push_blobs(dest: &Destination<'_>, blobs: Vec<Upload<'_>>, pushed: &mut Pushed, progress: Progress) -> Result<()> {
+pub async fn push_blobs(
+    dest: &Destination<'_>,
+    blobs: Vec<Upload<'_>>,
+    pushed: &mut Pushed,
+    progress: Progress,
+) -> Result<()> {
     for upload in blobs {
         let (descriptor, source) = match upload {
             Upload::Blob(descriptor, source) => (descriptor, source),
@@ -94,7 +99,12 @@ pub async fn push_blobs(dest: &Destination<'_>, blobs: Vec<Upload<'_>>, pushed: 
 }
 
 /// Uploads a plain archive layer gzipped on the way and records the blob it became.
-async fn upload_gzipped(dest: &Destination<'_>, blob: ArchiveBlob, pushed: &mut Pushed, progress: Progress) -> Result<()> {
+async fn upload_gzipped(
+    dest: &Destination<'_>,
+    blob: ArchiveBlob,
+    pushed: &mut Pushed,
+    progress: Progress,
+) -> Result<()> {
     let plain = blob.blob.descriptor.clone();
     let (digest, size) = dest
         .client
@@ -109,7 +119,11 @@ async fn upload_gzipped(dest: &Destination<'_>, blob: ArchiveBlob, pushed: &mut 
 }
 
 /// Puts the manifests in order; returns the digest of the last.
-pub async fn put_manifests(dest: &Destination<'_>, manifests: &[ManifestPut<'_>], progress: Progress) -> Result<Option<Digest>> {
+pub async fn put_manifests(
+    dest: &Destination<'_>,
+    manifests: &[ManifestPut<'_>],
+    progress: Progress,
+) -> Result<Option<Digest>> {
     let mut last = None;
     for m in manifests {
         let digest = dest.client.put_manifest(&dest.repository, &m.reference, m.bytes, m.media_type).await?;

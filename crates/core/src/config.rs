@@ -113,15 +113,17 @@ impl Config {
         };
         let ids = ids.as_array().ok_or("not an array")?;
         ids.iter()
-            .map(|v| v.as_str().ok_or_else(|| "an entry is not a string".to_owned())?.parse().map_err(|e: Error| e.to_string()))
+            .map(|v| {
+                v.as_str()
+                    .ok_or_else(|| "an entry is not a string".to_owned())?
+                    .parse()
+                    .map_err(|e: Error| e.to_string())
+            })
             .collect()
     }
 
     pub fn history(&self) -> Vec<History> {
-        self.doc
-            .get("history")
-            .and_then(|h| serde_json::from_value(h.clone()).ok())
-            .unwrap_or_default()
+        self.doc.get("history").and_then(|h| serde_json::from_value(h.clone()).ok()).unwrap_or_default()
     }
 
     pub fn platform(&self) -> Platform {
@@ -157,9 +159,7 @@ impl Config {
     /// `changes` applied. Every other field keeps its value and position.
     pub fn with_layers(&self, layers: &[(Digest, History)], changes: &ConfigChanges) -> Result<Vec<u8>, Error> {
         let mut doc = self.doc.clone();
-        let rootfs = doc
-            .entry("rootfs")
-            .or_insert_with(|| serde_json::json!({"type": "layers", "diff_ids": []}));
+        let rootfs = doc.entry("rootfs").or_insert_with(|| serde_json::json!({"type": "layers", "diff_ids": []}));
         let rootfs = rootfs.as_object_mut().ok_or_else(|| self.edit_error("`rootfs` is not an object"))?;
         let ids = rootfs.entry("diff_ids").or_insert_with(|| Value::Array(Vec::new()));
         let ids = ids.as_array_mut().ok_or_else(|| self.edit_error("`rootfs.diff_ids` is not an array"))?;
@@ -196,7 +196,8 @@ impl Config {
             let env = env.as_array_mut().ok_or_else(|| self.edit_error("`config.Env` is not an array"))?;
             for entry in &changes.env {
                 let key = entry.split_once('=').map(|(k, _)| k).unwrap_or(entry);
-                let same = |v: &Value| v.as_str().is_some_and(|s| s.split_once('=').map(|(k, _)| k).unwrap_or(s) == key);
+                let same =
+                    |v: &Value| v.as_str().is_some_and(|s| s.split_once('=').map(|(k, _)| k).unwrap_or(s) == key);
                 match env.iter_mut().find(|v| same(v)) {
                     Some(v) => *v = Value::String(entry.clone()),
                     None => env.push(Value::String(entry.clone())),
@@ -241,15 +242,16 @@ mod tests {
     fn append_keeps_unknown_fields_and_key_order() {
         let c = Config::parse("base", BASE.as_bytes().to_vec()).unwrap();
         let d = Digest::sha256(b"x");
-        let h = History { created: Some("2026-01-01T00:00:00Z".into()), created_by: Some("layerize".into()), ..Default::default() };
+        let h = History {
+            created: Some("2026-01-01T00:00:00Z".into()),
+            created_by: Some("layerize".into()),
+            ..Default::default()
+        };
         let changes = ConfigChanges { created: Some("2026-01-01T00:00:00Z".into()), ..Default::default() };
         let out = c.with_layers(&[(d.clone(), h)], &changes).unwrap();
         let out = String::from_utf8(out).unwrap();
         let want = BASE
-            .replace(
-                r#"b7852b855"]}"#,
-                &format!(r#"b7852b855","{d}"]}}"#),
-            )
+            .replace(r#"b7852b855"]}"#, &format!(r#"b7852b855","{d}"]}}"#))
             .replace(
                 r#""created_by":"base"}]"#,
                 r#""created_by":"base"},{"created":"2026-01-01T00:00:00Z","created_by":"layerize"}]"#,
@@ -276,7 +278,10 @@ mod tests {
         assert_eq!(s.entrypoint, Some(vec!["/app/run".to_owned()]));
         assert_eq!(s.cmd, Some(vec!["/bin/sh".to_owned()]), "cmd kept");
         assert_eq!(s.working_dir.as_deref(), Some("/app"));
-        assert_eq!(s.labels, [("b".to_owned(), "2".to_owned()), ("a".to_owned(), "9".to_owned()), ("c".to_owned(), "3".to_owned())]);
+        assert_eq!(
+            s.labels,
+            [("b".to_owned(), "2".to_owned()), ("a".to_owned(), "9".to_owned()), ("c".to_owned(), "3".to_owned())]
+        );
         assert!(String::from_utf8_lossy(out.raw()).contains(r#""zebra":{"keep":[1,2]}"#));
     }
 

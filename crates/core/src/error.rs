@@ -20,9 +20,13 @@ impl ReferenceProblem {
         match self {
             ReferenceProblem::Empty => "the repository name is empty",
             ReferenceProblem::Uppercase => "repository names must be lowercase",
-            ReferenceProblem::Tag => "a tag is 1-128 characters of letters, digits, `_`, `.` and `-`, not starting with `.` or `-`",
+            ReferenceProblem::Tag => {
+                "a tag is 1-128 characters of letters, digits, `_`, `.` and `-`, not starting with `.` or `-`"
+            }
             ReferenceProblem::Digest => "the digest after `@` must be `sha256:` and 64 lowercase hex digits",
-            ReferenceProblem::Registry => "the registry must be a host name or IP address with an optional numeric port",
+            ReferenceProblem::Registry => {
+                "the registry must be a host name or IP address with an optional numeric port"
+            }
             ReferenceProblem::Repository => {
                 "repository path components are lowercase letters and digits separated by `.`, `_`, `__` or dashes"
             }

@@ -106,7 +106,8 @@ impl Flattener {
         };
         if let Kind::Hardlink { target } = &entry.kind {
             if let Some(t) = self.tree.get(&key(target)).filter(|t| t.kind != Kind::Dir) {
-                (merged.size, merged.mode, merged.uid, merged.gid, merged.mtime) = (t.size, t.mode, t.uid, t.gid, t.mtime);
+                (merged.size, merged.mode, merged.uid, merged.gid, merged.mtime) =
+                    (t.size, t.mode, t.uid, t.gid, t.mtime);
             }
         }
         let key = key(&entry.path);
@@ -129,7 +130,16 @@ impl Flattener {
             None => {}
         }
         self.make_parents(parent, layer);
-        let dir = MergedEntry { path: parent.to_owned(), kind: Kind::Dir, mode: 0o755, uid: 0, gid: 0, size: 0, mtime: 0, layer };
+        let dir = MergedEntry {
+            path: parent.to_owned(),
+            kind: Kind::Dir,
+            mode: 0o755,
+            uid: 0,
+            gid: 0,
+            size: 0,
+            mtime: 0,
+            layer,
+        };
         self.tree.insert(key, dir);
     }
 
@@ -193,7 +203,16 @@ mod tests {
 
     #[test]
     fn whiteouts_delete_paths_and_subtrees_below_only() {
-        let l1 = vec![dir("/etc"), file("/etc/motd"), file("/etc/motdx"), dir("/var"), dir("/var/old"), file("/var/old/f"), dir("/var/old/d"), file("/var/old/d/g")];
+        let l1 = vec![
+            dir("/etc"),
+            file("/etc/motd"),
+            file("/etc/motdx"),
+            dir("/var"),
+            dir("/var/old"),
+            file("/var/old/f"),
+            dir("/var/old/d"),
+            file("/var/old/d/g"),
+        ];
         // The same layer re-adds /etc/motd: a whiteout never hides its own layer's entries.
         let l2 = vec![wh("/etc/motd"), wh("/var/old"), wh("/nothing/here"), file("/var/old2")];
         let l3 = vec![wh("/etc/motdx"), file("/etc/motd")];
@@ -205,7 +224,14 @@ mod tests {
 
     #[test]
     fn opaque_dirs_hide_lower_contents_only() {
-        let l1 = vec![dir("/opt"), dir("/opt/data"), file("/opt/data/a"), dir("/opt/data/d"), file("/opt/data/d/b"), file("/opt/keep")];
+        let l1 = vec![
+            dir("/opt"),
+            dir("/opt/data"),
+            file("/opt/data/a"),
+            dir("/opt/data/d"),
+            file("/opt/data/d/b"),
+            file("/opt/keep"),
+        ];
         let opq = e("/opt/data/.wh..wh..opq", Kind::Opaque { dir: "/opt/data".into() });
         let l2 = vec![opq, dir("/opt/data"), file("/opt/data/new")];
         assert_eq!(paths(&flatten([l1, l2])), ["/opt", "/opt/data", "/opt/data/new", "/opt/keep"]);
@@ -244,7 +270,12 @@ mod tests {
 
     #[test]
     fn merged_entries_read_back_from_their_json() {
-        let l1 = vec![dir("/bin"), file("/bin/tool"), e("/bin/sh", Kind::Symlink { target: "tool".into() }), e("/dev/null", Kind::CharDevice { major: 1, minor: 3 })];
+        let l1 = vec![
+            dir("/bin"),
+            file("/bin/tool"),
+            e("/bin/sh", Kind::Symlink { target: "tool".into() }),
+            e("/dev/null", Kind::CharDevice { major: 1, minor: 3 }),
+        ];
         let merged = flatten([l1]);
         let json = serde_json::to_string(&merged).unwrap();
         assert!(json.contains(r#""mode":"0755""#), "{json}");

@@ -234,12 +234,20 @@ mod tests {
         let config = Config::parse("c", CONFIG.as_bytes().to_vec()).unwrap();
         let r = ImageReport::new(&m, Some(&config));
         assert_eq!((r.role, r.layers_size), (Role::Image, 123));
-        let paired: Vec<(Option<&str>, Option<usize>)> = r.history.iter().map(|s| (s.history.created_by.as_deref(), s.layer)).collect();
+        let paired: Vec<(Option<&str>, Option<usize>)> =
+            r.history.iter().map(|s| (s.history.created_by.as_deref(), s.layer)).collect();
         assert_eq!(paired, [(Some("ADD base"), Some(1)), (Some("ENV A=1"), None), (Some("COPY app"), Some(2))]);
-        assert_eq!(r.layers[1].diff_id.as_ref().map(Digest::as_str), Some("sha256:2222222222222222222222222222222222222222222222222222222222222222"));
+        assert_eq!(
+            r.layers[1].diff_id.as_ref().map(Digest::as_str),
+            Some("sha256:2222222222222222222222222222222222222222222222222222222222222222")
+        );
         let json = serde_json::to_value(Report::Image(Box::new(r))).unwrap();
         assert_eq!(json["kind"], "image");
-        assert_eq!(json["config"]["labels"].to_string(), r#"{"z":"last","a":"first"}"#, "labels keep the config's order");
+        assert_eq!(
+            json["config"]["labels"].to_string(),
+            r#"{"z":"last","a":"first"}"#,
+            "labels keep the config's order"
+        );
         assert_eq!(json["config"]["entrypoint"], serde_json::json!(["/bin/sh", "-c"]));
         assert_eq!(json["history"][1]["empty_layer"], true);
         assert_eq!(json["history"][2]["layer"], 2);
@@ -247,12 +255,20 @@ mod tests {
 
     #[test]
     fn artifacts_are_labelled_with_the_reason() {
-        let helm = manifest("application/vnd.cncf.helm.config.v1+json", "application/vnd.cncf.helm.chart.content.v1.tar+gzip");
+        let helm =
+            manifest("application/vnd.cncf.helm.config.v1+json", "application/vnd.cncf.helm.chart.content.v1.tar+gzip");
         let r = ImageReport::new(&helm, None);
         assert_eq!(r.role, Role::Artifact);
-        assert!(r.note.as_deref().is_some_and(|n| n.contains("application/vnd.cncf.helm.config.v1+json")), "{:?}", r.note);
+        assert!(
+            r.note.as_deref().is_some_and(|n| n.contains("application/vnd.cncf.helm.config.v1+json")),
+            "{:?}",
+            r.note
+        );
         let attestation = manifest("application/vnd.oci.image.config.v1+json", "application/vnd.in-toto+json");
-        assert_eq!(why_not_an_image(&attestation).as_deref(), Some("layer 1 has media type application/vnd.in-toto+json, which is not a filesystem layer"));
+        assert_eq!(
+            why_not_an_image(&attestation).as_deref(),
+            Some("layer 1 has media type application/vnd.in-toto+json, which is not a filesystem layer")
+        );
     }
 
     #[test]
@@ -265,7 +281,17 @@ mod tests {
         let Manifest::Index(index) = Manifest::parse("i", raw.to_vec(), None).unwrap() else { panic!("not an index") };
         let r = IndexReport::new(&index);
         let roles: Vec<(Role, Option<&str>)> = r.manifests.iter().map(|e| (e.role, e.platform.as_deref())).collect();
-        assert_eq!(roles, [(Role::Image, Some("linux/arm64/v8")), (Role::Attestation, Some("unknown/unknown")), (Role::Artifact, None)]);
-        assert_eq!(r.manifests[1].describes.as_deref(), Some("sha256:1111111111111111111111111111111111111111111111111111111111111111"));
+        assert_eq!(
+            roles,
+            [
+                (Role::Image, Some("linux/arm64/v8")),
+                (Role::Attestation, Some("unknown/unknown")),
+                (Role::Artifact, None)
+            ]
+        );
+        assert_eq!(
+            r.manifests[1].describes.as_deref(),
+            Some("sha256:1111111111111111111111111111111111111111111111111111111111111111")
+        );
     }
 }

@@ -64,7 +64,9 @@ impl Manifest {
             (None, None) if probe.config.is_some() => MediaType::OciManifest,
             (None, None) => MediaType::parse(content_type.unwrap_or("unknown")),
         };
-        if matches!(media_type, MediaType::DockerSchema1 | MediaType::DockerSchema1Signed) || probe.schema_version == Some(1) {
+        if matches!(media_type, MediaType::DockerSchema1 | MediaType::DockerSchema1Signed)
+            || probe.schema_version == Some(1)
+        {
             return Err(Error::UnsupportedMediaType {
                 what: what.to_owned(),
                 media_type: media_type.to_string(),
@@ -176,7 +178,12 @@ mod tests {
     #[test]
     fn schema1_and_unknown_are_clear_errors() {
         let s1 = br#"{"schemaVersion":1,"name":"x","tag":"y","fsLayers":[]}"#.to_vec();
-        let e = Manifest::parse("127.0.0.1:5000/old:1", s1, Some("application/vnd.docker.distribution.manifest.v1+prettyjws")).unwrap_err();
+        let e = Manifest::parse(
+            "127.0.0.1:5000/old:1",
+            s1,
+            Some("application/vnd.docker.distribution.manifest.v1+prettyjws"),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("schema 1"), "{e}");
         assert!(e.to_string().contains("127.0.0.1:5000/old:1"), "{e}");
         let art = br#"{"schemaVersion":2,"mediaType":"application/vnd.cncf.helm.chart"}"#.to_vec();

@@ -127,10 +127,18 @@ impl MediaType {
     pub fn family(&self) -> Option<Family> {
         use MediaType::*;
         match self {
-            DockerManifest | DockerManifestList | DockerConfig | DockerLayerGzip | DockerLayer | DockerForeignLayerGzip => {
-                Some(Family::Docker)
-            }
-            OciManifest | OciIndex | OciConfig | OciLayer | OciLayerGzip | OciLayerZstd
+            DockerManifest
+            | DockerManifestList
+            | DockerConfig
+            | DockerLayerGzip
+            | DockerLayer
+            | DockerForeignLayerGzip => Some(Family::Docker),
+            OciManifest
+            | OciIndex
+            | OciConfig
+            | OciLayer
+            | OciLayerGzip
+            | OciLayerZstd
             | OciLayerNonDistributableGzip => Some(Family::Oci),
             _ => None,
         }
@@ -141,7 +149,13 @@ impl MediaType {
         use MediaType::*;
         matches!(
             self,
-            DockerLayerGzip | DockerLayer | DockerForeignLayerGzip | OciLayer | OciLayerGzip | OciLayerZstd | OciLayerNonDistributableGzip
+            DockerLayerGzip
+                | DockerLayer
+                | DockerForeignLayerGzip
+                | OciLayer
+                | OciLayerGzip
+                | OciLayerZstd
+                | OciLayerNonDistributableGzip
         )
     }
 
@@ -150,7 +164,9 @@ impl MediaType {
         use MediaType::*;
         match self {
             DockerLayer | OciLayer => Some(Compression::None),
-            DockerLayerGzip | DockerForeignLayerGzip | OciLayerGzip | OciLayerNonDistributableGzip => Some(Compression::Gzip),
+            DockerLayerGzip | DockerForeignLayerGzip | OciLayerGzip | OciLayerNonDistributableGzip => {
+                Some(Compression::Gzip)
+            }
             OciLayerZstd => Some(Compression::Zstd),
             _ => None,
         }

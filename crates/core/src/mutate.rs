@@ -37,17 +37,28 @@ impl Appended {
     /// image (an archive's `manifest.json` and `index.json`) rather than pushing bytes.
     pub fn image(&self) -> Result<(ImageManifest, Config), Error> {
         let what = self.manifest_descriptor.digest.to_string();
-        let manifest = match Manifest::parse(&what, self.manifest.clone(), Some(self.manifest_descriptor.media_type.as_str()))? {
-            Manifest::Image(m) => m,
-            Manifest::Index(_) => return Err(Error::Mutate { what, problem: "the appended manifest is an index, not an image manifest".into() }),
-        };
+        let manifest =
+            match Manifest::parse(&what, self.manifest.clone(), Some(self.manifest_descriptor.media_type.as_str()))? {
+                Manifest::Image(m) => m,
+                Manifest::Index(_) => {
+                    return Err(Error::Mutate {
+                        what,
+                        problem: "the appended manifest is an index, not an image manifest".into(),
+                    })
+                }
+            };
         let config = Config::parse(&self.config_descriptor.digest.to_string(), self.config.clone())?;
         Ok((manifest, config))
     }
 }
 
 /// Appends `layers` to the image `manifest` + `config`, applying `changes` to the config.
-pub fn append(manifest: &ImageManifest, config: &Config, layers: &[NewLayer], changes: &ConfigChanges) -> Result<Appended, Error> {
+pub fn append(
+    manifest: &ImageManifest,
+    config: &Config,
+    layers: &[NewLayer],
+    changes: &ConfigChanges,
+) -> Result<Appended, Error> {
     let what = manifest.digest().to_string();
     let fail = |problem: String| Error::Mutate { what: what.clone(), problem };
     let family = manifest
@@ -58,11 +69,16 @@ pub fn append(manifest: &ImageManifest, config: &Config, layers: &[NewLayer], ch
         return Err(Error::UnsupportedMediaType {
             what,
             media_type: manifest.config.media_type.to_string(),
-            hint: "the manifest describes an artifact, not a container image, so there is no filesystem to add a layer to",
+            hint:
+                "the manifest describes an artifact, not a container image, so there is no filesystem to add a layer to",
         });
     }
     if config.digest() != &manifest.config.digest {
-        return Err(fail(format!("config {} is not the one the manifest names ({})", config.digest(), manifest.config.digest)));
+        return Err(fail(format!(
+            "config {} is not the one the manifest names ({})",
+            config.digest(),
+            manifest.config.digest
+        )));
     }
     let base_ids = config.diff_ids().map_err(|e| fail(format!("config rootfs.diff_ids: {e}")))?;
     if base_ids.len() != manifest.layers.len() {
@@ -73,24 +89,34 @@ pub fn append(manifest: &ImageManifest, config: &Config, layers: &[NewLayer], ch
         )));
     }
 
-    let additions: Vec<(Digest, History)> = layers.iter().map(|l| (l.digests.diff_id.clone(), l.history.clone())).collect();
+    let additions: Vec<(Digest, History)> =
+        layers.iter().map(|l| (l.digests.diff_id.clone(), l.history.clone())).collect();
     let new_config = config.with_layers(&additions, changes)?;
-    let config_descriptor = Descriptor::new(manifest.config.media_type.clone(), Digest::sha256(&new_config), new_config.len() as u64);
-    let layer_descriptors: Vec<Descriptor> = layers
-        .iter()
-        .map(|l| Descriptor::new(family.gzip_layer(), l.digests.digest.clone(), l.digests.size))
-        .collect();
+    let config_descriptor =
+        Descriptor::new(manifest.config.media_type.clone(), Digest::sha256(&new_config), new_config.len() as u64);
+    let layer_descriptors: Vec<Descriptor> =
+        layers.iter().map(|l| Descriptor::new(family.gzip_layer(), l.digests.digest.clone(), l.digests.size)).collect();
 
     let mut doc: Map<String, Value> = serde_json::from_slice(manifest.raw()).map_err(|e| fail(e.to_string()))?;
-    let cfg = doc.get_mut("config").and_then(Value::as_object_mut).ok_or_else(|| fail("manifest has no config object".into()))?;
+    let cfg = doc
+        .get_mut("config")
+        .and_then(Value::as_object_mut)
+        .ok_or_else(|| fail("manifest has no config object".into()))?;
     cfg.insert("digest".into(), Value::String(config_descriptor.digest.to_string()));
     cfg.insert("size".into(), Value::from(config_descriptor.size));
     let list = doc.entry("layers").or_insert_with(|| Value::Array(Vec::new()));
     let list = list.as_array_mut().ok_or_else(|| fail("manifest `layers` is not an array".into()))?;
     list.extend(layer_descriptors.iter().map(Descriptor::to_json));
     let new_manifest = serde_json::to_vec(&doc).map_err(|e| fail(e.to_string()))?;
-    let manifest_descriptor = Descriptor::new(manifest.media_type().clone(), Digest::sha256(&new_manifest), new_manifest.len() as u64);
-    Ok(Appended { config: new_config, config_descriptor, manifest: new_manifest, manifest_descriptor, layers: layer_descriptors })
+    let manifest_descriptor =
+        Descriptor::new(manifest.media_type().clone(), Digest::sha256(&new_manifest), new_manifest.len() as u64);
+    Ok(Appended {
+        config: new_config,
+        config_descriptor,
+        manifest: new_manifest,
+        manifest_descriptor,
+        layers: layer_descriptors,
+    })
 }
 
 /// An index whose entries for replaced images point at their new manifests. Attestations
@@ -152,7 +178,12 @@ mod tests {
     fn append_rewrites_config_and_manifest_consistently() {
         let (m, c) = base();
         let layer = NewLayer {
-            digests: LayerDigests { diff_id: Digest::sha256(b"tar"), digest: Digest::sha256(b"gz"), size: 2, tar_size: 3 },
+            digests: LayerDigests {
+                diff_id: Digest::sha256(b"tar"),
+                digest: Digest::sha256(b"gz"),
+                size: 2,
+                tar_size: 3,
+            },
             history: History { created_by: Some("layerize".into()), ..Default::default() },
         };
         let changes = ConfigChanges { created: Some("2026-11-24T00:00:00Z".into()), ..Default::default() };

@@ -61,14 +61,9 @@ impl Platform {
     /// An exact variant match wins over a variant-less one.
     pub fn select<'a>(&self, manifests: &'a [Descriptor]) -> Result<&'a Descriptor, Error> {
         let images: Vec<&Descriptor> = manifests.iter().filter(|d| !d.is_attestation()).collect();
-        let candidates: Vec<&Descriptor> = images
-            .iter()
-            .copied()
-            .filter(|d| d.platform.as_ref().is_some_and(|p| self.matches(p)))
-            .collect();
-        let exact = candidates
-            .iter()
-            .find(|d| d.platform.as_ref().is_some_and(|p| p.variant == self.variant));
+        let candidates: Vec<&Descriptor> =
+            images.iter().copied().filter(|d| d.platform.as_ref().is_some_and(|p| self.matches(p))).collect();
+        let exact = candidates.iter().find(|d| d.platform.as_ref().is_some_and(|p| p.variant == self.variant));
         exact.or(candidates.first()).copied().ok_or_else(|| Error::PlatformNotFound {
             wanted: self.to_string(),
             available: images
@@ -85,7 +80,9 @@ impl FromStr for Platform {
 
     fn from_str(s: &str) -> Result<Self, Error> {
         let parts: Vec<&str> = s.split('/').collect();
-        let valid = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-');
+        let valid = |p: &str| {
+            !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-')
+        };
         if !(2..=3).contains(&parts.len()) || !parts.iter().all(|p| valid(p)) {
             return Err(Error::InvalidPlatform { input: s.to_owned() });
         }
@@ -127,7 +124,13 @@ mod tests {
     fn selects_skipping_attestations() {
         let mut att = entry("unknown/unknown", 9);
         att.annotations.insert(crate::descriptor::REFERENCE_TYPE.into(), "attestation-manifest".into());
-        let list = vec![att, entry("linux/amd64", 1), entry("linux/arm/v6", 2), entry("linux/arm/v7", 3), entry("linux/arm64", 4)];
+        let list = vec![
+            att,
+            entry("linux/amd64", 1),
+            entry("linux/arm/v6", 2),
+            entry("linux/arm/v7", 3),
+            entry("linux/arm64", 4),
+        ];
         let pick = |p: &str| p.parse::<Platform>().unwrap().select(&list).map(|d| d.digest.clone());
         assert_eq!(pick("linux/amd64").unwrap(), Digest::sha256(&[1]));
         assert_eq!(pick("linux/arm/v7").unwrap(), Digest::sha256(&[3]));

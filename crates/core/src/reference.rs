@@ -143,7 +143,10 @@ impl FromStr for Reference {
 fn split_registry(name: &str) -> (&str, &str) {
     match name.split_once('/') {
         Some((first, rest))
-            if first.contains('.') || first.contains(':') || first == "localhost" || first.bytes().any(|b| b.is_ascii_uppercase()) =>
+            if first.contains('.')
+                || first.contains(':')
+                || first == "localhost"
+                || first.bytes().any(|b| b.is_ascii_uppercase()) =>
         {
             (first, rest)
         }

@@ -82,7 +82,12 @@ pub fn shadowing<S>(base: &[MergedEntry], entries: &[Entry<S>]) -> Shadowing {
                     None => (0, 0),
                 };
                 report.hidden_bytes += removed_bytes;
-                report.deletions.push(Deletion { path, base: found.map(|e| (e.kind.clone(), e.layer)), removed, removed_bytes });
+                report.deletions.push(Deletion {
+                    path,
+                    base: found.map(|e| (e.kind.clone(), e.layer)),
+                    removed,
+                    removed_bytes,
+                });
                 continue;
             }
             EntryKind::File { size, .. } => (Kind::File, *size),
@@ -138,14 +143,18 @@ mod tests {
             stored("/opt/app/sub/b", Kind::File, 1000),
             stored("/bin", Kind::Symlink { target: "usr/bin".into() }, 0),
         ];
-        let l2 = vec![stored("/etc/motd", Kind::File, 20), stored("/etc/motd2", Kind::Hardlink { target: "/etc/motd".into() }, 0)];
+        let l2 = vec![
+            stored("/etc/motd", Kind::File, 20),
+            stored("/etc/motd2", Kind::Hardlink { target: "/etc/motd".into() }, 0),
+        ];
         flatten([l1, l2])
     }
 
     fn plan(files: &[(&str, u64)], deletes: &[&str]) -> Vec<Entry<()>> {
         let mut plan = Plan::new();
         for (path, size) in files {
-            plan.add(LayerPath::new(path).unwrap(), EntryKind::File { mode: MODE_FILE, size: *size, source: () }).unwrap();
+            plan.add(LayerPath::new(path).unwrap(), EntryKind::File { mode: MODE_FILE, size: *size, source: () })
+                .unwrap();
         }
         for path in deletes {
             plan.add(LayerPath::new(path).unwrap(), EntryKind::Whiteout).unwrap();
@@ -156,13 +165,19 @@ mod tests {
     #[test]
     fn files_over_base_paths_are_replacements() {
         let report = shadowing(&base(), &plan(&[("/etc/motd", 7), ("/etc/new", 3), ("/bin/tool", 5)], &[]));
-        let replaced: Vec<(&str, &Kind, u64, usize, &Kind, u64)> =
-            report.replaced.iter().map(|r| (r.path.as_str(), &r.base, r.base_size, r.base_layer, &r.new, r.new_size)).collect();
+        let replaced: Vec<(&str, &Kind, u64, usize, &Kind, u64)> = report
+            .replaced
+            .iter()
+            .map(|r| (r.path.as_str(), &r.base, r.base_size, r.base_layer, &r.new, r.new_size))
+            .collect();
         // /etc is a directory over a directory: metadata only. /bin was a symlink: the layer's
         // explicit parent directory replaces it.
         assert_eq!(
             replaced,
-            [("/bin", &Kind::Symlink { target: "usr/bin".into() }, 0, 1, &Kind::Dir, 0), ("/etc/motd", &Kind::File, 20, 2, &Kind::File, 7)]
+            [
+                ("/bin", &Kind::Symlink { target: "usr/bin".into() }, 0, 1, &Kind::Dir, 0),
+                ("/etc/motd", &Kind::File, 20, 2, &Kind::File, 7)
+            ]
         );
         assert_eq!((report.new_paths, report.added_bytes, report.hidden_bytes), (2, 15, 20));
         assert!(report.deletions.is_empty());
@@ -180,7 +195,12 @@ mod tests {
     #[test]
     fn deletions_say_what_they_remove_and_flag_missing_paths() {
         let report = shadowing(&base(), &plan(&[], &["/opt/app", "/etc/motd2", "/etc/nothing"]));
-        let deletion = |path: &str, base: Option<(Kind, usize)>, removed, removed_bytes| Deletion { path: path.into(), base, removed, removed_bytes };
+        let deletion = |path: &str, base: Option<(Kind, usize)>, removed, removed_bytes| Deletion {
+            path: path.into(),
+            base,
+            removed,
+            removed_bytes,
+        };
         assert_eq!(
             report.deletions,
             [

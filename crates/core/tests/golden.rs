@@ -12,8 +12,15 @@ use layerize_core::{Digest, Reference};
 
 fn build(plan: Plan<Vec<u8>>) -> (layerize_core::layer::LayerDigests, Vec<u8>) {
     let entries = plan.into_entries();
-    write_layer(&entries, &LayerOptions::default(), |s: &Vec<u8>| Ok(Cursor::new(s.clone())), Sequential, Vec::new(), &mut |_| {})
-        .expect("layer")
+    write_layer(
+        &entries,
+        &LayerOptions::default(),
+        |s: &Vec<u8>| Ok(Cursor::new(s.clone())),
+        Sequential,
+        Vec::new(),
+        &mut |_| {},
+    )
+    .expect("layer")
 }
 
 /// The profile's output for a fixed input spanning two gzip blocks. If this changes, every
@@ -49,7 +56,11 @@ fn golden_random_blocks() {
         })
         .collect();
     let mut plan = Plan::new();
-    plan.add(LayerPath::new("/r.bin").expect("path"), EntryKind::File { mode: MODE_FILE, size: data.len() as u64, source: data.clone() }).expect("add");
+    plan.add(
+        LayerPath::new("/r.bin").expect("path"),
+        EntryKind::File { mode: MODE_FILE, size: data.len() as u64, source: data.clone() },
+    )
+    .expect("add");
     let (d, blob) = build(plan);
     let mut tar = Vec::new();
     flate2::read::GzDecoder::new(&blob[..]).read_to_end(&mut tar).expect("gunzip");

@@ -70,14 +70,27 @@ struct ErrorEntry {
 impl<T: Transport> Client<T> {
     /// A client for `registry` (`host[:port]`, as the API is reached: `registry-1.docker.io`
     /// for Docker Hub).
-    pub fn new(transport: T, registry: &str, scheme: Scheme, credentials: Option<Credentials>) -> Result<Client<T>, Error> {
+    pub fn new(
+        transport: T,
+        registry: &str,
+        scheme: Scheme,
+        credentials: Option<Credentials>,
+    ) -> Result<Client<T>, Error> {
         let s = match scheme {
             Scheme::Http => "http",
             Scheme::Https => "https",
         };
-        let base = Url::parse(&format!("{s}://{registry}/"))
-            .map_err(|e| Error::Protocol { registry: registry.to_owned(), message: format!("not a usable host: {e}") })?;
-        Ok(Client { transport, base, registry: registry.to_owned(), credentials, auth: RefCell::new(AuthState::default()) })
+        let base = Url::parse(&format!("{s}://{registry}/")).map_err(|e| Error::Protocol {
+            registry: registry.to_owned(),
+            message: format!("not a usable host: {e}"),
+        })?;
+        Ok(Client {
+            transport,
+            base,
+            registry: registry.to_owned(),
+            credentials,
+            auth: RefCell::new(AuthState::default()),
+        })
     }
 
     /// A client for a different base URL, e.g. the page's proxy in front of the registry.
@@ -90,9 +103,10 @@ impl<T: Transport> Client<T> {
     }
 
     pub(crate) fn url(&self, path: &str) -> Result<Url, Error> {
-        self.base
-            .join(path)
-            .map_err(|e| Error::Protocol { registry: self.registry.clone(), message: format!("bad path {path:?}: {e}") })
+        self.base.join(path).map_err(|e| Error::Protocol {
+            registry: self.registry.clone(),
+            message: format!("bad path {path:?}: {e}"),
+        })
     }
 
     /// `GET /v2/`: learns how the registry wants to be authenticated. Called once, before
@@ -165,7 +179,13 @@ impl<T: Transport> Client<T> {
     /// Sends `request` with a streamed body, authorized as [`Client::send`] would. The body
     /// cannot be sent again, so a 401 is an error rather than a retry; callers authorize the
     /// same scopes with an earlier request (the upload's POST), so the token is at hand.
-    pub(crate) async fn send_stream<'a>(&'a self, mut request: Request, body: UploadStream<'a>, scopes: &[Scope], action: &str) -> Result<Response, Error> {
+    pub(crate) async fn send_stream<'a>(
+        &'a self,
+        mut request: Request,
+        body: UploadStream<'a>,
+        scopes: &[Scope],
+        action: &str,
+    ) -> Result<Response, Error> {
         if !self.auth.borrow().pinged {
             self.ping().await?;
         }
@@ -196,8 +216,10 @@ impl<T: Transport> Client<T> {
     fn authorize(&self, request: &mut Request, scopes: &[Scope]) -> Result<(), Error> {
         let header_value = self.auth.borrow().header(self.credentials.as_ref(), scopes);
         if let Some(value) = header_value {
-            let mut value = HeaderValue::from_str(&value)
-                .map_err(|_| Error::Protocol { registry: self.registry.clone(), message: "credentials contain invalid characters".into() })?;
+            let mut value = HeaderValue::from_str(&value).map_err(|_| Error::Protocol {
+                registry: self.registry.clone(),
+                message: "credentials contain invalid characters".into(),
+            })?;
             value.set_sensitive(true);
             request.headers.insert(header::AUTHORIZATION, value);
         }
@@ -237,8 +259,10 @@ impl<T: Transport> Client<T> {
         }
         let mut request = Request::new(Method::GET, url.clone());
         if let Some(basic) = self.credentials.as_ref().and_then(Credentials::basic_header) {
-            let mut value = HeaderValue::from_str(&basic)
-                .map_err(|_| Error::Protocol { registry: self.registry.clone(), message: "credentials contain invalid characters".into() })?;
+            let mut value = HeaderValue::from_str(&basic).map_err(|_| Error::Protocol {
+                registry: self.registry.clone(),
+                message: "credentials contain invalid characters".into(),
+            })?;
             value.set_sensitive(true);
             request.headers.insert(header::AUTHORIZATION, value);
         }
@@ -250,10 +274,16 @@ impl<T: Transport> Client<T> {
         }
         let registry = self.registry.clone();
         let body = response
-            .bytes(1 << 20, || Error::TooLarge { registry: registry.clone(), what: "token response".into(), limit: 1 << 20 })
+            .bytes(1 << 20, || Error::TooLarge {
+                registry: registry.clone(),
+                what: "token response".into(),
+                limit: 1 << 20,
+            })
             .await?;
-        let parsed: TokenResponse = serde_json::from_slice(&body)
-            .map_err(|e| Error::Protocol { registry: self.registry.clone(), message: format!("token response is not JSON: {e}") })?;
+        let parsed: TokenResponse = serde_json::from_slice(&body).map_err(|e| Error::Protocol {
+            registry: self.registry.clone(),
+            message: format!("token response is not JSON: {e}"),
+        })?;
         let token = parsed.token.or(parsed.access_token).filter(|t| !t.is_empty()).ok_or_else(|| Error::Protocol {
             registry: self.registry.clone(),
             message: "token response has no token".into(),
@@ -275,16 +305,25 @@ impl<T: Transport> Client<T> {
     pub(crate) async fn fail(&self, response: Response, action: &str) -> Error {
         let status = response.status;
         let url = redact::url(&response.url);
-        let body = response.bytes(64 << 10, || Error::Protocol { registry: String::new(), message: String::new() }).await;
+        let body =
+            response.bytes(64 << 10, || Error::Protocol { registry: String::new(), message: String::new() }).await;
         let message = body.ok().and_then(|b| registry_message(&b));
         if status == StatusCode::NOT_FOUND {
             return Error::NotFound { registry: self.registry.clone(), what: action.to_owned(), detail: message };
         }
         // A 403 with its own words (the page's proxy refusing a host) is shown as it is.
-        if status == StatusCode::UNAUTHORIZED || (status == StatusCode::FORBIDDEN && message.as_deref().is_none_or(|m| m.starts_with("DENIED"))) {
+        if status == StatusCode::UNAUTHORIZED
+            || (status == StatusCode::FORBIDDEN && message.as_deref().is_none_or(|m| m.starts_with("DENIED")))
+        {
             return self.unauthorized(action);
         }
-        Error::Registry { registry: self.registry.clone(), action: action.to_owned(), url, status: status.as_u16(), message }
+        Error::Registry {
+            registry: self.registry.clone(),
+            action: action.to_owned(),
+            url,
+            status: status.as_u16(),
+            message,
+        }
     }
 
     pub(crate) async fn read_document(&self, response: Response, what: &str) -> Result<Bytes, Error> {

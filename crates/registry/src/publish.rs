@@ -83,14 +83,18 @@ pub async fn publish<T: Transport, S: BlobSource>(
 
     let Some(index) = index else {
         let d = &first.appended.manifest_descriptor;
-        let digest = route.dest.put_manifest(route.dest_repository, tag, &first.appended.manifest, &d.media_type).await?;
+        let digest =
+            route.dest.put_manifest(route.dest_repository, tag, &first.appended.manifest, &d.media_type).await?;
         on(PublishEvent::Manifest { digest: digest.clone() });
         return Ok(digest);
     };
     let mut replaced: Vec<(Digest, Descriptor)> = Vec::new();
     for image in images {
         let d = &image.appended.manifest_descriptor;
-        let digest = route.dest.put_manifest(route.dest_repository, d.digest.as_str(), &image.appended.manifest, &d.media_type).await?;
+        let digest = route
+            .dest
+            .put_manifest(route.dest_repository, d.digest.as_str(), &image.appended.manifest, &d.media_type)
+            .await?;
         on(PublishEvent::Manifest { digest });
         replaced.push((image.base.digest().clone(), d.clone()));
     }

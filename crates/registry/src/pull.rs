@@ -7,10 +7,10 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use futures_util::Stream;
 use http::{header, HeaderValue, Method, StatusCode};
-use layerize_core::digest::HeldBack;
-use layerize_core::media_type::MANIFEST_ACCEPT;
 use layerize_core::config::Config;
+use layerize_core::digest::HeldBack;
 use layerize_core::manifest::{ImageManifest, Manifest};
+use layerize_core::media_type::MANIFEST_ACCEPT;
 use layerize_core::{Digest, Reference};
 
 use crate::auth::Scope;
@@ -28,7 +28,10 @@ pub struct BlobAccess {
 
 impl std::fmt::Debug for BlobAccess {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BlobAccess").field("url", &crate::redact::url(&self.url)).field("authorization", &self.authorization.as_ref().map(|_| "<redacted>")).finish()
+        f.debug_struct("BlobAccess")
+            .field("url", &crate::redact::url(&self.url))
+            .field("authorization", &self.authorization.as_ref().map(|_| "<redacted>"))
+            .finish()
     }
 }
 
@@ -57,7 +60,12 @@ impl<T: Transport> Client<T> {
         let digest = Digest::sha256(&raw);
         if let Ok(expected) = selector.parse::<Digest>() {
             if expected != digest {
-                return Err(Error::DigestMismatch { registry: self.registry().to_owned(), what, expected, found: digest });
+                return Err(Error::DigestMismatch {
+                    registry: self.registry().to_owned(),
+                    what,
+                    expected,
+                    found: digest,
+                });
             }
         }
         Ok(FetchedManifest { raw, content_type, digest })
@@ -101,7 +109,12 @@ impl<T: Transport> Client<T> {
         let bytes = self.read_document(response, &what).await?.to_vec();
         let found = Digest::sha256(&bytes);
         if &found != digest {
-            return Err(Error::DigestMismatch { registry: self.registry().to_owned(), what, expected: digest.clone(), found });
+            return Err(Error::DigestMismatch {
+                registry: self.registry().to_owned(),
+                what,
+                expected: digest.clone(),
+                found,
+            });
         }
         Ok(bytes)
     }
@@ -116,12 +129,18 @@ impl<T: Transport> Client<T> {
         if vouched && self.proxy_checks_blobs() {
             return Ok(response.body);
         }
-        Ok(Box::pin(Verified { inner: response.body, check: HeldBack::new(digest.clone()), registry: self.registry().to_owned() }))
+        Ok(Box::pin(Verified {
+            inner: response.body,
+            check: HeldBack::new(digest.clone()),
+            registry: self.registry().to_owned(),
+        }))
     }
 
     async fn blob_response(&self, repository: &str, digest: &Digest) -> Result<crate::transport::Response, Error> {
         let url = self.url(&format!("v2/{repository}/blobs/{digest}"))?;
-        let response = self.send(Request::new(Method::GET, url), &[Scope::pull(repository)], &format!("pulling {repository}")).await?;
+        let response = self
+            .send(Request::new(Method::GET, url), &[Scope::pull(repository)], &format!("pulling {repository}"))
+            .await?;
         if response.status != StatusCode::OK {
             return Err(self.fail(response, &format!("blob {digest} in {repository}")).await);
         }
@@ -136,7 +155,8 @@ impl<T: Transport> Client<T> {
     pub async fn blob_access(&self, repository: &str, digest: &Digest) -> Result<BlobAccess, Error> {
         let url = self.url(&format!("v2/{repository}/blobs/{digest}"))?;
         let scopes = [Scope::pull(repository)];
-        let response = self.send(Request::new(Method::HEAD, url.clone()), &scopes, &format!("pulling {repository}")).await?;
+        let response =
+            self.send(Request::new(Method::HEAD, url.clone()), &scopes, &format!("pulling {repository}")).await?;
         if response.status != StatusCode::OK {
             return Err(self.fail(response, &format!("blob {digest} in {repository}")).await);
         }
@@ -206,7 +226,9 @@ mod tests {
 
     fn verified(chunks: Vec<&'static [u8]>, expected: Digest) -> Verified {
         // `unfold` panics when polled after its end, as the browser transport's body does.
-        let inner = stream::unfold(chunks.into_iter(), |mut rest| async move { rest.next().map(|c| (Ok(Bytes::from_static(c)), rest)) });
+        let inner = stream::unfold(chunks.into_iter(), |mut rest| async move {
+            rest.next().map(|c| (Ok(Bytes::from_static(c)), rest))
+        });
         Verified { inner: Box::pin(inner), check: HeldBack::new(expected), registry: "r".into() }
     }
 
@@ -232,7 +254,10 @@ mod tests {
     impl Transport for Labelled {
         async fn send(&self, request: Request) -> Result<crate::transport::Response, Error> {
             let mut headers = http::HeaderMap::new();
-            headers.insert(PROXY_CHECKED_DIGEST, HeaderValue::from_str(self.digest.as_str()).unwrap_or_else(|e| panic!("{e}")));
+            headers.insert(
+                PROXY_CHECKED_DIGEST,
+                HeaderValue::from_str(self.digest.as_str()).unwrap_or_else(|e| panic!("{e}")),
+            );
             let body: BodyStream = Box::pin(stream::iter([Ok(Bytes::from_static(b"not the blob"))]));
             Ok(crate::transport::Response { status: StatusCode::OK, headers, url: request.url, body })
         }
@@ -254,9 +279,15 @@ mod tests {
     fn only_a_proxied_client_believes_the_checked_digest_header() {
         let run = |through_proxy| futures_executor(pulled(through_proxy));
         let direct = run(false);
-        assert!(matches!(direct.last(), Some(Err(Error::DigestMismatch { .. }))), "a registry's own label is not believed: {direct:?}");
+        assert!(
+            matches!(direct.last(), Some(Err(Error::DigestMismatch { .. }))),
+            "a registry's own label is not believed: {direct:?}"
+        );
         let proxied = run(true);
-        assert!(proxied.iter().all(Result::is_ok), "through the proxy the label stands (the proxy cut a wrong blob short): {proxied:?}");
+        assert!(
+            proxied.iter().all(Result::is_ok),
+            "through the proxy the label stands (the proxy cut a wrong blob short): {proxied:?}"
+        );
     }
 
     /// Polls a future that never waits (the test transport answers at once) to its end.
@@ -273,7 +304,10 @@ mod tests {
     #[test]
     fn a_verified_stream_ends_once_and_stays_ended() {
         let good = drain(verified(vec![b"ab", b"c"], Digest::sha256(b"abc")));
-        assert_eq!(good.into_iter().map(Result::unwrap).collect::<Vec<_>>(), [Bytes::from_static(b"ab"), Bytes::from_static(b"c")]);
+        assert_eq!(
+            good.into_iter().map(Result::unwrap).collect::<Vec<_>>(),
+            [Bytes::from_static(b"ab"), Bytes::from_static(b"c")]
+        );
         let bad = drain(verified(vec![b"ab", b"c"], Digest::sha256(b"abd")));
         assert_eq!(bad.len(), 2);
         assert!(matches!(bad[1], Err(Error::DigestMismatch { .. })), "{:?}", bad[1]);

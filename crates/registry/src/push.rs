@@ -54,11 +54,16 @@ impl<T: Transport> Client<T> {
             Some(from) => {
                 let mut url = self.url(&format!("v2/{repository}/blobs/uploads/"))?;
                 url.query_pairs_mut().append_pair("mount", digest.as_str()).append_pair("from", from);
-                let response = self.send(Request::new(Method::POST, url), &scopes, &format!("pushing to {repository}")).await?;
+                let response =
+                    self.send(Request::new(Method::POST, url), &scopes, &format!("pushing to {repository}")).await?;
                 match response.status {
                     StatusCode::CREATED => return Ok(BlobOutcome::Mounted),
                     StatusCode::ACCEPTED => self.location(&response)?,
-                    _ => return Err(self.fail(response, &format!("mounting {digest} from {from} into {repository}")).await),
+                    _ => {
+                        return Err(self
+                            .fail(response, &format!("mounting {digest} from {from} into {repository}"))
+                            .await)
+                    }
                 }
             }
             None => self.start_upload(repository, &scopes).await?,
@@ -83,7 +88,12 @@ impl<T: Transport> Client<T> {
     /// hash to. Returns that digest and the size. Nothing is looked up or mounted first,
     /// since the digest is not known; a `source` that fails part way aborts the upload
     /// before the commit, so no blob appears.
-    pub async fn upload_hashed_blob<S: BlobSource>(&self, repository: &str, source: S, progress: &mut dyn FnMut(u64)) -> Result<(Digest, u64), Error> {
+    pub async fn upload_hashed_blob<S: BlobSource>(
+        &self,
+        repository: &str,
+        source: S,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<(Digest, u64), Error> {
         let scopes = push_scopes(repository, None);
         let location = self.start_upload(repository, &scopes).await?;
         let stream = source.open().await?;
@@ -146,7 +156,9 @@ impl<T: Transport> Client<T> {
                 let len = chunk.len() as u64;
                 let mut request = Request::new(Method::PATCH, location.clone());
                 request.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
-                request.headers.insert(header::CONTENT_RANGE, header_value(&format!("{}-{}", offset, offset + len - 1)));
+                request
+                    .headers
+                    .insert(header::CONTENT_RANGE, header_value(&format!("{}-{}", offset, offset + len - 1)));
                 request.headers.insert(header::CONTENT_LENGTH, header_value(&len.to_string()));
                 request.body = chunk;
                 let response = self.send(request, scopes, action).await?;
@@ -202,7 +214,13 @@ impl<T: Transport> Client<T> {
 
     /// Puts a manifest under `reference` (a tag or its digest) with its exact media type.
     /// Returns the digest the registry stored it under, checked against our own.
-    pub async fn put_manifest(&self, repository: &str, reference: &str, bytes: &[u8], media_type: &MediaType) -> Result<Digest, Error> {
+    pub async fn put_manifest(
+        &self,
+        repository: &str,
+        reference: &str,
+        bytes: &[u8],
+        media_type: &MediaType,
+    ) -> Result<Digest, Error> {
         let digest = Digest::sha256(bytes);
         let url = self.url(&format!("v2/{repository}/manifests/{reference}"))?;
         let mut request = Request::new(Method::PUT, url);
@@ -215,7 +233,12 @@ impl<T: Transport> Client<T> {
         }
         if let Some(served) = response.header("docker-content-digest").and_then(|d| d.parse::<Digest>().ok()) {
             if served != digest {
-                return Err(Error::DigestMismatch { registry: self.registry().to_owned(), what: action, expected: digest, found: served });
+                return Err(Error::DigestMismatch {
+                    registry: self.registry().to_owned(),
+                    what: action,
+                    expected: digest,
+                    found: served,
+                });
             }
         }
         Ok(digest)

@@ -20,7 +20,8 @@ pub fn url(url: &Url) -> String {
 mod tests {
     #[test]
     fn drops_userinfo_and_query() {
-        let u = url::Url::parse("https://bob:secret@r.example:5000/v2/a/blobs/uploads/x?_state=tok&digest=sha256:1").unwrap();
+        let u = url::Url::parse("https://bob:secret@r.example:5000/v2/a/blobs/uploads/x?_state=tok&digest=sha256:1")
+            .unwrap();
         let s = super::url(&u);
         assert_eq!(s, "https://r.example:5000/v2/a/blobs/uploads/x?…");
         assert!(!s.contains("secret") && !s.contains("tok"));

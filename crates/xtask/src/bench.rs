@@ -27,36 +27,23 @@ struct Options {
 
 impl Options {
     fn parse(args: &[String]) -> Result<Options> {
-        let mut options = Options {
-            size_mib: 300,
-            runs: 3,
-            rss_sizes: None,
-        };
+        let mut options = Options { size_mib: 300, runs: 3, rss_sizes: None };
         let mut args = args.iter();
         while let Some(arg) = args.next() {
             let (flag, inline) = match arg.split_once('=') {
                 Some((flag, value)) => (flag, Some(value.to_owned())),
                 None => (arg.as_str(), None),
             };
-            let mut value = || {
-                inline
-                    .clone()
-                    .or_else(|| args.next().cloned())
-                    .with_context(|| format!("{flag} needs a value"))
-            };
+            let mut value =
+                || inline.clone().or_else(|| args.next().cloned()).with_context(|| format!("{flag} needs a value"));
             match flag {
                 "--size-mib" => options.size_mib = number(flag, &value()?)?,
                 "--runs" => options.runs = number(flag, &value()?)?,
                 "--rss-sizes" => {
-                    let sizes = value()?
-                        .split(',')
-                        .map(|s| number(flag, s.trim()))
-                        .collect::<Result<Vec<u64>>>()?;
+                    let sizes = value()?.split(',').map(|s| number(flag, s.trim())).collect::<Result<Vec<u64>>>()?;
                     options.rss_sizes = Some(sizes);
                 }
-                other => bail!(
-                    "unknown option `{other}` for `cargo xtask bench` (see `cargo xtask help`)"
-                ),
+                other => bail!("unknown option `{other}` for `cargo xtask bench` (see `cargo xtask help`)"),
             }
         }
         Ok(options)
@@ -74,20 +61,11 @@ fn number<T: std::str::FromStr + Default + PartialEq>(flag: &str, text: &str) ->
 pub fn run(ws: &Workspace, args: &[String]) -> Result<()> {
     let options = Options::parse(args)?;
     install::apt_packages(&["pigz", "time"])?;
-    command::run(
-        Command::new(&ws.cargo)
-            .args(["build", "--release", "-p", "layerize"])
-            .current_dir(&ws.root),
-    )?;
+    command::run(Command::new(&ws.cargo).args(["build", "--release", "-p", "layerize"]).current_dir(&ws.root))?;
     let bench_dir = ws.target.join("bench");
     let out_dir = bench_dir.join("out");
     fs::create_dir_all(&out_dir).with_context(|| format!("cannot create {}", out_dir.display()))?;
-    let bench = Bench {
-        ws,
-        bench_dir,
-        out_dir,
-        layerize: ws.target.join("release").join("layerize"),
-    };
+    let bench = Bench { ws, bench_dir, out_dir, layerize: ws.target.join("release").join("layerize") };
     match &options.rss_sizes {
         None => bench.compare(options.size_mib, options.runs),
         Some(sizes) => bench.rss(sizes, options.runs),
@@ -110,19 +88,8 @@ impl Bench<'_> {
     fn layerize(&self, tree: &Path, out: PathBuf) -> Timed {
         let mut source = self.path(tree);
         source.push(":/data");
-        let argv = vec![
-            self.path(&self.layerize),
-            "layer".into(),
-            "-f".into(),
-            source,
-            "-o".into(),
-            self.path(&out),
-        ];
-        Timed {
-            name: "layerize layer".to_owned(),
-            argv,
-            out,
-        }
+        let argv = vec![self.path(&self.layerize), "layer".into(), "-f".into(), source, "-o".into(), self.path(&out)];
+        Timed { name: "layerize layer".to_owned(), argv, out }
     }
 
     fn pipeline(&self, tree: &Path, gzip: &str, out: PathBuf) -> Timed {
@@ -131,11 +98,7 @@ impl Bench<'_> {
             command::quote(&self.path(tree)),
             command::quote(&self.path(&out)),
         );
-        Timed {
-            name: format!("tar | {gzip} -6"),
-            argv: vec!["bash".into(), "-c".into(), script.into()],
-            out,
-        }
+        Timed { name: format!("tar | {gzip} -6"), argv: vec!["bash".into(), "-c".into(), script.into()], out }
     }
 
     fn measure(&self, tool: &Timed, round: usize, runs: usize) -> Result<Sample> {
@@ -176,31 +139,19 @@ impl Bench<'_> {
             }
         }
         // Walls are compared to `tar | pigz`, the fastest everyday way to make a layer.
-        self.publish(
-            "layer.md",
-            &report::comparison(&machine, &tree, &tools, &samples, 2),
-        )
+        self.publish("layer.md", &report::comparison(&machine, &tree, &tools, &samples, 2))
     }
 
     /// layerize alone on each size, to show its memory stays flat as the input grows.
     fn rss(&self, sizes: &[u64], runs: usize) -> Result<()> {
-        let trees = sizes
-            .iter()
-            .map(|&size| tree::ensure(&self.bench_dir, size))
-            .collect::<Result<Vec<_>>>()?;
+        let trees = sizes.iter().map(|&size| tree::ensure(&self.bench_dir, size)).collect::<Result<Vec<_>>>()?;
         settle()?;
         let machine = report::Machine::probe(self.ws);
         let mut rows = Vec::new();
         for tree in trees {
-            let tool = self.layerize(
-                &tree.dir,
-                self.out_dir
-                    .join(format!("layerize-{}MiB.tar.gz", tree.size_mib)),
-            );
+            let tool = self.layerize(&tree.dir, self.out_dir.join(format!("layerize-{}MiB.tar.gz", tree.size_mib)));
             tree.warm()?;
-            let samples = (1..=runs)
-                .map(|round| self.measure(&tool, round, runs))
-                .collect::<Result<Vec<_>>>()?;
+            let samples = (1..=runs).map(|round| self.measure(&tool, round, runs)).collect::<Result<Vec<_>>>()?;
             rows.push((tree, tool, samples));
         }
         self.publish("layer-rss.md", &report::rss(&machine, &rows))
@@ -223,26 +174,9 @@ mod tests {
 
     #[test]
     fn parses_options() -> Result<()> {
-        assert_eq!(
-            parse(&[])?,
-            Options {
-                size_mib: 300,
-                runs: 3,
-                rss_sizes: None
-            }
-        );
-        assert_eq!(
-            parse(&["--size-mib", "50", "--runs=1"])?,
-            Options {
-                size_mib: 50,
-                runs: 1,
-                rss_sizes: None
-            }
-        );
-        assert_eq!(
-            parse(&["--rss-sizes", "100, 300,1000"])?.rss_sizes,
-            Some(vec![100, 300, 1000])
-        );
+        assert_eq!(parse(&[])?, Options { size_mib: 300, runs: 3, rss_sizes: None });
+        assert_eq!(parse(&["--size-mib", "50", "--runs=1"])?, Options { size_mib: 50, runs: 1, rss_sizes: None });
+        assert_eq!(parse(&["--rss-sizes", "100, 300,1000"])?.rss_sizes, Some(vec![100, 300, 1000]));
         assert!(parse(&["--runs", "0"]).is_err());
         assert!(parse(&["--runs"]).is_err());
         assert!(parse(&["--size-mib", "x"]).is_err());

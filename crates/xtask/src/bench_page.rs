@@ -14,15 +14,24 @@ use crate::{command, install, web_tools, Workspace};
 pub fn run(ws: &Workspace, args: &[String]) -> Result<()> {
     let sizes: Vec<u64> = match args {
         [] => vec![256, 1024],
-        [flag, list] if flag == "--sizes" => list.split(',').map(|s| s.trim().parse().context("--sizes takes MiB numbers like 256,1024")).collect::<Result<_>>()?,
+        [flag, list] if flag == "--sizes" => list
+            .split(',')
+            .map(|s| s.trim().parse().context("--sizes takes MiB numbers like 256,1024"))
+            .collect::<Result<_>>()?,
         _ => anyhow::bail!("usage: cargo xtask bench-page [--sizes 256,1024]"),
     };
     install::for_tests()?;
     let tools = web_tools::ensure(ws)?;
     web_tools::build_page(ws, &tools)?;
     // Release builds of what people run: the CLI, and the server (`cargo xtask serve`).
-    command::run(Command::new(&ws.cargo).args(["build", "--release", "-p", "layerize", "-p", "layerize-server"]).current_dir(&ws.root))?;
-    command::run(Command::new(&ws.cargo).args(["build", "-p", "layerize", "-p", "layerize-server"]).current_dir(&ws.root))?;
+    command::run(
+        Command::new(&ws.cargo)
+            .args(["build", "--release", "-p", "layerize", "-p", "layerize-server"])
+            .current_dir(&ws.root),
+    )?;
+    command::run(
+        Command::new(&ws.cargo).args(["build", "-p", "layerize", "-p", "layerize-server"]).current_dir(&ws.root),
+    )?;
     let bench_dir = ws.target.join("bench");
     let listed = tree::ensure(&bench_dir, 300)?;
     let mut dirs = Vec::new();
@@ -32,11 +41,23 @@ pub fn run(ws: &Workspace, args: &[String]) -> Result<()> {
         dirs.push(t.dir.display().to_string());
     }
     let mut cmd = Command::new(&ws.cargo);
-    cmd.args(["test", "-p", "layerize-tests", "--test", "e2e", "page_bench::", "--", "--ignored", "--nocapture", "--test-threads", "1"])
-        .current_dir(&ws.root)
-        .env("LAYERIZE_BENCH_TREES", dirs.join(","))
-        .env("LAYERIZE_BENCH_LIST_TREE", &listed.dir)
-        .env("PATH", tools.path_var()?);
+    cmd.args([
+        "test",
+        "-p",
+        "layerize-tests",
+        "--test",
+        "e2e",
+        "page_bench::",
+        "--",
+        "--ignored",
+        "--nocapture",
+        "--test-threads",
+        "1",
+    ])
+    .current_dir(&ws.root)
+    .env("LAYERIZE_BENCH_TREES", dirs.join(","))
+    .env("LAYERIZE_BENCH_LIST_TREE", &listed.dir)
+    .env("PATH", tools.path_var()?);
     command::run(&mut cmd)?;
     println!("tables: {} and {}", ws.display(&bench_dir.join("page.md")), ws.display(&bench_dir.join("page-ls.md")));
     Ok(())

@@ -9,20 +9,13 @@ use anyhow::{bail, Context, Result};
 
 /// The command as a line that can be pasted into a shell (cwd not included).
 pub fn show(cmd: &Command) -> String {
-    std::iter::once(cmd.get_program())
-        .chain(cmd.get_args())
-        .map(quote)
-        .collect::<Vec<_>>()
-        .join(" ")
+    std::iter::once(cmd.get_program()).chain(cmd.get_args()).map(quote).collect::<Vec<_>>().join(" ")
 }
 
 /// Quotes a word for a POSIX shell only when it needs it.
 pub fn quote(word: &OsStr) -> String {
     let word = word.to_string_lossy();
-    let plain = !word.is_empty()
-        && word
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./:=,+@%".contains(c));
+    let plain = !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=,+@%".contains(c));
     if plain {
         word.into_owned()
     } else {
@@ -34,9 +27,7 @@ pub fn quote(word: &OsStr) -> String {
 pub fn run(cmd: &mut Command) -> Result<()> {
     let line = show(cmd);
     println!("$ {line}");
-    let status = cmd
-        .status()
-        .with_context(|| format!("cannot start `{line}`"))?;
+    let status = cmd.status().with_context(|| format!("cannot start `{line}`"))?;
     if !status.success() {
         bail!("`{line}` failed ({status})");
     }
@@ -46,16 +37,9 @@ pub fn run(cmd: &mut Command) -> Result<()> {
 /// Runs a command quietly and returns its stdout; a failure carries its stderr.
 pub fn output(cmd: &mut Command) -> Result<String> {
     let line = show(cmd);
-    let out = cmd
-        .stdin(Stdio::null())
-        .output()
-        .with_context(|| format!("cannot start `{line}`"))?;
+    let out = cmd.stdin(Stdio::null()).output().with_context(|| format!("cannot start `{line}`"))?;
     if !out.status.success() {
-        bail!(
-            "`{line}` failed ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
+        bail!("`{line}` failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr).trim());
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -78,10 +62,7 @@ mod tests {
 
     #[test]
     fn quotes_only_what_a_shell_would_split() {
-        assert_eq!(
-            quote(OsStr::new("target/bench/tree-300MiB:/data")),
-            "target/bench/tree-300MiB:/data"
-        );
+        assert_eq!(quote(OsStr::new("target/bench/tree-300MiB:/data")), "target/bench/tree-300MiB:/data");
         assert_eq!(quote(OsStr::new("-6")), "-6");
         assert_eq!(quote(OsStr::new("a b")), "'a b'");
         assert_eq!(quote(OsStr::new("it's")), r"'it'\''s'");

@@ -54,9 +54,7 @@ pub fn apt_packages(packages: &[&str]) -> Result<()> {
         if sudo {
             cmd.arg("env");
         }
-        cmd.arg("DEBIAN_FRONTEND=noninteractive")
-            .arg("apt-get")
-            .args(args);
+        cmd.arg("DEBIAN_FRONTEND=noninteractive").arg("apt-get").args(args);
         cmd
     };
     command::run(&mut apt(&["update"]))?;
@@ -74,12 +72,9 @@ fn is_installed(package: &str) -> Result<bool> {
             TEST_PACKAGES.join(" ")
         );
     }
-    let out = Command::new("dpkg-query")
-        .args(["-W", "-f=${Status}", package])
-        .output()
-        .context("cannot run dpkg-query")?;
-    Ok(out.status.success()
-        && String::from_utf8_lossy(&out.stdout).trim() == "install ok installed")
+    let out =
+        Command::new("dpkg-query").args(["-W", "-f=${Status}", package]).output().context("cannot run dpkg-query")?;
+    Ok(out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == "install ok installed")
 }
 
 /// Whether apt-get must go through sudo: not as root; as another user only if sudo exists.
@@ -102,9 +97,7 @@ fn privilege(missing: &[&str]) -> Result<bool> {
 pub fn rust_target(target: &str) -> Result<()> {
     // Under `cargo`, RUSTUP_TOOLCHAIN is set, so rustup answers for this very toolchain.
     let installed = command::output(Command::new("rustup").args(["target", "list", "--installed"]))
-        .with_context(|| {
-            format!("cannot list rustup targets; install rustup, or the {target} target")
-        })?;
+        .with_context(|| format!("cannot list rustup targets; install rustup, or the {target} target"))?;
     if installed.lines().any(|line| line.trim() == target) {
         println!("rustup: target installed already: {target}");
         return Ok(());

@@ -95,28 +95,18 @@ impl Workspace {
     fn locate() -> Workspace {
         // This crate lives at crates/xtask, two levels below the root.
         let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let root = manifest_dir
-            .ancestors()
-            .nth(2)
-            .map_or_else(|| manifest_dir.to_path_buf(), Path::to_path_buf);
+        let root = manifest_dir.ancestors().nth(2).map_or_else(|| manifest_dir.to_path_buf(), Path::to_path_buf);
         let target = match std::env::var_os("CARGO_TARGET_DIR") {
             Some(dir) => root.join(dir),
             None => root.join("target"),
         };
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        Workspace {
-            root,
-            target,
-            cargo,
-        }
+        Workspace { root, target, cargo }
     }
 
     /// `path` relative to the root when it is inside it, for printing commands a reader can
     /// paste from the root.
     pub fn display(&self, path: &Path) -> String {
-        path.strip_prefix(&self.root)
-            .unwrap_or(path)
-            .display()
-            .to_string()
+        path.strip_prefix(&self.root).unwrap_or(path).display().to_string()
     }
 }

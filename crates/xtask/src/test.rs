@@ -1,7 +1,7 @@
 //! `cargo xtask test`: installs what the tests need, builds the page, then runs every check in
 //! order, stopping at the first failure: the debug CLI and server the e2e tests run, all unit
 //! and e2e tests (the page's in headless Chromium), the core's tests inside Chromium, the
-//! registry crate's wasm32 build, and clippy.
+//! registry crate's wasm32 build, clippy, and the format check.
 
 use std::ffi::OsString;
 use std::process::Command;
@@ -20,10 +20,7 @@ struct Step {
 
 impl Step {
     fn new(name: &'static str, args: &[&str]) -> Step {
-        Step {
-            name,
-            args: args.iter().map(OsString::from).collect(),
-        }
+        Step { name, args: args.iter().map(OsString::from).collect() }
     }
 }
 
@@ -44,12 +41,12 @@ pub fn run(ws: &Workspace, args: &[String]) -> Result<()> {
     println!("\n==> build the page");
     web_tools::build_page(ws, &tools)?;
 
-    let mut test = Step::new(
-        "unit and e2e tests",
-        &["test", "--workspace", "--exclude", "xtask", "--exclude", "layerize-web"],
-    );
+    let mut test =
+        Step::new("unit and e2e tests", &["test", "--workspace", "--exclude", "xtask", "--exclude", "layerize-web"]);
     test.args.extend(extra.iter().map(OsString::from));
     let mut steps = vec![
+        // Cheapest first: a tree that is not `rustfmt`-formatted fails in a second.
+        Step::new("format (cargo fmt --check)", &["fmt", "--all", "--check"]),
         // The e2e tests run target/debug/layerize and layerize-server; `cargo test` does not
         // build another package's binaries.
         Step::new("build the debug CLI and server", &["build", "-p", "layerize", "-p", "layerize-server"]),
@@ -58,10 +55,7 @@ pub fn run(ws: &Workspace, args: &[String]) -> Result<()> {
             "core tests in headless Chromium (wasm-bindgen-test)",
             &["test", "-p", "layerize-core", "--target", install::WASM_TARGET, "--test", "golden"],
         ),
-        Step::new(
-            "registry crate for wasm32",
-            &["check", "-p", "layerize-registry", "--target", install::WASM_TARGET],
-        ),
+        Step::new("registry crate for wasm32", &["check", "-p", "layerize-registry", "--target", install::WASM_TARGET]),
     ];
     if clippy_installed(ws) {
         steps.push(Step::new(
@@ -89,13 +83,7 @@ pub fn run(ws: &Workspace, args: &[String]) -> Result<()> {
             .env("CHROMEDRIVER", "/usr/bin/chromedriver");
         let result = command::run(&mut cmd);
         let took = started.elapsed();
-        result.with_context(|| {
-            format!(
-                "step {n}/{total} `{}` failed after {}",
-                step.name,
-                secs(took)
-            )
-        })?;
+        result.with_context(|| format!("step {n}/{total} `{}` failed after {}", step.name, secs(took)))?;
         println!("<== [{n}/{total}] {}: ok in {}", step.name, secs(took));
         done.push((step.name, took));
     }
@@ -108,10 +96,7 @@ pub fn run(ws: &Workspace, args: &[String]) -> Result<()> {
 }
 
 fn clippy_installed(ws: &Workspace) -> bool {
-    Command::new(&ws.cargo)
-        .args(["clippy", "--version"])
-        .output()
-        .is_ok_and(|out| out.status.success())
+    Command::new(&ws.cargo).args(["clippy", "--version"]).output().is_ok_and(|out| out.status.success())
 }
 
 fn secs(d: Duration) -> String {

@@ -62,7 +62,15 @@ pub fn ensure(ws: &Workspace) -> Result<WebTools> {
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("version 132"));
     if !wasm_opt_ok {
         std::fs::create_dir_all(&binaryen).with_context(|| format!("creating {}", binaryen.display()))?;
-        command::run(Command::new("npm").arg("install").arg("--no-audit").arg("--no-fund").arg("--prefix").arg(&binaryen).arg(format!("binaryen@{BINARYEN_VERSION}")))?;
+        command::run(
+            Command::new("npm")
+                .arg("install")
+                .arg("--no-audit")
+                .arg("--no-fund")
+                .arg("--prefix")
+                .arg(&binaryen)
+                .arg(format!("binaryen@{BINARYEN_VERSION}")),
+        )?;
     }
     Ok(WebTools { path: vec![wasm_opt_dir, cargo_bin] })
 }
@@ -86,7 +94,9 @@ fn wasm_bindgen_version(root: &Path) -> Result<String> {
     let mut lines = lock.lines();
     while let Some(line) = lines.next() {
         if line.trim() == "name = \"wasm-bindgen\"" {
-            if let Some(version) = lines.next().and_then(|l| l.trim().strip_prefix("version = \"")).and_then(|v| v.strip_suffix('"')) {
+            if let Some(version) =
+                lines.next().and_then(|l| l.trim().strip_prefix("version = \"")).and_then(|v| v.strip_suffix('"'))
+            {
                 return Ok(version.to_owned());
             }
         }

@@ -48,18 +48,11 @@ impl FromStr for AllowedHost {
         let authority: http::uri::Authority = s.parse().map_err(|_| not_authority())?;
         // `Authority` takes any text after the colon as a port; ours must be a number.
         let has_port = authority.as_str().len() > authority.host().len();
-        if s.contains('@')
-            || authority.host().is_empty()
-            || (has_port && authority.port_u16().is_none())
-        {
+        if s.contains('@') || authority.host().is_empty() || (has_port && authority.port_u16().is_none()) {
             return Err(not_authority());
         }
-        let host = Host::parse(authority.host())
-            .map_err(|e| AllowedHostError::BadHost(s.to_owned(), e))?;
-        Ok(AllowedHost {
-            host,
-            port: authority.port_u16(),
-        })
+        let host = Host::parse(authority.host()).map_err(|e| AllowedHostError::BadHost(s.to_owned(), e))?;
+        Ok(AllowedHost { host, port: authority.port_u16() })
     }
 }
 
@@ -91,35 +84,15 @@ mod tests {
         assert_eq!(allowed("127.0.0.1:5000").to_string(), "127.0.0.1:5000");
         assert_eq!(allowed("[::1]:5000").to_string(), "[::1]:5000");
         assert_eq!(allowed("[0:0::1]").to_string(), "[::1]");
-        assert_eq!(
-            allowed("registry.local:80").to_string(),
-            "registry.local:80"
-        );
+        assert_eq!(allowed("registry.local:80").to_string(), "registry.local:80");
     }
 
     #[test]
     fn refuses_what_is_not_an_authority() {
-        for bad in [
-            "",
-            "https://ghcr.io",
-            "ghcr.io/v2",
-            "user:pw@ghcr.io",
-            "ghcr.io:port",
-            "ghcr.io:",
-            "ghcr.io?q",
-        ] {
-            assert!(
-                matches!(
-                    bad.parse::<AllowedHost>(),
-                    Err(AllowedHostError::NotAnAuthority(_))
-                ),
-                "{bad:?}"
-            );
+        for bad in ["", "https://ghcr.io", "ghcr.io/v2", "user:pw@ghcr.io", "ghcr.io:port", "ghcr.io:", "ghcr.io?q"] {
+            assert!(matches!(bad.parse::<AllowedHost>(), Err(AllowedHostError::NotAnAuthority(_))), "{bad:?}");
         }
-        assert!(matches!(
-            "[::1".parse::<AllowedHost>(),
-            Err(AllowedHostError::NotAnAuthority(_))
-        ));
+        assert!(matches!("[::1".parse::<AllowedHost>(), Err(AllowedHostError::NotAnAuthority(_))));
     }
 
     #[test]

@@ -8,13 +8,13 @@ use std::io::{self, Read, Seek, SeekFrom};
 
 use layerize_core::digest::HashingWriter;
 use layerize_core::layer::gzip::Sequential;
-use layerize_core::layer::share::write_layer_share;
 use layerize_core::layer::read::{LayerReader, StoredEntry};
+use layerize_core::layer::share::write_layer_share;
 use layerize_core::layer::{write_layer, Entry, EntryKind, LayerOptions, LayerPath, Plan};
 use layerize_web::blob_parts::BlobParts;
 use layerize_web::remote_layer::{Fetch, RemoteLayer};
-use layerize_web::{file_extract, layer_fetch, merged_listing};
 use layerize_web::worker::{envelope, field, open, FromWorker, ListedEntry, ToWorker, WireEntry, WireKind};
+use layerize_web::{file_extract, layer_fetch, merged_listing};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{Blob, DedicatedWorkerGlobalScope, FileReaderSync, MessageEvent};
@@ -52,7 +52,11 @@ fn main() {
             },
             Ok(ToWorker::Build { entries, mtime, shard, shards }) => {
                 let files: js_sys::Array = field(&data, "files").unchecked_into();
-                let built = if shards > 1 { build_shard(&reply, entries, &files, mtime, shard, shards) } else { build(&reply, entries, &files, mtime) };
+                let built = if shards > 1 {
+                    build_shard(&reply, entries, &files, mtime, shard, shards)
+                } else {
+                    build(&reply, entries, &files, mtime)
+                };
                 match built {
                     Ok((msg, blob)) => (msg, Some(blob)),
                     Err(message) => (FromWorker::Failed { message }, None),
@@ -63,12 +67,15 @@ fn main() {
                 return;
             }
             Ok(ToWorker::Merge { layers }) => {
-                read_remote(reply.clone(), move |scope, fetch| merged_listing::merge(&layers, fetch, &mut |msg| post(scope, &msg, &[])).map(|m| (m, None)));
+                read_remote(reply.clone(), move |scope, fetch| {
+                    merged_listing::merge(&layers, fetch, &mut |msg| post(scope, &msg, &[])).map(|m| (m, None))
+                });
                 return;
             }
             Ok(ToWorker::Extract { layer, path }) => {
                 read_remote(reply.clone(), move |scope, fetch| {
-                    file_extract::extract(&layer, &path, fetch, &mut |msg| post(scope, &msg, &[])).map(|(m, blob)| (m, Some(blob.into())))
+                    file_extract::extract(&layer, &path, fetch, &mut |msg| post(scope, &msg, &[]))
+                        .map(|(m, blob)| (m, Some(blob.into())))
                 });
                 return;
             }
@@ -151,12 +158,18 @@ fn progress(scope: &DedicatedWorkerGlobalScope, total: u64) -> impl FnMut(u64) +
 }
 
 /// Builds the whole layer here: the gzip blob comes back as one Blob.
-fn build(scope: &DedicatedWorkerGlobalScope, wire: Vec<WireEntry>, files: &js_sys::Array, mtime: u64) -> Result<(FromWorker, JsValue), String> {
+fn build(
+    scope: &DedicatedWorkerGlobalScope,
+    wire: Vec<WireEntry>,
+    files: &js_sys::Array,
+    mtime: u64,
+) -> Result<(FromWorker, JsValue), String> {
     let started = js_sys::Date::now();
     let (entries, total) = self::entries(wire)?;
     let sink = BlobParts::new();
-    let (digests, sink) = write_layer(&entries, &LayerOptions { mtime }, opener(files)?, Sequential, sink, &mut progress(scope, total))
-        .map_err(|e| e.to_string())?;
+    let (digests, sink) =
+        write_layer(&entries, &LayerOptions { mtime }, opener(files)?, Sequential, sink, &mut progress(scope, total))
+            .map_err(|e| e.to_string())?;
     let blob = sink.finish().map_err(|e| format!("{e:?}"))?;
     let msg = FromWorker::Built {
         diff_id: digests.diff_id.to_string(),
@@ -190,8 +203,15 @@ fn build_shard(
         blocks += 1;
         Ok(())
     };
-    let out = write_layer_share(&entries, &LayerOptions { mtime }, opener(files)?, (shard, shards), emit, &mut progress(scope, total))
-        .map_err(|e| e.to_string())?;
+    let out = write_layer_share(
+        &entries,
+        &LayerOptions { mtime },
+        opener(files)?,
+        (shard, shards),
+        emit,
+        &mut progress(scope, total),
+    )
+    .map_err(|e| e.to_string())?;
     let msg = FromWorker::ShardBuilt {
         diff_id: out.diff_id.map(|d| d.to_string()),
         tar_size: out.tar_size,
@@ -220,7 +240,10 @@ fn list(scope: &DedicatedWorkerGlobalScope, layer: &RemoteLayer, fetch: &Fetch) 
     layer.read_verified(fetch, &mut fetched, |reader| list_members(scope, reader))
 }
 
-fn list_members<R: Read>(scope: &DedicatedWorkerGlobalScope, layer: &mut LayerReader<R>) -> Result<FromWorker, layerize_core::Error> {
+fn list_members<R: Read>(
+    scope: &DedicatedWorkerGlobalScope,
+    layer: &mut LayerReader<R>,
+) -> Result<FromWorker, layerize_core::Error> {
     let compression = format!("{:?}", layer.compression()).to_lowercase();
     let mut count = 0u64;
     let mut batch = Vec::with_capacity(BATCH);
@@ -260,12 +283,20 @@ const CHUNK: f64 = (1 << 20) as f64;
 /// must be read by offset; Chromium keeps large Blobs on disk).
 fn open_archive(what: &str, file: Blob) -> Result<(FromWorker, Blob), String> {
     let reader = FileReaderSync::new().map_err(|e| format!("{e:?}"))?;
-    let read = |blob: &Blob| FileRead { size: blob.size(), blob: blob.clone(), pos: 0.0, reader: reader.clone(), buf: Vec::new(), at: 0 };
+    let read = |blob: &Blob| FileRead {
+        size: blob.size(),
+        blob: blob.clone(),
+        pos: 0.0,
+        reader: reader.clone(),
+        buf: Vec::new(),
+        at: 0,
+    };
     let mut magic = [0u8; 2];
     let gzipped = read(&file).read_exact(&mut magic).is_ok() && magic == [0x1f, 0x8b];
     let tar = if gzipped {
         let mut out = BlobParts::new();
-        io::copy(&mut flate2::read::MultiGzDecoder::new(read(&file)), &mut out).map_err(|e| format!("{what}: gunzipping it failed: {e}"))?;
+        io::copy(&mut flate2::read::MultiGzDecoder::new(read(&file)), &mut out)
+            .map_err(|e| format!("{what}: gunzipping it failed: {e}"))?;
         out.finish().map_err(|e| format!("{what}: keeping the gunzipped tar: {e:?}"))?
     } else {
         file
@@ -317,7 +348,8 @@ impl Read for FileRead {
                 return Ok(0);
             }
             let end = (self.pos + CHUNK).min(self.size);
-            let slice = self.blob.slice_with_f64_and_f64(self.pos, end).map_err(|e| io::Error::other(format!("{e:?}")))?;
+            let slice =
+                self.blob.slice_with_f64_and_f64(self.pos, end).map_err(|e| io::Error::other(format!("{e:?}")))?;
             let array = self.reader.read_as_array_buffer(&slice).map_err(|e| io::Error::other(format!("{e:?}")))?;
             self.buf = js_sys::Uint8Array::new(&array).to_vec();
             self.at = 0;

@@ -8,7 +8,10 @@ use web_sys::{Blob, File};
 
 use super::settings::{Edits, SettingsSection};
 use super::shadow::ShadowSection;
-use super::{base::BaseSection, build::BuildSection, files::FilesSection, login::LoginSection, push::PushSection, save::SaveSection};
+use super::{
+    base::BaseSection, build::BuildSection, files::FilesSection, login::LoginSection, push::PushSection,
+    save::SaveSection,
+};
 use crate::api::{BaseImage, Login};
 use crate::archive_base::ArchiveBase;
 use crate::remote_layer::LayerOrigin;
@@ -73,7 +76,9 @@ impl Page {
         if let Some(archive) = self.archive.get_value() {
             return Some(LayerOrigin::Archive(archive));
         }
-        self.base_ref.get_untracked().map(|reference| LayerOrigin::Registry { reference, login: self.login.get_untracked() })
+        self.base_ref
+            .get_untracked()
+            .map(|reference| LayerOrigin::Registry { reference, login: self.login.get_untracked() })
     }
 
     fn new() -> Page {

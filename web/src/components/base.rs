@@ -31,7 +31,11 @@ fn choose(page: Page, reference: Reference, manifest: Option<ImageManifest>, dig
 fn choose_in_index(page: Page, digest: Digest) {
     let Some(reference) = page.base_ref.get_untracked() else { return };
     let platform = match page.top.get_untracked() {
-        Some(Manifest::Index(index)) => index.manifests.iter().find(|d| d.digest == digest).and_then(|d| d.platform.as_ref().map(ToString::to_string)),
+        Some(Manifest::Index(index)) => index
+            .manifests
+            .iter()
+            .find(|d| d.digest == digest)
+            .and_then(|d| d.platform.as_ref().map(ToString::to_string)),
         _ => None,
     };
     choose(page, reference, None, digest, platform);

@@ -22,9 +22,15 @@ fn base_name(image: &ArchiveImage, file_name: &str) -> Result<Reference, String>
         return Ok(r);
     }
     let stem = file_name.strip_suffix(".tar").unwrap_or(file_name).to_ascii_lowercase();
-    let clean: String = stem.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_' { c } else { '-' }).collect();
+    let clean: String = stem
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_' { c } else { '-' })
+        .collect();
     let clean = clean.trim_matches(|c: char| !c.is_ascii_alphanumeric());
-    format!("{clean}:latest").parse().or_else(|_| "image:latest".parse()).map_err(|e: layerize_core::Error| e.to_string())
+    format!("{clean}:latest")
+        .parse()
+        .or_else(|_| "image:latest".parse())
+        .map_err(|e: layerize_core::Error| e.to_string())
 }
 
 /// The typed views of what the worker read (it checked the bytes against their digests).
@@ -51,7 +57,9 @@ fn open(page: Page, file: web_sys::File, loading: RwSignal<bool>) {
     let started = worker::start_open_archive(file, move |msg, data| match msg {
         FromWorker::Archive { image } => {
             loading.set(false);
-            let tar = worker::field(&data, "blob").dyn_into::<web_sys::Blob>().map_err(|_| "the worker sent no tar".to_owned());
+            let tar = worker::field(&data, "blob")
+                .dyn_into::<web_sys::Blob>()
+                .map_err(|_| "the worker sent no tar".to_owned());
             match tar.and_then(|tar| Ok((tar, base_image(&what, &image)?, base_name(&image, &what)?))) {
                 Ok((tar, base, name)) => {
                     page.archive.set_value(Some(ArchiveBase::new(what.clone(), tar, image.layers.clone())));

@@ -79,7 +79,8 @@ fn start(page: Page) {
             files.push(&file);
         }
         let mode = if row.exec { MODE_EXEC } else { MODE_FILE };
-        entries.push(WireEntry { path: row.destination(&prefix), kind: WireKind::File { mode, size: row.size, index } });
+        entries
+            .push(WireEntry { path: row.destination(&prefix), kind: WireKind::File { mode, size: row.size, index } });
     }
     entries.extend(deletes.iter().map(|d| WireEntry { path: d.clone(), kind: WireKind::Whiteout }));
     let created = now();
@@ -103,11 +104,27 @@ fn start(page: Page) {
         Event::Built { digests, blob, millis, wasm_memory } => {
             let diff_id = digests.diff_id.to_string();
             let tar_size = digests.tar_size;
-            let layer = NewLayer { digests, history: History { created: Some(created.clone()), created_by: Some(history.clone()), ..Default::default() } };
+            let layer = NewLayer {
+                digests,
+                history: History {
+                    created: Some(created.clone()),
+                    created_by: Some(history.clone()),
+                    ..Default::default()
+                },
+            };
             match mutate::append(&image.manifest, &image.config, &[layer], &changes) {
                 Ok(appended) => {
                     page.blob.set_value(Some(blob));
-                    page.built.set(Some(Built { appended, diff_id, created: created.clone(), history: history.clone(), millis, tar_size, wasm_memory, workers }));
+                    page.built.set(Some(Built {
+                        appended,
+                        diff_id,
+                        created: created.clone(),
+                        history: history.clone(),
+                        millis,
+                        tar_size,
+                        wasm_memory,
+                        workers,
+                    }));
                 }
                 Err(e) => page.fail(e.to_string()),
             }

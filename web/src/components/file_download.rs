@@ -19,8 +19,15 @@ use crate::worker::{self, field, FromWorker};
 #[derive(Clone, Debug, PartialEq)]
 pub enum FileFetch {
     /// Reading its layer: `done` of `total` bytes fetched.
-    Reading { path: String, done: u64, total: u64 },
-    Saved { path: String, size: u64 },
+    Reading {
+        path: String,
+        done: u64,
+        total: u64,
+    },
+    Saved {
+        path: String,
+        size: u64,
+    },
     Failed(String),
 }
 
@@ -54,7 +61,11 @@ pub fn save_file(origin: LayerOrigin, layer: Descriptor, path: String, state: Rw
                     let saved = field(&data, "blob")
                         .dyn_into::<web_sys::Blob>()
                         .map_err(|_| "the worker sent no file".to_owned())
-                        .and_then(|blob| binary(&blob).and_then(|blob| download::save_blob(&blob, &name)).map_err(|e| format!("{e:?}")));
+                        .and_then(|blob| {
+                            binary(&blob)
+                                .and_then(|blob| download::save_blob(&blob, &name))
+                                .map_err(|e| format!("{e:?}"))
+                        });
                     match saved {
                         Ok(()) => FileFetch::Saved { path, size },
                         Err(e) => FileFetch::Failed(format!("saving {path}: {e}")),
@@ -86,7 +97,9 @@ fn binary(blob: &web_sys::Blob) -> Result<web_sys::Blob, wasm_bindgen::JsValue> 
 #[component]
 pub fn FileDownloadStatus(state: RwSignal<Option<FileFetch>>) -> impl IntoView {
     let text = move || match state.get()? {
-        FileFetch::Reading { path, done, total } => Some(format!("extracting {path}: {} of {} of its layer read…", human(done), human(total))),
+        FileFetch::Reading { path, done, total } => {
+            Some(format!("extracting {path}: {} of {} of its layer read…", human(done), human(total)))
+        }
         FileFetch::Saved { path, size } => Some(format!("saved {path} ({})", human(size))),
         FileFetch::Failed(e) => Some(e),
     };

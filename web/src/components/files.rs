@@ -29,7 +29,10 @@ fn from_input(input: &HtmlInputElement) -> Vec<(String, File)> {
         .filter_map(|i| list.get(i))
         .map(|f| {
             // A folder picker gives `folder/sub/file`; a file picker just the name.
-            let rel = js_sys::Reflect::get(&f, &"webkitRelativePath".into()).ok().and_then(|v| v.as_string()).filter(|s| !s.is_empty());
+            let rel = js_sys::Reflect::get(&f, &"webkitRelativePath".into())
+                .ok()
+                .and_then(|v| v.as_string())
+                .filter(|s| !s.is_empty());
             (rel.unwrap_or_else(|| f.name()), f)
         })
         .collect();
@@ -44,7 +47,9 @@ async fn walk(entry: FileSystemEntry, prefix: String, out: &mut Vec<(String, Fil
         let path = if prefix.is_empty() { entry.name() } else { format!("{prefix}/{}", entry.name()) };
         if entry.is_file() {
             let file_entry: FileSystemFileEntry = entry.unchecked_into();
-            let promise = js_sys::Promise::new(&mut |resolve, reject| file_entry.file_with_callback_and_callback(&resolve, &reject));
+            let promise = js_sys::Promise::new(&mut |resolve, reject| {
+                file_entry.file_with_callback_and_callback(&resolve, &reject)
+            });
             let file: File = JsFuture::from(promise).await?.unchecked_into();
             out.push((path, file));
         } else if entry.is_directory() {
@@ -72,7 +77,10 @@ fn on_drop(page: Page, ev: DragEvent) {
     ev.prevent_default();
     let Some(items) = ev.data_transfer().map(|d| d.items()) else { return };
     // Entries must be taken during the event; reading them can happen later.
-    let entries: Vec<FileSystemEntry> = (0..items.length()).filter_map(|i| items.get(i)).filter_map(|item| item.webkit_get_as_entry().ok().flatten()).collect();
+    let entries: Vec<FileSystemEntry> = (0..items.length())
+        .filter_map(|i| items.get(i))
+        .filter_map(|item| item.webkit_get_as_entry().ok().flatten())
+        .collect();
     spawn_local(async move {
         let mut files = Vec::new();
         for entry in entries {

@@ -150,7 +150,11 @@ pub fn ImageDetails(image: BaseImage, on_files: Callback<usize>) -> impl IntoVie
             }
         })
         .collect_view();
-    let labels = summary.labels.iter().map(|(k, v)| view! { <li><code>{k.clone()}</code> " = " {v.clone()}</li> }).collect_view();
+    let labels = summary
+        .labels
+        .iter()
+        .map(|(k, v)| view! { <li><code>{k.clone()}</code> " = " {v.clone()}</li> })
+        .collect_view();
     view! {
         <div id="base-details">
             <p>"Manifest " <code id="base-digest">{m.digest().to_string()}</code></p>

@@ -20,7 +20,12 @@ use crate::worker::{self, FromWorker};
 pub enum Merge {
     Idle,
     /// Reading layer `layer` (from 1) of `layers`: `done` of `total` bytes fetched.
-    Reading { layer: usize, layers: usize, done: u64, total: u64 },
+    Reading {
+        layer: usize,
+        layers: usize,
+        done: u64,
+        total: u64,
+    },
     Done,
     Failed(String),
 }
@@ -30,7 +35,9 @@ impl Merge {
     pub fn describe(&self) -> String {
         match self {
             Merge::Idle => String::new(),
-            Merge::Reading { layer, layers, done, total } => format!("reading layer {layer} of {layers}: {} of {}…", human(*done), human(*total)),
+            Merge::Reading { layer, layers, done, total } => {
+                format!("reading layer {layer} of {layers}: {} of {}…", human(*done), human(*total))
+            }
             Merge::Done => "complete".to_owned(),
             Merge::Failed(e) => e.clone(),
         }
@@ -65,7 +72,12 @@ pub fn start_merge(
             let next = match msg {
                 FromWorker::Reading { layer, layers } => {
                     at = (layer, layers);
-                    Merge::Reading { layer, layers, done: 0, total: layer.checked_sub(1).and_then(|i| sizes.get(i)).copied().unwrap_or(0) }
+                    Merge::Reading {
+                        layer,
+                        layers,
+                        done: 0,
+                        total: layer.checked_sub(1).and_then(|i| sizes.get(i)).copied().unwrap_or(0),
+                    }
                 }
                 FromWorker::Progress { done, total } => Merge::Reading { layer: at.0, layers: at.1, done, total },
                 FromWorker::Merged { entries: batch } => {

@@ -27,9 +27,12 @@ pub fn PushSection(page: Page) -> impl IntoView {
         page.error.set(None);
         result.set(None);
         lines.set(Vec::new());
-        let (Some(base), Some(image), Some(built), Some(blob)) =
-            (page.base_ref.get_untracked(), page.image.get_untracked(), page.built.get_untracked(), page.blob.get_value())
-        else {
+        let (Some(base), Some(image), Some(built), Some(blob)) = (
+            page.base_ref.get_untracked(),
+            page.image.get_untracked(),
+            page.built.get_untracked(),
+            page.blob.get_value(),
+        ) else {
             return page.fail("build the layer first");
         };
         let target_ref: Reference = match target.get_untracked().trim().parse() {

@@ -71,7 +71,9 @@ pub fn SaveSection(page: Page) -> impl IntoView {
         (Some(Which::Base), _) | (_, false) => Which::Base,
         _ => Which::Built,
     };
-    let name_text = move || typed.get().unwrap_or_else(|| page.base_ref.get().map(|b| default_name(&b, which())).unwrap_or_default());
+    let name_text = move || {
+        typed.get().unwrap_or_else(|| page.base_ref.get().map(|b| default_name(&b, which())).unwrap_or_default())
+    };
     let busy = move || matches!(state.get(), State::Saving(_));
     // Another base or another build: the old name and result no longer apply.
     Effect::new(move |_| {
@@ -107,7 +109,14 @@ pub fn SaveSection(page: Page) -> impl IntoView {
         } else {
             None
         };
-        let job = SaveJob { base, login: page.login.get_untracked(), image, built, name: name.clone(), archive: page.archive.get_value() };
+        let job = SaveJob {
+            base,
+            login: page.login.get_untracked(),
+            image,
+            built,
+            name: name.clone(),
+            archive: page.archive.get_value(),
+        };
         state.set(State::Saving(SaveProgress::default()));
         spawn_local(async move {
             let out = match request {
@@ -151,11 +160,14 @@ pub fn SaveSection(page: Page) -> impl IntoView {
                     {format!(" {} of {} of blobs, {} written", human(p.done), human(p.total), human(p.written))}</div>
             }.into_any())
         }
-        State::Saved { file, size, name } => Some(view! {
-            <p id="save-status" data-done="true">"Saved " <code id="save-file">{file.clone()}</code>
-                {format!(" ({size} bytes), the image named {name}; load it with ")}
-                <code>{format!("docker load -i {file}")}</code></p>
-        }.into_any()),
+        State::Saved { file, size, name } => Some(
+            view! {
+                <p id="save-status" data-done="true">"Saved " <code id="save-file">{file.clone()}</code>
+                    {format!(" ({size} bytes), the image named {name}; load it with ")}
+                    <code>{format!("docker load -i {file}")}</code></p>
+            }
+            .into_any(),
+        ),
     };
     view! {
         <Show when=move || page.image.with(Option::is_some)>

@@ -36,7 +36,10 @@ impl Edits {
             entrypoint: command("Entrypoint", &self.entrypoint)?,
             cmd: command("Cmd", &self.cmd)?,
             working_dir: Some(self.workdir.trim().to_owned()).filter(|w| !w.is_empty()),
-            labels: lines(&self.labels).iter().map(|l| ConfigChanges::parse_key_value(l).map_err(|e| format!("Labels: {e}"))).collect::<Result<_, _>>()?,
+            labels: lines(&self.labels)
+                .iter()
+                .map(|l| ConfigChanges::parse_key_value(l).map_err(|e| format!("Labels: {e}")))
+                .collect::<Result<_, _>>()?,
         })
     }
 

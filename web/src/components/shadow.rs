@@ -26,7 +26,8 @@ fn planned(page: Page) -> Result<Vec<Entry<()>>, String> {
         plan.add(path, EntryKind::File { mode, size: row.size, source: () }).map_err(|e| e.to_string())?;
     }
     for delete in page.deletes.get() {
-        plan.add(LayerPath::new(&delete).map_err(|e| e.to_string())?, EntryKind::Whiteout).map_err(|e| e.to_string())?;
+        plan.add(LayerPath::new(&delete).map_err(|e| e.to_string())?, EntryKind::Whiteout)
+            .map_err(|e| e.to_string())?;
     }
     Ok(plan.into_entries())
 }
@@ -59,7 +60,12 @@ fn report_view(report: Shadowing) -> impl IntoView {
         .map(|d| {
             let missing = d.base.is_none();
             let found = match &d.base {
-                Some((kind, layer)) => format!("removes {} (layer {layer}): {} paths, {} of files", kind.name(), d.removed, human(d.removed_bytes)),
+                Some((kind, layer)) => format!(
+                    "removes {} (layer {layer}): {} paths, {} of files",
+                    kind.name(),
+                    d.removed,
+                    human(d.removed_bytes)
+                ),
                 None => "not in the base: this whiteout deletes nothing".to_owned(),
             };
             view! {
@@ -113,7 +119,9 @@ pub fn ShadowSection(page: Page) -> impl IntoView {
             Err(e) => view! { <p id="shadow-plan-error" class="error">{e}</p> }.into_any(),
         })
     };
-    let planning = move || page.image.with(Option::is_some) && (page.rows.with(|r| !r.is_empty()) || page.deletes.with(|d| !d.is_empty()));
+    let planning = move || {
+        page.image.with(Option::is_some) && (page.rows.with(|r| !r.is_empty()) || page.deletes.with(|d| !d.is_empty()))
+    };
     let busy = move || matches!(state.get(), Merge::Reading { .. });
     view! {
         <Show when=planning>

@@ -160,7 +160,9 @@ pub fn run(args: Args) -> Result<()> {
         }
         (base, target, output) => {
             if args.all_platforms {
-                bail!("--all-platforms works with a registry base pushed to a registry; an archive holds one image here");
+                bail!(
+                    "--all-platforms works with a registry base pushed to a registry; an archive holds one image here"
+                );
             }
             let job = archive::ArchiveJob { base, target, output, platform, changes, progress };
             runtime.block_on(job.run(&access, new_layer, layer.path()))?
@@ -208,7 +210,9 @@ impl Job {
             }
             Manifest::Index(index) => {
                 let wanted = self.platform.clone().unwrap_or_else(crate::resolve::host_platform);
-                let entry = wanted.select(&index.manifests).with_context(|| format!("choosing a platform from {}", self.base))?;
+                let entry = wanted
+                    .select(&index.manifests)
+                    .with_context(|| format!("choosing a platform from {}", self.base))?;
                 self.progress.step(format!("platform {wanted}: {}", entry.digest));
                 (vec![source.image_manifest(repo, &entry.digest).await?], None)
             }
@@ -217,10 +221,12 @@ impl Job {
         // Compute every new config and manifest before pushing anything.
         let mut appended = Vec::new();
         for image in &images {
-            let config = source.config(repo, image).await.with_context(|| format!("reading the config of {}", self.base))?;
+            let config =
+                source.config(repo, image).await.with_context(|| format!("reading the config of {}", self.base))?;
             appended.push(mutate::append(image, &config, std::slice::from_ref(&new_layer), &self.changes)?);
         }
-        let appendages: Vec<Appendage> = images.iter().zip(&appended).map(|(base, appended)| Appendage { base, appended }).collect();
+        let appendages: Vec<Appendage> =
+            images.iter().zip(&appended).map(|(base, appended)| Appendage { base, appended }).collect();
         let route = Route {
             source: &source,
             source_repository: repo,
@@ -258,7 +264,8 @@ fn command_words(flag: &str, s: &str) -> Result<Vec<String>> {
 /// The `created` timestamp: the given one, checked and normalised, or now.
 fn created_time(given: Option<&str>) -> Result<String> {
     let time = match given {
-        Some(t) => humantime::parse_rfc3339_weak(t).with_context(|| format!("--created {t:?} is not an RFC 3339 time like 2024-01-31T12:00:00Z"))?,
+        Some(t) => humantime::parse_rfc3339_weak(t)
+            .with_context(|| format!("--created {t:?} is not an RFC 3339 time like 2024-01-31T12:00:00Z"))?,
         None => SystemTime::now(),
     };
     Ok(humantime::format_rfc3339_seconds(time).to_string())

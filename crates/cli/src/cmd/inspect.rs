@@ -51,20 +51,28 @@ pub fn run(args: Args) -> Result<()> {
         let manifest = Manifest::parse(&reference.to_string(), fetched.raw, fetched.content_type.as_deref())?;
         let wants_image = args.raw || args.config || platform.is_some();
         let image = match manifest {
-            Manifest::Index(index) if !wants_image => return print(&Report::Index(IndexReport::new(&index)), &reference, args.json),
+            Manifest::Index(index) if !wants_image => {
+                return print(&Report::Index(IndexReport::new(&index)), &reference, args.json)
+            }
             manifest => resolve::image(&client, &reference, manifest, platform.as_ref()).await?,
         };
         if args.config {
-            let config = client.blob_bytes(repository, &image.config.digest).await.with_context(|| format!("reading the config of {reference}"))?;
+            let config = client
+                .blob_bytes(repository, &image.config.digest)
+                .await
+                .with_context(|| format!("reading the config of {reference}"))?;
             return write_stdout(&config);
         }
         if args.raw {
             return write_stdout(image.raw());
         }
         let config = match image.config.media_type {
-            MediaType::DockerConfig | MediaType::OciConfig => {
-                Some(client.config(repository, &image).await.with_context(|| format!("reading the config of {reference}"))?)
-            }
+            MediaType::DockerConfig | MediaType::OciConfig => Some(
+                client
+                    .config(repository, &image)
+                    .await
+                    .with_context(|| format!("reading the config of {reference}"))?,
+            ),
             _ => None,
         };
         print(&Report::Image(Box::new(ImageReport::new(&image, config.as_ref()))), &reference, args.json)
@@ -102,7 +110,13 @@ fn render_index(index: &IndexReport, reference: &Reference) -> String {
     let _ = writeln!(s, "{reference}");
     let _ = writeln!(s, "  index       {}  {}  {}", index.digest, index.media_type, human(index.size));
     let _ = writeln!(s, "\n{} manifests:", index.manifests.len());
-    let width = index.manifests.iter().filter_map(|m| m.platform.as_ref().map(String::len)).max().unwrap_or(1).max("PLATFORM".len());
+    let width = index
+        .manifests
+        .iter()
+        .filter_map(|m| m.platform.as_ref().map(String::len))
+        .max()
+        .unwrap_or(1)
+        .max("PLATFORM".len());
     let _ = writeln!(s, "  {:<width$}  {:>10}  {:<71}  MEDIA TYPE", "PLATFORM", "SIZE", "DIGEST");
     for m in &index.manifests {
         let platform = m.platform.as_deref().unwrap_or("-");
@@ -114,7 +128,11 @@ fn render_index(index: &IndexReport, reference: &Reference) -> String {
                 let _ = write!(s, "  (attestation of {})", m.describes.as_deref().unwrap_or("an unnamed image"));
             }
             Role::Artifact => {
-                let _ = write!(s, "  (artifact{})", m.artifact_type.as_deref().map(|t| format!(": {t}")).unwrap_or_default());
+                let _ = write!(
+                    s,
+                    "  (artifact{})",
+                    m.artifact_type.as_deref().map(|t| format!(": {t}")).unwrap_or_default()
+                );
             }
         }
         s.push('\n');
@@ -145,7 +163,13 @@ fn render_image(image: &ImageReport, reference: &Reference) -> String {
                 None if h.empty_layer => "no layer".to_owned(),
                 None => "no layer (the manifest has fewer layers than the history)".to_owned(),
             };
-            let _ = writeln!(s, "  {:>3}  {:<width$}  {made:<22}  {}", i + 1, h.created.as_deref().unwrap_or("-"), one_line(what));
+            let _ = writeln!(
+                s,
+                "  {:>3}  {:<width$}  {made:<22}  {}",
+                i + 1,
+                h.created.as_deref().unwrap_or("-"),
+                one_line(what)
+            );
         }
     }
     let _ = writeln!(s, "\nlayers: {} ({} in total)", image.layers.len(), human(image.layers_size));
@@ -156,7 +180,9 @@ fn render_image(image: &ImageReport, reference: &Reference) -> String {
 }
 
 fn render_config(s: &mut String, c: &Summary) {
-    let words = |w: &Option<Vec<String>>| w.as_ref().map(|w| serde_json::to_string(w).unwrap_or_default()).unwrap_or_else(|| "-".into());
+    let words = |w: &Option<Vec<String>>| {
+        w.as_ref().map(|w| serde_json::to_string(w).unwrap_or_default()).unwrap_or_else(|| "-".into())
+    };
     let or_dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
     let _ = writeln!(s, "  platform    {}", c.platform);
     let _ = writeln!(s, "  created     {}", or_dash(&c.created));
@@ -216,7 +242,10 @@ mod tests {
         assert_eq!(human(532), "532 B");
         assert_eq!(human(1536), "1.5 KiB");
         assert_eq!(human(3 << 20), "3.0 MiB");
-        assert_eq!(one_line("/bin/sh -c  apt-get update \\\n && apt-get install x"), "/bin/sh -c apt-get update \\ && apt-get install x");
+        assert_eq!(
+            one_line("/bin/sh -c  apt-get update \\\n && apt-get install x"),
+            "/bin/sh -c apt-get update \\ && apt-get install x"
+        );
         assert!(one_line(&"x ".repeat(200)).ends_with('…'));
     }
 }

@@ -69,7 +69,9 @@ pub fn run(args: Args) -> Result<()> {
     registries.dedup();
     let access = args.registry.access(registries)?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let pushed = runtime.block_on(push_all(&archive, &found, &pushes, &access, compress, progress)).with_context(|| format!("loading {shown}"))?;
+    let pushed = runtime
+        .block_on(push_all(&archive, &found, &pushes, &access, compress, progress))
+        .with_context(|| format!("loading {shown}"))?;
     for line in pushed {
         println!("{line}");
     }
@@ -80,8 +82,17 @@ pub fn run(args: Args) -> Result<()> {
 fn names(found: &[Found], target: Option<Reference>, shown: &str) -> Result<Vec<(usize, Reference)>> {
     if let Some(target) = target {
         if found.len() != 1 {
-            let list: Vec<String> = found.iter().map(|f| format!("{} {}", f.origin, f.names.iter().map(ToString::to_string).collect::<Vec<_>>().join(" "))).collect();
-            bail!("{shown} holds {} images ({}); -t names one image, so leave it out to push each under its own names", found.len(), list.join("; "));
+            let list: Vec<String> = found
+                .iter()
+                .map(|f| {
+                    format!("{} {}", f.origin, f.names.iter().map(ToString::to_string).collect::<Vec<_>>().join(" "))
+                })
+                .collect();
+            bail!(
+                "{shown} holds {} images ({}); -t names one image, so leave it out to push each under its own names",
+                found.len(),
+                list.join("; ")
+            );
         }
         return Ok(vec![(0, target)]);
     }
@@ -99,9 +110,13 @@ fn names(found: &[Found], target: Option<Reference>, shown: &str) -> Result<Vec<
 fn summary(found: &Found, compress: bool) -> String {
     let digest = found.top().1.digest;
     match &found.content {
-        Content::Image(image) if image.built => match image.layers.iter().filter(|l| gzips(image, l, compress)).count() {
+        Content::Image(image) if image.built => match image.layers.iter().filter(|l| gzips(image, l, compress)).count()
+        {
             0 => format!("{digest} ({}, manifest built from manifest.json)", layers(image.layers.len())),
-            n => format!("{}, manifest built from manifest.json; {n} uncompressed, gzipped on the way up", layers(image.layers.len())),
+            n => format!(
+                "{}, manifest built from manifest.json; {n} uncompressed, gzipped on the way up",
+                layers(image.layers.len())
+            ),
         },
         Content::Image(image) => format!("{digest} ({}, manifest from the archive)", layers(image.layers.len())),
         Content::Index { manifests, .. } => format!("{digest} (an index of {} manifests)", manifests.len()),
@@ -131,7 +146,10 @@ fn manifests_as_pushed(found: &[Found], pushed: &Pushed, compress: bool) -> Resu
         let mut layers = Vec::new();
         for layer in &image.layers {
             let descriptor = if gzips(image, layer, compress) {
-                pushed.gzipped.get(&layer.descriptor.digest).with_context(|| format!("layer {} was not pushed", layer.descriptor.digest))?
+                pushed
+                    .gzipped
+                    .get(&layer.descriptor.digest)
+                    .with_context(|| format!("layer {} was not pushed", layer.descriptor.digest))?
             } else {
                 &layer.descriptor
             };
@@ -150,7 +168,14 @@ fn layers(n: usize) -> String {
     }
 }
 
-async fn push_all(archive: &ArchiveFile, found: &[Found], pushes: &[(usize, Reference)], access: &Access, compress: bool, progress: Progress) -> Result<Vec<String>> {
+async fn push_all(
+    archive: &ArchiveFile,
+    found: &[Found],
+    pushes: &[(usize, Reference)],
+    access: &Access,
+    compress: bool,
+    progress: Progress,
+) -> Result<Vec<String>> {
     let mut clients: BTreeMap<String, Client<Native>> = BTreeMap::new();
     // One destination per repository, in the order the names came.
     let mut destinations: Vec<(Reference, Vec<(usize, Reference)>)> = Vec::new();
@@ -169,7 +194,11 @@ async fn push_all(archive: &ArchiveFile, found: &[Found], pushes: &[(usize, Refe
     let mut pushed = Pushed::default();
     let mut holder: BTreeMap<String, String> = BTreeMap::new();
     for (repo, list) in &destinations {
-        let dest = Destination { client: client(repo)?, repository: repo.repository().to_owned(), mount_from: holder.get(repo.registry()).cloned() };
+        let dest = Destination {
+            client: client(repo)?,
+            repository: repo.repository().to_owned(),
+            mount_from: holder.get(repo.registry()).cloned(),
+        };
         // Each blob once per repository; a plain layer that goes up gzipped is another blob
         // than the same layer pushed as stored.
         let mut seen: BTreeSet<(Digest, bool)> = BTreeSet::new();
@@ -182,7 +211,11 @@ async fn push_all(archive: &ArchiveFile, found: &[Found], pushes: &[(usize, Refe
                         continue;
                     }
                     let source = archive.blob(blob);
-                    blobs.push(if gzip { Upload::Gzip(source) } else { Upload::Blob(blob.descriptor.clone(), Blob::Archive(source)) });
+                    blobs.push(if gzip {
+                        Upload::Gzip(source)
+                    } else {
+                        Upload::Blob(blob.descriptor.clone(), Blob::Archive(source))
+                    });
                 }
             }
         }
@@ -205,7 +238,11 @@ async fn push_all(archive: &ArchiveFile, found: &[Found], pushes: &[(usize, Refe
             let mut puts = Vec::new();
             if let Content::Index { manifests, .. } = &f.content {
                 for image in manifests.iter().filter(|m| !done.contains(m.manifest.digest())) {
-                    puts.push(ManifestPut { bytes: image.manifest.raw(), media_type: image.manifest.media_type(), reference: image.manifest.digest().to_string() });
+                    puts.push(ManifestPut {
+                        bytes: image.manifest.raw(),
+                        media_type: image.manifest.media_type(),
+                        reference: image.manifest.digest().to_string(),
+                    });
                 }
             }
             let reference = match (name.tag(), name.digest()) {

@@ -75,9 +75,10 @@ pub fn run(args: Args) -> Result<()> {
                 let mut flattener = Flattener::new();
                 for (i, layer) in layers.iter().enumerate() {
                     let what = format!("reading layer {} ({}) of {reference}", i + 1, layer.digest);
-                    let entries = read_layer(&client, repository, layer, |entries| Ok(entries.collect::<Result<Vec<_>, _>>()?))
-                        .await
-                        .context(what)?;
+                    let entries =
+                        read_layer(&client, repository, layer, |entries| Ok(entries.collect::<Result<Vec<_>, _>>()?))
+                            .await
+                            .context(what)?;
                     flattener.apply(&entries);
                 }
                 let mut out = Output::new(json);
@@ -90,7 +91,12 @@ pub fn run(args: Args) -> Result<()> {
     });
     match listed {
         // `layerize ls … | head`: the reader went away, which is not a failure.
-        Err(e) if e.chain().any(|c| c.downcast_ref::<io::Error>().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)) => Ok(()),
+        Err(e)
+            if e.chain()
+                .any(|c| c.downcast_ref::<io::Error>().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)) =>
+        {
+            Ok(())
+        }
         other => other,
     }
 }
@@ -114,7 +120,15 @@ impl Output {
         if self.json {
             return self.json_line(entry);
         }
-        let line = Line { kind: &entry.kind, mode: entry.mode, uid: entry.uid, gid: entry.gid, size: entry.size, layer: None, path: &entry.path };
+        let line = Line {
+            kind: &entry.kind,
+            mode: entry.mode,
+            uid: entry.uid,
+            gid: entry.gid,
+            size: entry.size,
+            layer: None,
+            path: &entry.path,
+        };
         writeln!(self.out, "{line}")?;
         self.tick()
     }
@@ -123,8 +137,15 @@ impl Output {
         if self.json {
             return self.json_line(entry);
         }
-        let line =
-            Line { kind: &entry.kind, mode: entry.mode, uid: entry.uid, gid: entry.gid, size: entry.size, layer: Some(entry.layer), path: &entry.path };
+        let line = Line {
+            kind: &entry.kind,
+            mode: entry.mode,
+            uid: entry.uid,
+            gid: entry.gid,
+            size: entry.size,
+            layer: Some(entry.layer),
+            path: &entry.path,
+        };
         writeln!(self.out, "{line}")?;
         self.tick()
     }
@@ -200,7 +221,8 @@ fn type_char(kind: &Kind) -> char {
 
 /// `rwxr-xr-x`, with setuid, setgid and sticky bits as `ls -l` shows them.
 fn permissions(mode: u32) -> String {
-    let mut s: Vec<u8> = b"rwxrwxrwx".iter().enumerate().map(|(i, c)| if mode & (0o400 >> i) != 0 { *c } else { b'-' }).collect();
+    let mut s: Vec<u8> =
+        b"rwxrwxrwx".iter().enumerate().map(|(i, c)| if mode & (0o400 >> i) != 0 { *c } else { b'-' }).collect();
     for (bit, at, set, unset) in [(0o4000, 2, b's', b'S'), (0o2000, 5, b's', b'S'), (0o1000, 8, b't', b'T')] {
         if mode & bit != 0 {
             s[at] = if s[at] == b'-' { unset } else { set };
@@ -215,11 +237,15 @@ mod tests {
 
     #[test]
     fn lines_read_like_tar_tv() {
-        let line = |kind: &Kind, mode, layer, path| Line { kind, mode, uid: 0, gid: 0, size: 5, layer, path }.to_string();
+        let line =
+            |kind: &Kind, mode, layer, path| Line { kind, mode, uid: 0, gid: 0, size: 5, layer, path }.to_string();
         assert_eq!(line(&Kind::File, 0o4755, None, "/usr/bin/su"), "-rwsr-xr-x 0/0                5 /usr/bin/su");
         assert_eq!(line(&Kind::Dir, 0o1777, Some(2), "/tmp"), "drwxrwxrwt 0/0                5 L2   /tmp");
         let wh = Kind::Whiteout { hides: "/etc/motd".into() };
-        assert_eq!(line(&wh, 0, None, "/etc/.wh.motd"), "---------- 0/0                5 /etc/.wh.motd  (whiteout: deletes /etc/motd)");
+        assert_eq!(
+            line(&wh, 0, None, "/etc/.wh.motd"),
+            "---------- 0/0                5 /etc/.wh.motd  (whiteout: deletes /etc/motd)"
+        );
         let dev = Kind::CharDevice { major: 1, minor: 3 };
         assert_eq!(line(&dev, 0o666, None, "/dev/null"), "crw-rw-rw- 0/0              1,3 /dev/null");
         assert_eq!(permissions(0o2644), "rw-r-Sr--");

@@ -3,6 +3,6 @@
 pub mod append;
 pub mod inspect;
 pub mod layer;
-pub mod ls;
 pub mod load;
+pub mod ls;
 pub mod save;

@@ -58,7 +58,13 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
-async fn save(refs: &[Reference], platform: Option<&Platform>, access: &Access, output: &std::path::Path, progress: Progress) -> Result<Vec<String>> {
+async fn save(
+    refs: &[Reference],
+    platform: Option<&Platform>,
+    access: &Access,
+    output: &std::path::Path,
+    progress: Progress,
+) -> Result<Vec<String>> {
     let mut clients: BTreeMap<String, Client<Native>> = BTreeMap::new();
     for r in refs {
         if !clients.contains_key(r.registry()) {
@@ -70,12 +76,19 @@ async fn save(refs: &[Reference], platform: Option<&Platform>, access: &Access, 
     for reference in refs {
         let client = clients.get(reference.registry()).context("no client for the registry")?;
         let repo = reference.repository();
-        let manifest = resolve::resolve_image(client, reference, platform, progress).await.with_context(|| format!("reading {reference}"))?;
-        let config = client.config(repo, &manifest).await.with_context(|| format!("reading the config of {reference}"))?;
+        let manifest = resolve::resolve_image(client, reference, platform, progress)
+            .await
+            .with_context(|| format!("reading {reference}"))?;
+        let config =
+            client.config(repo, &manifest).await.with_context(|| format!("reading the config of {reference}"))?;
         out.add_blob(&manifest.config, Blob::Memory(Bytes::copy_from_slice(config.raw()))).await?;
         for layer in &manifest.layers {
             let source = Blob::Remote { client, repository: repo, digest: layer.digest.clone() };
-            if out.add_blob(layer, source).await.with_context(|| format!("saving layer {} of {reference}", layer.digest))? {
+            if out
+                .add_blob(layer, source)
+                .await
+                .with_context(|| format!("saving layer {} of {reference}", layer.digest))?
+            {
                 progress.step(format!("blob {}: written ({} bytes)", layer.digest, layer.size));
             }
         }

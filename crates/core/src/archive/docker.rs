@@ -36,8 +36,8 @@ fn null_as_empty<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Erro
 /// Parses `manifest.json`, refusing member paths that leave the archive.
 pub fn parse_manifest_json(bytes: &[u8]) -> Result<Vec<ManifestEntry>, Error> {
     let bad = |problem: String| Error::InvalidMember { member: MANIFEST_JSON.into(), problem };
-    let entries: Vec<ManifestEntry> =
-        serde_json::from_slice(bytes).map_err(|e| bad(format!("is not a docker save manifest (a JSON list of images): {e}")))?;
+    let entries: Vec<ManifestEntry> = serde_json::from_slice(bytes)
+        .map_err(|e| bad(format!("is not a docker save manifest (a JSON list of images): {e}")))?;
     if entries.is_empty() {
         return Err(bad("lists no images".into()));
     }
@@ -58,10 +58,14 @@ pub fn docker_manifest(what: &str, config: &Descriptor, layers: &[Descriptor]) -
         "config": config.to_json(),
         "layers": layers.iter().map(Descriptor::to_json).collect::<Vec<_>>(),
     });
-    let bytes = serde_json::to_vec(&doc).map_err(|e| Error::InvalidMember { member: MANIFEST_JSON.into(), problem: e.to_string() })?;
+    let bytes = serde_json::to_vec(&doc)
+        .map_err(|e| Error::InvalidMember { member: MANIFEST_JSON.into(), problem: e.to_string() })?;
     match Manifest::parse(what, bytes, None)? {
         Manifest::Image(manifest) => Ok(manifest),
-        Manifest::Index(_) => Err(Error::InvalidMember { member: MANIFEST_JSON.into(), problem: format!("{what} built an index, not a manifest") }),
+        Manifest::Index(_) => Err(Error::InvalidMember {
+            member: MANIFEST_JSON.into(),
+            problem: format!("{what} built an index, not a manifest"),
+        }),
     }
 }
 
@@ -119,7 +123,8 @@ mod tests {
 
     #[test]
     fn bad_manifests_name_the_member_and_entry() {
-        let e = parse_manifest_json(br#"[{"Config":"c.json","RepoTags":[],"Layers":["../../etc/passwd"]}]"#).unwrap_err();
+        let e =
+            parse_manifest_json(br#"[{"Config":"c.json","RepoTags":[],"Layers":["../../etc/passwd"]}]"#).unwrap_err();
         assert!(matches!(&e, Error::InvalidMember { member, .. } if member == "manifest.json"), "{e}");
         assert!(e.to_string().contains("image 1") && e.to_string().contains("`..`"), "{e}");
         assert!(parse_manifest_json(b"{}").is_err());

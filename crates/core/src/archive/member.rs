@@ -27,7 +27,8 @@ pub fn normalize(raw: &str) -> Result<Option<String>, Error> {
 
 /// Like [`normalize`], for a name that must not be the root (a file someone points at).
 pub fn normalize_file(raw: &str) -> Result<String, Error> {
-    normalize(raw)?.ok_or_else(|| Error::InvalidMemberPath { path: raw.to_owned(), problem: "names the archive root, not a file" })
+    normalize(raw)?
+        .ok_or_else(|| Error::InvalidMemberPath { path: raw.to_owned(), problem: "names the archive root, not a file" })
 }
 
 /// Where a symbolic link at `member` pointing at `target` leads: relative to the link's
@@ -94,7 +95,10 @@ mod tests {
         assert_eq!(resolve_symlink("b/layer.tar", "other.tar").unwrap(), "b/other.tar");
         assert_eq!(resolve_symlink("top.tar", "./x/y").unwrap(), "x/y");
         for (member, target) in [("b/layer.tar", "../../x"), ("a", "/etc/passwd"), ("a/b", "..")] {
-            assert!(matches!(resolve_symlink(member, target), Err(Error::InvalidMemberPath { .. })), "{member} -> {target}");
+            assert!(
+                matches!(resolve_symlink(member, target), Err(Error::InvalidMemberPath { .. })),
+                "{member} -> {target}"
+            );
         }
     }
 }

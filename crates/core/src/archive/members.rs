@@ -56,7 +56,9 @@ impl Members {
         for entry in entries {
             let entry = entry.map_err(|e| match &last {
                 None => Error::InvalidArchive { problem: "is not a tar: its first block is not a tar header".into() },
-                Some(last) => Error::InvalidArchive { problem: format!("is not a complete, readable tar after member {last:?}: {}", first_line(&e)) },
+                Some(last) => Error::InvalidArchive {
+                    problem: format!("is not a complete, readable tar after member {last:?}: {}", first_line(&e)),
+                },
             })?;
             let raw_path = entry.path_bytes();
             let raw = std::str::from_utf8(&raw_path).map_err(|_| Error::InvalidMemberPath {
@@ -70,7 +72,11 @@ impl Members {
                     let offset = entry.raw_file_position();
                     let size = entry.size();
                     if offset.saturating_add(size) > len {
-                        return Err(Error::TruncatedMember { member: path, needed: size, available: len.saturating_sub(offset) });
+                        return Err(Error::TruncatedMember {
+                            member: path,
+                            needed: size,
+                            available: len.saturating_sub(offset),
+                        });
                     }
                     Kind::File { offset, size }
                 }
@@ -99,7 +105,9 @@ impl Members {
                     let member = if current == wanted { wanted } else { format!("{wanted} (a link to {current})") };
                     return Err(Error::MissingMember { member, named_by: named_by.to_owned() });
                 }
-                Some(Kind::File { offset, size }) => return Ok(FileMember { path: current, offset: *offset, size: *size }),
+                Some(Kind::File { offset, size }) => {
+                    return Ok(FileMember { path: current, offset: *offset, size: *size })
+                }
                 Some(Kind::Symlink(target)) => current = resolve_symlink(&current, target)?,
                 Some(Kind::Hardlink(target)) => current.clone_from(target),
                 Some(Kind::Dir | Kind::Other) => {
@@ -107,7 +115,10 @@ impl Members {
                 }
             }
         }
-        Err(Error::InvalidMember { member: wanted, problem: format!("more than {MAX_LINKS} links deep (a link loop?)") })
+        Err(Error::InvalidMember {
+            member: wanted,
+            problem: format!("more than {MAX_LINKS} links deep (a link loop?)"),
+        })
     }
 
     /// Whether `name` exists (as anything: file, link, directory).
@@ -154,7 +165,11 @@ impl FileMember {
         let mut bytes = Vec::with_capacity(self.size as usize);
         self.reader(reader)?.read_to_end(&mut bytes).map_err(|source| self.read_error(source))?;
         if bytes.len() as u64 != self.size {
-            return Err(Error::TruncatedMember { member: self.path.clone(), needed: self.size, available: bytes.len() as u64 });
+            return Err(Error::TruncatedMember {
+                member: self.path.clone(),
+                needed: self.size,
+                available: bytes.len() as u64,
+            });
         }
         Ok(bytes)
     }
@@ -217,7 +232,9 @@ pub(crate) mod tests {
         assert_eq!(a.read_all(&mut Cursor::new(&tar)).unwrap(), b"layer bytes");
         assert!(members.has_file("manifest.json"));
         match members.file("d/layer.tar", "manifest.json") {
-            Err(Error::MissingMember { member, named_by }) => assert_eq!((member.as_str(), named_by.as_str()), ("d/layer.tar", "manifest.json")),
+            Err(Error::MissingMember { member, named_by }) => {
+                assert_eq!((member.as_str(), named_by.as_str()), ("d/layer.tar", "manifest.json"))
+            }
             other => panic!("{other:?}"),
         }
     }
@@ -229,7 +246,8 @@ pub(crate) mod tests {
         let abs = tar_of(&[("/etc/x", EntryType::Regular, b"x".to_vec(), None)]);
         assert!(matches!(Members::scan(Cursor::new(&abs)), Err(Error::InvalidMemberPath { .. })));
 
-        let whole = tar_of(&[("a", EntryType::Regular, vec![7u8; 2000], None), ("b", EntryType::Regular, b"x".to_vec(), None)]);
+        let whole =
+            tar_of(&[("a", EntryType::Regular, vec![7u8; 2000], None), ("b", EntryType::Regular, b"x".to_vec(), None)]);
         // Cut inside a's data: the seek over it lands past the end.
         let cut = &whole[..1000];
         match Members::scan(Cursor::new(cut)) {
@@ -241,6 +259,9 @@ pub(crate) mod tests {
         // Cut inside b's header.
         let cut = &whole[..512 + 2048 + 100];
         assert!(matches!(Members::scan(Cursor::new(cut)), Err(Error::InvalidArchive { .. })));
-        assert!(matches!(Members::scan(Cursor::new(b"{\"not\": \"a tar\"}".repeat(40))), Err(Error::InvalidArchive { .. })));
+        assert!(matches!(
+            Members::scan(Cursor::new(b"{\"not\": \"a tar\"}".repeat(40))),
+            Err(Error::InvalidArchive { .. })
+        ));
     }
 }

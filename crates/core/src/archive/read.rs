@@ -68,7 +68,10 @@ impl ArchivedImage {
 pub enum Content {
     Image(ArchivedImage),
     /// A whole index whose every manifest the archive holds.
-    Index { index: Index, manifests: Vec<ArchivedImage> },
+    Index {
+        index: Index,
+        manifests: Vec<ArchivedImage>,
+    },
 }
 
 /// One entry of an archive: an image or a complete index, and the names it carries.
@@ -85,9 +88,10 @@ impl Found {
     pub fn top(&self) -> (&[u8], Descriptor) {
         match &self.content {
             Content::Image(image) => (image.manifest.raw(), image.manifest.descriptor()),
-            Content::Index { index, .. } => {
-                (index.raw(), Descriptor::new(index.media_type().clone(), index.digest().clone(), index.raw().len() as u64))
-            }
+            Content::Index { index, .. } => (
+                index.raw(),
+                Descriptor::new(index.media_type().clone(), index.digest().clone(), index.raw().len() as u64),
+            ),
         }
     }
 
@@ -102,25 +106,31 @@ impl Found {
 /// The one container image an archive holds (the base of an append): its manifest, config
 /// and layer blobs. An index is narrowed to `platform`'s image; an archive of several images,
 /// or of an artifact, is refused in words.
-pub fn single_image(found: Vec<Found>, platform: &Platform) -> Result<(ImageManifest, Config, Vec<ArchivedBlob>), Error> {
+pub fn single_image(
+    found: Vec<Found>,
+    platform: &Platform,
+) -> Result<(ImageManifest, Config, Vec<ArchivedBlob>), Error> {
     let [found] = <[Found; 1]>::try_from(found).map_err(|all| {
         let names: Vec<String> = all.iter().map(|f| f.origin.clone()).collect();
-        Error::InvalidArchive { problem: format!("holds {} images ({}), where one is needed", all.len(), names.join(", ")) }
+        Error::InvalidArchive {
+            problem: format!("holds {} images ({}), where one is needed", all.len(), names.join(", ")),
+        }
     })?;
     let origin = found.origin;
     let image = match found.content {
         Content::Image(image) => image,
         Content::Index { index, manifests } => {
             let entry = platform.select(&index.manifests)?;
-            manifests
-                .into_iter()
-                .find(|m| m.manifest.digest() == &entry.digest)
-                .ok_or_else(|| Error::InvalidArchive { problem: format!("lacks image {} of its index ({origin})", entry.digest) })?
+            manifests.into_iter().find(|m| m.manifest.digest() == &entry.digest).ok_or_else(|| {
+                Error::InvalidArchive { problem: format!("lacks image {} of its index ({origin})", entry.digest) }
+            })?
         }
     };
     let Some(config) = image.config else {
         let media_type = &image.manifest.config.media_type;
-        return Err(Error::InvalidArchive { problem: format!("holds an artifact ({media_type}) at {origin}, not a container image") });
+        return Err(Error::InvalidArchive {
+            problem: format!("holds an artifact ({media_type}) at {origin}, not a container image"),
+        });
     };
     Ok((image.manifest, config, image.layers))
 }
@@ -150,7 +160,8 @@ pub fn find_images<R: Read + Seek>(
     let entries = parse_manifest_json(&bytes)?;
     // Beside manifest.json the OCI layout only lends exact manifest bytes; an entry of it that
     // cannot be read (early Docker 25 wrote manifests without their layers) lends none.
-    let known: Vec<&ArchivedImage> = oci.iter().filter_map(|(_, node)| node.as_ref().ok()).flat_map(Node::images).collect();
+    let known: Vec<&ArchivedImage> =
+        oci.iter().filter_map(|(_, node)| node.as_ref().ok()).flat_map(Node::images).collect();
     let mut found = Vec::new();
     for (i, entry) in entries.iter().enumerate() {
         let origin = format!("{MANIFEST_JSON} image {}", i + 1);
@@ -158,7 +169,10 @@ pub fn find_images<R: Read + Seek>(
             .repo_tags
             .iter()
             .map(|t| {
-                t.parse::<Reference>().map_err(|e| Error::InvalidMember { member: MANIFEST_JSON.into(), problem: format!("image {}: RepoTags: {e}", i + 1) })
+                t.parse::<Reference>().map_err(|e| Error::InvalidMember {
+                    member: MANIFEST_JSON.into(),
+                    problem: format!("image {}: RepoTags: {e}", i + 1),
+                })
             })
             .collect::<Result<Vec<_>, _>>()?;
         let image = reader.docker_image(entry, &known, &origin)?;
@@ -177,7 +191,9 @@ impl Node {
     fn images(&self) -> Vec<&ArchivedImage> {
         match self {
             Node::Image(image) => vec![image],
-            Node::Index { children, .. } => children.iter().filter_map(|(_, c)| c.as_ref().ok()).flat_map(Node::images).collect(),
+            Node::Index { children, .. } => {
+                children.iter().filter_map(|(_, c)| c.as_ref().ok()).flat_map(Node::images).collect()
+            }
         }
     }
 }
@@ -210,16 +226,14 @@ impl<R: Read + Seek> Reader<'_, R> {
         match Manifest::parse(&member, bytes, Some(descriptor.media_type.as_str()))? {
             Manifest::Image(manifest) => Ok(Node::Image(Box::new(self.image(manifest, &member)?))),
             Manifest::Index(index) if depth < 2 => {
-                let children = index
-                    .manifests
-                    .iter()
-                    .map(|child| (child.clone(), self.node(child, &member, depth + 1)))
-                    .collect();
+                let children =
+                    index.manifests.iter().map(|child| (child.clone(), self.node(child, &member, depth + 1))).collect();
                 Ok(Node::Index { index, children })
             }
-            Manifest::Index(_) => {
-                Err(Error::InvalidMember { member, problem: "is an index nested three deep, which is not supported".into() })
-            }
+            Manifest::Index(_) => Err(Error::InvalidMember {
+                member,
+                problem: "is an index nested three deep, which is not supported".into(),
+            }),
         }
     }
 
@@ -240,11 +254,17 @@ impl<R: Read + Seek> Reader<'_, R> {
         let config = if is_image { Some(Config::parse(&config_member.path, config_bytes)?) } else { None };
         let diff_ids = match &config {
             Some(config) => {
-                let ids = config.diff_ids().map_err(|problem| Error::InvalidConfig { what: config_member.path.clone(), problem })?;
+                let ids = config
+                    .diff_ids()
+                    .map_err(|problem| Error::InvalidConfig { what: config_member.path.clone(), problem })?;
                 if ids.len() != manifest.layers.len() {
                     return Err(Error::InvalidMember {
                         member: member.to_owned(),
-                        problem: format!("has {} layers but its config lists {} diffIDs", manifest.layers.len(), ids.len()),
+                        problem: format!(
+                            "has {} layers but its config lists {} diffIDs",
+                            manifest.layers.len(),
+                            ids.len()
+                        ),
                     });
                 }
                 ids.into_iter().map(Some).collect()
@@ -263,7 +283,12 @@ impl<R: Read + Seek> Reader<'_, R> {
 
     /// A `manifest.json` image: the OCI layout's manifest for it when there is one with the
     /// same config and layer members, else a Docker v2 schema 2 manifest built over them.
-    fn docker_image(&mut self, entry: &ManifestEntry, known: &[&ArchivedImage], origin: &str) -> Result<ArchivedImage, Error> {
+    fn docker_image(
+        &mut self,
+        entry: &ManifestEntry,
+        known: &[&ArchivedImage],
+        origin: &str,
+    ) -> Result<ArchivedImage, Error> {
         let config_member = self.members.file(&entry.config, MANIFEST_JSON)?;
         let config_bytes = config_member.read_all(self.reader)?;
         let config_digest = Digest::sha256(&config_bytes);
@@ -281,11 +306,17 @@ impl<R: Read + Seek> Reader<'_, R> {
             return Ok((*image).clone());
         }
         let config = Config::parse(&config_member.path, config_bytes)?;
-        let diff_ids = config.diff_ids().map_err(|problem| Error::InvalidConfig { what: config_member.path.clone(), problem })?;
+        let diff_ids =
+            config.diff_ids().map_err(|problem| Error::InvalidConfig { what: config_member.path.clone(), problem })?;
         if diff_ids.len() != layer_members.len() {
             return Err(Error::InvalidMember {
                 member: MANIFEST_JSON.into(),
-                problem: format!("{origin} has {} layers but its config {} lists {} diffIDs", layer_members.len(), config_member.path, diff_ids.len()),
+                problem: format!(
+                    "{origin} has {} layers but its config {} lists {} diffIDs",
+                    layer_members.len(),
+                    config_member.path,
+                    diff_ids.len()
+                ),
             });
         }
         let mut layers = Vec::new();
@@ -300,12 +331,12 @@ impl<R: Read + Seek> Reader<'_, R> {
                     };
                     Descriptor::new(MediaType::DockerLayerGzip, digest, member.size)
                 }
-                Compression::Zstd => {
-                    return Err(Error::InvalidMember {
-                        member: member.path,
-                        problem: "is a zstd layer without an OCI manifest in the archive; Docker v2 schema 2 has no zstd layers".into(),
-                    })
-                }
+                Compression::Zstd => return Err(Error::InvalidMember {
+                    member: member.path,
+                    problem:
+                        "is a zstd layer without an OCI manifest in the archive; Docker v2 schema 2 has no zstd layers"
+                            .into(),
+                }),
             };
             layers.push(ArchivedBlob { descriptor, member, diff_id: Some(diff_id) });
         }
@@ -354,11 +385,10 @@ fn oci_only(nodes: OciEntries, platform: &Platform, platform_given: bool) -> Res
             Node::Index { index, children } => {
                 let complete = children.iter().all(|(_, c)| matches!(c, Ok(Node::Image(_))));
                 if complete {
-                    let manifests =
-                        children.into_iter().filter_map(|(_, c)| match c {
-                            Ok(Node::Image(image)) => Some(*image),
-                            _ => None,
-                        });
+                    let manifests = children.into_iter().filter_map(|(_, c)| match c {
+                        Ok(Node::Image(image)) => Some(*image),
+                        _ => None,
+                    });
                     Content::Index { index, manifests: manifests.collect() }
                 } else {
                     Content::Image(pick(&origin, children, platform, platform_given)?)
@@ -371,7 +401,12 @@ fn oci_only(nodes: OciEntries, platform: &Platform, platform_given: bool) -> Res
 }
 
 /// The image of a partly present index to take: the platform's, or the only one present.
-fn pick(origin: &str, children: Vec<(Descriptor, Result<Node, Error>)>, platform: &Platform, platform_given: bool) -> Result<ArchivedImage, Error> {
+fn pick(
+    origin: &str,
+    children: Vec<(Descriptor, Result<Node, Error>)>,
+    platform: &Platform,
+    platform_given: bool,
+) -> Result<ArchivedImage, Error> {
     let mut first_error = None;
     let mut present = Vec::new();
     for (descriptor, child) in children {
@@ -388,7 +423,9 @@ fn pick(origin: &str, children: Vec<(Descriptor, Result<Node, Error>)>, platform
     let chosen = if images.len() == 1 && !platform_given {
         images[0].digest.clone()
     } else if images.is_empty() {
-        return Err(first_error.unwrap_or_else(|| Error::InvalidArchive { problem: format!("has no image in {origin}") }));
+        return Err(
+            first_error.unwrap_or_else(|| Error::InvalidArchive { problem: format!("has no image in {origin}") })
+        );
     } else {
         platform.select(&descriptors)?.digest.clone()
     };
@@ -408,12 +445,20 @@ fn named_digest(path: &str) -> Option<Digest> {
 }
 
 fn check_bytes(member: &str, bytes: &[u8], digest: &Digest, size: Option<u64>) -> Result<(), Error> {
-    let mismatch = |what: &'static str, expected: String, found: String| Error::MemberMismatch { member: member.to_owned(), what, expected, found };
+    let mismatch = |what: &'static str, expected: String, found: String| Error::MemberMismatch {
+        member: member.to_owned(),
+        what,
+        expected,
+        found,
+    };
     if let Some(size) = size.filter(|s| *s != bytes.len() as u64) {
         return Err(mismatch("size", size.to_string(), bytes.len().to_string()));
     }
     if digest.algorithm() != "sha256" {
-        return Err(Error::InvalidMember { member: member.to_owned(), problem: format!("is named by a {} digest; only sha256 can be checked", digest.algorithm()) });
+        return Err(Error::InvalidMember {
+            member: member.to_owned(),
+            problem: format!("is named by a {} digest; only sha256 can be checked", digest.algorithm()),
+        });
     }
     let found = Digest::sha256(bytes);
     if &found != digest {
@@ -424,7 +469,12 @@ fn check_bytes(member: &str, bytes: &[u8], digest: &Digest, size: Option<u64>) -
 
 fn check_size(member: &FileMember, size: u64) -> Result<(), Error> {
     if member.size != size {
-        return Err(Error::MemberMismatch { member: member.path.clone(), what: "size", expected: size.to_string(), found: member.size.to_string() });
+        return Err(Error::MemberMismatch {
+            member: member.path.clone(),
+            what: "size",
+            expected: size.to_string(),
+            found: member.size.to_string(),
+        });
     }
     Ok(())
 }

@@ -51,7 +51,11 @@ impl BlobCheck {
     /// Takes the next bytes of the blob.
     pub fn update(&mut self, chunk: &[u8]) -> Result<(), Error> {
         if self.hasher.len() + chunk.len() as u64 > self.expected.size {
-            return Err(self.mismatch("size", self.expected.size.to_string(), format!("more than {}", self.expected.size)));
+            return Err(self.mismatch(
+                "size",
+                self.expected.size.to_string(),
+                format!("more than {}", self.expected.size),
+            ));
         }
         self.hasher.update(chunk);
         if let Some(inflate) = self.inflate.as_mut() {
@@ -67,7 +71,12 @@ impl BlobCheck {
         let BlobCheck { expected, hasher, inflate } = self;
         let size = hasher.len();
         let digest = hasher.finish();
-        let fail = |what: &'static str, want: String, found: String| Error::MemberMismatch { member: expected.member.clone(), what, expected: want, found };
+        let fail = |what: &'static str, want: String, found: String| Error::MemberMismatch {
+            member: expected.member.clone(),
+            what,
+            expected: want,
+            found,
+        };
         if size != expected.size {
             return Err(fail("size", expected.size.to_string(), size.to_string()));
         }
@@ -128,7 +137,13 @@ mod tests {
     }
 
     fn expect(blob: &[u8], diff_id: Option<Digest>, compression: Compression) -> Expected {
-        Expected { member: "blobs/sha256/x".into(), digest: Digest::sha256(blob), size: blob.len() as u64, diff_id, compression }
+        Expected {
+            member: "blobs/sha256/x".into(),
+            digest: Digest::sha256(blob),
+            size: blob.len() as u64,
+            diff_id,
+            compression,
+        }
     }
 
     #[test]

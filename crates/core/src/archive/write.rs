@@ -89,10 +89,14 @@ impl<W: Write> ArchiveWriter<W> {
     pub fn add_image(&mut self, manifest: &ImageManifest, config: &Config, names: &[Reference]) -> Result<(), Error> {
         let missing = std::iter::once(&manifest.config).chain(&manifest.layers).find(|d| !self.has_blob(&d.digest));
         if let Some(d) = missing {
-            return Err(Error::InvalidArchive { problem: format!("would list image {} without its blob {}", manifest.digest(), d.digest) });
+            return Err(Error::InvalidArchive {
+                problem: format!("would list image {} without its blob {}", manifest.digest(), d.digest),
+            });
         }
         if config.digest() != &manifest.config.digest {
-            return Err(Error::InvalidArchive { problem: format!("was given config {} for manifest {}", config.digest(), manifest.digest()) });
+            return Err(Error::InvalidArchive {
+                problem: format!("was given config {} for manifest {}", config.digest(), manifest.digest()),
+            });
         }
         self.add_blob(&manifest.descriptor(), manifest.raw())?;
 
@@ -153,9 +157,10 @@ impl<W: Write> ArchiveWriter<W> {
 
     fn header(&mut self, path: &str, size: u64, dir: bool) -> Result<(), Error> {
         let mut header = tar::Header::new_ustar();
-        header
-            .set_path(path)
-            .map_err(|_| Error::InvalidMemberPath { path: path.to_owned(), problem: "cannot be written in a ustar header" })?;
+        header.set_path(path).map_err(|_| Error::InvalidMemberPath {
+            path: path.to_owned(),
+            problem: "cannot be written in a ustar header",
+        })?;
         header.set_entry_type(if dir { tar::EntryType::Directory } else { tar::EntryType::Regular });
         header.set_mode(if dir { 0o755 } else { 0o644 });
         header.set_uid(0);
@@ -189,7 +194,12 @@ impl<W: Write> BlobWriter<'_, W> {
 
     pub fn finish(self) -> Result<(), Error> {
         let BlobWriter { archive, descriptor, hasher } = self;
-        let fail = |what: &'static str, expected: String, found: String| Error::MemberMismatch { member: blob_path(&descriptor.digest), what, expected, found };
+        let fail = |what: &'static str, expected: String, found: String| Error::MemberMismatch {
+            member: blob_path(&descriptor.digest),
+            what,
+            expected,
+            found,
+        };
         let written = hasher.len();
         if written != descriptor.size {
             return Err(fail("size", descriptor.size.to_string(), written.to_string()));

@@ -79,9 +79,17 @@ impl fmt::Debug for LayerPath {
 /// CLI, a `File` handle in the page): the plan never holds file contents.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EntryKind<S> {
-    File { mode: u32, size: u64, source: S },
-    Dir { mode: u32 },
-    Symlink { target: String },
+    File {
+        mode: u32,
+        size: u64,
+        source: S,
+    },
+    Dir {
+        mode: u32,
+    },
+    Symlink {
+        target: String,
+    },
     /// Deletes the path from lower layers (written as a `.wh.` whiteout).
     Whiteout,
 }
@@ -168,10 +176,8 @@ impl<S> Plan<S> {
     /// (mode 0755), so a runtime never has to invent one with a surprising mode.
     pub fn into_entries(self) -> Vec<Entry<S>> {
         let mut entries = self.entries;
-        let parents: Vec<LayerPath> = entries
-            .keys()
-            .flat_map(|p| p.ancestors().map(|a| LayerPath(a.to_owned())).collect::<Vec<_>>())
-            .collect();
+        let parents: Vec<LayerPath> =
+            entries.keys().flat_map(|p| p.ancestors().map(|a| LayerPath(a.to_owned())).collect::<Vec<_>>()).collect();
         for parent in parents {
             entries.entry(parent).or_insert(EntryKind::Dir { mode: MODE_EXEC });
         }
@@ -205,7 +211,11 @@ mod tests {
     fn paths_normalise() {
         assert_eq!(p("/usr//bin/./x").as_str(), "usr/bin/x");
         assert_eq!(p("a/").as_str(), "a");
-        for (bad, want) in [("/", "names the root directory, not a file"), ("a/../b", "`..` is not allowed in a layer path"), ("a\0b", "contains a NUL byte")] {
+        for (bad, want) in [
+            ("/", "names the root directory, not a file"),
+            ("a/../b", "`..` is not allowed in a layer path"),
+            ("a\0b", "contains a NUL byte"),
+        ] {
             match LayerPath::new(bad) {
                 Err(Error::InvalidLayerPath { problem, .. }) => assert_eq!(problem, want),
                 other => panic!("{bad}: {other:?}"),
@@ -223,7 +233,17 @@ mod tests {
         let names: Vec<String> = plan.into_entries().iter().map(Entry::tar_name).collect();
         assert_eq!(
             names,
-            ["etc/", "etc/.wh.motd", "opt/", "opt/app/", "opt/app/a", "usr/", "usr/local/", "usr/local/bin/", "usr/local/bin/run.sh"]
+            [
+                "etc/",
+                "etc/.wh.motd",
+                "opt/",
+                "opt/app/",
+                "opt/app/a",
+                "usr/",
+                "usr/local/",
+                "usr/local/bin/",
+                "usr/local/bin/run.sh"
+            ]
         );
     }
 

@@ -16,7 +16,9 @@ const FCOMMENT: u8 = 1 << 4;
 
 enum Phase {
     /// Before a member header; `true` once a member has been read (so the end may come).
-    Header { after_member: bool },
+    Header {
+        after_member: bool,
+    },
     Body,
     End,
 }
@@ -47,7 +49,10 @@ impl<R: BufRead> Gunzip<R> {
         self.inner.read_exact(&mut trailer).map_err(|e| ended(e, "the gzip trailer"))?;
         let isize = u32::from_le_bytes([trailer[4], trailer[5], trailer[6], trailer[7]]);
         if isize != self.member_out as u32 {
-            return Err(invalid(format!("the gzip member holds {} bytes but its trailer says {isize} (mod 2³²)", self.member_out)));
+            return Err(invalid(format!(
+                "the gzip member holds {} bytes but its trailer says {isize} (mod 2³²)",
+                self.member_out
+            )));
         }
         Ok(())
     }
@@ -75,7 +80,10 @@ impl<R: BufRead> Read for Gunzip<R> {
                     let input = self.inner.fill_buf()?;
                     let at_eof = input.is_empty();
                     let (in_before, out_before) = (self.inflate.total_in(), self.inflate.total_out());
-                    let status = self.inflate.decompress(input, out, FlushDecompress::None).map_err(|e| invalid(format!("the deflate data is corrupt: {e}")))?;
+                    let status = self
+                        .inflate
+                        .decompress(input, out, FlushDecompress::None)
+                        .map_err(|e| invalid(format!("the deflate data is corrupt: {e}")))?;
                     let consumed = (self.inflate.total_in() - in_before) as usize;
                     let produced = (self.inflate.total_out() - out_before) as usize;
                     self.inner.consume(consumed);
@@ -170,7 +178,11 @@ mod tests {
     fn reads_what_gzip_wrote_across_members_and_optional_fields() {
         let (a, b) = (sample(300_000), b"second member".to_vec());
         let mut second = Vec::new();
-        let mut e = GzBuilder::new().filename("x.tar").comment("made by a test").extra(vec![1, 2, 3]).write(&mut second, Compression::fast());
+        let mut e = GzBuilder::new()
+            .filename("x.tar")
+            .comment("made by a test")
+            .extra(vec![1, 2, 3])
+            .write(&mut second, Compression::fast());
         e.write_all(&b).unwrap_or_else(|e| panic!("{e}"));
         e.finish().unwrap_or_else(|e| panic!("{e}"));
         let mut blob = gzip(&a);

@@ -169,7 +169,11 @@ pub struct Shard<F: FnMut(u64, Vec<u8>) -> io::Result<()>> {
 
 impl<F: FnMut(u64, Vec<u8>) -> io::Result<()>> std::fmt::Debug for Shard<F> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Shard").field("index", &self.index).field("count", &self.count).field("next", &self.next).finish()
+        f.debug_struct("Shard")
+            .field("index", &self.index)
+            .field("count", &self.count)
+            .field("next", &self.next)
+            .finish()
     }
 }
 
@@ -216,7 +220,14 @@ impl<W: Write, D: Deflate> GzipWriter<W, D> {
     /// A writer of `profile`; writes the header at once.
     pub fn with_profile(mut out: W, deflate: D, profile: Profile) -> io::Result<Self> {
         out.write_all(&HEADER)?;
-        Ok(GzipWriter { out, deflate, profile, block: Vec::with_capacity(BLOCK_SIZE), crc: Some(crc32fast::Hasher::new()), len: 0 })
+        Ok(GzipWriter {
+            out,
+            deflate,
+            profile,
+            block: Vec::with_capacity(BLOCK_SIZE),
+            crc: Some(crc32fast::Hasher::new()),
+            len: 0,
+        })
     }
 
     /// Blocks only: no header, no CRC, no trailer (for a share that deflates some blocks of a

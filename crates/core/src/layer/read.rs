@@ -45,19 +45,31 @@ pub enum Kind {
         target: String,
     },
     #[serde(rename = "char")]
-    CharDevice { major: u32, minor: u32 },
+    CharDevice {
+        major: u32,
+        minor: u32,
+    },
     #[serde(rename = "block")]
-    BlockDevice { major: u32, minor: u32 },
+    BlockDevice {
+        major: u32,
+        minor: u32,
+    },
     Fifo,
     /// `dir/.wh.name`: deletes `hides` (and everything under it) from the layers below.
-    Whiteout { hides: String },
+    Whiteout {
+        hides: String,
+    },
     /// `dir/.wh..wh..opq`: the layers below contribute nothing to `dir`.
-    Opaque { dir: String },
+    Opaque {
+        dir: String,
+    },
     /// aufs bookkeeping (`.wh..wh.plnk`), not part of the filesystem.
     #[serde(rename = "aufs-meta")]
     AufsMeta,
     /// A type flag this reader does not know (shown, never applied).
-    Other { type_flag: char },
+    Other {
+        type_flag: char,
+    },
 }
 
 impl Kind {
@@ -208,20 +220,28 @@ impl<R: Read> LayerReader<R> {
     fn open(what: &str, mut blob: R, check_crc: bool) -> Result<LayerReader<R>, Error> {
         let format = |problem: String| Error::LayerFormat { what: what.to_owned(), problem };
         let mut head = Vec::with_capacity(BLOCK as usize);
-        (&mut blob)
-            .take(BLOCK)
-            .read_to_end(&mut head)
-            .map_err(|source| Error::LayerRead { what: what.to_owned(), entries: 0, source })?;
+        (&mut blob).take(BLOCK).read_to_end(&mut head).map_err(|source| Error::LayerRead {
+            what: what.to_owned(),
+            entries: 0,
+            source,
+        })?;
         let compression = Compression::sniff(&head);
         let decoded = match compression {
             _ if head.is_empty() => return Err(format("the blob is empty".into())),
-            Compression::Gzip if check_crc => Decoded::Gzip(Box::new(MultiGzDecoder::new(Cursor::new(head).chain(blob)))),
-            Compression::Gzip => Decoded::GzipDigestChecked(Box::new(Gunzip::new(BufReader::with_capacity(64 << 10, Cursor::new(head).chain(blob))))),
+            Compression::Gzip if check_crc => {
+                Decoded::Gzip(Box::new(MultiGzDecoder::new(Cursor::new(head).chain(blob))))
+            }
+            Compression::Gzip => Decoded::GzipDigestChecked(Box::new(Gunzip::new(BufReader::with_capacity(
+                64 << 10,
+                Cursor::new(head).chain(blob),
+            )))),
             Compression::Zstd => return Err(format("it is zstd-compressed, which layerize cannot read yet".into())),
             Compression::None if is_tar_header(&head) => Decoded::Plain(Cursor::new(head).chain(blob)),
             Compression::None => {
                 let start = String::from_utf8_lossy(&head[..head.len().min(16)]).into_owned();
-                return Err(format(format!("it is neither gzip-compressed nor a tar archive (it starts with {start:?})")));
+                return Err(format(format!(
+                    "it is neither gzip-compressed nor a tar archive (it starts with {start:?})"
+                )));
             }
         };
         let data_end = Arc::new(AtomicU64::new(u64::MAX));
@@ -244,7 +264,12 @@ impl<R: Read> LayerReader<R> {
         let mut entries = self.entries()?;
         loop {
             let mut entry = match entries.inner.next() {
-                None => return Err(missing(format!("the layer has no member at that path ({} members read)", entries.count))),
+                None => {
+                    return Err(missing(format!(
+                        "the layer has no member at that path ({} members read)",
+                        entries.count
+                    )))
+                }
                 Some(Err(e)) => return Err(entries.read_error(e)),
                 Some(Ok(entry)) => entry,
             };
@@ -264,11 +289,18 @@ impl<R: Read> LayerReader<R> {
                 if n == 0 {
                     break;
                 }
-                out.write_all(&buf[..n]).map_err(|source| Error::ExtractWrite { what: what.clone(), path: path.to_owned(), source })?;
+                out.write_all(&buf[..n]).map_err(|source| Error::ExtractWrite {
+                    what: what.clone(),
+                    path: path.to_owned(),
+                    source,
+                })?;
                 done += n as u64;
             }
             if done != stored.size {
-                let e = io::Error::new(io::ErrorKind::UnexpectedEof, format!("{path} ends after {done} of its {} bytes", stored.size));
+                let e = io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("{path} ends after {done} of its {} bytes", stored.size),
+                );
                 return Err(entries.read_error(e));
             }
             return Ok(done);
@@ -277,11 +309,19 @@ impl<R: Read> LayerReader<R> {
 
     /// The members in stream order. Iteration stops after the first error.
     pub fn entries(&mut self) -> Result<Entries<'_, R>, Error> {
-        let inner = self
-            .archive
-            .entries()
-            .map_err(|source| Error::LayerRead { what: self.what.clone(), entries: 0, source })?;
-        Ok(Entries { inner, what: &self.what, compression: self.compression, data_end: &self.data_end, count: 0, done: false })
+        let inner = self.archive.entries().map_err(|source| Error::LayerRead {
+            what: self.what.clone(),
+            entries: 0,
+            source,
+        })?;
+        Ok(Entries {
+            inner,
+            what: &self.what,
+            compression: self.compression,
+            data_end: &self.data_end,
+            count: 0,
+            done: false,
+        })
     }
 }
 
@@ -462,7 +502,8 @@ fn is_tar_header(block: &[u8]) -> bool {
         .ok()
         .map(|s| s.trim_matches(|c: char| c == ' ' || c == '\0'))
         .and_then(|s| u32::from_str_radix(s, 8).ok());
-    let sum: u32 = block.iter().enumerate().map(|(i, b)| if (148..156).contains(&i) { 32 } else { u32::from(*b) }).sum();
+    let sum: u32 =
+        block.iter().enumerate().map(|(i, b)| if (148..156).contains(&i) { 32 } else { u32::from(*b) }).sum();
     stored == Some(sum)
 }
 

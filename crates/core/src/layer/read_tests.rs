@@ -104,7 +104,12 @@ fn gzip_and_plain_tar_give_the_same_typed_entries() {
     let gzip = read(&sample().gzip()).unwrap();
     assert_eq!(plain, gzip);
     let blob = sample().gzip();
-    let unchecked: Vec<StoredEntry> = LayerReader::new_digest_checked("x", Cursor::new(&blob)).unwrap().entries().unwrap().collect::<Result<_, _>>().unwrap();
+    let unchecked: Vec<StoredEntry> = LayerReader::new_digest_checked("x", Cursor::new(&blob))
+        .unwrap()
+        .entries()
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
     assert_eq!(unchecked, gzip, "read without the CRC, for a caller that checks the digest");
     let mut reader = LayerReader::new("x", Cursor::new(sample().gzip())).unwrap();
     assert_eq!(reader.compression(), Compression::Gzip);
@@ -126,7 +131,10 @@ fn gzip_and_plain_tar_give_the_same_typed_entries() {
         ]
     );
     let busybox = &plain[2];
-    assert_eq!((busybox.size, busybox.mode, busybox.uid, busybox.gid, busybox.mtime), (9, 0o644, 1000, 100, 1_700_000_000));
+    assert_eq!(
+        (busybox.size, busybox.mode, busybox.uid, busybox.gid, busybox.mtime),
+        (9, 0o644, 1000, 100, 1_700_000_000)
+    );
     assert_eq!(plain[4].size, 0, "a hardlink stores no content");
 }
 
@@ -154,11 +162,14 @@ fn layers_written_by_write_layer_read_back() {
     use crate::layer::{write_layer, EntryKind, LayerOptions, LayerPath, Plan, MODE_EXEC};
     let long = format!("/opt/{}/tool", "n".repeat(130));
     let mut plan = Plan::new();
-    plan.add(LayerPath::new(&long).unwrap(), EntryKind::File { mode: MODE_EXEC, size: 3, source: b"abc".to_vec() }).unwrap();
+    plan.add(LayerPath::new(&long).unwrap(), EntryKind::File { mode: MODE_EXEC, size: 3, source: b"abc".to_vec() })
+        .unwrap();
     plan.add(LayerPath::new("/etc/motd").unwrap(), EntryKind::Whiteout).unwrap();
     let entries = plan.into_entries();
     let open = |s: &Vec<u8>| Ok(Cursor::new(s.clone()));
-    let (_, blob) = write_layer(&entries, &LayerOptions::default(), open, crate::layer::gzip::Sequential, Vec::new(), &mut |_| {}).unwrap();
+    let (_, blob) =
+        write_layer(&entries, &LayerOptions::default(), open, crate::layer::gzip::Sequential, Vec::new(), &mut |_| {})
+            .unwrap();
     let read = read(&blob).unwrap();
     let names: Vec<&str> = read.iter().map(|e| e.path.as_str()).collect();
     assert_eq!(names, ["/etc", "/etc/.wh.motd", "/opt", &format!("/opt/{}", "n".repeat(130)), &long]);
@@ -176,7 +187,9 @@ fn a_stream_ending_right_after_its_last_data_reads_as_complete() {
     // Cut inside the data, the padding, a header or the end blocks: truncated, and said so.
     for (len, after) in [(512 * 2 + 2, 2), (512 * 2 + 100, 2), (512 + 100, 1), (512 * 3 + 4, 2)] {
         match read(&full[..len]) {
-            Err(Error::LayerRead { what, entries, .. }) => assert_eq!((what.as_str(), entries), ("sha256:layer", after), "{len}"),
+            Err(Error::LayerRead { what, entries, .. }) => {
+                assert_eq!((what.as_str(), entries), ("sha256:layer", after), "{len}")
+            }
             other => panic!("{len}: {other:?}"),
         }
     }
@@ -192,7 +205,8 @@ fn bad_blobs_are_named_errors() {
         }
         other => panic!("{other:?}"),
     };
-    assert!(problem(br#"{"schemaVersion":2,"mediaType":"x"}"#).contains("neither gzip-compressed nor a tar archive (it starts with \"{\\\"schemaVersion\\\""));
+    assert!(problem(br#"{"schemaVersion":2,"mediaType":"x"}"#)
+        .contains("neither gzip-compressed nor a tar archive (it starts with \"{\\\"schemaVersion\\\""));
     assert!(problem(&[0x28, 0xb5, 0x2f, 0xfd, 0, 0]).contains("zstd"));
     assert!(problem(b"").contains("empty"));
     let mut not_tar = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
@@ -240,7 +254,8 @@ fn layers_read_and_flattened_like_a_runtime() {
         .tar();
     let layers = [read(&base).unwrap(), read(&top).unwrap()];
     let merged = flatten(&layers);
-    let got: Vec<(&str, &Kind, u64, usize)> = merged.iter().map(|m| (m.path.as_str(), &m.kind, m.size, m.layer)).collect();
+    let got: Vec<(&str, &Kind, u64, usize)> =
+        merged.iter().map(|m| (m.path.as_str(), &m.kind, m.size, m.layer)).collect();
     let hard = Kind::Hardlink { target: "/bin/tool".into() };
     let sym = Kind::Symlink { target: "tool".into() };
     assert_eq!(
@@ -262,7 +277,10 @@ fn layers_read_and_flattened_like_a_runtime() {
 fn entries_serialise_with_octal_modes_and_tagged_kinds() {
     let entries = read(&Tar::new().link(EntryType::Symlink, "bin/sh", "busybox").tar()).unwrap();
     let json = serde_json::to_string(&entries[0]).unwrap();
-    assert_eq!(json, r#"{"path":"/bin/sh","type":"symlink","target":"busybox","mode":"0777","uid":1000,"gid":100,"size":0,"mtime":1700000000}"#);
+    assert_eq!(
+        json,
+        r#"{"path":"/bin/sh","type":"symlink","target":"busybox","mode":"0777","uid":1000,"gid":100,"size":0,"mtime":1700000000}"#
+    );
     // `name` is the JSON tag, for every kind.
     for entry in read(&sample().tar()).unwrap() {
         let json = serde_json::to_value(&entry).unwrap();
@@ -287,7 +305,8 @@ impl Read for Counted<'_> {
 #[test]
 fn one_file_is_extracted_without_reading_past_it() {
     let big: Vec<u8> = (0..4u32 << 20).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
-    let layer = Tar::new().dir("etc/").file("etc/motd", b"hello\n").file("var/big", &big).file("var/after", b"after").tar();
+    let layer =
+        Tar::new().dir("etc/").file("etc/motd", b"hello\n").file("var/big", &big).file("var/after", b"after").tar();
     let read = std::cell::Cell::new(0);
     let mut reader = LayerReader::new("sha256:layer", Counted { inner: Cursor::new(&layer), read: &read }).unwrap();
     let mut out = Vec::new();
@@ -297,20 +316,32 @@ fn one_file_is_extracted_without_reading_past_it() {
 
     let gzip = Tar::new().file("a", b"1").file("var/big", &big).file("var/after", b"after").gzip();
     let mut out = Vec::new();
-    assert_eq!(LayerReader::new("x", Cursor::new(&gzip)).unwrap().extract("/var/big", &mut out).unwrap(), big.len() as u64);
+    assert_eq!(
+        LayerReader::new("x", Cursor::new(&gzip)).unwrap().extract("/var/big", &mut out).unwrap(),
+        big.len() as u64
+    );
     assert!(out == big, "the extracted bytes are the member's");
 }
 
 #[test]
 fn extracting_what_is_not_a_file_names_the_path() {
     let layer = Tar::new().dir("etc/").link(EntryType::Symlink, "bin/sh", "busybox").file("etc/.wh.motd", b"").tar();
-    let problem = |path: &str| match LayerReader::new("sha256:layer", Cursor::new(&layer)).unwrap().extract(path, &mut Vec::new()) {
+    let problem = |path: &str| match LayerReader::new("sha256:layer", Cursor::new(&layer))
+        .unwrap()
+        .extract(path, &mut Vec::new())
+    {
         Err(e @ Error::LayerMember { .. }) => e.to_string(),
         other => panic!("{path}: {other:?}"),
     };
-    assert_eq!(problem("/etc"), "cannot extract /etc from layer sha256:layer: the member there is not a regular file but a directory");
+    assert_eq!(
+        problem("/etc"),
+        "cannot extract /etc from layer sha256:layer: the member there is not a regular file but a directory"
+    );
     assert_eq!(problem("/bin/sh"), "cannot extract /bin/sh from layer sha256:layer: the member there is not a regular file but a symbolic link to busybox");
-    assert_eq!(problem("/etc/motd"), "cannot extract /etc/motd from layer sha256:layer: the layer has no member at that path (3 members read)");
+    assert_eq!(
+        problem("/etc/motd"),
+        "cannot extract /etc/motd from layer sha256:layer: the layer has no member at that path (3 members read)"
+    );
     // A blob cut short inside the member's data is a read error, not a short file.
     let cut = Tar::new().file("big", &[1u8; 2000]).tar();
     match LayerReader::new("sha256:cut", Cursor::new(&cut[..1200])).unwrap().extract("/big", &mut Vec::new()) {

@@ -113,7 +113,11 @@ mod tests {
                 x ^= x << 13;
                 x ^= x >> 17;
                 x ^= x << 5;
-                if (i / 3000) % 2 == 0 { x as u8 } else { b"layer "[i % 6] }
+                if (i / 3000) % 2 == 0 {
+                    x as u8
+                } else {
+                    b"layer "[i % 6]
+                }
             })
             .collect()
     }
@@ -142,10 +146,17 @@ mod tests {
             let mut first = None;
             for index in 0..count {
                 let mut mine = Vec::new();
-                let out = write_layer_share(&entries, &options, open, (index, count), |n, b| {
-                    mine.push((n, b));
-                    Ok(())
-                }, &mut |_| {})
+                let out = write_layer_share(
+                    &entries,
+                    &options,
+                    open,
+                    (index, count),
+                    |n, b| {
+                        mine.push((n, b));
+                        Ok(())
+                    },
+                    &mut |_| {},
+                )
                 .unwrap();
                 assert_eq!(out.tar_size, whole.tar_size, "share {index} of {count}");
                 blocks.extend(mine);
@@ -184,7 +195,11 @@ mod tests {
     fn later_shares_read_only_their_blocks() {
         let data = noise(8 * BLOCK_SIZE, 9);
         let mut plan = Plan::new();
-        plan.add(LayerPath::new("/big").unwrap(), EntryKind::File { mode: MODE_FILE, size: data.len() as u64, source: data }).unwrap();
+        plan.add(
+            LayerPath::new("/big").unwrap(),
+            EntryKind::File { mode: MODE_FILE, size: data.len() as u64, source: data },
+        )
+        .unwrap();
         let entries = plan.into_entries();
         let read = Rc::new(Cell::new(0u64));
         let open = |s: &Vec<u8>| Ok(Metered { inner: Cursor::new(s.clone()), read: Rc::clone(&read) });

@@ -16,7 +16,15 @@ fn plan(files: &[(&str, &[u8], u32)]) -> Plan<Vec<u8>> {
 
 fn build(plan: Plan<Vec<u8>>) -> (LayerDigests, Vec<u8>) {
     let entries = plan.into_entries();
-    write_layer(&entries, &LayerOptions::default(), |s: &Vec<u8>| Ok(std::io::Cursor::new(s.clone())), Sequential, Vec::new(), &mut |_| {}).unwrap()
+    write_layer(
+        &entries,
+        &LayerOptions::default(),
+        |s: &Vec<u8>| Ok(std::io::Cursor::new(s.clone())),
+        Sequential,
+        Vec::new(),
+        &mut |_| {},
+    )
+    .unwrap()
 }
 
 fn gunzip(data: &[u8]) -> Vec<u8> {
@@ -27,7 +35,8 @@ fn gunzip(data: &[u8]) -> Vec<u8> {
 
 #[test]
 fn digests_describe_the_bytes() {
-    let (d, blob) = build(plan(&[("/opt/app/hello.txt", b"hello\n", MODE_FILE), ("/usr/bin/run", b"#!/bin/sh\n", MODE_EXEC)]));
+    let (d, blob) =
+        build(plan(&[("/opt/app/hello.txt", b"hello\n", MODE_FILE), ("/usr/bin/run", b"#!/bin/sh\n", MODE_EXEC)]));
     let tar = gunzip(&blob);
     assert_eq!(d.digest, Digest::sha256(&blob));
     assert_eq!(d.size, blob.len() as u64);
@@ -80,10 +89,18 @@ fn long_names_and_link_targets_use_pax() {
 #[test]
 fn a_source_of_the_wrong_size_is_an_error_naming_it() {
     let mut p: Plan<Vec<u8>> = Plan::new();
-    p.add(LayerPath::new("/x/short").unwrap(), EntryKind::File { mode: MODE_FILE, size: 10, source: b"abc".to_vec() }).unwrap();
+    p.add(LayerPath::new("/x/short").unwrap(), EntryKind::File { mode: MODE_FILE, size: 10, source: b"abc".to_vec() })
+        .unwrap();
     let entries = p.into_entries();
-    let e = write_layer(&entries, &LayerOptions::default(), |s: &Vec<u8>| Ok(std::io::Cursor::new(s.clone())), Sequential, Vec::new(), &mut |_| {})
-        .unwrap_err();
+    let e = write_layer(
+        &entries,
+        &LayerOptions::default(),
+        |s: &Vec<u8>| Ok(std::io::Cursor::new(s.clone())),
+        Sequential,
+        Vec::new(),
+        &mut |_| {},
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("/x/short"), "{e}");
     assert!(e.to_string().contains("shrank"), "{e}");
 }

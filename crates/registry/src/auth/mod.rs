@@ -17,9 +17,14 @@ pub use self::challenge::Challenge;
 /// What the user gave to log in with. `Debug` never shows the secret.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Credentials {
-    Basic { username: String, password: String },
+    Basic {
+        username: String,
+        password: String,
+    },
     /// A bearer token used as is (e.g. a registry access token pasted by the user).
-    Bearer { token: String },
+    Bearer {
+        token: String,
+    },
 }
 
 impl fmt::Debug for Credentials {

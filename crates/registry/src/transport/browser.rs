@@ -50,9 +50,14 @@ impl Transport for Browser {
     async fn send(&self, request: Request) -> Result<Response, Error> {
         let registry = request.url.host_str().unwrap_or_default().to_owned();
         let shown = redact::url(&request.url);
-        let unreachable = |message: String| Error::Unreachable { registry: registry.clone(), url: shown.clone(), message };
+        let unreachable =
+            |message: String| Error::Unreachable { registry: registry.clone(), url: shown.clone(), message };
         let mut builder = gloo_net::http::RequestBuilder::new(&self.proxied(&request.url)).method(
-            request.method.as_str().parse().map_err(|_| unreachable(format!("method {} unsupported", request.method)))?,
+            request
+                .method
+                .as_str()
+                .parse()
+                .map_err(|_| unreachable(format!("method {} unsupported", request.method)))?,
         );
         for (name, value) in &request.headers {
             // The browser sets Content-Length itself and refuses to let a page set it.
@@ -63,17 +68,15 @@ impl Transport for Browser {
                 builder = builder.header(name.as_str(), v);
             }
         }
-        let built = if request.body.is_empty() {
-            builder.build()
-        } else {
-            builder.body(Uint8Array::from(&request.body[..]))
-        };
+        let built =
+            if request.body.is_empty() { builder.build() } else { builder.body(Uint8Array::from(&request.body[..])) };
         let built = built.map_err(|e| unreachable(e.to_string()))?;
         let response = built.send().await.map_err(|e| unreachable(e.to_string()))?;
         let status = StatusCode::from_u16(response.status()).map_err(|e| unreachable(e.to_string()))?;
         let mut headers = HeaderMap::new();
         for (name, value) in response.headers().entries() {
-            let name = if name.eq_ignore_ascii_case(super::PROXIED_CHALLENGE) { "www-authenticate".to_owned() } else { name };
+            let name =
+                if name.eq_ignore_ascii_case(super::PROXIED_CHALLENGE) { "www-authenticate".to_owned() } else { name };
             if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(&value)) {
                 headers.append(n, v);
             }
@@ -91,7 +94,8 @@ impl Transport for Browser {
                         match JsFuture::from(reader.read()).await {
                             Err(e) => Some((Err(fail(format!("{e:?}"))), None)),
                             Ok(step) => {
-                                let done = Reflect::get(&step, &"done".into()).ok().and_then(|d| d.as_bool()).unwrap_or(true);
+                                let done =
+                                    Reflect::get(&step, &"done".into()).ok().and_then(|d| d.as_bool()).unwrap_or(true);
                                 if done {
                                     return None;
                                 }

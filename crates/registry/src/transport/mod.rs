@@ -104,7 +104,11 @@ pub trait Transport {
 
     /// Sends `request` with `body` as its body, streamed as it is produced. The body cannot
     /// be sent twice, so callers must not retry. An error from `body` is returned as it is.
-    fn send_stream<'a>(&'a self, request: Request, body: UploadStream<'a>) -> impl Future<Output = Result<Response, Error>> + 'a {
+    fn send_stream<'a>(
+        &'a self,
+        request: Request,
+        body: UploadStream<'a>,
+    ) -> impl Future<Output = Result<Response, Error>> + 'a {
         drop(body);
         let registry = request.url.host_str().unwrap_or_default().to_owned();
         async move { Err(Error::Protocol { registry, message: "this transport cannot stream request bodies".into() }) }
@@ -124,7 +128,11 @@ impl<T: Transport> Transport for &T {
         (**self).proxy_checks_blobs()
     }
 
-    fn send_stream<'a>(&'a self, request: Request, body: UploadStream<'a>) -> impl Future<Output = Result<Response, Error>> + 'a {
+    fn send_stream<'a>(
+        &'a self,
+        request: Request,
+        body: UploadStream<'a>,
+    ) -> impl Future<Output = Result<Response, Error>> + 'a {
         (**self).send_stream(request, body)
     }
 }

@@ -22,7 +22,10 @@ impl Native {
             .redirect(reqwest::redirect::Policy::limited(10))
             .connect_timeout(std::time::Duration::from_secs(30))
             .build()
-            .map_err(|e| Error::Protocol { registry: "-".into(), message: format!("cannot set up HTTP client: {e}") })?;
+            .map_err(|e| Error::Protocol {
+                registry: "-".into(),
+                message: format!("cannot set up HTTP client: {e}"),
+            })?;
         Ok(Native { client })
     }
 }
@@ -31,8 +34,13 @@ impl Transport for Native {
     async fn send(&self, request: Request) -> Result<Response, Error> {
         let url_text = redact::url(&request.url);
         let registry = request.url.host_str().unwrap_or_default().to_owned();
-        let sent = self.client.request(request.method, request.url).headers(request.headers).body(request.body).send().await;
-        let response = sent.map_err(|e| Error::Unreachable { registry: registry.clone(), url: url_text.clone(), message: describe(&e) })?;
+        let sent =
+            self.client.request(request.method, request.url).headers(request.headers).body(request.body).send().await;
+        let response = sent.map_err(|e| Error::Unreachable {
+            registry: registry.clone(),
+            url: url_text.clone(),
+            message: describe(&e),
+        })?;
         Ok(wrap(response, registry, url_text))
     }
 
@@ -47,7 +55,12 @@ impl Transport for Native {
         let registry = request.url.host_str().unwrap_or_default().to_owned();
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
         let chunks = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
-        let send = self.client.request(request.method, request.url).headers(request.headers).body(reqwest::Body::wrap_stream(chunks)).send();
+        let send = self
+            .client
+            .request(request.method, request.url)
+            .headers(request.headers)
+            .body(reqwest::Body::wrap_stream(chunks))
+            .send();
         let pump = async move {
             let mut body = body;
             while let Some(chunk) = body.next().await {
@@ -68,7 +81,11 @@ impl Transport for Native {
         };
         let (pumped, sent) = futures_util::future::join(pump, send).await;
         pumped?;
-        let response = sent.map_err(|e| Error::Unreachable { registry: registry.clone(), url: url_text.clone(), message: describe(&e) })?;
+        let response = sent.map_err(|e| Error::Unreachable {
+            registry: registry.clone(),
+            url: url_text.clone(),
+            message: describe(&e),
+        })?;
         Ok(wrap(response, registry, url_text))
     }
 }
@@ -79,7 +96,11 @@ fn wrap(response: reqwest::Response, registry: String, url_text: String) -> Resp
     let headers = response.headers().clone();
     let url = response.url().clone();
     let body = response.bytes_stream().map(move |chunk| {
-        chunk.map_err(|e| Error::Unreachable { registry: registry.clone(), url: url_text.clone(), message: describe(&e) })
+        chunk.map_err(|e| Error::Unreachable {
+            registry: registry.clone(),
+            url: url_text.clone(),
+            message: describe(&e),
+        })
     });
     Response { status, headers, url, body: Box::pin(body) }
 }

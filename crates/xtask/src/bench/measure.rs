@@ -36,11 +36,7 @@ pub struct Sample {
 impl Timed {
     /// The command line without the time wrapper, as run from `cwd`.
     pub fn shown(&self) -> String {
-        self.argv
-            .iter()
-            .map(|a| command::quote(a))
-            .collect::<Vec<_>>()
-            .join(" ")
+        self.argv.iter().map(|a| command::quote(a)).collect::<Vec<_>>().join(" ")
     }
 
     /// Runs the command once from `cwd`, with its time report written to `time_file`.
@@ -56,47 +52,27 @@ impl Timed {
             .output()
             .with_context(|| format!("cannot start {TIME} (Debian package `time`)"))?;
         if !out.status.success() {
-            bail!(
-                "`{}` failed ({}): {}",
-                self.shown(),
-                out.status,
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
+            bail!("`{}` failed ({}): {}", self.shown(), out.status, String::from_utf8_lossy(&out.stderr).trim());
         }
-        let report = fs::read_to_string(time_file)
-            .with_context(|| format!("cannot read {}", time_file.display()))?;
+        let report = fs::read_to_string(time_file).with_context(|| format!("cannot read {}", time_file.display()))?;
         let (wall_s, max_rss_kib, cpu_s) = parse_time(&report)?;
         let out_bytes = fs::metadata(&self.out)
             .with_context(|| format!("`{}` wrote no {}", self.shown(), self.out.display()))?
             .len();
-        Ok(Sample {
-            wall_s,
-            max_rss_kib,
-            cpu_s,
-            out_bytes,
-        })
+        Ok(Sample { wall_s, max_rss_kib, cpu_s, out_bytes })
     }
 }
 
 /// The last line of GNU time's report in [`TIME_FORMAT`]: "12.34 5678 20.01 0.52" (earlier
 /// lines, if any, are its notes about the exit status).
 fn parse_time(report: &str) -> Result<(f64, u64, f64)> {
-    let line = report
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or_default();
+    let line = report.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_default();
     let fields: Vec<&str> = line.split_whitespace().collect();
     let [wall, rss, user, system] = fields[..] else {
         bail!("cannot read GNU time's report {report:?}");
     };
-    let seconds = |text: &str| {
-        text.parse::<f64>()
-            .with_context(|| format!("bad seconds `{text}` in {report:?}"))
-    };
-    let rss = rss
-        .parse()
-        .with_context(|| format!("bad max RSS `{rss}` in {report:?}"))?;
+    let seconds = |text: &str| text.parse::<f64>().with_context(|| format!("bad seconds `{text}` in {report:?}"));
+    let rss = rss.parse().with_context(|| format!("bad max RSS `{rss}` in {report:?}"))?;
     Ok((seconds(wall)?, rss, seconds(user)? + seconds(system)?))
 }
 
@@ -118,10 +94,7 @@ mod tests {
     #[test]
     fn reads_gnu_time_reports() -> Result<()> {
         assert_eq!(parse_time("2.31 12345 4.00 0.50\n")?, (2.31, 12345, 4.5));
-        assert_eq!(
-            parse_time("Command exited with non-zero status 1\n0.01 2048 0.25 0.25\n")?,
-            (0.01, 2048, 0.5)
-        );
+        assert_eq!(parse_time("Command exited with non-zero status 1\n0.01 2048 0.25 0.25\n")?, (0.01, 2048, 0.5));
         assert!(parse_time("").is_err());
         assert!(parse_time("2.31 12345\n").is_err());
         assert!(parse_time("2.31 12345 x 0.1\n").is_err());

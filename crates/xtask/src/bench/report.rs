@@ -30,12 +30,7 @@ impl Machine {
                 .map(|out| {
                     // pigz 2.6 prints its version on stderr.
                     let text = [out.stdout, out.stderr].concat();
-                    String::from_utf8_lossy(&text)
-                        .lines()
-                        .next()
-                        .unwrap_or_default()
-                        .trim()
-                        .to_owned()
+                    String::from_utf8_lossy(&text).lines().next().unwrap_or_default().trim().to_owned()
                 })
                 .filter(|line| !line.is_empty())
                 .unwrap_or_else(|| format!("{program}: unknown version"))
@@ -49,14 +44,10 @@ impl Machine {
                     .map(|(_, model)| model.trim().to_owned())
             })
             .unwrap_or_else(|| "unknown".to_owned());
-        let revision = command::output(
-            Command::new("git")
-                .args(["-C"])
-                .arg(&ws.root)
-                .args(["describe", "--always", "--dirty"]),
-        )
-        .map(|s| s.trim().to_owned())
-        .unwrap_or_else(|_| "unknown".to_owned());
+        let revision =
+            command::output(Command::new("git").args(["-C"]).arg(&ws.root).args(["describe", "--always", "--dirty"]))
+                .map(|s| s.trim().to_owned())
+                .unwrap_or_else(|_| "unknown".to_owned());
         Machine {
             nproc: command::output(&mut Command::new("nproc"))
                 .map(|s| s.trim().to_owned())
@@ -77,11 +68,7 @@ impl Machine {
     fn describe(&self, out: &mut String) {
         let _ = writeln!(out, "- `nproc`: {}", self.nproc);
         let _ = writeln!(out, "- CPU (`model name` in /proc/cpuinfo): {}", self.cpu);
-        let _ = writeln!(
-            out,
-            "- load average (1, 5, 15 min) before the runs: {}",
-            self.load
-        );
+        let _ = writeln!(out, "- load average (1, 5, 15 min) before the runs: {}", self.load);
         let _ = writeln!(out, "- layerize: release build at `{}`", self.revision);
         let _ = writeln!(out, "- {}", self.versions.join("; "));
     }
@@ -90,10 +77,7 @@ impl Machine {
 fn describe_tree(tree: &Tree) -> String {
     format!(
         "`{}`: {} MiB, half random bytes ({} files of 1–8 MiB), half text ({} files of 4–512 KiB)",
-        tree.dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
+        tree.dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
         tree.size_mib,
         tree.random_files,
         tree.text_files,
@@ -124,26 +108,13 @@ fn commands(out: &mut String, tools: &[&Timed]) {
 
 fn all_runs(out: &mut String, label: &str, rows: &[(&str, &[Sample])]) {
     let _ = writeln!(out, "\nAll runs:\n");
-    let _ = writeln!(
-        out,
-        "| {label} | wall s per run | CPU s per run | max RSS MiB per run |"
-    );
+    let _ = writeln!(out, "| {label} | wall s per run | CPU s per run | max RSS MiB per run |");
     let _ = writeln!(out, "|---|---|---|---|");
     for (name, samples) in rows {
         let walls: Vec<String> = samples.iter().map(|s| format!("{:.2}", s.wall_s)).collect();
         let cpu: Vec<String> = samples.iter().map(|s| format!("{:.2}", s.cpu_s)).collect();
-        let rss: Vec<String> = samples
-            .iter()
-            .map(|s| format!("{:.1}", s.max_rss_kib as f64 / 1024.0))
-            .collect();
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} |",
-            cell(name),
-            walls.join(", "),
-            cpu.join(", "),
-            rss.join(", ")
-        );
+        let rss: Vec<String> = samples.iter().map(|s| format!("{:.1}", s.max_rss_kib as f64 / 1024.0)).collect();
+        let _ = writeln!(out, "| {} | {} | {} | {} |", cell(name), walls.join(", "), cpu.join(", "), rss.join(", "));
     }
 }
 
@@ -158,19 +129,16 @@ pub fn comparison(
 ) -> String {
     let mut out = String::new();
     let runs = samples.first().map_or(0, Vec::len);
-    let _ = writeln!(
-        out,
-        "## `layerize layer` vs `tar | gzip` and `tar | pigz`\n"
-    );
-    let _ = writeln!(
-        out,
-        "Input {}; runs of each: {runs}, interleaved; page cache warm.\n",
-        describe_tree(tree)
-    );
+    let _ = writeln!(out, "## `layerize layer` vs `tar | gzip` and `tar | pigz`\n");
+    let _ = writeln!(out, "Input {}; runs of each: {runs}, interleaved; page cache warm.\n", describe_tree(tree));
     machine.describe(&mut out);
     let input_mib = tree.size_mib as f64;
     let base = median(samples[reference].iter().map(|s| s.wall_s));
-    let _ = writeln!(out, "\n| tool | median wall s | MiB/s | median CPU s | max RSS MiB | output MB | output / input | wall vs {} |", cell(&tools[reference].name));
+    let _ = writeln!(
+        out,
+        "\n| tool | median wall s | MiB/s | median CPU s | max RSS MiB | output MB | output / input | wall vs {} |",
+        cell(&tools[reference].name)
+    );
     let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|");
     for (tool, samples) in tools.iter().zip(samples) {
         let wall = median(samples.iter().map(|s| s.wall_s));
@@ -198,11 +166,8 @@ pub fn comparison(
          diffID), which the pipelines do not."
     );
     commands(&mut out, &tools.iter().collect::<Vec<_>>());
-    let rows: Vec<(&str, &[Sample])> = tools
-        .iter()
-        .zip(samples)
-        .map(|(t, s)| (t.name.as_str(), s.as_slice()))
-        .collect();
+    let rows: Vec<(&str, &[Sample])> =
+        tools.iter().zip(samples).map(|(t, s)| (t.name.as_str(), s.as_slice())).collect();
     all_runs(&mut out, "tool", &rows);
     out
 }
@@ -214,10 +179,7 @@ pub fn rss(machine: &Machine, rows: &[(Tree, Timed, Vec<Sample>)]) -> String {
     let _ = writeln!(out, "## `layerize layer`: max RSS by input size\n");
     let _ = writeln!(out, "Inputs: generated trees, half random bytes (1–8 MiB files), half text (4–512 KiB files); runs of each: {runs}; page cache warm.\n");
     machine.describe(&mut out);
-    let _ = writeln!(
-        out,
-        "\n| input MiB | files | median wall s | MiB/s | median CPU s | max RSS MiB | output MB |"
-    );
+    let _ = writeln!(out, "\n| input MiB | files | median wall s | MiB/s | median CPU s | max RSS MiB | output MB |");
     let _ = writeln!(out, "|---:|---:|---:|---:|---:|---:|---:|");
     for (tree, _, samples) in rows {
         let wall = median(samples.iter().map(|s| s.wall_s));
@@ -233,15 +195,8 @@ pub fn rss(machine: &Machine, rows: &[(Tree, Timed, Vec<Sample>)]) -> String {
         );
     }
     commands(&mut out, &rows.iter().map(|r| &r.1).collect::<Vec<_>>());
-    let names: Vec<String> = rows
-        .iter()
-        .map(|r| format!("{} MiB", r.0.size_mib))
-        .collect();
-    let detail: Vec<(&str, &[Sample])> = names
-        .iter()
-        .zip(rows)
-        .map(|(n, r)| (n.as_str(), r.2.as_slice()))
-        .collect();
+    let names: Vec<String> = rows.iter().map(|r| format!("{} MiB", r.0.size_mib)).collect();
+    let detail: Vec<(&str, &[Sample])> = names.iter().zip(rows).map(|(n, r)| (n.as_str(), r.2.as_slice())).collect();
     all_runs(&mut out, "input", &detail);
     out
 }

@@ -36,13 +36,8 @@ impl Tree {
     pub fn warm(&self) -> Result<()> {
         let mut buf = vec![0u8; MIB as usize];
         for path in files(&self.dir)? {
-            let mut file =
-                File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
-            while file
-                .read(&mut buf)
-                .with_context(|| format!("cannot read {}", path.display()))?
-                > 0
-            {}
+            let mut file = File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+            while file.read(&mut buf).with_context(|| format!("cannot read {}", path.display()))? > 0 {}
         }
         Ok(())
     }
@@ -73,18 +68,12 @@ pub fn ensure(bench_dir: &Path, size_mib: u64) -> Result<Tree> {
     println!("bench: generating {} ({size_mib} MiB)", tree.dir.display());
     let _ = fs::remove_file(&stamp_path);
     if tree.dir.exists() {
-        fs::remove_dir_all(&tree.dir)
-            .with_context(|| format!("cannot remove {}", tree.dir.display()))?;
+        fs::remove_dir_all(&tree.dir).with_context(|| format!("cannot remove {}", tree.dir.display()))?;
     }
     let started = std::time::Instant::now();
     generate(&tree)?;
-    println!(
-        "bench: generated {} in {:.1} s",
-        tree.dir.display(),
-        started.elapsed().as_secs_f64()
-    );
-    fs::write(&stamp_path, tree.stamp())
-        .with_context(|| format!("cannot write {}", stamp_path.display()))?;
+    println!("bench: generated {} in {:.1} s", tree.dir.display(), started.elapsed().as_secs_f64());
+    fs::write(&stamp_path, tree.stamp()).with_context(|| format!("cannot write {}", stamp_path.display()))?;
     Ok(tree)
 }
 
@@ -95,11 +84,7 @@ fn is_complete(tree: &Tree, stamp_path: &Path) -> bool {
     let Ok(paths) = files(&tree.dir) else {
         return false;
     };
-    let total: u64 = paths
-        .iter()
-        .filter_map(|p| p.metadata().ok())
-        .map(|m| m.len())
-        .sum();
+    let total: u64 = paths.iter().filter_map(|p| p.metadata().ok()).map(|m| m.len()).sum();
     paths.len() == tree.random_files + tree.text_files && total == tree.bytes()
 }
 
@@ -122,21 +107,11 @@ fn random_sizes(size_mib: u64) -> Vec<u64> {
 }
 
 fn text_sizes(size_mib: u64) -> Vec<u64> {
-    sizes(
-        TEXT_SEED,
-        size_mib * MIB - size_mib * MIB / 2,
-        4 * KIB,
-        512 * KIB,
-    )
+    sizes(TEXT_SEED, size_mib * MIB - size_mib * MIB / 2, 4 * KIB, 512 * KIB)
 }
 
 fn plan(dir: PathBuf, size_mib: u64) -> Tree {
-    Tree {
-        dir,
-        size_mib,
-        random_files: random_sizes(size_mib).len(),
-        text_files: text_sizes(size_mib).len(),
-    }
+    Tree { dir, size_mib, random_files: random_sizes(size_mib).len(), text_files: text_sizes(size_mib).len() }
 }
 
 fn generate(tree: &Tree) -> Result<()> {
@@ -144,8 +119,7 @@ fn generate(tree: &Tree) -> Result<()> {
     // the other or on the tree size beyond where it is cut.
     let mut bytes = XorShift::new(RANDOM_SEED ^ 0xb7e1_5162_8aed_2a6b);
     let random_dir = tree.dir.join("random");
-    fs::create_dir_all(&random_dir)
-        .with_context(|| format!("cannot create {}", random_dir.display()))?;
+    fs::create_dir_all(&random_dir).with_context(|| format!("cannot create {}", random_dir.display()))?;
     for (i, size) in random_sizes(tree.size_mib).into_iter().enumerate() {
         let mut data = vec![0u8; size as usize];
         bytes.fill(&mut data);
@@ -155,24 +129,16 @@ fn generate(tree: &Tree) -> Result<()> {
     let mut rng = XorShift::new(TEXT_SEED ^ 0xb7e1_5162_8aed_2a6b);
     let words: Vec<&str> = WORDS.split_whitespace().collect();
     for (i, size) in text_sizes(tree.size_mib).into_iter().enumerate() {
-        let dir = tree
-            .dir
-            .join("text")
-            .join(format!("d{:03}", i / TEXT_FILES_PER_DIR));
+        let dir = tree.dir.join("text").join(format!("d{:03}", i / TEXT_FILES_PER_DIR));
         fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        write(
-            &dir.join(format!("t-{i:05}.txt")),
-            &text(&mut rng, &words, size as usize),
-        )?;
+        write(&dir.join(format!("t-{i:05}.txt")), &text(&mut rng, &words, size as usize))?;
     }
     Ok(())
 }
 
 fn write(path: &Path, data: &[u8]) -> Result<()> {
-    let mut file =
-        File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-    file.write_all(data)
-        .with_context(|| format!("cannot write {}", path.display()))
+    let mut file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    file.write_all(data).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Lines of 6–17 words from [`WORDS`], cut to exactly `len` bytes.
@@ -289,9 +255,7 @@ mod tests {
         let words: Vec<&str> = WORDS.split_whitespace().collect();
         let text = text(&mut XorShift::new(TEXT_SEED), &words, 100);
         assert_eq!(text.len(), 100);
-        assert!(text
-            .iter()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b' ' || *b == b'\n'));
+        assert!(text.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b' ' || *b == b'\n'));
     }
 
     #[test]
@@ -299,20 +263,13 @@ mod tests {
         let scratch = std::env::temp_dir().join(format!("xtask-tree-test-{}", std::process::id()));
         let tree = ensure(&scratch, 2)?;
         let paths = files(&tree.dir)?;
-        let total: u64 = paths
-            .iter()
-            .map(|p| p.metadata().map(|m| m.len()))
-            .sum::<std::io::Result<u64>>()?;
+        let total: u64 = paths.iter().map(|p| p.metadata().map(|m| m.len())).sum::<std::io::Result<u64>>()?;
         assert_eq!(total, 2 * MIB);
         let first = fs::read(&paths[0])?;
 
         fs::write(&paths[0], b"changed")?;
         let again = ensure(&scratch, 2)?;
-        assert_eq!(
-            fs::read(&files(&again.dir)?[0])?,
-            first,
-            "a damaged tree is made again, identically"
-        );
+        assert_eq!(fs::read(&files(&again.dir)?[0])?, first, "a damaged tree is made again, identically");
         fs::remove_dir_all(&scratch)?;
         Ok(())
     }

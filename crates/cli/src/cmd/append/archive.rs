@@ -43,8 +43,12 @@ enum Layers<'a> {
 impl Layers<'_> {
     fn source(&self, index: usize, descriptor: &Descriptor) -> Result<Blob<'_>> {
         Ok(match self {
-            Layers::Registry { client, repository } => Blob::Remote { client, repository, digest: descriptor.digest.clone() },
-            Layers::Archive { archive, layers } => Blob::Archive(archive.blob(layers.get(index).context("a base layer is missing")?)),
+            Layers::Registry { client, repository } => {
+                Blob::Remote { client, repository, digest: descriptor.digest.clone() }
+            }
+            Layers::Archive { archive, layers } => {
+                Blob::Archive(archive.blob(layers.get(index).context("a base layer is missing")?))
+            }
         })
     }
 }
@@ -62,14 +66,18 @@ impl ArchiveJob {
                 let m = resolve::resolve_image(&registry_client, reference, self.platform.as_ref(), self.progress)
                     .await
                     .with_context(|| format!("reading base image {reference}"))?;
-                let c = registry_client.config(repo, &m).await.with_context(|| format!("reading the config of {reference}"))?;
+                let c = registry_client
+                    .config(repo, &m)
+                    .await
+                    .with_context(|| format!("reading the config of {reference}"))?;
                 (m, c, Layers::Registry { client: &registry_client, repository: repo })
             }
             Base::Archive(path) => {
                 archive = ArchiveFile::open(path)?;
                 let wanted = self.platform.clone().unwrap_or_else(resolve::host_platform);
                 let found = archive.find(&wanted, self.platform.is_some())?;
-                let (manifest, config, blobs) = single_image(found, &wanted).with_context(|| format!("reading base image {}", path.display()))?;
+                let (manifest, config, blobs) =
+                    single_image(found, &wanted).with_context(|| format!("reading base image {}", path.display()))?;
                 (manifest, config, Layers::Archive { archive: &archive, layers: blobs })
             }
         };
@@ -92,10 +100,18 @@ impl ArchiveJob {
         }
     }
 
-    async fn write(&self, path: &Path, blobs: Vec<(Descriptor, Blob<'_>)>, manifest: &ImageManifest, config: &Config) -> Result<String> {
+    async fn write(
+        &self,
+        path: &Path,
+        blobs: Vec<(Descriptor, Blob<'_>)>,
+        manifest: &ImageManifest,
+        config: &Config,
+    ) -> Result<String> {
         let mut out = OutputArchive::create(path)?;
         for (descriptor, source) in blobs {
-            out.add_blob(&descriptor, source).await.with_context(|| format!("writing blob {} to {}", descriptor.digest, path.display()))?;
+            out.add_blob(&descriptor, source)
+                .await
+                .with_context(|| format!("writing blob {} to {}", descriptor.digest, path.display()))?;
         }
         let names: Vec<Reference> = self.target.iter().cloned().collect();
         out.add_image(manifest, config, &names)?;
@@ -107,7 +123,12 @@ impl ArchiveJob {
         })
     }
 
-    async fn push(&self, access: &Access, blobs: Vec<(Descriptor, Blob<'_>)>, manifest: &ImageManifest) -> Result<String> {
+    async fn push(
+        &self,
+        access: &Access,
+        blobs: Vec<(Descriptor, Blob<'_>)>,
+        manifest: &ImageManifest,
+    ) -> Result<String> {
         let Some(target) = &self.target else { bail!("nothing to do: give -t to push or -o to write an archive") };
         let client = access.client(target)?;
         let mount_from = match &self.base {

@@ -19,9 +19,14 @@ fn find(tar: &[u8]) -> Result<Vec<Found>, Error> {
 fn legacy(config_override: Option<Vec<u8>>) -> (Vec<u8>, Vec<Digest>) {
     let (t1, _) = layer("a.txt", b"first");
     let ids = vec![Digest::sha256(&t1), Digest::sha256(&t1)];
-    let config = format!(r#"{{"architecture":"amd64","os":"linux","rootfs":{{"type":"layers","diff_ids":["{}","{}"]}}}}"#, ids[0], ids[1]).into_bytes();
+    let config = format!(
+        r#"{{"architecture":"amd64","os":"linux","rootfs":{{"type":"layers","diff_ids":["{}","{}"]}}}}"#,
+        ids[0], ids[1]
+    )
+    .into_bytes();
     let config_name = format!("./{}.json", Digest::sha256(&config).hex());
-    let manifest = format!(r#"[{{"Config":"{config_name}","RepoTags":["app:1"],"Layers":["./aaa/layer.tar","bbb/layer.tar"]}}]"#);
+    let manifest =
+        format!(r#"[{{"Config":"{config_name}","RepoTags":["app:1"],"Layers":["./aaa/layer.tar","bbb/layer.tar"]}}]"#);
     let tar = tar_of(&[
         ("./", EntryType::Directory, vec![], None),
         ("./aaa/", EntryType::Directory, vec![], None),
@@ -53,7 +58,8 @@ fn legacy_docker_save_builds_a_docker_manifest_over_the_layers_as_stored() {
 
 #[test]
 fn a_config_that_does_not_match_its_name_is_refused() {
-    let (tar, _) = legacy(Some(br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#.to_vec()));
+    let (tar, _) =
+        legacy(Some(br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#.to_vec()));
     match find(&tar) {
         Err(Error::MemberMismatch { member, what, .. }) => {
             assert!(member.ends_with(".json"), "{member}");
@@ -67,13 +73,19 @@ fn a_config_that_does_not_match_its_name_is_refused() {
 fn missing_members_and_escapes_are_named() {
     let manifest = br#"[{"Config":"c.json","RepoTags":["app:1"],"Layers":["gone/layer.tar"]}]"#.to_vec();
     let config = br#"{"rootfs":{"type":"layers","diff_ids":["sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"]}}"#.to_vec();
-    let tar = tar_of(&[("c.json", EntryType::Regular, config.clone(), None), ("manifest.json", EntryType::Regular, manifest, None)]);
+    let tar = tar_of(&[
+        ("c.json", EntryType::Regular, config.clone(), None),
+        ("manifest.json", EntryType::Regular, manifest, None),
+    ]);
     match find(&tar) {
-        Err(Error::MissingMember { member, named_by }) => assert_eq!((member.as_str(), named_by.as_str()), ("gone/layer.tar", "manifest.json")),
+        Err(Error::MissingMember { member, named_by }) => {
+            assert_eq!((member.as_str(), named_by.as_str()), ("gone/layer.tar", "manifest.json"))
+        }
         other => panic!("{other:?}"),
     }
     let manifest = br#"[{"Config":"c.json","RepoTags":["app:1"],"Layers":["../../etc/passwd"]}]"#.to_vec();
-    let tar = tar_of(&[("c.json", EntryType::Regular, config, None), ("manifest.json", EntryType::Regular, manifest, None)]);
+    let tar =
+        tar_of(&[("c.json", EntryType::Regular, config, None), ("manifest.json", EntryType::Regular, manifest, None)]);
     let e = find(&tar).unwrap_err();
     assert!(e.to_string().contains("`..`") && e.to_string().contains("manifest.json"), "{e}");
     let e = find(&tar_of(&[("x", EntryType::Regular, b"x".to_vec(), None)])).unwrap_err();
@@ -104,7 +116,8 @@ fn oci_with_index(drop_arm: bool) -> Vec<u8> {
     entries.push((blob_path(&index_descriptor.digest), EntryType::Regular, index, None));
     let top = named(&index_descriptor, &"example.com/multi:1".parse().unwrap());
     entries.push(("index.json".into(), EntryType::Regular, index_json(&[top]), None));
-    let refs: Vec<(&str, EntryType, Vec<u8>, Option<&str>)> = entries.iter().map(|(n, k, d, l)| (n.as_str(), *k, d.clone(), *l)).collect();
+    let refs: Vec<(&str, EntryType, Vec<u8>, Option<&str>)> =
+        entries.iter().map(|(n, k, d, l)| (n.as_str(), *k, d.clone(), *l)).collect();
     tar_of(&refs)
 }
 
@@ -144,7 +157,10 @@ fn single_image_takes_an_archive_of_one() {
     let (manifest, config, layers) = single_image(find(&one).unwrap(), &AMD64()).unwrap();
     assert_eq!(manifest.digest(), m.digest());
     assert_eq!(config.digest(), c.digest());
-    assert_eq!(layers.iter().map(|l| l.descriptor.digest.clone()).collect::<Vec<_>>(), m.layers.iter().map(|l| l.digest.clone()).collect::<Vec<_>>());
+    assert_eq!(
+        layers.iter().map(|l| l.descriptor.digest.clone()).collect::<Vec<_>>(),
+        m.layers.iter().map(|l| l.digest.clone()).collect::<Vec<_>>()
+    );
 
     let two = find(&one).unwrap().into_iter().chain(find(&one).unwrap()).collect();
     let e = single_image(two, &AMD64()).unwrap_err();

@@ -32,15 +32,19 @@ pub(crate) fn image() -> (ImageManifest, Config, Vec<Vec<u8>>) {
         Digest::sha256(&t2)
     )
     .into_bytes();
-    let layers: Vec<Descriptor> =
-        [&g1, &g2].iter().map(|g| Descriptor::new(MediaType::OciLayerGzip, Digest::sha256(g), g.len() as u64)).collect();
+    let layers: Vec<Descriptor> = [&g1, &g2]
+        .iter()
+        .map(|g| Descriptor::new(MediaType::OciLayerGzip, Digest::sha256(g), g.len() as u64))
+        .collect();
     let manifest = serde_json::json!({
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
         "config": Descriptor::new(MediaType::OciConfig, Digest::sha256(&config), config.len() as u64).to_json(),
         "layers": layers.iter().map(Descriptor::to_json).collect::<Vec<_>>(),
     });
-    let Manifest::Image(m) = Manifest::parse("t", serde_json::to_vec(&manifest).unwrap(), None).unwrap() else { panic!() };
+    let Manifest::Image(m) = Manifest::parse("t", serde_json::to_vec(&manifest).unwrap(), None).unwrap() else {
+        panic!()
+    };
     (m, Config::parse("c", config).unwrap(), vec![g1, g2])
 }
 
@@ -78,9 +82,17 @@ fn written_archives_read_back_with_the_exact_manifest() {
     let read = |name: &str| members.file(name, "test").unwrap().read_all(&mut Cursor::new(&tar)).unwrap();
     let manifest_json = String::from_utf8(read("manifest.json")).unwrap();
     assert!(manifest_json.contains(&format!("\"Config\":\"blobs/sha256/{}\"", c.digest().hex())), "{manifest_json}");
-    assert!(manifest_json.contains("\"RepoTags\":[\"127.0.0.1:5000/app:1\",\"127.0.0.1:5000/app:2\"]"), "{manifest_json}");
+    assert!(
+        manifest_json.contains("\"RepoTags\":[\"127.0.0.1:5000/app:1\",\"127.0.0.1:5000/app:2\"]"),
+        "{manifest_json}"
+    );
     let index = String::from_utf8(read("index.json")).unwrap();
-    assert!(index.contains("\"io.containerd.image.name\":\"127.0.0.1:5000/app:2\",\"org.opencontainers.image.ref.name\":\"2\""), "{index}");
+    assert!(
+        index.contains(
+            "\"io.containerd.image.name\":\"127.0.0.1:5000/app:2\",\"org.opencontainers.image.ref.name\":\"2\""
+        ),
+        "{index}"
+    );
     assert!(index.contains("\"platform\":{\"architecture\":\"amd64\",\"os\":\"linux\"}"), "{index}");
     assert_eq!(read("oci-layout"), OCI_LAYOUT_CONTENT);
     assert!(members.has_file("repositories"));
