@@ -70,7 +70,8 @@ pub struct ImageReport {
     pub config: ConfigReport,
     pub history: Vec<Step>,
     pub layers: Vec<LayerReport>,
-    /// Sum of the layer blob sizes (what a pull downloads, besides config and manifest).
+    /// Sum of the layer blob sizes (what a pull downloads, besides config and manifest);
+    /// `u64::MAX` for a manifest whose sizes add up to more.
     pub layers_size: u64,
 }
 
@@ -168,7 +169,8 @@ impl ImageReport {
                 summary: config.map(Config::summary),
             },
             history,
-            layers_size: layers.iter().map(|l| l.size).sum(),
+            // Sizes come from the manifest, which anyone may write: a plain sum overflows.
+            layers_size: layers.iter().fold(0u64, |total, l| total.saturating_add(l.size)),
             layers,
         }
     }
@@ -251,6 +253,22 @@ mod tests {
         assert_eq!(json["config"]["entrypoint"], serde_json::json!(["/bin/sh", "-c"]));
         assert_eq!(json["history"][1]["empty_layer"], true);
         assert_eq!(json["history"][2]["layer"], 2);
+    }
+
+    #[test]
+    fn layer_sizes_that_overflow_saturate() {
+        // Two layers of u64::MAX bytes overflowed the sum: a panic in debug builds, a wrong
+        // total in release ones (reproduced by the `manifest` fuzz target).
+        let d = Digest::sha256(b"");
+        let raw = format!(
+            r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",
+            "config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{d}","size":2}},
+            "layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{d}","size":{max}}},
+                      {{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{d}","size":{max}}}]}}"#,
+            max = u64::MAX,
+        );
+        let Manifest::Image(m) = Manifest::parse("t", raw.into_bytes(), None).unwrap() else { panic!("not an image") };
+        assert_eq!(ImageReport::new(&m, None).layers_size, u64::MAX);
     }
 
     #[test]
