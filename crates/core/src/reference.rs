@@ -322,6 +322,90 @@ mod tests {
         }
     }
 
+    #[cfg(not(target_arch = "wasm32"))]
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// A registry as people write one: none (Docker Hub), a name with dots, a port, an IPv6 literal.
+        fn registry() -> impl Strategy<Value = Option<String>> {
+            prop_oneof![
+                Just(None),
+                Just(Some("localhost".to_owned())),
+                Just(Some("[::1]:5000".to_owned())),
+                "[a-z0-9]{1,6}(\\.[a-z0-9]{1,6}){1,2}(:[0-9]{1,5})?".prop_map(Some),
+            ]
+        }
+
+        fn repository() -> impl Strategy<Value = String> {
+            proptest::collection::vec("[a-z0-9]{1,4}(([._]|__|-{1,2})[a-z0-9]{1,4}){0,2}", 1..4)
+                .prop_map(|c| c.join("/"))
+        }
+
+        fn digest() -> impl Strategy<Value = Option<String>> {
+            proptest::option::of("[0-9a-f]{64}".prop_map(|hex| format!("sha256:{hex}")))
+        }
+
+        proptest! {
+            /// Whatever the text, parsing returns; what parses displays as text that parses to
+            /// the same reference and displays the same again.
+            #[test]
+            fn parse_never_panics_and_display_round_trips(
+                input in prop_oneof![".{0,40}", "[a-zA-Z0-9.:/@_\\-\\[\\]]{0,60}"],
+            ) {
+                if let Ok(r) = input.parse::<Reference>() {
+                    let shown = r.to_string();
+                    let again: Reference = shown.parse().map_err(|e| TestCaseError::fail(format!("{shown:?}: {e}")))?;
+                    prop_assert_eq!(again.to_string(), shown);
+                    prop_assert_eq!(again.registry(), r.registry());
+                    prop_assert_eq!(again.repository(), r.repository());
+                    prop_assert_eq!(again.digest(), r.digest());
+                    prop_assert_eq!(again.selector(), r.selector());
+                }
+            }
+
+            /// A reference built from valid parts parses to those parts, normalised as Docker does.
+            #[test]
+            fn valid_parts_parse_to_themselves(
+                registry in registry(),
+                repository in repository(),
+                tag in proptest::option::of("[A-Za-z0-9_][A-Za-z0-9_.-]{0,20}"),
+                digest in digest(),
+            ) {
+                // Without a registry, a first component with a dot would itself be taken for one.
+                let first = repository.split('/').next().unwrap_or_default();
+                prop_assume!(registry.is_some() || !repository.contains('/') || !(first.contains('.') || first == "localhost"));
+                let mut input = match &registry {
+                    Some(host) => format!("{host}/{repository}"),
+                    None => repository.clone(),
+                };
+                if let Some(t) = &tag {
+                    input = format!("{input}:{t}");
+                }
+                if let Some(d) = &digest {
+                    input = format!("{input}@{d}");
+                }
+                let r: Reference = input.parse().map_err(|e| TestCaseError::fail(format!("{input:?}: {e}")))?;
+                let (want_registry, want_repository) = match &registry {
+                    Some(host) => (host.clone(), repository.clone()),
+                    None if repository.contains('/') => (DOCKER_HUB.to_owned(), repository.clone()),
+                    None => (DOCKER_HUB.to_owned(), format!("library/{repository}")),
+                };
+                prop_assert_eq!(r.registry(), want_registry.as_str());
+                prop_assert_eq!(r.repository(), want_repository.as_str());
+                prop_assert_eq!(r.tag(), tag.as_deref());
+                prop_assert_eq!(r.digest().map(Digest::as_str), digest.as_deref());
+                // Display writes `:latest` for a reference without tag or digest, so the text
+                // round-trips to the same text (and, with a tag or digest, the same value).
+                let again: Reference = r.to_string().parse().map_err(|e| TestCaseError::fail(format!("{r}: {e}")))?;
+                prop_assert_eq!(again.to_string(), r.to_string());
+                if tag.is_some() || digest.is_some() {
+                    prop_assert_eq!(again, r);
+                }
+            }
+        }
+    }
+
     #[test]
     fn with_digest_drops_the_tag() {
         let r: Reference = "127.0.0.1:5000/app:1".parse().unwrap();

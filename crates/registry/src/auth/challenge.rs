@@ -77,4 +77,49 @@ mod tests {
         assert_eq!(c.param("service"), Some("svc"));
         assert_eq!(Challenge::parse(""), None);
     }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// A challenge as a header value, every value quoted with `\` and `"` escaped.
+        fn render(scheme: &str, params: &BTreeMap<String, String>) -> String {
+            let params: Vec<String> = params
+                .iter()
+                .map(|(k, v)| format!("{k}=\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"")))
+                .collect();
+            format!("{scheme} {}", params.join(", "))
+        }
+
+        proptest! {
+            /// Whatever a server sends, parsing returns, with a lowercase scheme and lowercase
+            /// parameter names, and writing the result back out parses to the same challenge.
+            #[test]
+            fn parse_never_panics_and_round_trips(
+                header in prop_oneof![".{0,60}", "[A-Za-z]{1,8}( [a-zA-Z =,\"\\\\\t]{0,40})?"],
+            ) {
+                if let Some(c) = Challenge::parse(&header) {
+                    prop_assert!(!c.scheme.is_empty());
+                    prop_assert_eq!(&c.scheme, &c.scheme.to_ascii_lowercase());
+                    for name in c.params.keys() {
+                        prop_assert!(!name.is_empty());
+                        prop_assert_eq!(name, &name.to_ascii_lowercase());
+                    }
+                    let rendered = render(&c.scheme, &c.params);
+                    prop_assert_eq!(Challenge::parse(&rendered), Some(c));
+                }
+            }
+
+            /// Any scheme and parameters a registry means, quoted as it should, come back as sent.
+            #[test]
+            fn quoted_parameters_come_back(
+                scheme in "[A-Za-z][A-Za-z0-9-]{0,10}",
+                params in proptest::collection::btree_map("[a-z_]{1,10}", ".{0,30}", 0..5),
+            ) {
+                let c = Challenge::parse(&render(&scheme, &params));
+                prop_assert_eq!(c, Some(Challenge { scheme: scheme.to_ascii_lowercase(), params }));
+            }
+        }
+    }
 }
