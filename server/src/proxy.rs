@@ -48,7 +48,8 @@ pub async fn forward(State(state): State<AppState>, request: Request) -> Respons
 /// normalised by the URL parser, so `..` cannot climb out of `/v2/` unseen.
 pub fn target_url(uri: &Uri) -> Result<Url, Error> {
     let path = uri.path();
-    let bad = |reason: String| Error::BadTarget { path: path.to_owned(), reason };
+    // The path is the user's input: it is shown (in the answer and the log) without userinfo.
+    let bad = |reason: String| Error::BadTarget { path: redact::path(path), reason };
     let rest = path.strip_prefix(PREFIX).ok_or_else(|| bad("it does not start with /proxy/".to_owned()))?;
     let (scheme, rest) = rest.split_once('/').ok_or_else(|| bad("it names no host".to_owned()))?;
     if scheme != "http" && scheme != "https" {
@@ -56,7 +57,10 @@ pub fn target_url(uri: &Uri) -> Result<Url, Error> {
     }
     let (authority, upstream_path) =
         rest.split_once('/').ok_or_else(|| bad("it has no path after the host".to_owned()))?;
-    if authority.is_empty() || authority.contains(['@', '\\', '#', '%']) {
+    if authority.contains('@') {
+        return Err(bad("it names a user and password; credentials go in the Authorization header".to_owned()));
+    }
+    if authority.is_empty() || authority.contains(['\\', '#', '%']) {
         return Err(bad(format!("{authority:?} is not host[:port]")));
     }
     let mut url = Url::parse(&format!("{scheme}://{authority}/{upstream_path}"))
@@ -97,7 +101,7 @@ async fn send(state: &AppState, url: Url, request: Request) -> Result<(Response,
             return Err(Error::TooManyRedirects { url: redact::url(&url), limit: MAX_REDIRECTS });
         }
         let next = location(&url, response.headers()).ok_or_else(|| Error::BadRedirect { url: redact::url(&url) })?;
-        reach = state.targets.admit_redirect(&next).await?;
+        reach = state.targets.admit_redirect(&method, &next).await?;
         if next.origin() != origin {
             // Credentials are for the host the page asked, never for a storage host.
             headers.remove(header::AUTHORIZATION);

@@ -79,7 +79,8 @@ impl Targets {
     pub async fn admit(&self, method: &Method, url: &Url) -> Result<Reach, Error> {
         check_scheme(url)?;
         let listed = self.is_listed(url);
-        if listed && (url.path() == "/v2/" || url.path().starts_with("/v2/")) {
+        let api = api_path(url);
+        if listed && api.is_ok() {
             return Ok(Reach::Listed);
         }
         if self.is_realm(url) {
@@ -92,18 +93,20 @@ impl Targets {
             check_public(url).await?;
             return Ok(Reach::PublicOnly);
         }
-        if listed {
-            return Err(refused(url, Refusal::OutsideV2 { path: url.path().to_owned() }));
+        match api {
+            Err(path) if listed => Err(refused(url, Refusal::OutsideV2 { path })),
+            _ => Err(refused(url, Refusal::NotAllowed)),
         }
-        Err(refused(url, Refusal::NotAllowed))
     }
 
-    /// Admits the target of a redirect from an admitted upstream: a listed host, or one that
-    /// resolves only to public addresses (blob downloads redirect to storage hosts).
-    pub async fn admit_redirect(&self, url: &Url) -> Result<Reach, Error> {
+    /// Admits the target of a redirect from an admitted upstream. A listed host is held to the
+    /// rule of a first request ([`Targets::admit`]: its `/v2/` API or a learned realm), so a
+    /// redirect cannot lead out of the API; any other host must resolve only to public addresses
+    /// (blob downloads redirect to storage hosts, whose paths are their own).
+    pub async fn admit_redirect(&self, method: &Method, url: &Url) -> Result<Reach, Error> {
         check_scheme(url)?;
         if self.is_listed(url) {
-            return Ok(Reach::Listed);
+            return self.admit(method, url).await;
         }
         check_public(url).await?;
         Ok(Reach::PublicOnly)
@@ -142,6 +145,28 @@ impl Targets {
                 realms.insert(realm_key(&realm));
             }
         }
+    }
+}
+
+/// Whether `url`'s path is in a registry's `/v2/` API, judged on the path as the registry will
+/// read it: percent-decoded (so `..%2f` is `../`), with no `.` or `..` segment, no empty segment
+/// before the last, no backslash or control character. The URL parser has already resolved
+/// plain `..`; registries resolve (or redirect) the rest, so any of them is refused, not
+/// normalised. The error is the decoded path, to show.
+fn api_path(url: &Url) -> Result<(), String> {
+    let raw = url.path();
+    let decoded = percent_encoding::percent_decode_str(raw).decode_utf8_lossy();
+    let segments: Vec<&str> = decoded.split('/').skip(1).collect();
+    let last = segments.len().saturating_sub(1);
+    let clean = segments
+        .iter()
+        .enumerate()
+        .all(|(i, segment)| *segment != "." && *segment != ".." && (i == last || !segment.is_empty()))
+        && !decoded.contains(|c: char| c == '\\' || c.is_control() || c == char::REPLACEMENT_CHARACTER);
+    if clean && decoded.starts_with("/v2/") {
+        Ok(())
+    } else {
+        Err(decoded.into_owned())
     }
 }
 
@@ -236,6 +261,50 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_v2_rule_is_decided_on_the_decoded_path() {
+        let targets = targets(&["127.0.0.1:5000"]);
+        for path in [
+            "/v2/..%2f..%2fdebug/vars",
+            "/v2/%2e%2e/%2e%2e/debug",
+            "/v2/a/..%2F..%2F..%2Fmetrics",
+            "/v2/a%2f%2e%2e%2f%2e%2e%2fdebug",
+            "/v2/a//b",
+            "/v2/a/%5c..%5cdebug",
+            "/v2/a/%00",
+            "/v2/.%2fa",
+            "/v2%2f..%2fdebug",
+        ] {
+            let target = url(&format!("http://127.0.0.1:5000{path}"));
+            assert!(
+                matches!(reason(targets.admit(&Method::GET, &target).await), Refusal::OutsideV2 { .. }),
+                "{path} ({}) must be refused",
+                target.path()
+            );
+        }
+        for path in ["/v2/", "/v2/a/b/manifests/1", "/v2/a/blobs/uploads/", "/v2/a%2fb/tags/list"] {
+            let target = url(&format!("http://127.0.0.1:5000{path}"));
+            assert_eq!(targets.admit(&Method::GET, &target).await.ok(), Some(Reach::Listed), "{path}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_redirect_to_a_listed_host_stays_in_its_api() {
+        let targets = targets(&["127.0.0.1:5000", "127.0.0.1:5001"]);
+        for to in
+            ["http://127.0.0.1:5001/debug/vars", "http://127.0.0.1:5000/metrics", "http://127.0.0.1:5001/v2/..%2fx"]
+        {
+            assert!(
+                matches!(reason(targets.admit_redirect(&Method::GET, &url(to)).await), Refusal::OutsideV2 { .. }),
+                "{to}"
+            );
+        }
+        assert_eq!(
+            targets.admit_redirect(&Method::GET, &url("http://127.0.0.1:5001/v2/a/blobs/sha256:1")).await.ok(),
+            Some(Reach::Listed)
+        );
+    }
+
+    #[tokio::test]
     async fn realms_are_learned_from_listed_registries_only() {
         let targets = targets(&["127.0.0.1:5000", "127.0.0.1:5001"]);
         let mut challenge = HeaderMap::new();
@@ -278,15 +347,24 @@ mod tests {
     #[tokio::test]
     async fn redirects_to_unlisted_non_public_addresses_are_refused() {
         let targets = targets(&["127.0.0.1:5000"]);
-        assert_eq!(targets.admit_redirect(&url("http://127.0.0.1:5000/elsewhere")).await.ok(), Some(Reach::Listed));
+        assert_eq!(
+            targets.admit_redirect(&Method::GET, &url("http://127.0.0.1:5000/v2/a/blobs/b")).await.ok(),
+            Some(Reach::Listed)
+        );
         for target in [
             "http://127.0.0.1:5001/x",
             "http://169.254.169.254/latest/meta-data",
             "http://[::ffff:10.0.0.1]/x",
             "http://0x7f.1/x",
         ] {
-            assert!(matches!(reason(targets.admit_redirect(&url(target)).await), Refusal::Address { .. }), "{target}");
+            assert!(
+                matches!(reason(targets.admit_redirect(&Method::GET, &url(target)).await), Refusal::Address { .. }),
+                "{target}"
+            );
         }
-        assert_eq!(targets.admit_redirect(&url("https://93.184.215.14/blob")).await.ok(), Some(Reach::PublicOnly));
+        assert_eq!(
+            targets.admit_redirect(&Method::GET, &url("https://93.184.215.14/blob")).await.ok(),
+            Some(Reach::PublicOnly)
+        );
     }
 }

@@ -1,5 +1,5 @@
-//! An image archive on disk, opened for reading. A gzipped tar is first inflated into a
-//! temporary file, because members are read by offset; then the tar's headers are indexed
+//! An image archive on disk, opened for reading. A gzipped tar is first inflated into an
+//! unnamed temporary file, because members are read by offset; then the tar's headers are indexed
 //! once and every member is read with positional reads.
 
 use std::fs::File;
@@ -9,10 +9,9 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use flate2::read::MultiGzDecoder;
-use layerize_core::archive::{find_images, ArchivedBlob, Found, Members};
+use layerize_core::archive::{copy_tar, find_images, ArchivedBlob, Found, Members};
 use layerize_core::media_type::Compression;
 use layerize_core::Platform;
-use tempfile::NamedTempFile;
 
 use crate::blob_source::ArchiveBlob;
 
@@ -23,8 +22,6 @@ pub struct ArchiveFile {
     path: PathBuf,
     file: Arc<File>,
     members: Members,
-    /// The inflated copy of a gzipped archive, removed on drop.
-    _inflated: Option<NamedTempFile>,
 }
 
 impl ArchiveFile {
@@ -33,16 +30,13 @@ impl ArchiveFile {
         let mut file = File::open(path).with_context(|| format!("cannot open {shown}"))?;
         let mut head = [0u8; 4];
         let n = read_head(&mut file, &mut head).with_context(|| format!("cannot read {shown}"))?;
-        let (file, inflated) = match Compression::sniff(&head[..n]) {
-            Compression::Gzip => {
-                let temp = inflate(path)?;
-                (temp.reopen().with_context(|| format!("cannot reopen the inflated copy of {shown}"))?, Some(temp))
-            }
+        let file = match Compression::sniff(&head[..n]) {
+            Compression::Gzip => inflate(path)?,
             Compression::Zstd => anyhow::bail!("{shown} is a zstd-compressed file; decompress it first (zstd -d)"),
-            Compression::None => (file, None),
+            Compression::None => file,
         };
         let members = Members::scan(&file).with_context(|| format!("reading {shown}"))?;
-        Ok(ArchiveFile { path: path.to_owned(), file: Arc::new(file), members, _inflated: inflated })
+        Ok(ArchiveFile { path: path.to_owned(), file: Arc::new(file), members })
     }
 
     /// The images (and complete indexes) the archive holds; see
@@ -70,16 +64,15 @@ fn read_head(file: &mut File, head: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
-/// Inflates a gzipped archive into a private temporary file.
-fn inflate(path: &Path) -> Result<NamedTempFile> {
+/// Inflates a gzipped archive into a private temporary file with no name (nothing is left if
+/// the process is killed), through [`copy_tar`]: what is not a tar fails at its first block,
+/// and nothing past the tar's end is inflated, so a small file that inflates to gigabytes of
+/// zeros writes at most what its headers declare.
+fn inflate(path: &Path) -> Result<File> {
     let shown = path.display();
-    let mut temp = tempfile::Builder::new()
-        .prefix(".layerize-inflated-")
-        .tempfile()
-        .context("cannot create a temporary file to inflate the archive into")?;
+    let mut temp = tempfile::tempfile().context("cannot create a temporary file to inflate the archive into")?;
     let file = File::open(path).with_context(|| format!("cannot open {shown}"))?;
-    let mut gz = MultiGzDecoder::new(BufReader::with_capacity(1 << 20, file));
-    let copied = io::copy(&mut gz, temp.as_file_mut());
-    copied.with_context(|| format!("{shown} is gzip-compressed, but inflating it failed (damaged or cut short?)"))?;
+    let gz = MultiGzDecoder::new(BufReader::with_capacity(1 << 20, file));
+    copy_tar(gz, &mut temp).with_context(|| format!("{shown} (gzip-compressed)"))?;
     Ok(temp)
 }

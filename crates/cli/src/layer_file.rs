@@ -6,7 +6,7 @@ use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use layerize_core::layer::gzip::Sequential;
 use layerize_core::layer::{write_layer, LayerDigests, LayerOptions, Plan};
 use tempfile::NamedTempFile;
@@ -22,11 +22,7 @@ pub fn build(
     threads: usize,
     dir: &Path,
 ) -> Result<(LayerDigests, NamedTempFile)> {
-    let temp = tempfile::Builder::new()
-        .prefix(".layerize-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+    let temp = crate::scratch::create_in(dir)?;
     let sink = BufWriter::with_capacity(1 << 20, temp.as_file().try_clone()?);
     let entries = plan.into_entries();
     let open = |p: &PathBuf| File::open(p);

@@ -16,6 +16,7 @@ mod layer_stream;
 mod progress;
 mod remote;
 mod resolve;
+mod scratch;
 mod upload;
 
 use std::process::ExitCode;

@@ -2,6 +2,7 @@
 //! credentials.
 
 use std::io::Read;
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use layerize_core::Reference;
@@ -11,12 +12,14 @@ use layerize_registry::{Client, Credentials, Scheme};
 use crate::credentials;
 
 /// How to reach registries, from the command line.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Access {
     pub insecure: bool,
     /// `--username` / `--password-stdin`, for the registries named in `explicit_for`.
     pub explicit: Option<Credentials>,
     pub explicit_for: Vec<String>,
+    /// Silence after which a transfer is given up (`--timeout`).
+    pub idle_timeout: Duration,
 }
 
 impl Access {
@@ -26,7 +29,7 @@ impl Access {
             _ => credentials::lookup(reference.registry())?,
         };
         let scheme = Scheme::for_reference(reference, self.insecure);
-        Ok(Client::new(Native::new()?, reference.api_host(), scheme, creds)?)
+        Ok(Client::new(Native::with_idle_timeout(self.idle_timeout)?, reference.api_host(), scheme, creds)?)
     }
 }
 
@@ -42,6 +45,22 @@ pub struct RegistryFlags {
     /// Read the password for --username from standard input.
     #[arg(long, requires = "username")]
     pub password_stdin: bool,
+    /// Give up on a registry that sends or takes nothing for this long (e.g. 90s, 5m; requests
+    /// that can be repeated are tried 3 times first).
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_timeout, env = "LAYERIZE_TIMEOUT")]
+    pub timeout: Duration,
+}
+
+/// `--timeout`: a duration (`90s`, `2m`) or plain seconds, at least one second.
+pub fn parse_timeout(text: &str) -> Result<Duration, String> {
+    let duration = match text.trim().parse::<u64>() {
+        Ok(seconds) => Duration::from_secs(seconds),
+        Err(_) => humantime::parse_duration(text.trim()).map_err(|e| format!("{text:?} is not a duration: {e}"))?,
+    };
+    if duration < Duration::from_secs(1) {
+        return Err(format!("{text:?} is shorter than one second"));
+    }
+    Ok(duration)
 }
 
 impl RegistryFlags {
@@ -53,7 +72,7 @@ impl RegistryFlags {
             }
             _ => None,
         };
-        Ok(Access { insecure: self.insecure, explicit, explicit_for: registries })
+        Ok(Access { insecure: self.insecure, explicit, explicit_for: registries, idle_timeout: self.timeout })
     }
 }
 

@@ -213,7 +213,14 @@ impl<T: Transport> Client<T> {
         self.auth.borrow().header(self.credentials.as_ref(), scopes)
     }
 
+    /// Puts this registry's credentials or token on `request`, if it goes to this registry.
+    /// A URL the registry handed out (an upload `Location`, a mount's answer) may name another
+    /// host, port or scheme: the bytes go there, the credentials never do.
     fn authorize(&self, request: &mut Request, scopes: &[Scope]) -> Result<(), Error> {
+        request.headers.remove(header::AUTHORIZATION);
+        if request.url.origin() != self.base.origin() {
+            return Ok(());
+        }
         let header_value = self.auth.borrow().header(self.credentials.as_ref(), scopes);
         if let Some(value) = header_value {
             let mut value = HeaderValue::from_str(&value).map_err(|_| Error::Protocol {
@@ -243,8 +250,21 @@ impl<T: Transport> Client<T> {
         })?;
         let mut url = Url::parse(realm).map_err(|e| Error::Protocol {
             registry: self.registry.clone(),
-            message: format!("token realm {realm:?} is not a URL: {e}"),
+            message: format!("its token realm is not a URL ({e})"),
         })?;
+        // The realm gets the user's password (Docker's token flow): only over HTTP(S), and
+        // over plain HTTP only when the registry itself is spoken to that way.
+        let plain_ok = self.base.scheme() == "http";
+        if !(url.scheme() == "https" || (url.scheme() == "http" && plain_ok)) {
+            return Err(Error::Protocol {
+                registry: self.registry.clone(),
+                message: format!(
+                    "its token realm {} is not {}; refusing to send credentials there",
+                    redact::url(&url),
+                    if plain_ok { "an http or https URL" } else { "an https URL" }
+                ),
+            });
+        }
         {
             let mut q = url.query_pairs_mut();
             if let Some(service) = challenge.param("service") {

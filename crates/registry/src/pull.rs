@@ -217,7 +217,7 @@ impl Stream for Verified {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::task::Waker;
 
     use futures_util::stream;
@@ -291,7 +291,7 @@ mod tests {
     }
 
     /// Polls a future that never waits (the test transport answers at once) to its end.
-    fn futures_executor<F: std::future::Future>(future: F) -> F::Output {
+    pub(crate) fn futures_executor<F: std::future::Future>(future: F) -> F::Output {
         let mut future = std::pin::pin!(future);
         let mut cx = Context::from_waker(Waker::noop());
         loop {

@@ -268,3 +268,115 @@ fn push_scopes(repository: &str, mount_from: Option<&str>) -> Vec<Scope> {
 fn header_value(s: &str) -> HeaderValue {
     HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+
+    use futures_util::stream;
+    use http::HeaderMap;
+
+    use super::*;
+    use crate::auth::Credentials;
+    use crate::transport::BodyStream;
+
+    /// A registry on `r.example` (Basic auth) whose uploads live on `elsewhere.example`, and
+    /// whose mounts answer with a `Location` there too: every request is recorded with whether
+    /// it carried `Authorization`.
+    #[derive(Default)]
+    struct UploadsElsewhere {
+        seen: RefCell<Vec<(Method, String, bool)>>,
+        streams: bool,
+    }
+
+    impl UploadsElsewhere {
+        fn answer(&self, request: &Request) -> Response {
+            let authorized = request.headers.contains_key(header::AUTHORIZATION);
+            self.seen.borrow_mut().push((request.method.clone(), request.url.to_string(), authorized));
+            let mut headers = HeaderMap::new();
+            let status = match (&request.method, request.url.host_str(), request.url.path()) {
+                (_, Some("r.example"), _) if !authorized => {
+                    headers.insert("www-authenticate", HeaderValue::from_static("Basic realm=\"r\""));
+                    StatusCode::UNAUTHORIZED
+                }
+                (&Method::HEAD, _, _) => StatusCode::NOT_FOUND,
+                (&Method::GET, _, "/v2/") => StatusCode::OK,
+                (&Method::POST, _, _) | (&Method::PATCH, _, _) => {
+                    headers.insert("location", HeaderValue::from_static("https://elsewhere.example/up/1?_state=s"));
+                    StatusCode::ACCEPTED
+                }
+                (&Method::PUT, _, _) => StatusCode::CREATED,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            let body: BodyStream = Box::pin(stream::empty());
+            Response { status, headers, url: request.url.clone(), body }
+        }
+    }
+
+    impl Transport for UploadsElsewhere {
+        async fn send(&self, request: Request) -> Result<Response, Error> {
+            Ok(self.answer(&request))
+        }
+
+        fn streams_uploads(&self) -> bool {
+            self.streams
+        }
+
+        async fn send_stream<'a>(
+            &'a self,
+            request: Request,
+            body: crate::transport::UploadStream<'a>,
+        ) -> Result<Response, Error> {
+            let _: Vec<_> = body.collect().await;
+            Ok(self.answer(&request))
+        }
+    }
+
+    struct Bytes1(Bytes);
+
+    impl BlobSource for Bytes1 {
+        type Stream = stream::Iter<std::vec::IntoIter<Result<Bytes, Error>>>;
+        async fn open(self) -> Result<Self::Stream, Error> {
+            Ok(stream::iter(vec![Ok(self.0)]))
+        }
+    }
+
+    fn pushed(streams: bool, mount_from: Option<&str>) -> Vec<(Method, String, bool)> {
+        let transport = UploadsElsewhere { streams, ..Default::default() };
+        let base = Url::parse("https://r.example/").unwrap_or_else(|e| panic!("{e}"));
+        let credentials = Credentials::Basic { username: "u".into(), password: "secret".into() };
+        let client = Client::with_base_url(&transport, "r.example", base, Some(credentials));
+        let blob = Bytes::from_static(b"a blob");
+        let digest = Digest::sha256(&blob);
+        let outcome = crate::pull::tests::futures_executor(client.push_blob(
+            "repo",
+            &digest,
+            mount_from,
+            Bytes1(blob),
+            &mut |_| {},
+        ));
+        assert_eq!(outcome.unwrap_or_else(|e| panic!("{e}")), BlobOutcome::Uploaded);
+        transport.seen.take()
+    }
+
+    #[test]
+    fn credentials_never_go_to_an_upload_location_on_another_host() {
+        for (streams, mount_from) in [(true, None), (false, None), (true, Some("other/repo"))] {
+            let seen = pushed(streams, mount_from);
+            let elsewhere: Vec<_> =
+                seen.iter().filter(|(_, url, _)| url.starts_with("https://elsewhere.example/")).collect();
+            assert!(
+                elsewhere.iter().any(|(m, _, _)| m == Method::PATCH)
+                    && elsewhere.iter().any(|(m, _, _)| m == Method::PUT),
+                "the upload went on at its Location: {seen:?}"
+            );
+            assert!(elsewhere.iter().all(|(_, _, authorized)| !authorized), "credentials left r.example: {seen:?}");
+            assert!(
+                seen.iter().any(|(m, url, authorized)| *m == Method::POST
+                    && url.starts_with("https://r.example/")
+                    && *authorized),
+                "the registry itself still gets them: {seen:?}"
+            );
+        }
+    }
+}

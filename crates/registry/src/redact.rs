@@ -16,8 +16,28 @@ pub fn url(url: &Url) -> String {
     s
 }
 
+/// A URL path as someone typed it (a proxy address, say), for a message or a log line: any
+/// `user:password@` in a segment becomes `…@`, so a path that smuggles userinfo shows none of it.
+pub fn path(path: &str) -> String {
+    path.split('/')
+        .map(|segment| match segment.rfind('@') {
+            Some(at) => format!("…{}", &segment[at..]),
+            None => segment.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn drops_userinfo_from_a_typed_path() {
+        let s = super::path("/proxy/http/user:pa55@127.0.0.1:5000/v2/");
+        assert_eq!(s, "/proxy/http/…@127.0.0.1:5000/v2/");
+        assert_eq!(super::path("/proxy/https/a%40b:c@d@host/x"), "/proxy/https/…@host/x");
+        assert_eq!(super::path("/proxy/https/ghcr.io/v2/"), "/proxy/https/ghcr.io/v2/");
+    }
+
     #[test]
     fn drops_userinfo_and_query() {
         let u = url::Url::parse("https://bob:secret@r.example:5000/v2/a/blobs/uploads/x?_state=tok&digest=sha256:1")

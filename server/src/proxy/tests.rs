@@ -168,12 +168,14 @@ async fn redirects_are_followed_without_credentials_to_other_hosts() {
     async fn has_auth(headers: HeaderMap) -> String {
         format!("authorization: {}", headers.contains_key(header::AUTHORIZATION))
     }
-    let storage = serve(Router::new().route("/blob", get(has_auth))).await;
-    let target = format!("http://{storage}/blob");
+    let storage = serve(Router::new().route("/v2/blob", get(has_auth)).route("/blob", get(has_auth))).await;
+    let target = format!("http://{storage}/v2/blob");
+    let outside = format!("http://{storage}/blob");
     let same_host_target = "/v2/same".to_owned();
     let registry = serve(
         Router::new()
             .route("/v2/other", get(move || async move { Redirect::temporary(&target) }))
+            .route("/v2/out", get(move || async move { Redirect::temporary(&outside) }))
             .route("/v2/here", get(move || async move { Redirect::temporary(&same_host_target) }))
             .route("/v2/same", get(has_auth))
             .route("/v2/loop", get(|| async { Redirect::temporary("/v2/loop") })),
@@ -190,6 +192,10 @@ async fn redirects_are_followed_without_credentials_to_other_hosts() {
     assert_eq!((status, body.as_str()), (StatusCode::OK, "authorization: true"));
     let (status, _, body) = call(&state, with_auth("/v2/other")).await;
     assert_eq!((status, body.as_str()), (StatusCode::OK, "authorization: false"));
+    // An allowlisted host is held to its /v2/ API on a redirect too.
+    let (status, _, body) = call(&state, with_auth("/v2/out")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body.contains("only the /v2/ API of a registry is proxied, not /blob"), "{body}");
     let (status, _, body) = call(&state, with_auth("/v2/loop")).await;
     assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
     assert!(body.contains("redirected more than 5 times"), "{body}");
@@ -209,4 +215,30 @@ async fn an_unreachable_upstream_is_a_bad_gateway_without_the_query() {
     assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
     assert!(body.contains(&format!("127.0.0.1:{port}/v2/a/blobs/uploads/u")), "{body}");
     assert!(!body.contains("SECRETSTATE"), "{body}");
+}
+
+#[tokio::test]
+async fn a_refused_address_is_echoed_without_its_password() {
+    let state = state(&["127.0.0.1:5000".to_owned()], &[]);
+    for path in ["/proxy/http/user:Secr3t-pw@127.0.0.1:5000/v2/", "/proxy/http/user:Secr3t-pw@/v2/"] {
+        let request = Request::get(path).body(Body::empty()).unwrap_or_else(|e| panic!("{e}"));
+        let (status, _, body) = call(&state, request).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(!body.contains("Secr3t-pw") && !body.contains("user:"), "{body}");
+        assert!(body.contains("…@"), "{body}");
+    }
+}
+
+#[tokio::test]
+async fn an_encoded_climb_out_of_v2_is_refused_before_any_connection() {
+    // Nothing listens on the registry's port: a request that got through would be a 502.
+    let state = state(&["127.0.0.1:9".to_owned()], &[]);
+    for path in ["/v2/..%2f..%2fdebug/vars", "/v2/%2E%2E/%2e%2e/metrics", "/v2/a/..%5c..%5cx"] {
+        let request = Request::get(format!("/proxy/http/127.0.0.1:9{path}"))
+            .body(Body::empty())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (status, _, body) = call(&state, request).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {body}");
+        assert!(body.contains("only the /v2/ API"), "{path}: {body}");
+    }
 }

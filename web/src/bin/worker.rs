@@ -295,8 +295,9 @@ fn open_archive(what: &str, file: Blob) -> Result<(FromWorker, Blob), String> {
     let gzipped = read(&file).read_exact(&mut magic).is_ok() && magic == [0x1f, 0x8b];
     let tar = if gzipped {
         let mut out = BlobParts::new();
-        io::copy(&mut flate2::read::MultiGzDecoder::new(read(&file)), &mut out)
-            .map_err(|e| format!("{what}: gunzipping it failed: {e}"))?;
+        // Only the tar is kept, checked as it streams: a gzip bomb stops at its first block.
+        layerize_core::archive::copy_tar(flate2::read::MultiGzDecoder::new(read(&file)), &mut out)
+            .map_err(|e| format!("{what}: {e}"))?;
         out.finish().map_err(|e| format!("{what}: keeping the gunzipped tar: {e:?}"))?
     } else {
         file

@@ -84,6 +84,9 @@ pub struct Args {
     /// Read the password for --username from standard input.
     #[arg(long, requires = "username")]
     password_stdin: bool,
+    /// Give up on a registry that sends or takes nothing for this long (e.g. 90s, 5m).
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = crate::remote::parse_timeout, env = "LAYERIZE_TIMEOUT")]
+    timeout: std::time::Duration,
     /// No progress on stderr.
     #[arg(short, long)]
     quiet: bool,
@@ -132,7 +135,7 @@ pub fn run(args: Args) -> Result<()> {
         (Some(t), None) => vec![t.registry().to_owned()],
         _ => base.registry().map(str::to_owned).into_iter().collect(),
     };
-    let access = Access { insecure: args.insecure, explicit, explicit_for };
+    let access = Access { insecure: args.insecure, explicit, explicit_for, idle_timeout: args.timeout };
 
     let plan = files::plan(&args.files, &args.deletes)?;
     progress.step(format!("building layer from {} bytes of files", plan.content_size()));

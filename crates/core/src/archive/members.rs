@@ -2,7 +2,7 @@
 //! tar headers that seeks over the data, so a `manifest.json` at the end of a large tar costs
 //! no more than one at the start.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Read, Seek, SeekFrom};
 
 use tar::EntryType;
@@ -52,6 +52,7 @@ impl Members {
         let mut archive = tar::Archive::new(reader);
         let mut members = Members::default();
         let mut last: Option<String> = None;
+        let mut raw_names: HashMap<String, String> = HashMap::new();
         let entries = archive.entries_with_seek().map_err(io_err)?;
         for entry in entries {
             let entry = entry.map_err(|e| match &last {
@@ -85,6 +86,17 @@ impl Members {
                 EntryType::Directory => Kind::Dir,
                 _ => Kind::Other,
             };
+            // One name for two members (`manifest.json` and `./manifest.json`, or the same name
+            // twice) is ambiguous: readers disagree on which counts, so neither is taken.
+            let is_dir = matches!(kind, Kind::Dir);
+            if let Some(first) = raw_names.get(&path) {
+                if !is_dir || !matches!(members.entries.get(&path), Some(Kind::Dir)) {
+                    return Err(Error::InvalidArchive {
+                        problem: format!("holds two members named {path:?} ({first:?} and {raw:?}); it is ambiguous which one counts"),
+                    });
+                }
+            }
+            raw_names.insert(path.clone(), raw.to_owned());
             last = Some(path.clone());
             members.entries.insert(path, kind);
         }
@@ -237,6 +249,27 @@ pub(crate) mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn refuses_one_name_for_two_members() {
+        let twice = tar_of(&[
+            ("manifest.json", EntryType::Regular, b"[]".to_vec(), None),
+            ("./manifest.json", EntryType::Regular, b"[{}]".to_vec(), None),
+        ]);
+        match Members::scan(Cursor::new(&twice)) {
+            Err(e @ Error::InvalidArchive { .. }) => {
+                let e = e.to_string();
+                assert!(e.contains("\"manifest.json\"") && e.contains("\"./manifest.json\""), "{e}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let dirs = tar_of(&[
+            ("a/", EntryType::Directory, b"".to_vec(), None),
+            ("./a/", EntryType::Directory, b"".to_vec(), None),
+            ("a/f", EntryType::Regular, b"x".to_vec(), None),
+        ]);
+        assert!(Members::scan(Cursor::new(&dirs)).is_ok(), "a directory listed twice is harmless");
     }
 
     #[test]

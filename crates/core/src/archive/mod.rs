@@ -15,10 +15,12 @@ pub mod member;
 pub mod members;
 pub mod oci_layout;
 pub mod read;
+pub mod shape;
 pub mod verify;
 pub mod write;
 
 pub use members::{FileMember, Members};
 pub use read::{find_images, single_image, ArchivedBlob, ArchivedImage, Content, Found};
+pub use shape::{copy_tar, TarShape};
 pub use verify::{BlobCheck, Expected};
 pub use write::{ArchiveWriter, BlobWriter};

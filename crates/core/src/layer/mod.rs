@@ -92,7 +92,10 @@ fn append_entries<S, R: Read, W: Write>(
         result.map_err(write_err)?;
         let mut extra = [0u8; 1];
         if check_growth && exact.inner.read(&mut extra).map_err(source_err)? != 0 {
-            return Err(source_err(io::Error::other(format!("grew beyond {size} bytes while it was read"))));
+            return Err(source_err(io::Error::other(format!(
+                "its size changed while it was read: it was {size} bytes when listed and had more to read \
+                 (a file whose size is not known in advance, as in /proc, or one being written: copy it first)"
+            ))));
         }
     }
     Ok(())
@@ -116,7 +119,11 @@ impl<R: Read> Read for ExactReader<'_, R> {
         let want = buf.len().min(self.left.min(usize::MAX as u64) as usize);
         let n = match self.inner.read(&mut buf[..want]) {
             Ok(0) => {
-                let e = io::Error::other(format!("shrank while it was read ({} bytes missing)", self.left));
+                let e = io::Error::other(format!(
+                    "its size changed while it was read: it ended {} bytes short of the size it had when listed \
+                     (is it being written?)",
+                    self.left
+                ));
                 self.failure = Some(io::Error::new(e.kind(), e.to_string()));
                 return Err(e);
             }

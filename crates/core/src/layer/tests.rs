@@ -102,7 +102,7 @@ fn a_source_of_the_wrong_size_is_an_error_naming_it() {
     )
     .unwrap_err();
     assert!(e.to_string().contains("/x/short"), "{e}");
-    assert!(e.to_string().contains("shrank"), "{e}");
+    assert!(e.to_string().contains("its size changed while it was read"), "{e}");
 }
 
 proptest! {

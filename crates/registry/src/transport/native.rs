@@ -1,47 +1,131 @@
 //! The native transport: reqwest with rustls.
+//!
+//! Redirects are followed here, not by reqwest, so that one rule decides what crosses to another
+//! origin: the `Authorization` header never does (another host, another port, or the same host
+//! over another scheme). Every read has an idle timeout, and a request that can be sent again
+//! (GET, HEAD) is retried a few times on a network failure or an answer that says "try later".
+
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
+use http::{header, Method, StatusCode};
+use url::Url;
 
 use super::{Request, Response, Transport, UploadStream};
 use crate::error::Error;
 use crate::redact;
 
+/// Silence after which a transfer is given up, unless the user says otherwise.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Redirects followed for one request; blob downloads take one or two.
+const MAX_REDIRECTS: usize = 10;
+/// Tries of a request that can be repeated (the first one included).
+const TRIES: u32 = 3;
+/// Longest `Retry-After` honoured; a registry asking for more gets the error instead.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
+
 /// reqwest-backed transport for the CLI and the server.
 #[derive(Clone, Debug)]
 pub struct Native {
     client: reqwest::Client,
+    idle: Duration,
 }
 
 impl Native {
+    /// A transport that gives up after [`DEFAULT_IDLE_TIMEOUT`] of silence.
     pub fn new() -> Result<Native, Error> {
-        // reqwest drops Authorization (and other sensitive headers) on redirects to another
-        // host, which is what blob redirects to storage hosts need.
+        Native::with_idle_timeout(DEFAULT_IDLE_TIMEOUT)
+    }
+
+    /// A transport that gives up on a connection that sends (or takes) nothing for `idle`.
+    pub fn with_idle_timeout(idle: Duration) -> Result<Native, Error> {
         let client = reqwest::Client::builder()
             .user_agent(concat!("layerize/", env!("CARGO_PKG_VERSION")))
-            .redirect(reqwest::redirect::Policy::limited(10))
-            .connect_timeout(std::time::Duration::from_secs(30))
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(idle.min(Duration::from_secs(30)))
+            .read_timeout(idle)
             .build()
             .map_err(|e| Error::Protocol {
                 registry: "-".into(),
                 message: format!("cannot set up HTTP client: {e}"),
             })?;
-        Ok(Native { client })
+        Ok(Native { client, idle })
     }
+
+    /// One request, no redirects followed, no retries.
+    async fn send_once(&self, request: Request) -> Result<Response, Error> {
+        let url_text = redact::url(&request.url);
+        let registry = registry_name(&request.url);
+        let sent =
+            self.client.request(request.method, request.url).headers(request.headers).body(request.body).send().await;
+        let response = sent.map_err(|e| unreachable(&registry, &url_text, &e, self.idle))?;
+        Ok(wrap(response, registry, url_text, self.idle))
+    }
+
+    /// One request with its redirects followed: any redirect of a GET or HEAD, and 307/308 of
+    /// other methods (which keep method and body). `Authorization` is dropped at the first hop
+    /// to another origin and never comes back.
+    async fn follow(&self, mut request: Request) -> Result<Response, Error> {
+        let mut redirects = 0;
+        loop {
+            let response = self.send_once(request.clone()).await?;
+            let follows = match response.status {
+                StatusCode::TEMPORARY_REDIRECT | StatusCode::PERMANENT_REDIRECT => true,
+                StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND | StatusCode::SEE_OTHER => {
+                    request.method == Method::GET || request.method == Method::HEAD
+                }
+                _ => false,
+            };
+            let next = response.header("location").and_then(|l| response.url.join(l).ok());
+            let Some(next) = next.filter(|_| follows) else { return Ok(response) };
+            if next.scheme() != "http" && next.scheme() != "https" {
+                return Err(Error::Protocol {
+                    registry: registry_name(&request.url),
+                    message: format!("{} redirected to a {} URL", redact::url(&request.url), next.scheme()),
+                });
+            }
+            if redirects == MAX_REDIRECTS {
+                return Err(Error::Protocol {
+                    registry: registry_name(&request.url),
+                    message: format!("{} redirected more than {MAX_REDIRECTS} times", redact::url(&request.url)),
+                });
+            }
+            if !same_origin(&next, &request.url) {
+                request.headers.remove(header::AUTHORIZATION);
+                request.headers.remove(header::COOKIE);
+            }
+            request.url = next;
+            redirects += 1;
+        }
+    }
+}
+
+/// Whether two URLs have one origin: scheme, host and port (the port a scheme implies counts).
+pub fn same_origin(a: &Url, b: &Url) -> bool {
+    a.origin() == b.origin()
 }
 
 impl Transport for Native {
     async fn send(&self, request: Request) -> Result<Response, Error> {
-        let url_text = redact::url(&request.url);
-        let registry = request.url.host_str().unwrap_or_default().to_owned();
-        let sent =
-            self.client.request(request.method, request.url).headers(request.headers).body(request.body).send().await;
-        let response = sent.map_err(|e| Error::Unreachable {
-            registry: registry.clone(),
-            url: url_text.clone(),
-            message: describe(&e),
-        })?;
-        Ok(wrap(response, registry, url_text))
+        let repeatable = request.method == Method::GET || request.method == Method::HEAD;
+        let mut tries = 1;
+        loop {
+            let result = self.follow(request.clone()).await;
+            let wait = match &result {
+                Err(Error::Unreachable { .. }) => Some(None),
+                Ok(response) if retryable(response.status) => Some(retry_after(response)),
+                _ => None,
+            };
+            let Some(wait) = wait.filter(|_| repeatable && tries < TRIES) else { return result };
+            match wait {
+                Some(after) if after > MAX_RETRY_AFTER => return result,
+                Some(after) => tokio::time::sleep(after).await,
+                None => tokio::time::sleep(Duration::from_millis(250 << tries)).await,
+            }
+            tracing::debug!(url = %redact::url(&request.url), tries, "retrying");
+            tries += 1;
+        }
     }
 
     fn streams_uploads(&self) -> bool {
@@ -49,10 +133,11 @@ impl Transport for Native {
     }
 
     /// reqwest wants a `Send` body; ours need not be (the browser's are not). A small channel
-    /// bridges them: this task polls the body into the channel while reqwest sends from it.
+    /// bridges them: this task polls the body into the channel while reqwest sends from it. A
+    /// channel that stays full for the idle timeout is a peer that stopped reading.
     async fn send_stream<'a>(&'a self, request: Request, body: UploadStream<'a>) -> Result<Response, Error> {
         let url_text = redact::url(&request.url);
-        let registry = request.url.host_str().unwrap_or_default().to_owned();
+        let registry = registry_name(&request.url);
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
         let chunks = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
         let send = self
@@ -61,16 +146,23 @@ impl Transport for Native {
             .headers(request.headers)
             .body(reqwest::Body::wrap_stream(chunks))
             .send();
-        let pump = async move {
+        let idle = self.idle;
+        let pump = async {
             let mut body = body;
             while let Some(chunk) = body.next().await {
                 match chunk {
                     // The request ended early (the server answered); its answer tells why.
-                    Ok(bytes) => {
-                        if tx.send(Ok(bytes)).await.is_err() {
-                            return Ok(());
+                    Ok(bytes) => match tokio::time::timeout(idle, tx.send(Ok(bytes))).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(_)) => return Ok(()),
+                        Err(_) => {
+                            return Err(Error::Unreachable {
+                                registry: registry.clone(),
+                                url: url_text.clone(),
+                                message: format!("the registry took no data for {}", seconds(idle)),
+                            })
                         }
-                    }
+                    },
                     Err(e) => {
                         let _ = tx.send(Err(std::io::Error::other("the upload's source failed"))).await;
                         return Err(e);
@@ -81,42 +173,60 @@ impl Transport for Native {
         };
         let (pumped, sent) = futures_util::future::join(pump, send).await;
         pumped?;
-        let response = sent.map_err(|e| Error::Unreachable {
-            registry: registry.clone(),
-            url: url_text.clone(),
-            message: describe(&e),
-        })?;
-        Ok(wrap(response, registry, url_text))
+        let response = sent.map_err(|e| unreachable(&registry, &url_text, &e, idle))?;
+        Ok(wrap(response, registry, url_text, idle))
     }
 }
 
+/// Answers worth asking again: the registry was busy, overloaded or briefly broken.
+fn retryable(status: StatusCode) -> bool {
+    status == StatusCode::REQUEST_TIMEOUT || status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
+}
+
+/// `Retry-After` in seconds (the HTTP-date form is not used by registries).
+fn retry_after(response: &Response) -> Option<Duration> {
+    response.header("retry-after").and_then(|v| v.trim().parse::<u64>().ok()).map(Duration::from_secs)
+}
+
+/// The host (and port) a URL names, for messages.
+fn registry_name(url: &Url) -> String {
+    match (url.host_str(), url.port()) {
+        (Some(host), Some(port)) => format!("{host}:{port}"),
+        (Some(host), None) => host.to_owned(),
+        (None, _) => redact::url(url),
+    }
+}
+
+fn seconds(d: Duration) -> String {
+    format!("{} s", d.as_secs_f64())
+}
+
+fn unreachable(registry: &str, url: &str, e: &reqwest::Error, idle: Duration) -> Error {
+    Error::Unreachable { registry: registry.to_owned(), url: url.to_owned(), message: describe(e, idle) }
+}
+
 /// Our response over reqwest's, with body errors worded like request errors.
-fn wrap(response: reqwest::Response, registry: String, url_text: String) -> Response {
+fn wrap(response: reqwest::Response, registry: String, url_text: String, idle: Duration) -> Response {
     let status = response.status();
     let headers = response.headers().clone();
     let url = response.url().clone();
-    let body = response.bytes_stream().map(move |chunk| {
-        chunk.map_err(|e| Error::Unreachable {
-            registry: registry.clone(),
-            url: url_text.clone(),
-            message: describe(&e),
-        })
-    });
+    let body = response.bytes_stream().map(move |chunk| chunk.map_err(|e| unreachable(&registry, &url_text, &e, idle)));
     Response { status, headers, url, body: Box::pin(body) }
 }
 
 /// The error and its causes ("connection refused"), without reqwest's copy of the URL,
 /// which may carry upload state.
-fn describe(e: &reqwest::Error) -> String {
+fn describe(e: &reqwest::Error, idle: Duration) -> String {
+    if e.is_timeout() {
+        return format!("no data for {} (the idle timeout; --timeout changes it)", seconds(idle));
+    }
     let mut parts = Vec::new();
     let mut source: Option<&dyn std::error::Error> = std::error::Error::source(e);
     while let Some(s) = source {
         parts.push(s.to_string());
         source = s.source();
     }
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
+    let kind = if e.is_connect() {
         "connection failed"
     } else if e.is_body() || e.is_decode() {
         "body transfer failed"
