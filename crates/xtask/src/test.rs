@@ -1,7 +1,7 @@
 //! `cargo xtask test`: installs what the tests need, builds the page, then runs every check in
-//! order, stopping at the first failure: the debug CLI and server the e2e tests run, all unit
-//! and e2e tests (the page's in headless Chromium), the core's tests inside Chromium, the
-//! registry crate's wasm32 build, clippy, and the format check.
+//! order, stopping at the first failure: the format check (first: it takes a second), the debug
+//! CLI and server the e2e tests run, all unit and e2e tests (the page's in headless Chromium),
+//! the core's tests inside Chromium, the registry crate's wasm32 build, and clippy.
 
 use std::ffi::OsString;
 use std::process::Command;
