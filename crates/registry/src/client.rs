@@ -364,3 +364,55 @@ fn registry_message(body: &[u8]) -> Option<String> {
     let first = text.lines().next()?.trim();
     (!first.is_empty() && first.len() <= 300 && !first.starts_with('<')).then(|| first.to_owned())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+
+    use futures_util::stream;
+    use http::HeaderMap;
+
+    use super::*;
+    use crate::transport::BodyStream;
+
+    /// A registry whose challenge names `realm`; records every URL asked for.
+    struct Realm {
+        realm: &'static str,
+        seen: RefCell<Vec<String>>,
+    }
+
+    impl Transport for Realm {
+        async fn send(&self, request: Request) -> Result<Response, Error> {
+            self.seen.borrow_mut().push(request.url.to_string());
+            let mut headers = HeaderMap::new();
+            let challenge = format!("Bearer realm=\"{}\",service=\"r\"", self.realm);
+            headers.insert("www-authenticate", HeaderValue::from_str(&challenge).unwrap_or_else(|e| panic!("{e}")));
+            let body: BodyStream = Box::pin(stream::empty());
+            Ok(Response { status: StatusCode::UNAUTHORIZED, headers, url: request.url, body })
+        }
+    }
+
+    fn manifest_error(base: &str, realm: &'static str) -> (String, Vec<String>) {
+        let transport = Realm { realm, seen: RefCell::default() };
+        let credentials = Credentials::Basic { username: "u".into(), password: "secret".into() };
+        let base = Url::parse(base).unwrap_or_else(|e| panic!("{e}"));
+        let client = Client::with_base_url(&transport, "r.example:5000", base, Some(credentials));
+        let result = crate::pull::tests::futures_executor(client.manifest("repo", "1"));
+        let e = result.err().unwrap_or_else(|| panic!("a manifest behind realm {realm}"));
+        (e.to_string(), transport.seen.take())
+    }
+
+    #[test]
+    fn a_realm_that_is_not_http_gets_no_credentials_and_names_the_registry() {
+        for (base, realm) in [
+            ("https://r.example:5000/", "file:///etc/passwd"),
+            ("https://r.example:5000/", "http://auth.example/token"),
+            ("http://r.example:5000/", "ftp://auth.example/token"),
+        ] {
+            let (e, seen) = manifest_error(base, realm);
+            assert!(e.starts_with("registry r.example:5000: its token realm"), "{realm}: {e}");
+            assert!(e.contains("refusing to send credentials"), "{realm}: {e}");
+            assert!(seen.iter().all(|url| url.starts_with(base)), "{realm}: the realm was asked: {seen:?}");
+        }
+    }
+}
