@@ -5,6 +5,7 @@
 //! Everything small (manifests, configs) is read and checked here; layers are only located,
 //! and carry what their bytes must hash to, for whoever streams them later.
 
+use std::collections::HashMap;
 use std::io::{Read, Seek};
 
 use super::docker::{docker_manifest, parse_manifest_json, ManifestEntry, MANIFEST_JSON};
@@ -151,7 +152,7 @@ pub fn find_images<R: Read + Seek>(
             problem: "has neither manifest.json (docker save) nor index.json (OCI layout), so it holds no image".into(),
         });
     }
-    let mut reader = Reader { members, reader };
+    let mut reader = Reader { members, reader, hashed: HashMap::new() };
     let oci = if has_oci { reader.oci_entries()? } else { Vec::new() };
     if !has_docker {
         return oci_only(oci, platform, platform_given);
@@ -204,6 +205,9 @@ type OciEntries = Vec<(Descriptor, Result<Node, Error>)>;
 struct Reader<'a, R> {
     members: &'a Members,
     reader: &'a mut R,
+    /// Digests of the members hashed so far: `manifest.json` may name one large layer member
+    /// many times, and hashing it once per mention made reading an archive quadratic.
+    hashed: HashMap<String, Digest>,
 }
 
 impl<R: Read + Seek> Reader<'_, R> {
@@ -348,6 +352,9 @@ impl<R: Read + Seek> Reader<'_, R> {
     }
 
     fn hash(&mut self, member: &FileMember) -> Result<Digest, Error> {
+        if let Some(digest) = self.hashed.get(&member.path) {
+            return Ok(digest.clone());
+        }
         let mut reader = member.reader(self.reader)?;
         let mut hasher = Hasher::new();
         let mut buf = vec![0u8; 256 << 10];
@@ -359,7 +366,9 @@ impl<R: Read + Seek> Reader<'_, R> {
                 Err(e) => return Err(member.read_error(e)),
             }
         }
-        Ok(hasher.finish())
+        let digest = hasher.finish();
+        self.hashed.insert(member.path.clone(), digest.clone());
+        Ok(digest)
     }
 }
 

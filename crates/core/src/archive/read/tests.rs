@@ -166,3 +166,49 @@ fn single_image_takes_an_archive_of_one() {
     let e = single_image(two, &AMD64()).unwrap_err();
     assert!(e.to_string().contains("holds 2 images"), "{e}");
 }
+
+/// Counts the bytes read through it.
+struct Counting<'a> {
+    inner: Cursor<&'a [u8]>,
+    read: u64,
+}
+
+impl std::io::Read for Counting<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
+impl std::io::Seek for Counting<'_> {
+    fn seek(&mut self, to: std::io::SeekFrom) -> std::io::Result<u64> {
+        self.inner.seek(to)
+    }
+}
+
+/// A gzip layer member that `manifest.json` names many times is hashed once: hashing it per
+/// mention made a small crafted archive take minutes (found with the `archive` fuzz target).
+#[test]
+fn a_layer_named_many_times_is_hashed_once() {
+    let times = 200;
+    let mut layer = vec![0x1f, 0x8b];
+    layer.extend((0..64u32 << 10).map(|i| (i.wrapping_mul(2654435761) >> 24) as u8));
+    let diff_id = Digest::sha256(b"tar");
+    let ids = vec![format!("\"{diff_id}\""); times].join(",");
+    let config = format!(r#"{{"rootfs":{{"type":"layers","diff_ids":[{ids}]}}}}"#).into_bytes();
+    let layers = vec!["\"l.gz\""; times].join(",");
+    let manifest = format!(r#"[{{"Config":"c.json","RepoTags":[],"Layers":[{layers}]}}]"#).into_bytes();
+    let tar = tar_of(&[
+        ("l.gz", EntryType::Regular, layer.clone(), None),
+        ("c.json", EntryType::Regular, config, None),
+        ("manifest.json", EntryType::Regular, manifest, None),
+    ]);
+    let members = Members::scan(Cursor::new(&tar[..])).unwrap();
+    let mut reader = Counting { inner: Cursor::new(&tar[..]), read: 0 };
+    let found = find_images(&members, &mut reader, &AMD64(), false).unwrap();
+    let image = &found[0].images()[0];
+    assert_eq!(image.layers.len(), times);
+    assert!(image.layers.iter().all(|l| l.descriptor.digest == Digest::sha256(&layer)));
+    assert!(reader.read < 2 * tar.len() as u64, "read {} bytes of a {}-byte archive", reader.read, tar.len());
+}
