@@ -74,6 +74,7 @@ fn check_image(registry: &Registry, reference: &str, digest: &str, files: &AppFi
     assert_eq!(config["config"]["Cmd"], serde_json::json!(["/bin/sh"]), "base config fields are kept");
     let history = config["history"].as_array().expect("history");
     assert!(history.last().and_then(|h| h["created_by"].as_str()).is_some_and(|s| s.starts_with("layerize append")));
+    assert_eq!(history.last().map(|h| h["comment"].clone()), Some("layerize gzip profile 2".into()));
 
     let oci = readers::skopeo_copy_to_oci(registry, reference);
     assert_eq!(readers::diff_ids_match(oci.path()), 1);
@@ -99,6 +100,45 @@ fn anonymous_oci_base_to_new_repo() {
     readers::podman_pull(&registry, &format!("app@{digest}"));
     // The base blobs were mounted, not uploaded again.
     assert!(registry.log().contains("mount"), "no cross-repository mount in the registry log");
+}
+
+/// `--gzip-profile 1` builds the layer as before profile 2 existed and leaves the history
+/// entry without a comment, as before; the default names profile 2 in it.
+#[test]
+fn the_gzip_profile_is_chosen_and_named_in_the_history() {
+    let registry = Registry::start(RegistryAuth::Anonymous);
+    push_single(&registry, "base:1", Format::Oci);
+    let files = AppFiles::new();
+    let fixed = ["--created", "2024-02-03T04:05:06Z", "--history", "add app"];
+    let mut configs = Vec::new();
+    for (profile, comment) in [("1", Value::Null), ("2", Value::from("layerize gzip profile 2"))] {
+        let target = format!("app:v{profile}");
+        let digest =
+            append(&registry, "base:1", &target, &files, &[&fixed[..], &["--gzip-profile", profile]].concat(), None);
+        let raw = readers::skopeo_inspect_raw(&registry, &target);
+        assert_eq!(sha256_digest(&raw), digest);
+        let config = json(&readers::skopeo_inspect_config(&registry, &target));
+        let last = config["history"].as_array().and_then(|h| h.last()).cloned().expect("history");
+        assert_eq!(last["comment"], comment, "profile {profile}");
+        assert_eq!(last["created_by"], "add app");
+        let out = files.dir.path().join(format!("v{profile}.tar.gz")).display().to_string();
+        let mut args: Vec<String> = vec!["layer".into(), "--gzip-profile".into(), profile.into()];
+        args.extend(files.args());
+        args.extend(["--delete".into(), "/etc/motd".into(), "-o".into(), out, "--json".into()]);
+        let offline = json(layerize(&args.iter().map(String::as_str).collect::<Vec<_>>(), None, None).ok().as_bytes());
+        assert_eq!(json(&raw)["layers"][1]["digest"], offline["digest"], "profile {profile}");
+        configs.push(config);
+    }
+    let strip = |mut c: Value| {
+        c["history"]
+            .as_array_mut()
+            .and_then(|h| h.last_mut())
+            .and_then(Value::as_object_mut)
+            .map(|h| h.remove("comment"));
+        c
+    };
+    let [one, two] = <[Value; 2]>::try_from(configs).expect("two configs");
+    assert_eq!(strip(one), strip(two), "the profiles' configs differ only by the comment");
 }
 
 #[test]

@@ -44,16 +44,27 @@ fn filetime(secs: i64) -> std::time::SystemTime {
 }
 
 fn build(tree: &Path, out: &Path) -> Value {
+    build_with(tree, out, &[])
+}
+
+fn build_with(tree: &Path, out: &Path, extra: &[&str]) -> Value {
     let src = format!("{}:/srv", tree.display());
     let out_s = out.display().to_string();
-    let stdout = layerize(&["layer", "-f", &src, "--delete", "/etc/motd", "-o", &out_s, "--json"], None, None).ok();
+    let mut args = vec!["layer", "-f", &src, "--delete", "/etc/motd", "-o", &out_s, "--json"];
+    args.extend_from_slice(extra);
+    let stdout = layerize(&args, None, None).ok();
     serde_json::from_str(&stdout).expect("--json prints JSON")
 }
 
-/// The digests of the tree above under the pinned gzip profile. A change here changes every
-/// layer digest users have built: only update it with a deliberate profile change.
+/// The digests of the tree above under pinned gzip profile 1, the only one before profile 2:
+/// `--gzip-profile 1` must reproduce them. A change here changes every layer digest users
+/// have built with it: never update these.
 const GOLDEN_DIFF_ID: &str = "sha256:9d6e1717ed172eb54f5b20245be49c263c743a97e0ffbb2dbb3e2f61c1fb0579";
 const GOLDEN_DIGEST: &str = "sha256:2b2ebcbc296af697417757a6389836f0dabb4ffc1938781aef241190e9d37fa5";
+/// The same tree under profile 2, the default: nothing in it is noise (`bin/tool` has evenly
+/// spread bytes but shrinks), so no block is stored and the blob is profile 1's. The core's
+/// golden tests (crates/core/tests/golden.rs) pin profile 2's stored blocks.
+const GOLDEN_DIGEST_PROFILE_2: &str = "sha256:2b2ebcbc296af697417757a6389836f0dabb4ffc1938781aef241190e9d37fa5";
 
 #[test]
 fn same_files_give_the_same_digests_anywhere() {
@@ -68,7 +79,21 @@ fn same_files_give_the_same_digests_anywhere() {
     assert_eq!(a, b, "another order of creation, other mtimes and umask");
     assert_eq!(fs::read(dir.path().join("a.tar.gz")).expect("a"), fs::read(dir.path().join("b.tar.gz")).expect("b"));
     assert_eq!(a["diff_id"], GOLDEN_DIFF_ID);
-    assert_eq!(a["digest"], GOLDEN_DIGEST);
+    assert_eq!(a["digest"], GOLDEN_DIGEST_PROFILE_2);
+    let v2 = build_with(&two, &dir.path().join("v2.tar.gz"), &["--gzip-profile", "2"]);
+    assert_eq!(v2, a, "profile 2 is the default");
+    let v1 = build_with(&two, &dir.path().join("v1.tar.gz"), &["--gzip-profile", "1"]);
+    assert_eq!(v1["diff_id"], GOLDEN_DIFF_ID);
+    assert_eq!(v1["digest"], GOLDEN_DIGEST, "profile 1 reproduces the digests of earlier versions");
+}
+
+#[test]
+fn an_unknown_gzip_profile_is_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("x.tar.gz").display().to_string();
+    let run = layerize(&["layer", "--gzip-profile", "3", "-o", &out], None, None);
+    assert!(!run.status.success(), "profile 3 was accepted");
+    assert!(run.stderr.contains("not a gzip profile: 1"), "{}", run.stderr);
 }
 
 #[test]

@@ -10,7 +10,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use layerize_core::layer::gzip::HEADER;
+use layerize_core::layer::gzip::{Profile, HEADER};
 use layerize_core::layer::LayerDigests;
 use layerize_core::Digest;
 use wasm_bindgen::{JsCast, JsValue};
@@ -40,14 +40,16 @@ pub fn start(
     entries: Vec<WireEntry>,
     files: js_sys::Array,
     mtime: u64,
+    gzip: Profile,
     workers: u32,
     on_event: impl FnMut(Event) + 'static,
 ) -> Result<(), String> {
+    let gzip_profile = gzip.version().ok_or("the page builds layers in a pinned gzip profile only")?;
     let sink: Sink = Rc::new(RefCell::new(on_event));
     let started = js_sys::Date::now();
     if workers <= 1 {
         let sink = Rc::clone(&sink);
-        let started = worker::start_build(entries, files, mtime, (0, 1), move |msg, data| {
+        let started = worker::start_build(entries, files, mtime, gzip_profile, (0, 1), move |msg, data| {
             let event = match msg {
                 FromWorker::Progress { done, total } => Event::Progress { done, total },
                 FromWorker::Built { diff_id, digest, size, tar_size, millis, wasm_memory } => {
@@ -90,9 +92,16 @@ pub fn start(
     state.borrow_mut().add_part(&header).map_err(|e| format!("cannot hash the layer: {e:?}"))?;
     for shard in 0..workers {
         let (s, k) = (Rc::clone(&state), Rc::clone(&sink));
-        let handle = worker::start_build(entries.clone(), files.clone(), mtime, (shard, workers), move |msg, data| {
-            on_shard_message(&s, &k, shard as usize, msg, &data);
-        });
+        let handle = worker::start_build(
+            entries.clone(),
+            files.clone(),
+            mtime,
+            gzip_profile,
+            (shard, workers),
+            move |msg, data| {
+                on_shard_message(&s, &k, shard as usize, msg, &data);
+            },
+        );
         match handle {
             Ok(w) => state.borrow_mut().workers.push(w),
             Err(e) => {

@@ -27,11 +27,13 @@ pub struct WireEntry {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum ToWorker {
-    /// Build the layer from the message's `files`. With `shards > 1`, deflate only this
-    /// worker's share of the blocks (`shard` of `shards`) and answer `ShardBuilt`.
+    /// Build the layer from the message's `files`, in pinned gzip profile `gzip_profile`
+    /// (1 or 2). With `shards > 1`, deflate only this worker's share of the blocks (`shard`
+    /// of `shards`) and answer `ShardBuilt`.
     Build {
         entries: Vec<WireEntry>,
         mtime: u64,
+        gzip_profile: u8,
         shard: u32,
         shards: u32,
     },
@@ -182,10 +184,11 @@ pub fn start_build(
     entries: Vec<WireEntry>,
     files: js_sys::Array,
     mtime: u64,
+    gzip_profile: u8,
     (shard, shards): (u32, u32),
     on_message: impl FnMut(FromWorker, JsValue) + 'static,
 ) -> Result<Worker, JsValue> {
-    start(ToWorker::Build { entries, mtime, shard, shards }, "files", files.into(), on_message)
+    start(ToWorker::Build { entries, mtime, gzip_profile, shard, shards }, "files", files.into(), on_message)
 }
 
 /// Starts a streamed hash in a fresh worker: once it answers `HashReady`, post it

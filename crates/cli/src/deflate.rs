@@ -122,7 +122,7 @@ mod tests {
         let noise = (0..(3 * BLOCK_SIZE + 123) as u32).map(|i| (i.wrapping_mul(2654435761) >> 11) as u8);
         let text = b"the quick brown fox jumps over the lazy dog\n".iter().copied().cycle().take(2 * BLOCK_SIZE);
         let data: Vec<u8> = noise.chain(text).collect();
-        for profile in [Profile::Pinned, Profile::Fast] {
+        for profile in [Profile::Pinned1, Profile::Pinned2, Profile::Fast] {
             let expected = gzip(&data, Sequential, profile);
             for threads in [1, 2, 3] {
                 assert_eq!(gzip(&data, Parallel::new(threads), profile), expected, "{profile:?}, {threads} threads");

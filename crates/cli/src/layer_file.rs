@@ -7,7 +7,7 @@ use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use layerize_core::layer::gzip::Sequential;
+use layerize_core::layer::gzip::{Profile, Sequential};
 use layerize_core::layer::{write_layer, LayerDigests, LayerOptions, Plan};
 use tempfile::NamedTempFile;
 
@@ -35,4 +35,12 @@ pub fn build(
     // the rename into place still makes the file appear only when complete.
     sink.into_inner().map_err(|e| e.into_error())?;
     Ok((digests, temp))
+}
+
+/// `--gzip-profile`: the number of a pinned gzip profile, 1 or 2.
+pub fn parse_profile(s: &str) -> Result<Profile, String> {
+    s.parse::<u8>()
+        .ok()
+        .and_then(Profile::pinned)
+        .ok_or_else(|| format!("{s:?} is not a gzip profile: 1 (every block deflated, as before) or 2 (noise stored)"))
 }

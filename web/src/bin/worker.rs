@@ -7,7 +7,7 @@
 use std::io::{self, Read, Seek, SeekFrom};
 
 use layerize_core::digest::HashingWriter;
-use layerize_core::layer::gzip::Sequential;
+use layerize_core::layer::gzip::{Profile, Sequential};
 use layerize_core::layer::read::{LayerReader, StoredEntry};
 use layerize_core::layer::share::write_layer_share;
 use layerize_core::layer::{write_layer, Entry, EntryKind, LayerOptions, LayerPath, Plan};
@@ -50,12 +50,14 @@ fn main() {
                 }
                 None => (FromWorker::Failed { message: "no hash was started".to_owned() }, None),
             },
-            Ok(ToWorker::Build { entries, mtime, shard, shards }) => {
+            Ok(ToWorker::Build { entries, mtime, gzip_profile, shard, shards }) => {
                 let files: js_sys::Array = field(&data, "files").unchecked_into();
-                let built = if shards > 1 {
-                    build_shard(&reply, entries, &files, mtime, shard, shards)
-                } else {
-                    build(&reply, entries, &files, mtime)
+                let built = match Profile::pinned(gzip_profile) {
+                    None => Err(format!("there is no gzip profile {gzip_profile}")),
+                    Some(gzip) if shards > 1 => {
+                        build_shard(&reply, entries, &files, &LayerOptions { mtime, gzip }, shard, shards)
+                    }
+                    Some(gzip) => build(&reply, entries, &files, &LayerOptions { mtime, gzip }),
                 };
                 match built {
                     Ok((msg, blob)) => (msg, Some(blob)),
@@ -162,14 +164,13 @@ fn build(
     scope: &DedicatedWorkerGlobalScope,
     wire: Vec<WireEntry>,
     files: &js_sys::Array,
-    mtime: u64,
+    options: &LayerOptions,
 ) -> Result<(FromWorker, JsValue), String> {
     let started = js_sys::Date::now();
     let (entries, total) = self::entries(wire)?;
     let sink = BlobParts::new();
-    let (digests, sink) =
-        write_layer(&entries, &LayerOptions { mtime }, opener(files)?, Sequential, sink, &mut progress(scope, total))
-            .map_err(|e| e.to_string())?;
+    let (digests, sink) = write_layer(&entries, options, opener(files)?, Sequential, sink, &mut progress(scope, total))
+        .map_err(|e| e.to_string())?;
     let blob = sink.finish().map_err(|e| format!("{e:?}"))?;
     let msg = FromWorker::Built {
         diff_id: digests.diff_id.to_string(),
@@ -190,7 +191,7 @@ fn build_shard(
     scope: &DedicatedWorkerGlobalScope,
     wire: Vec<WireEntry>,
     files: &js_sys::Array,
-    mtime: u64,
+    options: &LayerOptions,
     shard: u32,
     shards: u32,
 ) -> Result<(FromWorker, JsValue), String> {
@@ -203,15 +204,8 @@ fn build_shard(
         blocks += 1;
         Ok(())
     };
-    let out = write_layer_share(
-        &entries,
-        &LayerOptions { mtime },
-        opener(files)?,
-        (shard, shards),
-        emit,
-        &mut progress(scope, total),
-    )
-    .map_err(|e| e.to_string())?;
+    let out = write_layer_share(&entries, options, opener(files)?, (shard, shards), emit, &mut progress(scope, total))
+        .map_err(|e| e.to_string())?;
     let msg = FromWorker::ShardBuilt {
         diff_id: out.diff_id.map(|d| d.to_string()),
         tar_size: out.tar_size,

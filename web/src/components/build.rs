@@ -1,6 +1,7 @@
 //! Step 3: build the layer in a Web Worker, then compute the new config and manifest here.
 
 use layerize_core::config::History;
+use layerize_core::layer::gzip::Profile;
 use layerize_core::layer::{MODE_EXEC, MODE_FILE};
 use layerize_core::mutate::{self, NewLayer};
 use leptos::prelude::*;
@@ -92,7 +93,9 @@ fn start(page: Page) {
     page.progress.set(Some((0, rows.iter().map(|r| r.size).sum(), 0.0)));
     let started = js_sys::Date::now();
     let workers = page.workers.get_untracked();
-    let result = layer_build::start(entries, files, 0, workers, move |event| match event {
+    // The CLI's default profile, so `layerize layer` of the same files gives the same blob.
+    let gzip = Profile::default();
+    let result = layer_build::start(entries, files, 0, gzip, workers, move |event| match event {
         Event::Progress { done, total } => {
             let seconds = (js_sys::Date::now() - started) / 1000.0;
             page.progress.set(Some((done, total, if seconds > 0.0 { done as f64 / 1e6 / seconds } else { 0.0 })));
@@ -109,6 +112,7 @@ fn start(page: Page) {
                 history: History {
                     created: Some(created.clone()),
                     created_by: Some(history.clone()),
+                    comment: gzip.history_comment(),
                     ..Default::default()
                 },
             };

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
+use layerize_core::layer::gzip::Profile;
 use layerize_core::layer::LayerOptions;
 
 use crate::files::{self, FileArg};
@@ -22,6 +23,10 @@ pub struct Args {
     /// Modification time of every entry, in seconds since 1970.
     #[arg(long, default_value_t = 0)]
     mtime: u64,
+    /// The pinned gzip profile: 2 stores 1 MiB blocks that would not shrink, 1 deflates every
+    /// block (the digests of layers built before profile 2).
+    #[arg(long, value_name = "1|2", default_value = "2", value_parser = layer_file::parse_profile)]
+    gzip_profile: Profile,
     /// Deflate threads (default: one per core; 1 runs everything on one thread). The bytes are
     /// the same for any number.
     #[arg(long, default_value_t = 0)]
@@ -37,7 +42,8 @@ pub fn run(args: Args) -> Result<()> {
         Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
         _ => PathBuf::from("."),
     };
-    let (digests, temp) = layer_file::build(plan, &LayerOptions { mtime: args.mtime }, args.threads, &dir)?;
+    let (digests, temp) =
+        layer_file::build(plan, &LayerOptions { mtime: args.mtime, gzip: args.gzip_profile }, args.threads, &dir)?;
     // Temp files are private (0600); the layer is an ordinary output file.
     std::fs::set_permissions(temp.path(), std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
     temp.persist(&args.output).with_context(|| format!("cannot write {}", args.output.display()))?;

@@ -9,11 +9,14 @@
 //! - the blocks concatenated behind a fixed 10-byte header (no name, mtime 0, OS 255) and
 //!   followed by the CRC-32 and length of the whole input.
 //!
-//! How a block is deflated is the [`Profile`]: [`Profile::Pinned`] (level [`LEVEL`]) for
-//! every layer layerize builds, whose digests users keep, and [`Profile::Fast`] for
-//! compressing a layer on its way to a registry, where the bytes sent cost more than the
-//! digest's stability across versions (`load` of uncompressed layers). Changing anything in
-//! the pinned profile changes every blob digest.
+//! How a block is deflated is the [`Profile`]: a pinned profile (level [`LEVEL`]) for every
+//! layer layerize builds, whose digests users keep, and [`Profile::Fast`] for compressing a
+//! layer on its way to a registry, where the bytes sent cost more than the digest's
+//! stability across versions (`load` of uncompressed layers). The pinned profiles are
+//! numbered and never change once released: [`Profile::Pinned1`] deflates every block,
+//! [`Profile::Pinned2`] (the default) stores the blocks [`will_not_shrink`] picks, so
+//! already compressed content costs almost no CPU. Changing anything in a released pinned
+//! profile would change every blob digest built with it.
 //!
 //! The result is one ordinary gzip member that any gunzip reads. Independent blocks cost
 //! about 0.1% in size at 1 MiB.
@@ -33,14 +36,19 @@ pub const FAST_LEVEL: u32 = 1;
 /// Header: magic, CM=deflate, no flags, MTIME=0, XFL=0, OS=255 (unknown).
 pub const HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255];
 
-/// How each block is deflated. Both profiles share the framing (see the module doc) and are
+/// How each block is deflated. Every profile shares the framing (see the module doc) and is
 /// pure: the same input gives the same bytes on every machine, thread and target.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Profile {
-    /// Every block at zlib level [`LEVEL`]. The digests of every layer layerize builds, in
-    /// the CLI and the page alike, depend on these bytes: never change them.
+    /// Version 1: every block at zlib level [`LEVEL`]. Layers built before version 2 (and
+    /// with `--gzip-profile 1`) depend on these bytes: never change them.
+    Pinned1,
+    /// Version 2, the default of the CLI and the page: a block that [`will_not_shrink`] is
+    /// stored (non-compressed deflate blocks), any other is deflated at [`LEVEL`] as in
+    /// version 1, and stored after all if that came out no smaller. Never change these bytes
+    /// either: a change is a version 3.
     #[default]
-    Pinned,
+    Pinned2,
     /// For speed where the bytes sent matter more than the CPU spent, such as gzipping a
     /// plain layer while it uploads: a block that looks incompressible (see
     /// [`looks_incompressible`]) is stored, since deflating random or already compressed
@@ -49,21 +57,56 @@ pub enum Profile {
     Fast,
 }
 
+impl Profile {
+    /// The pinned profiles, by version.
+    pub const PINNED: [Profile; 2] = [Profile::Pinned1, Profile::Pinned2];
+
+    /// The pinned profile numbered `version` (1 or 2).
+    pub fn pinned(version: u8) -> Option<Profile> {
+        Self::PINNED.into_iter().find(|p| p.version() == Some(version))
+    }
+
+    /// The number of a pinned profile; `None` for [`Profile::Fast`], which is not pinned.
+    pub fn version(self) -> Option<u8> {
+        match self {
+            Profile::Pinned1 => Some(1),
+            Profile::Pinned2 => Some(2),
+            Profile::Fast => None,
+        }
+    }
+
+    /// What the history entry of a layer built with this profile says in its `comment`
+    /// (`layerize gzip profile 2`). None for version 1, whose layers were built before the
+    /// comment existed: with it, an image appended with version 1 keeps the config (and so
+    /// the image digest) it had.
+    pub fn history_comment(self) -> Option<String> {
+        match self {
+            Profile::Pinned1 | Profile::Fast => None,
+            Profile::Pinned2 => Some("layerize gzip profile 2".to_owned()),
+        }
+    }
+}
+
 /// Compresses one block of `profile`. Pure: the same input gives the same bytes on every
 /// machine, thread and target.
 pub fn deflate_block(input: &[u8], last: bool, profile: Profile) -> io::Result<Vec<u8>> {
     match profile {
-        Profile::Pinned => deflate_at(input, last, LEVEL),
+        Profile::Pinned1 => deflate_at(input, last, LEVEL),
+        Profile::Pinned2 if will_not_shrink(input)? => deflate_at(input, last, 0),
+        Profile::Pinned2 => smaller_of(deflate_at(input, last, LEVEL)?, input, last),
         Profile::Fast if looks_incompressible(input) => deflate_at(input, last, 0),
-        Profile::Fast => {
-            let packed = deflate_at(input, last, FAST_LEVEL)?;
-            if packed.len() < input.len() {
-                return Ok(packed);
-            }
-            let stored = deflate_at(input, last, 0)?;
-            Ok(if packed.len() < stored.len() { packed } else { stored })
-        }
+        Profile::Fast => smaller_of(deflate_at(input, last, FAST_LEVEL)?, input, last),
     }
+}
+
+/// `packed`, unless storing `input` would be smaller (only tried when `packed` is no smaller
+/// than the input, which is rare outside noise the sample missed).
+fn smaller_of(packed: Vec<u8>, input: &[u8], last: bool) -> io::Result<Vec<u8>> {
+    if packed.len() < input.len() {
+        return Ok(packed);
+    }
+    let stored = deflate_at(input, last, 0)?;
+    Ok(if packed.len() < stored.len() { packed } else { stored })
 }
 
 /// Bytes of a block looked at by [`looks_incompressible`]: [`SAMPLE_WINDOWS`] windows of
@@ -90,6 +133,26 @@ pub fn looks_incompressible(block: &[u8]) -> bool {
     let squares: u128 = counts.iter().map(|&c| u128::from(c) * u128::from(c)).sum();
     // H2 = log2(n² / Σc²) ≥ 7.5  ⇔  (Σc²)² · 2^15 ≤ n⁴ (n ≤ 2^16, so this fits in u128).
     n > 0 && (squares * squares) << 15 <= n * n * n * n
+}
+
+/// Profile 2's rule: a block is stored when it [`looks_incompressible`] and deflating its
+/// sample (the same 64 KiB) at [`FAST_LEVEL`] saves less than 1/32 of it. The histogram alone
+/// mistakes data with evenly spread bytes but long repeats (counters, tables, some
+/// uncompressed media) for noise; deflate on the sample sees the repeats, for about a
+/// fiftieth of what deflating the block at [`LEVEL`] would cost. Deterministic: the sample,
+/// the level and the integer comparison are the same on every target.
+pub fn will_not_shrink(block: &[u8]) -> io::Result<bool> {
+    if !looks_incompressible(block) {
+        return Ok(false);
+    }
+    let sample: Vec<u8> = if block.len() <= SAMPLE_WINDOW * SAMPLE_WINDOWS {
+        block.to_vec()
+    } else {
+        let stride = (block.len() - SAMPLE_WINDOW) / (SAMPLE_WINDOWS - 1);
+        (0..SAMPLE_WINDOWS).flat_map(|i| &block[i * stride..i * stride + SAMPLE_WINDOW]).copied().collect()
+    };
+    let packed = deflate_at(&sample, true, FAST_LEVEL)?;
+    Ok(packed.len() * 32 >= sample.len() * 31)
 }
 
 /// Raw deflate of one block at `level` with a fresh compressor.
@@ -212,9 +275,9 @@ pub struct GzipWriter<W: Write, D: Deflate> {
 }
 
 impl<W: Write, D: Deflate> GzipWriter<W, D> {
-    /// A writer of the pinned profile (the one every built layer uses).
+    /// A writer of the default pinned profile.
     pub fn new(out: W, deflate: D) -> io::Result<Self> {
-        Self::with_profile(out, deflate, Profile::Pinned)
+        Self::with_profile(out, deflate, Profile::default())
     }
 
     /// A writer of `profile`; writes the header at once.
@@ -232,8 +295,8 @@ impl<W: Write, D: Deflate> GzipWriter<W, D> {
 
     /// Blocks only: no header, no CRC, no trailer (for a share that deflates some blocks of a
     /// stream whose frame another share writes).
-    pub(crate) fn blocks_only(out: W, deflate: D) -> Self {
-        GzipWriter { out, deflate, profile: Profile::Pinned, block: Vec::with_capacity(BLOCK_SIZE), crc: None, len: 0 }
+    pub(crate) fn blocks_only(out: W, deflate: D, profile: Profile) -> Self {
+        GzipWriter { out, deflate, profile, block: Vec::with_capacity(BLOCK_SIZE), crc: None, len: 0 }
     }
 
     /// Compresses what is left, writes the trailer and returns the inner writer.
@@ -370,8 +433,7 @@ mod tests {
         let mut pieces = GzipWriter::with_profile(Vec::new(), Sequential, Profile::Fast).unwrap();
         data.chunks(4321).for_each(|c| pieces.write_all(c).unwrap());
         assert_eq!(pieces.finish().unwrap(), fast, "write sizes do not change bytes");
-        let pinned = gzip(&data, Profile::Pinned);
-        assert_eq!(pinned, gzip(&data, Profile::default()));
+        let pinned = gzip(&data, Profile::Pinned1);
         assert_ne!(fast, pinned);
         assert_eq!(fast[..HEADER.len()], pinned[..HEADER.len()]);
         assert_eq!(fast[fast.len() - 8..], pinned[pinned.len() - 8..], "same CRC and length");
@@ -379,13 +441,49 @@ mod tests {
     }
 
     #[test]
+    fn profile_2_stores_noise_and_deflates_the_rest_as_profile_1() {
+        let random = noise(BLOCK_SIZE, 21);
+        let stored = deflate_block(&random, false, Profile::Pinned2).unwrap();
+        assert_eq!(stored, deflate_at(&random, false, 0).unwrap());
+        assert!(stored.len() <= random.len() + 5 * 18, "{}", stored.len());
+        assert!(will_not_shrink(&random).unwrap());
+        let text = text(BLOCK_SIZE);
+        let mixed = sample(BLOCK_SIZE);
+        // Every byte value equally often, but a sequence deflate shrinks to a few percent.
+        let counter: Vec<u8> = (0..BLOCK_SIZE as u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+        assert!(looks_incompressible(&counter));
+        for block in [&text, &mixed, &counter] {
+            assert!(!will_not_shrink(block).unwrap());
+            for last in [false, true] {
+                let v2 = deflate_block(block, last, Profile::Pinned2).unwrap();
+                assert_eq!(v2, deflate_block(block, last, Profile::Pinned1).unwrap());
+            }
+        }
+        // Too short for the sample to see noise: deflated, then stored since that is smaller.
+        let short = noise(200, 5);
+        assert_eq!(deflate_block(&short, true, Profile::Pinned2).unwrap(), deflate_at(&short, true, 0).unwrap());
+    }
+
+    #[test]
+    fn pinned_profiles_are_numbered() {
+        assert_eq!(Profile::default(), Profile::Pinned2);
+        assert_eq!(Profile::pinned(1), Some(Profile::Pinned1));
+        assert_eq!(Profile::pinned(2), Some(Profile::Pinned2));
+        assert_eq!(Profile::pinned(0), None);
+        assert_eq!(Profile::pinned(3), None);
+        assert_eq!(Profile::Fast.version(), None);
+        assert_eq!(Profile::Pinned1.history_comment(), None);
+        assert_eq!(Profile::Pinned2.history_comment().as_deref(), Some("layerize gzip profile 2"));
+    }
+
+    #[test]
     fn round_trips_across_block_boundaries() {
-        for len in [0, 1, BLOCK_SIZE - 1, BLOCK_SIZE, BLOCK_SIZE + 1, 2 * BLOCK_SIZE + 17] {
-            let data = sample(len);
-            let mut w = GzipWriter::new(Vec::new(), Sequential).unwrap();
-            w.write_all(&data).unwrap();
-            let gz = w.finish().unwrap();
-            assert_eq!(gunzip(&gz), data, "len {len}");
+        let data = [sample(2 * BLOCK_SIZE + 17), noise(BLOCK_SIZE + 99, 4)].concat();
+        for len in [0, 1, BLOCK_SIZE - 1, BLOCK_SIZE, BLOCK_SIZE + 1, 2 * BLOCK_SIZE + 17, data.len()] {
+            for profile in Profile::PINNED {
+                let gz = gzip(&data[..len], profile);
+                assert_eq!(gunzip(&gz), &data[..len], "len {len}, {profile:?}");
+            }
         }
     }
 
@@ -400,12 +498,17 @@ mod tests {
         }
         assert_eq!(one.finish().unwrap(), many.finish().unwrap());
     }
+
     #[test]
     fn shards_interleave_to_the_sequential_bytes() {
-        let data = sample(BLOCK_SIZE * 5 + 12345);
-        let mut w = GzipWriter::new(Vec::new(), Sequential).unwrap();
-        w.write_all(&data).unwrap();
-        let whole = w.finish().unwrap();
+        let data = [sample(BLOCK_SIZE * 3 + 12345), noise(BLOCK_SIZE * 2, 8)].concat();
+        for profile in Profile::PINNED {
+            shards_join(&data, profile);
+        }
+    }
+
+    fn shards_join(data: &[u8], profile: Profile) {
+        let whole = gzip(data, profile);
         for count in [1u32, 2, 3, 7] {
             let mut blocks = std::collections::BTreeMap::new();
             let mut frame = Vec::new();
@@ -415,8 +518,8 @@ mod tests {
                     mine.push((n, bytes));
                     Ok(())
                 });
-                let mut w = GzipWriter::new(Vec::new(), shard).unwrap();
-                w.write_all(&data).unwrap();
+                let mut w = GzipWriter::with_profile(Vec::new(), shard, profile).unwrap();
+                w.write_all(data).unwrap();
                 frame = w.finish().unwrap();
                 assert!(mine.iter().all(|(n, _)| share_of(*n, count) == index));
                 blocks.extend(mine);
@@ -425,7 +528,7 @@ mod tests {
             let mut joined = frame[..HEADER.len()].to_vec();
             blocks.values().for_each(|b| joined.extend_from_slice(b));
             joined.extend_from_slice(&frame[HEADER.len()..]);
-            assert_eq!(joined, whole, "{count} shards");
+            assert_eq!(joined, whole, "{count} shards, {profile:?}");
         }
     }
 }

@@ -13,7 +13,7 @@ use std::io::{self, Read, Write};
 use serde::Serialize;
 
 pub use self::entry::{Entry, EntryKind, LayerPath, Plan, MODE_EXEC, MODE_FILE};
-use self::gzip::{Deflate, GzipWriter};
+use self::gzip::{Deflate, GzipWriter, Profile};
 use self::tar::TarWriter;
 use crate::digest::{Digest, HashingWriter};
 use crate::error::Error;
@@ -23,6 +23,9 @@ use crate::error::Error;
 pub struct LayerOptions {
     /// Modification time of every entry, seconds since the epoch (0 unless chosen).
     pub mtime: u64,
+    /// The pinned gzip profile (version 2 unless chosen; version 1 reproduces the digests of
+    /// layers built before version 2 existed).
+    pub gzip: Profile,
 }
 
 /// What a built layer is known by.
@@ -56,7 +59,7 @@ where
 {
     let write_err = |source: io::Error| Error::LayerWrite { source };
     let blob = HashingWriter::new(sink);
-    let gzip = GzipWriter::new(blob, deflate).map_err(write_err)?;
+    let gzip = GzipWriter::with_profile(blob, deflate, options.gzip).map_err(write_err)?;
     let mut tar = TarWriter::new(HashingWriter::new(gzip), options.mtime);
     append_entries(&mut tar, entries, open, progress, true)?;
     let (diff_id, tar_size, gzip) = tar.into_inner().map_err(write_err)?.finish();

@@ -1,5 +1,5 @@
 //! One share of a layer build spread over workers that cannot wait for one another (the page's
-//! Web Workers): share `index` of `count` deflates the blocks of the pinned gzip profile that
+//! Web Workers): share `index` of `count` deflates the blocks of the layer's gzip profile that
 //! [`share_of`] gives it (see [`Shard`]). Interleaving every share's blocks by number between
 //! share 0's header and trailer gives exactly the bytes of a one-thread build.
 //!
@@ -46,7 +46,7 @@ pub fn write_layer_share<S, R: Read + Seek>(
     let write_err = |source: io::Error| Error::LayerWrite { source };
     let position = Rc::new(Cell::new(0u64));
     let owned = |offset: u64| share_of(offset / BLOCK_SIZE as u64, count) == index;
-    let gzip = GzipWriter::blocks_only(io::sink(), shard);
+    let gzip = GzipWriter::blocks_only(io::sink(), shard, options.gzip);
     let mut tar = TarWriter::new(Counting { inner: gzip, position: Rc::clone(&position) }, options.mtime);
     let open = |source: &S| open(source).map(|inner| Skipping { inner, position: Rc::clone(&position), owned: &owned });
     append_entries(&mut tar, entries, open, progress, false)?;
@@ -103,7 +103,7 @@ mod tests {
     use std::io::Cursor;
 
     use super::*;
-    use crate::layer::gzip::Sequential;
+    use crate::layer::gzip::{Profile, Sequential};
     use crate::layer::{EntryKind, LayerPath, Plan, MODE_FILE};
 
     fn noise(len: usize, seed: u32) -> Vec<u8> {
@@ -137,18 +137,35 @@ mod tests {
             let kind = EntryKind::File { mode: MODE_FILE, size: *size as u64, source: noise(*size, i as u32 + 1) };
             plan.add(LayerPath::new(&format!("/d{}/f{i}", i % 3)).unwrap(), kind).unwrap();
         }
+        // Blocks of nothing but noise, which profile 2 stores.
+        let mut x = 77u32;
+        let pure: Vec<u8> = (0..2 * BLOCK_SIZE + 99)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                (x >> 8) as u8
+            })
+            .collect();
+        let kind = EntryKind::File { mode: MODE_FILE, size: pure.len() as u64, source: pure };
+        plan.add(LayerPath::new("/d1/pure").unwrap(), kind).unwrap();
         let entries = plan.into_entries();
+        for gzip in Profile::PINNED {
+            shares_join(&entries, &LayerOptions { gzip, ..LayerOptions::default() });
+        }
+    }
+
+    fn shares_join(entries: &[Entry<Vec<u8>>], options: &LayerOptions) {
         let open = |s: &Vec<u8>| Ok(Cursor::new(s.clone()));
-        let options = LayerOptions::default();
-        let (whole, blob) = write_layer(&entries, &options, open, Sequential, Vec::new(), &mut |_| {}).unwrap();
+        let (whole, blob) = write_layer(entries, options, open, Sequential, Vec::new(), &mut |_| {}).unwrap();
         for count in [1u32, 2, 3, 5] {
             let mut blocks = BTreeMap::new();
             let mut first = None;
             for index in 0..count {
                 let mut mine = Vec::new();
                 let out = write_layer_share(
-                    &entries,
-                    &options,
+                    entries,
+                    options,
                     open,
                     (index, count),
                     |n, b| {
@@ -167,7 +184,7 @@ mod tests {
             let mut joined = first.frame[..10].to_vec();
             blocks.values().for_each(|b| joined.extend_from_slice(b));
             joined.extend_from_slice(&first.frame[10..]);
-            assert_eq!(joined, blob, "{count} shares");
+            assert_eq!(joined, blob, "{count} shares, {:?}", options.gzip);
         }
     }
 

@@ -2,7 +2,7 @@ use std::io::Read;
 
 use proptest::prelude::*;
 
-use super::gzip::Sequential;
+use super::gzip::{Profile, Sequential, BLOCK_SIZE as BLOCK};
 use super::*;
 
 fn plan(files: &[(&str, &[u8], u32)]) -> Plan<Vec<u8>> {
@@ -103,6 +103,39 @@ fn a_source_of_the_wrong_size_is_an_error_naming_it() {
     .unwrap_err();
     assert!(e.to_string().contains("/x/short"), "{e}");
     assert!(e.to_string().contains("its size changed while it was read"), "{e}");
+}
+
+/// Profile 2 stores what will not shrink: a layer of random bytes costs only the framing
+/// (5 bytes per 64 KiB stored block, the sync flushes, header and trailer) over its tar,
+/// where profile 1 deflates it for nothing.
+#[test]
+fn profile_2_adds_almost_nothing_to_random_bytes() {
+    let mut x: u64 = 0x2545F4914F6CDD1D;
+    let data: Vec<u8> = (0..4 * BLOCK + 777)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect();
+    let entries = plan(&[("/r.bin", &data, MODE_FILE)]).into_entries();
+    let open = |s: &Vec<u8>| Ok(std::io::Cursor::new(s.clone()));
+    let build = |gzip| {
+        let options = LayerOptions { gzip, ..LayerOptions::default() };
+        write_layer(&entries, &options, open, Sequential, Vec::new(), &mut |_| {}).unwrap()
+    };
+    let (v2, blob) = build(Profile::Pinned2);
+    let (v1, _) = build(Profile::Pinned1);
+    assert_eq!(gunzip(&blob).len() as u64, v2.tar_size);
+    assert_eq!(v1.diff_id, v2.diff_id);
+    // 5 bytes per 64 KiB stored block: 4 MiB cost 320 bytes, plus the sync flushes, header and
+    // trailer; the tail (the last noise, the tar's zero padding) is deflated and shrinks.
+    let framing = 5 * v2.tar_size.div_ceil(1 << 16) + 5 * 5 + 18;
+    assert!(v2.size <= v2.tar_size + framing, "{} bytes of blob for {} of tar", v2.size, v2.tar_size);
+    assert!(v2.size < v2.tar_size + 400, "{} bytes of blob for {} of tar", v2.size, v2.tar_size);
+    assert!(v2.size >= data.len() as u64, "noise does not shrink: {} bytes", v2.size);
+    assert!(v1.size > v2.size, "deflate at level 6 makes noise larger: {} vs {}", v1.size, v2.size);
 }
 
 proptest! {
