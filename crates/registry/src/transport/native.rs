@@ -147,7 +147,9 @@ impl Transport for Native {
             .body(reqwest::Body::wrap_stream(chunks))
             .send();
         let idle = self.idle;
-        let pump = async {
+        let (pump_registry, pump_url) = (registry.clone(), url_text.clone());
+        // `async move`: the pump owns the sender, so the body ends when the pump does.
+        let pump = async move {
             let mut body = body;
             while let Some(chunk) = body.next().await {
                 match chunk {
@@ -157,8 +159,8 @@ impl Transport for Native {
                         Ok(Err(_)) => return Ok(()),
                         Err(_) => {
                             return Err(Error::Unreachable {
-                                registry: registry.clone(),
-                                url: url_text.clone(),
+                                registry: pump_registry,
+                                url: pump_url,
                                 message: format!("the registry took no data for {}", seconds(idle)),
                             })
                         }
