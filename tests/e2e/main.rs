@@ -7,6 +7,7 @@ mod bad_input;
 mod cli;
 mod files;
 mod harness_selftest;
+mod hostile;
 mod inspect;
 mod layer;
 mod page;
