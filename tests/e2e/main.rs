@@ -16,3 +16,4 @@ mod page_files;
 mod page_inspect;
 mod page_save;
 mod proxy;
+mod proxy_hops;
