@@ -46,6 +46,11 @@ pub struct ConfigChanges {
     pub working_dir: Option<String>,
     /// Labels set (added or replaced).
     pub labels: Vec<(String, String)>,
+    /// The user the process runs as (`name`, `uid`, `uid:gid`), replacing the base's.
+    pub user: Option<String>,
+    /// Ports to expose, as [`ConfigChanges::parse_port`] writes them (`8080/tcp`); added to
+    /// the base's.
+    pub exposed_ports: Vec<String>,
 }
 
 impl ConfigChanges {
@@ -63,6 +68,20 @@ impl ConfigChanges {
         match s.split_once('=') {
             Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
             _ => Err(format!("{s:?} is not KEY=VALUE")),
+        }
+    }
+
+    /// `PORT[/PROTOCOL]` as a config's `ExposedPorts` key: `8080` becomes `8080/tcp`, as
+    /// `EXPOSE` does; the protocol is `tcp`, `udp` or `sctp`.
+    pub fn parse_port(s: &str) -> Result<String, String> {
+        let (port, protocol) = s.split_once('/').unwrap_or((s, "tcp"));
+        let protocol = protocol.to_ascii_lowercase();
+        if !matches!(protocol.as_str(), "tcp" | "udp" | "sctp") {
+            return Err(format!("{s:?}: the protocol must be tcp, udp or sctp"));
+        }
+        match port.parse::<u16>() {
+            Ok(n) if n > 0 && port.bytes().all(|b| b.is_ascii_digit()) => Ok(format!("{n}/{protocol}")),
+            _ => Err(format!("{s:?} is not PORT[/PROTOCOL] with a port from 1 to 65535")),
         }
     }
 }
@@ -182,11 +201,16 @@ impl Config {
             && changes.entrypoint.is_none()
             && changes.cmd.is_none()
             && changes.working_dir.is_none()
-            && changes.labels.is_empty();
+            && changes.labels.is_empty()
+            && changes.user.is_none()
+            && changes.exposed_ports.is_empty();
         if untouched {
             return Ok(());
         }
         let run = doc.entry("config").or_insert_with(|| Value::Object(Map::new()));
+        if run.is_null() {
+            *run = Value::Object(Map::new());
+        }
         let run = run.as_object_mut().ok_or_else(|| self.edit_error("`config` is not an object"))?;
         if !changes.env.is_empty() {
             let env = run.entry("Env").or_insert_with(|| Value::Array(Vec::new()));
@@ -222,6 +246,20 @@ impl Config {
             let labels = labels.as_object_mut().ok_or_else(|| self.edit_error("`config.Labels` is not an object"))?;
             for (k, v) in &changes.labels {
                 labels.insert(k.clone(), Value::String(v.clone()));
+            }
+        }
+        if let Some(u) = &changes.user {
+            run.insert("User".into(), Value::String(u.clone()));
+        }
+        if !changes.exposed_ports.is_empty() {
+            let ports = run.entry("ExposedPorts").or_insert_with(|| Value::Object(Map::new()));
+            if ports.is_null() {
+                *ports = Value::Object(Map::new());
+            }
+            let ports =
+                ports.as_object_mut().ok_or_else(|| self.edit_error("`config.ExposedPorts` is not an object"))?;
+            for port in &changes.exposed_ports {
+                ports.entry(port.clone()).or_insert_with(|| Value::Object(Map::new()));
             }
         }
         Ok(())
@@ -283,6 +321,60 @@ mod tests {
             [("b".to_owned(), "2".to_owned()), ("a".to_owned(), "9".to_owned()), ("c".to_owned(), "3".to_owned())]
         );
         assert!(String::from_utf8_lossy(out.raw()).contains(r#""zebra":{"keep":[1,2]}"#));
+    }
+
+    #[test]
+    fn user_and_ports_are_set_and_the_rest_kept_in_place() {
+        let base = r#"{"architecture":"amd64","config":{"User":"root","ExposedPorts":{"22/tcp":{}},"Odd":[1]},"os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
+        let c = Config::parse("base", base.as_bytes().to_vec()).unwrap();
+        let changes = ConfigChanges {
+            user: Some("65532:65532".into()),
+            exposed_ports: vec!["8080/tcp".into(), "22/tcp".into(), "53/udp".into()],
+            ..Default::default()
+        };
+        let out = String::from_utf8(c.with_layers(&[], &changes).unwrap()).unwrap();
+        assert_eq!(
+            out,
+            r#"{"architecture":"amd64","config":{"User":"65532:65532","ExposedPorts":{"22/tcp":{},"8080/tcp":{},"53/udp":{}},"Odd":[1]},"os":"linux","rootfs":{"type":"layers","diff_ids":[]},"history":[]}"#
+        );
+        let s = Config::parse("new", out.into_bytes()).unwrap().summary();
+        assert_eq!(s.user.as_deref(), Some("65532:65532"));
+        assert_eq!(s.exposed_ports, ["22/tcp", "8080/tcp", "53/udp"]);
+    }
+
+    #[test]
+    fn user_and_ports_go_into_a_missing_or_null_config() {
+        let changes =
+            ConfigChanges { user: Some("app".into()), exposed_ports: vec!["80/tcp".into()], ..Default::default() };
+        for base in [r#"{"os":"linux"}"#, r#"{"os":"linux","config":null}"#] {
+            let c = Config::parse("scratch", base.as_bytes().to_vec()).unwrap();
+            let out = String::from_utf8(c.with_layers(&[], &changes).unwrap()).unwrap();
+            assert!(out.contains(r#""config":{"User":"app","ExposedPorts":{"80/tcp":{}}}"#), "{base}: {out}");
+        }
+        let c = Config::parse("odd", br#"{"os":"linux","config":[]}"#.to_vec()).unwrap();
+        let err = c.with_layers(&[], &changes).unwrap_err();
+        assert!(err.to_string().contains("`config` is not an object"), "{err}");
+    }
+
+    #[test]
+    fn ports_parse_as_expose_writes_them() {
+        for (input, want) in [
+            ("8080", Ok("8080/tcp")),
+            ("8080/tcp", Ok("8080/tcp")),
+            ("53/UDP", Ok("53/udp")),
+            ("9/sctp", Ok("9/sctp")),
+            ("0", Err("is not PORT")),
+            ("65536", Err("is not PORT")),
+            ("+80", Err("is not PORT")),
+            ("", Err("is not PORT")),
+            ("80/http", Err("protocol must be")),
+        ] {
+            match (ConfigChanges::parse_port(input), want) {
+                (Ok(got), Ok(want)) => assert_eq!(got, want, "{input}"),
+                (Err(got), Err(want)) => assert!(got.contains(want), "{input}: {got}"),
+                (got, want) => panic!("{input}: got {got:?}, want {want:?}"),
+            }
+        }
     }
 
     #[test]

@@ -40,6 +40,8 @@ impl Edits {
                 .iter()
                 .map(|l| ConfigChanges::parse_key_value(l).map_err(|e| format!("Labels: {e}")))
                 .collect::<Result<_, _>>()?,
+            user: None,
+            exposed_ports: Vec::new(),
         })
     }
 
