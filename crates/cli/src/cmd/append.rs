@@ -1,11 +1,11 @@
 //! `layerize append`: files → a new layer on top of a base image → pushed to a registry, or
 //! written as an archive with `-o`.
 //!
-//! The base is a registry reference or an archive (`docker-archive:FILE`, `oci-archive:FILE`,
-//! or the path of an existing file). Everything that can fail on bad input (files,
-//! references, platform, base manifest type) fails before anything is pushed; the push order
-//! of registry-to-registry appends lives in `layerize_registry::publish`, the archive cases
-//! in [`archive`].
+//! The base is a registry reference, an archive (`docker-archive:FILE`, `oci-archive:FILE`,
+//! or the path of an existing file), or `scratch`, an empty image of the chosen platform.
+//! Everything that can fail on bad input (files, references, platform, base manifest type)
+//! fails before anything is pushed; the push order of registry-to-registry appends lives in
+//! `layerize_registry::publish`, the archive and scratch cases in [`archive`].
 
 mod archive;
 
@@ -14,6 +14,7 @@ use std::time::SystemTime;
 
 use anyhow::{bail, Context, Result};
 use layerize_core::config::{ConfigChanges, History};
+use layerize_core::layer::gzip::Profile;
 use layerize_core::layer::LayerOptions;
 use layerize_core::manifest::{ImageManifest, Manifest};
 use layerize_core::mutate::{self, NewLayer};
@@ -26,11 +27,13 @@ use crate::files::{self, FileArg};
 use crate::layer_file;
 use crate::progress::Progress;
 use crate::remote::{read_password, Access};
+use crate::resolve;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The base image: a reference (127.0.0.1:5000/base:1, alpine:3.20) or an archive
-    /// (docker-archive:FILE, oci-archive:FILE, or the path of an existing file).
+    /// The base image: a reference (127.0.0.1:5000/base:1, alpine:3.20), an archive
+    /// (docker-archive:FILE, oci-archive:FILE, or the path of an existing file), or `scratch`
+    /// (an empty image for --platform, default this machine's).
     base: String,
     /// A file or directory to add, and where: SRC[:DEST] (repeatable).
     #[arg(short = 'f', long = "file", value_name = "SRC[:DEST]")]
@@ -72,9 +75,20 @@ pub struct Args {
     /// Set a label (KEY=VALUE; repeatable).
     #[arg(long = "label", value_name = "KEY=VALUE")]
     labels: Vec<String>,
+    /// Set the user the container runs as: NAME, UID or UID:GID.
+    #[arg(long, value_name = "USER")]
+    user: Option<String>,
+    /// Expose a port (PORT[/tcp|udp|sctp], tcp if not given; repeatable).
+    #[arg(long = "expose", value_name = "PORT[/PROTO]")]
+    expose: Vec<String>,
     /// Modification time of every entry in the layer, in seconds since 1970.
     #[arg(long, default_value_t = 0)]
     mtime: u64,
+    /// The pinned gzip profile of the layer: 2 stores 1 MiB blocks that would not shrink, 1
+    /// deflates every block (the digests of layers built before profile 2). The history
+    /// entry's comment names profile 2 (`layerize gzip profile 2`).
+    #[arg(long, value_name = "1|2", default_value = "2", value_parser = layer_file::parse_profile)]
+    gzip_profile: Profile,
     /// Use plain HTTP for the registries (loopback registries always use it).
     #[arg(long)]
     insecure: bool,
@@ -97,10 +111,15 @@ pub struct Args {
 enum Base {
     Registry(Reference),
     Archive(PathBuf),
+    /// No base: the empty image of [`resolve::scratch`].
+    Scratch,
 }
 
 impl Base {
     fn parse(input: &str) -> Result<Base> {
+        if input == resolve::SCRATCH {
+            return Ok(Base::Scratch);
+        }
         for prefix in ["docker-archive:", "oci-archive:"] {
             if let Some(path) = input.strip_prefix(prefix) {
                 return Ok(Base::Archive(PathBuf::from(path)));
@@ -115,7 +134,7 @@ impl Base {
     fn registry(&self) -> Option<&str> {
         match self {
             Base::Registry(r) => Some(r.registry()),
-            Base::Archive(_) => None,
+            Base::Archive(_) | Base::Scratch => None,
         }
     }
 }
@@ -139,11 +158,21 @@ pub fn run(args: Args) -> Result<()> {
 
     let plan = files::plan(&args.files, &args.deletes)?;
     progress.step(format!("building layer from {} bytes of files", plan.content_size()));
-    let (digests, layer) = layer_file::build(plan, &LayerOptions { mtime: args.mtime }, 0, &std::env::temp_dir())?;
+    let (digests, layer) = layer_file::build(
+        plan,
+        &LayerOptions { mtime: args.mtime, gzip: args.gzip_profile },
+        0,
+        &std::env::temp_dir(),
+    )?;
     progress.step(format!("layer {} ({} bytes, diffID {})", digests.digest, digests.size, digests.diff_id));
     let new_layer = NewLayer {
         digests,
-        history: History { created: Some(created.clone()), created_by: Some(created_by), ..Default::default() },
+        history: History {
+            created: Some(created.clone()),
+            created_by: Some(created_by),
+            comment: args.gzip_profile.history_comment(),
+            ..Default::default()
+        },
     };
 
     let changes = ConfigChanges {
@@ -153,6 +182,12 @@ pub fn run(args: Args) -> Result<()> {
         cmd: args.cmd.as_deref().map(|c| command_words("--cmd", c)).transpose()?,
         working_dir: args.workdir.clone(),
         labels: args.labels.iter().map(|l| key_value("--label", l)).collect::<Result<_>>()?,
+        user: args.user.clone(),
+        exposed_ports: args
+            .expose
+            .iter()
+            .map(|p| ConfigChanges::parse_port(p).map_err(|e| anyhow::anyhow!("--expose: {e}")))
+            .collect::<Result<_>>()?,
     };
 
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
@@ -164,7 +199,7 @@ pub fn run(args: Args) -> Result<()> {
         (base, target, output) => {
             if args.all_platforms {
                 bail!(
-                    "--all-platforms works with a registry base pushed to a registry; an archive holds one image here"
+                    "--all-platforms works with a registry base pushed to a registry; an archive or scratch is one image"
                 );
             }
             let job = archive::ArchiveJob { base, target, output, platform, changes, progress };
@@ -212,7 +247,7 @@ impl Job {
                 (all, Some(index))
             }
             Manifest::Index(index) => {
-                let wanted = self.platform.clone().unwrap_or_else(crate::resolve::host_platform);
+                let wanted = self.platform.clone().unwrap_or_else(resolve::host_platform);
                 let entry = wanted
                     .select(&index.manifests)
                     .with_context(|| format!("choosing a platform from {}", self.base))?;
@@ -280,4 +315,20 @@ fn describe(args: &Args) -> String {
     parts.extend(args.files.iter().map(|f| format!("-f {}:{}", f.src.display(), f.dest)));
     parts.extend(args.deletes.iter().map(|d| format!("--delete {d}")));
     parts.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scratch_is_a_base_of_its_own() {
+        assert!(matches!(Base::parse("scratch"), Ok(Base::Scratch)));
+        assert!(matches!(Base::parse("docker-archive:scratch"), Ok(Base::Archive(p)) if p == Path::new("scratch")));
+        match Base::parse("library/scratch:1") {
+            Ok(Base::Registry(r)) => assert_eq!(r.repository(), "library/scratch"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(Base::Scratch.registry(), None);
+    }
 }

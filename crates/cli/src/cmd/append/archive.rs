@@ -1,5 +1,6 @@
 //! `append` with an archive on either side: the base read from an archive (its blobs checked
-//! as they go), and/or the result written to one (`-o`) instead of pushed.
+//! as they go), and/or the result written to one (`-o`) instead of pushed. A `scratch` base
+//! (no layers, nothing to read) takes this path too.
 
 use std::path::{Path, PathBuf};
 
@@ -34,10 +35,11 @@ pub(super) struct ArchiveJob {
     pub progress: Progress,
 }
 
-/// Where the base's layers are read from.
+/// Where the base's layers are read from (`None`: `scratch` has none).
 enum Layers<'a> {
     Registry { client: &'a Client<Native>, repository: &'a str },
     Archive { archive: &'a ArchiveFile, layers: Vec<ArchivedBlob> },
+    None,
 }
 
 impl Layers<'_> {
@@ -49,6 +51,7 @@ impl Layers<'_> {
             Layers::Archive { archive, layers } => {
                 Blob::Archive(archive.blob(layers.get(index).context("a base layer is missing")?))
             }
+            Layers::None => bail!("the scratch base has no layer {index}"),
         })
     }
 }
@@ -79,6 +82,12 @@ impl ArchiveJob {
                 let (manifest, config, blobs) =
                     single_image(found, &wanted).with_context(|| format!("reading base image {}", path.display()))?;
                 (manifest, config, Layers::Archive { archive: &archive, layers: blobs })
+            }
+            Base::Scratch => {
+                let platform = self.platform.clone().unwrap_or_else(resolve::host_platform);
+                let (manifest, config) = resolve::scratch(&platform)?;
+                self.progress.step(format!("base: scratch, an empty {platform} image"));
+                (manifest, config, Layers::None)
             }
         };
         let appended = mutate::append(&base, &config, std::slice::from_ref(&new_layer), &self.changes)?;
