@@ -3,11 +3,13 @@
 //!
 //! `test` installs what the tests need ([`install`]) and runs every test in order; `bench`
 //! measures `layerize layer` beside `tar | gzip` and `tar | pigz`; `serve` builds and serves
-//! the page. Every child process is printed before it runs ([`command`]).
+//! the page; `image` builds the server's container image with layerize ([`image`]). Every
+//! child process is printed before it runs ([`command`]).
 
 mod bench;
 mod bench_page;
 mod command;
+mod image;
 mod install;
 mod serve;
 mod test;
@@ -30,6 +32,11 @@ commands:
   serve [-- ARGS]     install what the page needs (trunk, wasm-bindgen-cli, binaryen), build it
                       and serve it with the proxy on http://127.0.0.1:8080 (ARGS go to the
                       server, e.g. `-- --allow-registry 127.0.0.1:5000`)
+  image [-o FILE] [-t REF] [--server FILE --layerize FILE] [--dist DIR]
+                      the server's container image, made by `layerize append scratch` (no
+                      Dockerfile, no daemon): a docker-load tar (default
+                      target/layerize-server-image.tar) and/or pushed to REF; the options
+                      take built binaries and page instead of building them
   bench [--size-mib N] [--runs N] [--rss-sizes A,B,..]
                       `layerize layer` vs `tar | gzip -6` vs `tar | pigz -6` on one generated
                       tree (default 300 MiB, 3 runs); with --rss-sizes, only layerize on trees
@@ -65,6 +72,7 @@ fn run(args: &[String]) -> Result<()> {
             install::for_tests()
         }
         "serve" => serve::run(&ws, rest),
+        "image" => image::run(&ws, rest),
         "bench" => bench::run(&ws, rest),
         "bench-page" => bench_page::run(&ws, rest),
         "help" | "-h" | "--help" => {
