@@ -17,3 +17,4 @@ mod page_inspect;
 mod page_save;
 mod proxy;
 mod proxy_hops;
+mod server_image;
