@@ -128,39 +128,6 @@ fn hostile_upload_location_elsewhere_gets_no_credentials() {
     let dir = tempfile::tempdir().expect("temp dir");
     let file = small_file(dir.path());
 
-    // scratch + a file: two uploads (layer, config), both sent to the tripwire.
-    let target = hostile.reference("repo:1");
-    let (run, _) = cli(
-        &[
-            "append",
-            "scratch",
-            "-f",
-            &format!("{file}:/x"),
-            "-t",
-            &target,
-            "--username",
-            USER,
-            "--password-stdin",
-            "-q",
-        ],
-        Some(PASSWORD),
-        &[],
-        HANG,
-    );
-    assert_quiet_about_secrets(&run);
-    pushed_digest(&run.ok(), &hostile.reference("repo"));
-    let seen = tripwire.seen();
-    assert!(
-        seen.iter().filter(|s| s.method == "PATCH").count() >= 2
-            && seen.iter().filter(|s| s.method == "PUT").count() >= 2,
-        "the uploads went on at their Location:\n{}",
-        describe(&seen)
-    );
-    assert!(seen.iter().all(|s| s.authorization().is_none()), "credentials reached the tripwire:\n{}", describe(&seen));
-    let posts: Vec<Seen> = hostile.seen().into_iter().filter(|s| s.method == "POST").collect();
-    assert!(!posts.is_empty() && posts.iter().all(|s| s.authorization().is_some()), "{}", describe(&hostile.seen()));
-    assert_eq!(hostile.tags("repo"), ["1"]);
-
     // A mount the registry answers 202 with a Location on the tripwire (as a registry does
     // when it cannot mount): the base layer is streamed there, without credentials.
     let mounted = format!("{}/v2/mounted/blobs/uploads/from-a-mount", tripwire.url());
@@ -201,6 +168,41 @@ fn hostile_upload_location_elsewhere_gets_no_credentials() {
         describe(&seen)
     );
     assert!(seen.iter().all(|s| s.authorization().is_none()), "credentials reached the tripwire:\n{}", describe(&seen));
+
+    // scratch + a file: two uploads (layer, config), both sent to the tripwire.
+    let before = tripwire.seen().len();
+    let target = hostile.reference("repo:1");
+    let (run, _) = cli(
+        &[
+            "append",
+            "scratch",
+            "-f",
+            &format!("{file}:/x"),
+            "-t",
+            &target,
+            "--username",
+            USER,
+            "--password-stdin",
+            "-q",
+        ],
+        Some(PASSWORD),
+        &[],
+        HANG,
+    );
+    assert_quiet_about_secrets(&run);
+    pushed_digest(&run.ok(), &hostile.reference("repo"));
+    let seen = tripwire.seen().split_off(before);
+    assert!(
+        seen.iter().filter(|s| s.method == "PATCH").count() >= 2
+            && seen.iter().filter(|s| s.method == "PUT").count() >= 2,
+        "the uploads went on at their Location:\n{}",
+        describe(&seen)
+    );
+    assert!(seen.iter().all(|s| s.authorization().is_none()), "credentials reached the tripwire:\n{}", describe(&seen));
+    let posts: Vec<Seen> = hostile.seen().into_iter().filter(|s| s.method == "POST").collect();
+    assert!(!posts.is_empty() && posts.iter().all(|s| s.authorization().is_some()), "{}", describe(&hostile.seen()));
+    assert_eq!(hostile.tags("repo"), ["1"]);
+
     tripwire.assert_never_saw(&secrets().iter().map(String::as_str).collect::<Vec<_>>());
 }
 
@@ -214,12 +216,13 @@ fn hostile_token_realm_elsewhere_and_upload_elsewhere() {
     let tripwire = Hostile::tripwire();
     let hostile = Hostile::start(Auth::Bearer { realm: format!("{}/token", realm.url()), token: TOKEN.into() });
     hostile.set_upload_base(&tripwire.url());
+    hostile.add_image("base", "1", 64 << 10);
     let dir = tempfile::tempdir().expect("temp dir");
     let file = small_file(dir.path());
     let (run, _) = cli(
         &[
             "append",
-            "scratch",
+            &hostile.reference("base:1"),
             "-f",
             &format!("{file}:/x"),
             "-t",
