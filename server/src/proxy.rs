@@ -57,14 +57,15 @@ pub fn target_url(uri: &Uri) -> Result<Url, Error> {
     }
     let (authority, upstream_path) =
         rest.split_once('/').ok_or_else(|| bad("it has no path after the host".to_owned()))?;
-    if authority.contains('@') {
+    // Judged decoded (see `redact::path`): `user:pw%40host` names a password as surely as `user:pw@host`.
+    if redact::path(authority) != authority {
         return Err(bad("it names a user and password; credentials go in the Authorization header".to_owned()));
     }
     if authority.is_empty() || authority.contains(['\\', '#', '%']) {
-        return Err(bad(format!("{authority:?} is not host[:port]")));
+        return Err(bad("the part after the scheme is not host[:port]".to_owned()));
     }
     let mut url = Url::parse(&format!("{scheme}://{authority}/{upstream_path}"))
-        .map_err(|e| bad(format!("{authority:?} is not host[:port]: {e}")))?;
+        .map_err(|e| bad(format!("the part after the scheme is not host[:port]: {e}")))?;
     url.set_query(uri.query());
     Ok(url)
 }

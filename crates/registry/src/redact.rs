@@ -18,11 +18,23 @@ pub fn url(url: &Url) -> String {
 
 /// A URL path as someone typed it (a proxy address, say), for a message or a log line: any
 /// `user:password@` in a segment becomes `…@`, so a path that smuggles userinfo shows none of it.
+/// A segment is judged percent-decoded (as often as it decodes to something new, so nested
+/// encodings too): `user:pw%40host` and `user:pw%2540host` hide their password as well.
 pub fn path(path: &str) -> String {
     path.split('/')
-        .map(|segment| match segment.rfind('@') {
-            Some(at) => format!("…{}", &segment[at..]),
-            None => segment.to_owned(),
+        .map(|segment| {
+            let mut decoded = segment.to_owned();
+            for _ in 0..8 {
+                let next = percent_encoding::percent_decode_str(&decoded).decode_utf8_lossy().into_owned();
+                if next == decoded {
+                    break;
+                }
+                decoded = next;
+            }
+            match decoded.rfind('@') {
+                Some(at) => format!("…{}", &decoded[at..]),
+                None => segment.to_owned(),
+            }
         })
         .collect::<Vec<_>>()
         .join("/")
@@ -36,6 +48,8 @@ mod tests {
         assert_eq!(s, "/proxy/http/…@127.0.0.1:5000/v2/");
         assert_eq!(super::path("/proxy/https/a%40b:c@d@host/x"), "/proxy/https/…@host/x");
         assert_eq!(super::path("/proxy/https/ghcr.io/v2/"), "/proxy/https/ghcr.io/v2/");
+        assert_eq!(super::path("/proxy/http/u:Secr3t%40127.0.0.1:5000/v2/"), "/proxy/http/…@127.0.0.1:5000/v2/");
+        assert_eq!(super::path("/proxy/http/u%3ASecr3t%2540h/v2/"), "/proxy/http/…@h/v2/");
     }
 
     #[test]

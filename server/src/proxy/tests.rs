@@ -220,11 +220,16 @@ async fn an_unreachable_upstream_is_a_bad_gateway_without_the_query() {
 #[tokio::test]
 async fn a_refused_address_is_echoed_without_its_password() {
     let state = state(&["127.0.0.1:5000".to_owned()], &[]);
-    for path in ["/proxy/http/user:Secr3t-pw@127.0.0.1:5000/v2/", "/proxy/http/user:Secr3t-pw@/v2/"] {
+    for path in [
+        "/proxy/http/user:Secr3t-pw@127.0.0.1:5000/v2/",
+        "/proxy/http/user:Secr3t-pw@/v2/",
+        "/proxy/http/user:Secr3t-pw%40127.0.0.1:5000/v2/",
+        "/proxy/http/user%3ASecr3t-pw%2540127.0.0.1:5000/v2/",
+    ] {
         let request = Request::get(path).body(Body::empty()).unwrap_or_else(|e| panic!("{e}"));
         let (status, _, body) = call(&state, request).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-        assert!(!body.contains("Secr3t-pw") && !body.contains("user:"), "{body}");
+        assert!(!body.contains("Secr3t-pw") && !body.contains("user:") && !body.contains("user%3A"), "{body}");
         assert!(body.contains("…@"), "{body}");
     }
 }
