@@ -33,7 +33,7 @@ impl OutputArchive {
             Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
             _ => PathBuf::from("."),
         };
-        let temp = crate::scratch::create_in(&dir)?;
+        let temp = crate::scratch::create_in(&dir).with_context(|| format!("cannot write {}", dest.display()))?;
         let sink = BufWriter::with_capacity(1 << 20, temp.as_file().try_clone()?);
         let writer = ArchiveWriter::new(sink)?;
         Ok(OutputArchive { dest: dest.to_owned(), temp, writer })
