@@ -52,10 +52,19 @@ enum LogFormat {
     Json,
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     init_logging(args.log_format)?;
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    let served = runtime.block_on(serve(args));
+    // Dropping a runtime waits for its blocking threads without end; a name lookup still
+    // running on one must not hold the exit after the grace.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    served
+}
+
+async fn serve(args: Args) -> anyhow::Result<()> {
     let signal = shutdown::on_signal().context("cannot install the SIGTERM and SIGINT handlers")?;
     if !args.dist.join("index.html").is_file() {
         tracing::warn!(
