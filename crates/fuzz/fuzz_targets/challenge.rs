@@ -10,11 +10,8 @@ use libfuzzer_sys::fuzz_target;
 
 /// The challenge as a header value: `scheme name="value", …` with `\` and `"` escaped.
 fn render(c: &Challenge) -> String {
-    let params: Vec<String> = c
-        .params
-        .iter()
-        .map(|(k, v)| format!("{k}=\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"")))
-        .collect();
+    let params: Vec<String> =
+        c.params.iter().map(|(k, v)| format!("{k}=\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""))).collect();
     format!("{} {}", c.scheme, params.join(", "))
 }
 
