@@ -67,16 +67,31 @@ fn host_of(url: &str) -> String {
     url.split("://").nth(1).and_then(|rest| rest.split('/').next()).unwrap_or_default().to_owned()
 }
 
-/// Runs the whole flow in the page; returns the pushed digest.
+/// Runs the whole flow in the page, served by a `layerize-server` of the workspace; returns the
+/// pushed digest.
 fn drive(name: &str, registry: &Registry, base: &Pushed, platform: Option<&str>, target: &str) -> String {
     let mut allow = vec![registry.host()];
     if let Some(issuer) = registry.token_issuer() {
         allow.push(host_of(&issuer.realm()));
     }
     let server = Server::start(&allow);
+    drive_at(name, &server.url(), &|| server.log(), registry, base, platform, target)
+}
+
+/// The whole flow in the page served at `url` (by any server that allows `registry`), whose log
+/// `log` reads; returns the pushed digest.
+pub(crate) fn drive_at(
+    name: &str,
+    url: &str,
+    log: &dyn Fn() -> String,
+    registry: &Registry,
+    base: &Pushed,
+    platform: Option<&str>,
+    target: &str,
+) -> String {
     let tree = Tree::new();
     let mut b = Browser::start(name);
-    b.goto(&server.url());
+    b.goto(url);
     b.wait_text("h1");
     b.screenshot("opened");
 
@@ -148,7 +163,7 @@ fn drive(name: &str, registry: &Registry, base: &Pushed, platform: Option<&str>,
     check_rootfs(rootfs.path());
 
     if let Some((_, password)) = registry.credentials() {
-        assert!(!server.log().contains(&password), "the server logged the password");
+        assert!(!log().contains(&password), "the server logged the password");
     }
     pushed_digest.to_owned()
 }

@@ -19,7 +19,9 @@ use std::time::{Duration, Instant};
 
 use layerize_tests::oci_layout::sha256_digest;
 use layerize_tests::process::{service_dir, Service};
-use layerize_tests::{free_port, http, target_dir, tool, workspace_root, Dockerd, Registry, RegistryAuth};
+use layerize_tests::{
+    free_port, http, push_single, target_dir, tool, workspace_root, Dockerd, Format, Registry, RegistryAuth,
+};
 use serde_json::Value;
 
 /// What `docker stop` waits before SIGKILL, and so the bound on a stop.
@@ -102,6 +104,12 @@ fn the_image_runs_read_only_as_non_root_serves_proxies_and_stops_on_sigterm() {
     assert_eq!(blob.body.len() as u64, layer["size"].as_u64().expect("size"));
     assert_eq!(sha256_digest(&blob.body), digest);
     assert_eq!(blob.header("x-layerize-checked-digest"), Some(digest), "the proxy checked the blob");
+
+    // The page's whole flow (base, files, build in the worker, push) through the container, as
+    // the page's own e2e test runs it through the workspace's server.
+    let page_base = push_single(&registry, "page-base:1", Format::Oci);
+    let logs = || container.logs();
+    crate::page::drive_at("through-the-image", &base, &logs, &registry, &page_base, None, "from-the-image:1");
 
     // SIGTERM with a 1 GiB upload in flight: the container exits by itself within the limit
     // (exit code 0, not docker's SIGKILL), and the upload ends.
