@@ -21,8 +21,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use layerize_tests::http::Response;
 use layerize_tests::oci_layout::sha256_digest;
-use layerize_tests::process::service_dir;
-use layerize_tests::{free_port, push_single, target_dir, Format, Registry, RegistryAuth, Service};
+use layerize_tests::{push_single, Format, Registry, RegistryAuth};
 use serde_json::Value;
 use tokio::sync::oneshot;
 use url::Url;
@@ -31,30 +30,13 @@ const USER: &str = "proxyuser";
 const PASSWORD: &str = "Pr0xy-pa55word-never-logged";
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 
-/// `layerize-server` from the workspace's debug build, on a free port, logging at info.
-struct Proxy {
-    service: Service,
-    base: String,
-}
+/// The harness's bare proxy, addressed the way the page's browser transport addresses it.
+struct Proxy(layerize_tests::proxy::Proxy);
 
 impl Proxy {
     /// Serves an empty page and proxies to `allow` (`host:port` each) beside the defaults.
     fn start(allow: &[String]) -> Proxy {
-        let binary = target_dir().join("debug").join("layerize-server");
-        assert!(binary.is_file(), "{} does not exist: run `cargo build -p layerize-server` first", binary.display());
-        let dir = service_dir("layerize-server");
-        let dist = dir.path().join("dist");
-        fs::create_dir(&dist).expect("create dist");
-        fs::write(dist.join("index.html"), "<!doctype html><title>proxy test</title>").expect("write index.html");
-        let port = free_port();
-        let mut command = Command::new(binary);
-        command.arg("--listen").arg(format!("127.0.0.1:{port}")).arg("--dist").arg(&dist).env("RUST_LOG", "info");
-        for host in allow {
-            command.arg("--allow-registry").arg(host);
-        }
-        let mut service = Service::spawn("layerize-server", dir, command);
-        service.wait_for_port(port);
-        Proxy { service, base: format!("http://127.0.0.1:{port}") }
+        Proxy(layerize_tests::proxy::Proxy::start(allow))
     }
 
     /// The proxy address of an upstream URL, as the page's browser transport makes it.
@@ -65,16 +47,17 @@ impl Proxy {
             authority.push_str(&format!(":{port}"));
         }
         let query = url.query().map(|q| format!("?{q}")).unwrap_or_default();
-        format!("{}/proxy/{}/{authority}{}{query}", self.base, url.scheme(), url.path())
+        format!("{}/proxy/{}/{authority}{}{query}", self.0.url(), url.scheme(), url.path())
     }
 
-    /// Checks that nothing secret reached the log.
+    fn log(&self) -> String {
+        self.0.log()
+    }
+
+    /// Checks that nothing secret reached the log, upload state (`_state`) included.
     fn assert_log_clean(&self, secrets: &[&str]) {
-        let log = self.service.log();
-        assert!(log.contains("listening on http://127.0.0.1:"), "{log}");
-        for secret in secrets.iter().chain(&["_state", "Authorization", "authorization", "Basic ", "Bearer "]) {
-            assert!(!log.contains(secret), "the server log contains {secret:?}:\n{log}");
-        }
+        let with_state: Vec<&str> = secrets.iter().copied().chain(["_state"]).collect();
+        self.0.assert_log_clean(&with_state);
     }
 }
 
@@ -158,7 +141,7 @@ fn pulls_from_an_anonymous_registry() {
     assert_eq!(ping.status, 200, "{}", ping.text());
     assert_eq!(ping.header("Docker-Distribution-Api-Version"), Some("registry/2.0"));
     pull_through(&proxy, &registry, &pushed.repo, &pushed.digest, None);
-    assert!(proxy.service.log().contains("proxied"), "no request was logged:\n{}", proxy.service.log());
+    assert!(proxy.log().contains("proxied"), "no request was logged:\n{}", proxy.log());
     proxy.assert_log_clean(&[]);
 }
 
@@ -357,5 +340,5 @@ fn whole_blob_downloads_are_checked_against_their_digest() {
     let out = Command::new("curl").args(["-s", "-o", "-", &url]).output().expect("curl");
     assert!(!out.status.success(), "curl read a damaged blob to its end");
     assert!(out.stdout.len() < damaged.len(), "{} of {} bytes passed", out.stdout.len(), damaged.len());
-    assert!(proxy.service.log().contains("does not match its digest"), "{}", proxy.service.log());
+    assert!(proxy.log().contains("does not match its digest"), "{}", proxy.log());
 }
