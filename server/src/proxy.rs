@@ -59,7 +59,9 @@ pub fn target_url(uri: &Uri) -> Result<Url, Error> {
         rest.split_once('/').ok_or_else(|| bad("it has no path after the host".to_owned()))?;
     // Judged decoded (see `redact::path`): `user:pw%40host` names a password as surely as `user:pw@host`.
     if redact::path(authority) != authority {
-        return Err(bad("it names a user and password; credentials go in the Authorization header".to_owned()));
+        return Err(bad(
+            "it names a user and password, which never belong in an address (send them as a request header)".to_owned(),
+        ));
     }
     if authority.is_empty() || authority.contains(['\\', '#', '%']) {
         return Err(bad("the part after the scheme is not host[:port]".to_owned()));
