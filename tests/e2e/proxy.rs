@@ -84,17 +84,7 @@ fn send(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]) -> Respo
         .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).unwrap_or_else(|e| panic!("{method} {url}: {e}"));
-    let split =
-        raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or_else(|| panic!("{method} {url}: no end of headers"));
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let mut lines = head.split("\r\n");
-    let status =
-        lines.next().and_then(|line| line.split(' ').nth(1)).and_then(|code| code.parse().ok()).expect("a status");
-    let headers = lines
-        .filter_map(|line| line.split_once(':'))
-        .map(|(name, value)| (name.trim().to_owned(), value.trim().to_owned()))
-        .collect();
-    Response { status, headers, body: raw[split + 4..].to_vec() }
+    layerize_tests::http::parse(&raw).unwrap_or_else(|e| panic!("{method} {url}: {e}"))
 }
 
 fn get(url: &str, headers: &[(&str, &str)]) -> Response {

@@ -63,7 +63,8 @@ pub fn get(url: &str, headers: &[(&str, &str)]) -> io::Result<Response> {
     parse(&raw)
 }
 
-fn parse(raw: &[u8]) -> io::Result<Response> {
+/// A whole HTTP/1.x answer (status line, headers, body) as read to the end of its connection.
+pub fn parse(raw: &[u8]) -> io::Result<Response> {
     let split = raw
         .windows(4)
         .position(|window| window == b"\r\n\r\n")

@@ -81,17 +81,5 @@ pub fn raw_request(port: u16, method: &str, target: &str, headers: &[(&str, &str
     stream.write_all(head.as_bytes()).unwrap_or_else(|e| panic!("{method} {target}: {e}"));
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).unwrap_or_else(|e| panic!("{method} {target}: {e}"));
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or_else(|| panic!("{method} {target}: no end of headers in {:?}", String::from_utf8_lossy(&raw)));
-    let text = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let mut lines = text.split("\r\n");
-    let status =
-        lines.next().and_then(|line| line.split(' ').nth(1)).and_then(|code| code.parse().ok()).expect("a status");
-    let headers = lines
-        .filter_map(|line| line.split_once(':'))
-        .map(|(name, value)| (name.trim().to_owned(), value.trim().to_owned()))
-        .collect();
-    Response { status, headers, body: raw[split + 4..].to_vec() }
+    crate::http::parse(&raw).unwrap_or_else(|e| panic!("{method} {target}: {e} in {:?}", String::from_utf8_lossy(&raw)))
 }
