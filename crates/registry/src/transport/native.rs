@@ -91,7 +91,7 @@ impl Native {
                     message: format!("{} redirected more than {MAX_REDIRECTS} times", redact::url(&request.url)),
                 });
             }
-            if !same_origin(&next, &request.url) {
+            if next.origin() != request.url.origin() {
                 request.headers.remove(header::AUTHORIZATION);
                 request.headers.remove(header::COOKIE);
             }
@@ -99,11 +99,6 @@ impl Native {
             redirects += 1;
         }
     }
-}
-
-/// Whether two URLs have one origin: scheme, host and port (the port a scheme implies counts).
-pub fn same_origin(a: &Url, b: &Url) -> bool {
-    a.origin() == b.origin()
 }
 
 impl Transport for Native {
