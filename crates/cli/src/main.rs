@@ -11,12 +11,15 @@ mod credentials;
 mod deflate;
 mod files;
 mod gzip_stream;
+mod image_arg;
 mod layer_file;
 mod layer_stream;
 mod progress;
 mod remote;
 mod resolve;
 mod scratch;
+mod source;
+mod store;
 mod upload;
 
 use std::process::ExitCode;
@@ -28,6 +31,8 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    store: store::StoreFlag,
 }
 
 #[derive(Subcommand, Debug)]
@@ -50,6 +55,18 @@ enum Command {
     Inspect(cmd::inspect::Args),
     /// List the files of an image (merged) or of one of its layers, read from the registry.
     Ls(cmd::ls::Args),
+    /// Pull an image (or, with --all-platforms, a whole index) into the local store, byte for byte.
+    Pull(cmd::pull::Args),
+    /// Push an image from the local store to a registry, byte for byte.
+    Push(cmd::push::Args),
+    /// List the images in the local store.
+    Images(cmd::images::Args),
+    /// Give an image in the local store another name.
+    Tag(cmd::tag::Args),
+    /// Remove names from the local store (their blobs stay until `gc`).
+    Rmi(cmd::rmi::Args),
+    /// Remove the blobs no image in the local store uses; prints the bytes freed.
+    Gc(cmd::gc::Args),
 }
 
 fn main() -> ExitCode {
@@ -61,6 +78,12 @@ fn main() -> ExitCode {
         Command::Load(args) => cmd::load::run(args),
         Command::Inspect(args) => cmd::inspect::run(args),
         Command::Ls(args) => cmd::ls::run(args),
+        Command::Pull(args) => cmd::pull::run(args, cli.store),
+        Command::Push(args) => cmd::push::run(args, cli.store),
+        Command::Images(args) => cmd::images::run(args, cli.store),
+        Command::Tag(args) => cmd::tag::run(args, cli.store),
+        Command::Rmi(args) => cmd::rmi::run(args, cli.store),
+        Command::Gc(args) => cmd::gc::run(args, cli.store),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -31,4 +31,9 @@ pub enum Error {
 
     #[error(transparent)]
     Core(#[from] layerize_core::Error),
+
+    /// A source or sink that is not a registry (an OCI layout, the store) failed; its own
+    /// error names the file.
+    #[error(transparent)]
+    Local(Box<dyn std::error::Error + Send + Sync + 'static>),
 }

@@ -8,6 +8,7 @@
 
 pub mod auth;
 mod client;
+pub mod copy;
 mod error;
 pub mod publish;
 mod pull;

@@ -1,8 +1,15 @@
 //! One module per subcommand.
 
 pub mod append;
+pub mod gc;
+pub mod images;
 pub mod inspect;
 pub mod layer;
 pub mod load;
 pub mod ls;
+pub mod pull;
+pub mod push;
+pub mod rmi;
 pub mod save;
+pub mod tag;
+mod transfer;

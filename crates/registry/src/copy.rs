@@ -1,0 +1,301 @@
+//! One copy for every pairing of image source and sink.
+//!
+//! An image is what go-containerregistry's `v1.Image` is: raw manifest bytes, and blobs opened
+//! lazily by descriptor; an index is raw bytes over such images. Nothing is re-serialised, so
+//! every digest survives a copy. A [`Plan`] is read from an [`ImageSource`] (a registry, an
+//! OCI layout, the local store) once, and [`copy`] then drives any [`ImageSink`] (a registry, a
+//! layout) in the one order that never leaves a name pointing at something incomplete: every
+//! layer, then every config, then the image manifests under an index, then the top document,
+//! which alone gets the tag.
+
+use std::cell::RefCell;
+
+use bytes::Bytes;
+use futures_util::{stream, StreamExt, TryStreamExt};
+use layerize_core::descriptor::Descriptor;
+use layerize_core::manifest::Manifest;
+use layerize_core::{Digest, Platform};
+
+use crate::error::Error;
+use crate::pull::FetchedManifest;
+use crate::push::{BlobOutcome, BlobSource};
+use crate::transport::{BodyStream, Transport};
+use crate::Client;
+
+/// Configs and manifests are read whole; none is anywhere near this.
+const DOCUMENT_LIMIT: usize = crate::MAX_DOCUMENT_SIZE;
+
+/// Where images are read from.
+pub trait ImageSource {
+    /// Names the source in messages (`127.0.0.1:5000/app`, `oci:/tmp/layout`).
+    fn describe(&self) -> String;
+    /// A manifest or index by tag, name or digest, as stored. By digest, it must hash to it.
+    fn manifest(&self, selector: &str) -> impl std::future::Future<Output = Result<FetchedManifest, Error>>;
+    /// A blob's bytes, checked against the descriptor's digest: a stream that does not hash
+    /// to it ends in an error instead of its end.
+    fn blob(&self, descriptor: &Descriptor) -> impl std::future::Future<Output = Result<BodyStream, Error>>;
+    /// The repository of `registry` that holds these blobs, if this is a repository there
+    /// (a sink on the same registry mounts instead of uploading).
+    fn repository_on(&self, _registry: &str) -> Option<&str> {
+        None
+    }
+}
+
+/// Where images are written to.
+pub trait ImageSink {
+    /// Makes sure the sink has the blob, reading it from `source` only if it must.
+    fn blob<S: ImageSource>(
+        &self,
+        descriptor: &Descriptor,
+        source: &S,
+        progress: &mut dyn FnMut(u64),
+    ) -> impl std::future::Future<Output = Result<BlobOutcome, Error>>;
+    /// Stores a manifest or index under its digest and, if given, under `tag`.
+    fn manifest(&self, document: &Document, tag: Option<&str>) -> impl std::future::Future<Output = Result<(), Error>>;
+}
+
+/// A manifest or index: its raw bytes and the descriptor that points at them.
+#[derive(Clone, Debug)]
+pub struct Document {
+    pub descriptor: Descriptor,
+    pub raw: Bytes,
+}
+
+impl Document {
+    fn from_fetched(fetched: FetchedManifest, what: &str) -> Result<(Document, Manifest), Error> {
+        let manifest = Manifest::parse(what, fetched.raw.clone(), fetched.content_type.as_deref())?;
+        let media_type = match &manifest {
+            Manifest::Image(m) => m.media_type().clone(),
+            Manifest::Index(i) => i.media_type().clone(),
+        };
+        let descriptor = Descriptor::new(media_type, fetched.digest, fetched.raw.len() as u64);
+        Ok((Document { descriptor, raw: Bytes::from(fetched.raw) }, manifest))
+    }
+}
+
+/// Which images of an index to take.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Platforms {
+    /// The index's entry for this platform (a single image must be for it when `strict`).
+    One { platform: Platform, strict: bool },
+    /// The index itself and every manifest it lists (attestations too), so its digest holds.
+    All,
+}
+
+/// What a copy moves, read from the source once.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// Tagged at the sink: an image manifest, or the index when copying all platforms.
+    pub top: Document,
+    /// Image manifests under the index (empty for a single image).
+    pub children: Vec<Document>,
+    /// Every layer of every image, without repeats, lowest first.
+    pub layers: Vec<Descriptor>,
+    /// Every config, without repeats.
+    pub configs: Vec<Descriptor>,
+}
+
+impl Plan {
+    /// Bytes of all blobs (what a copy to an empty sink moves, besides manifests).
+    pub fn blob_bytes(&self) -> u64 {
+        self.layers.iter().chain(&self.configs).map(|d| d.size).sum()
+    }
+}
+
+/// Reads what `selector` names at `source` and the manifests under it.
+pub async fn plan<S: ImageSource>(source: &S, selector: &str, platforms: &Platforms) -> Result<Plan, Error> {
+    let what = format!("{}:{selector}", source.describe());
+    let (top, manifest) = Document::from_fetched(source.manifest(selector).await?, &what)?;
+    let mut plan = Plan { top, children: Vec::new(), layers: Vec::new(), configs: Vec::new() };
+    match (manifest, platforms) {
+        (Manifest::Image(image), Platforms::One { platform, strict: true }) => {
+            let config = read_whole(source, &image.config).await?;
+            let have = layerize_core::config::Config::parse(&what, config)?.platform();
+            if !platform.matches(&have) {
+                return Err(Error::Protocol {
+                    registry: source.describe(),
+                    message: format!("{what} is a single-platform image for {have}, not {platform}"),
+                });
+            }
+            plan.add_image(&image);
+        }
+        (Manifest::Image(image), _) => plan.add_image(&image),
+        (Manifest::Index(index), Platforms::One { platform, .. }) => {
+            let entry = platform.select(&index.manifests)?;
+            let fetched = source.manifest(entry.digest.as_str()).await?;
+            let (document, manifest) = Document::from_fetched(fetched, &format!("{what} ({platform})"))?;
+            let Manifest::Image(image) = manifest else {
+                return Err(nested(source, &what));
+            };
+            plan.top = document;
+            plan.add_image(&image);
+        }
+        (Manifest::Index(index), Platforms::All) => {
+            for entry in &index.manifests {
+                let fetched = source.manifest(entry.digest.as_str()).await?;
+                let (mut document, manifest) = Document::from_fetched(fetched, &format!("{what}@{}", entry.digest))?;
+                let Manifest::Image(image) = manifest else {
+                    return Err(nested(source, &what));
+                };
+                document.descriptor = entry.clone();
+                plan.add_image(&image);
+                plan.children.push(document);
+            }
+        }
+    }
+    Ok(plan)
+}
+
+fn nested<S: ImageSource>(source: &S, what: &str) -> Error {
+    Error::Protocol {
+        registry: source.describe(),
+        message: format!("{what} has an index inside an index, which is not supported"),
+    }
+}
+
+impl Plan {
+    fn add_image(&mut self, image: &layerize_core::manifest::ImageManifest) {
+        // Foreign layers (with `urls`) are not the registry's to hand out; they travel by reference.
+        for layer in image.layers.iter().filter(|l| l.urls.is_empty()) {
+            if !self.layers.iter().any(|l| l.digest == layer.digest) {
+                self.layers.push(layer.clone());
+            }
+        }
+        if !self.configs.iter().any(|c| c.digest == image.config.digest) {
+            self.configs.push(image.config.clone());
+        }
+    }
+}
+
+/// Progress of a copy, for bars and logs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CopyEvent {
+    /// A blob transfer started (only for blobs that move).
+    Started { digest: Digest, total: u64 },
+    /// Bytes of a blob moved so far.
+    Moved { digest: Digest, done: u64, total: u64 },
+    /// A blob is in place.
+    Blob { digest: Digest, size: u64, outcome: BlobOutcome },
+    /// A manifest or index is in place.
+    Manifest { digest: Digest, tag: Option<String> },
+}
+
+/// Copies what `plan` holds from `source` to `sink`, `jobs` blobs at a time, and tags the top
+/// document `tag`. Returns the top document's digest.
+pub async fn copy<S: ImageSource, K: ImageSink>(
+    source: &S,
+    sink: &K,
+    plan: &Plan,
+    tag: Option<&str>,
+    jobs: usize,
+    on: &mut dyn FnMut(CopyEvent),
+) -> Result<Digest, Error> {
+    let on = RefCell::new(on);
+    for group in [&plan.layers, &plan.configs] {
+        stream::iter(group.iter().map(Ok))
+            .try_for_each_concurrent(jobs.max(1), |descriptor| {
+                let on = &on;
+                async move {
+                    let digest = &descriptor.digest;
+                    let total = descriptor.size;
+                    let mut started = false;
+                    let mut progress = |done: u64| {
+                        let mut on = on.borrow_mut();
+                        if !started {
+                            started = true;
+                            (on)(CopyEvent::Started { digest: digest.clone(), total });
+                        }
+                        (on)(CopyEvent::Moved { digest: digest.clone(), done, total });
+                    };
+                    let outcome = sink.blob(descriptor, source, &mut progress).await?;
+                    (on.borrow_mut())(CopyEvent::Blob { digest: digest.clone(), size: total, outcome });
+                    Ok::<(), Error>(())
+                }
+            })
+            .await?;
+    }
+    for child in &plan.children {
+        sink.manifest(child, None).await?;
+        (on.borrow_mut())(CopyEvent::Manifest { digest: child.descriptor.digest.clone(), tag: None });
+    }
+    sink.manifest(&plan.top, tag).await?;
+    (on.borrow_mut())(CopyEvent::Manifest { digest: plan.top.descriptor.digest.clone(), tag: tag.map(str::to_owned) });
+    Ok(plan.top.descriptor.digest.clone())
+}
+
+/// A small blob (a config) from `source`, whole and checked.
+pub async fn read_whole<S: ImageSource>(source: &S, descriptor: &Descriptor) -> Result<Vec<u8>, Error> {
+    let mut bytes = Vec::new();
+    let mut blob = source.blob(descriptor).await?;
+    while let Some(chunk) = blob.next().await {
+        bytes.extend_from_slice(&chunk?);
+        if bytes.len() > DOCUMENT_LIMIT {
+            return Err(Error::TooLarge {
+                registry: source.describe(),
+                what: format!("blob {}", descriptor.digest),
+                limit: DOCUMENT_LIMIT,
+            });
+        }
+    }
+    Ok(bytes)
+}
+
+/// A repository of a registry, as a source and as a sink.
+#[derive(Debug)]
+pub struct Repository<'a, T: Transport> {
+    pub client: &'a Client<T>,
+    pub name: String,
+}
+
+impl<T: Transport> ImageSource for Repository<'_, T> {
+    fn describe(&self) -> String {
+        format!("{}/{}", self.client.registry(), self.name)
+    }
+
+    async fn manifest(&self, selector: &str) -> Result<FetchedManifest, Error> {
+        self.client.manifest(&self.name, selector).await
+    }
+
+    async fn blob(&self, descriptor: &Descriptor) -> Result<BodyStream, Error> {
+        self.client.blob(&self.name, &descriptor.digest).await
+    }
+
+    fn repository_on(&self, registry: &str) -> Option<&str> {
+        (self.client.registry() == registry).then_some(self.name.as_str())
+    }
+}
+
+impl<T: Transport> ImageSink for Repository<'_, T> {
+    async fn blob<S: ImageSource>(
+        &self,
+        descriptor: &Descriptor,
+        source: &S,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<BlobOutcome, Error> {
+        let mount_from = source.repository_on(self.client.registry());
+        let opener = Opener { source, descriptor };
+        self.client.push_blob(&self.name, &descriptor.digest, mount_from, opener, progress).await
+    }
+
+    async fn manifest(&self, document: &Document, tag: Option<&str>) -> Result<(), Error> {
+        let d = &document.descriptor;
+        let reference = tag.unwrap_or(d.digest.as_str());
+        self.client.put_manifest(&self.name, reference, &document.raw, &d.media_type).await?;
+        Ok(())
+    }
+}
+
+/// A source's blob, opened only when the sink needs its bytes.
+#[derive(Debug)]
+pub struct Opener<'a, S> {
+    pub source: &'a S,
+    pub descriptor: &'a Descriptor,
+}
+
+impl<S: ImageSource> BlobSource for Opener<'_, S> {
+    type Stream = BodyStream;
+
+    async fn open(self) -> Result<BodyStream, Error> {
+        self.source.blob(self.descriptor).await
+    }
+}
