@@ -7,6 +7,7 @@ pub mod gzip;
 pub mod read;
 pub mod share;
 mod tar;
+pub mod unzstd;
 
 use std::io::{self, Read, Write};
 

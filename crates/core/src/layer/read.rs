@@ -1,4 +1,4 @@
-//! Reading a layer blob as it arrives: gzip or plain tar (told apart by their first bytes), one
+//! Reading a layer blob as it arrives: gzip, zstd or plain tar (told apart by their first bytes), one
 //! typed entry per tar member, whiteouts recognised, file contents skipped, never the whole
 //! layer in memory.
 //!
@@ -16,6 +16,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use tar::EntryType;
 
 use super::gunzip::Gunzip;
+use super::unzstd::Unzstd;
 use crate::error::Error;
 use crate::media_type::Compression;
 
@@ -141,6 +142,7 @@ enum Decoded<R: Read> {
     Gzip(Box<MultiGzDecoder<Sniffed<R>>>),
     /// gzip without its CRC-32, for a blob the caller holds to its digest.
     GzipDigestChecked(Box<Gunzip<BufReader<Sniffed<R>>>>),
+    Zstd(Box<Unzstd<BufReader<Sniffed<R>>>>),
 }
 
 impl<R: Read> Read for Decoded<R> {
@@ -149,6 +151,7 @@ impl<R: Read> Read for Decoded<R> {
             Decoded::Plain(r) => r.read(buf),
             Decoded::Gzip(r) => r.read(buf),
             Decoded::GzipDigestChecked(r) => r.read(buf),
+            Decoded::Zstd(r) => r.read(buf),
         }
     }
 }
@@ -204,7 +207,7 @@ impl<R: Read> std::fmt::Debug for LayerReader<R> {
 }
 
 impl<R: Read> LayerReader<R> {
-    /// Starts reading `blob`, a gzip-compressed or plain tar, recognised by its first bytes
+    /// Starts reading `blob`, a gzip- or zstd-compressed or plain tar, recognised by its first bytes
     /// (the media type is not trusted: registries hold mislabelled layers). `what` names the
     /// layer in errors, usually its digest.
     pub fn new(what: &str, blob: R) -> Result<LayerReader<R>, Error> {
@@ -212,7 +215,8 @@ impl<R: Read> LayerReader<R> {
     }
 
     /// [`LayerReader::new`] for a caller that checks the whole blob against its digest once
-    /// it has read it: gzip's CRC-32 is then redundant and not computed (see [`Gunzip`]).
+    /// it has read it: gzip's CRC-32 (and zstd's checksum) is then redundant and not checked
+    /// (see [`Gunzip`]).
     pub fn new_digest_checked(what: &str, blob: R) -> Result<LayerReader<R>, Error> {
         LayerReader::open(what, blob, false)
     }
@@ -235,7 +239,10 @@ impl<R: Read> LayerReader<R> {
                 64 << 10,
                 Cursor::new(head).chain(blob),
             )))),
-            Compression::Zstd => return Err(format("it is zstd-compressed, which layerize cannot read yet".into())),
+            Compression::Zstd => Decoded::Zstd(Box::new(Unzstd::new(
+                BufReader::with_capacity(64 << 10, Cursor::new(head).chain(blob)),
+                check_crc,
+            ))),
             Compression::None if is_tar_header(&head) => Decoded::Plain(Cursor::new(head).chain(blob)),
             Compression::None => {
                 let start = String::from_utf8_lossy(&head[..head.len().min(16)]).into_owned();
@@ -307,6 +314,12 @@ impl<R: Read> LayerReader<R> {
         }
     }
 
+    /// The members in stream order, each with its content (for unpacking). Iteration stops
+    /// after the first error.
+    pub fn members(&mut self) -> Result<Members<'_, R>, Error> {
+        self.entries().map(Members)
+    }
+
     /// The members in stream order. Iteration stops after the first error.
     pub fn entries(&mut self) -> Result<Entries<'_, R>, Error> {
         let inner = self.archive.entries().map_err(|source| Error::LayerRead {
@@ -345,19 +358,32 @@ impl<R: Read> Iterator for Entries<'_, R> {
     type Item = Result<StoredEntry, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        self.next_member().map(|member| member.map(|(_, entry)| entry))
+    }
+}
+
+impl<'a, R: Read> Entries<'a, R> {
+    /// The next member (its tar entry, positioned at its content, and its typed view),
+    /// skipping archive metadata.
+    #[allow(clippy::type_complexity)]
+    fn next_member(&mut self) -> Option<Result<(tar::Entry<'a, Padded<Decoded<R>>>, StoredEntry), Error>> {
         while !self.done {
             let result = match self.inner.next()? {
                 Ok(entry) => {
                     self.data_end.store(entry.raw_file_position() + entry.size(), Ordering::Relaxed);
-                    stored(&entry).map_err(|problem| self.format(problem))
+                    match stored(&entry) {
+                        Ok(Some(stored)) => Ok(Some((entry, stored))),
+                        Ok(None) => Ok(None),
+                        Err(problem) => Err(self.format(problem)),
+                    }
                 }
                 Err(e) => Err(self.read_error(e)),
             };
             match result {
                 Ok(None) => continue,
-                Ok(Some(entry)) => {
+                Ok(Some(member)) => {
                     self.count += 1;
-                    return Some(Ok(entry));
+                    return Some(Ok(member));
                 }
                 Err(e) => {
                     self.done = true;
@@ -366,6 +392,56 @@ impl<R: Read> Iterator for Entries<'_, R> {
             }
         }
         None
+    }
+}
+
+/// Iterator over a layer's members with their contents; see [`LayerReader::members`].
+pub struct Members<'a, R: Read>(Entries<'a, R>);
+
+impl<R: Read> std::fmt::Debug for Members<'_, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Members").field(&self.0).finish()
+    }
+}
+
+impl<'a, R: Read> Iterator for Members<'a, R> {
+    type Item = Result<Member<'a, R>, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0.next_member().map(|member| {
+            member.map(|(content, entry)| Member {
+                raw_path: String::from_utf8_lossy(&content.path_bytes()).into_owned(),
+                raw_link: content.link_name_bytes().map(|l| String::from_utf8_lossy(&l).into_owned()),
+                entry,
+                content,
+            })
+        })
+    }
+}
+
+/// One member of a layer and its content, which reads as the member's bytes (a regular
+/// file's; nothing for other kinds). The content must be read before the next member is
+/// asked for: what is left unread is skipped then.
+pub struct Member<'a, R: Read> {
+    /// The member as [`LayerReader::entries`] lists it.
+    pub entry: StoredEntry,
+    /// The name as stored, before it was normalised (`./etc/motd`, `/etc/motd`, `a/../b`):
+    /// an unpacker refuses names that a careful writer never produces.
+    pub raw_path: String,
+    /// A link's target as stored (hard links' targets are normalised in `entry`).
+    pub raw_link: Option<String>,
+    content: tar::Entry<'a, Padded<Decoded<R>>>,
+}
+
+impl<R: Read> std::fmt::Debug for Member<'_, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Member").field("entry", &self.entry).field("raw_path", &self.raw_path).finish_non_exhaustive()
+    }
+}
+
+impl<R: Read> Read for Member<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.content.read(buf)
     }
 }
 
@@ -382,6 +458,7 @@ impl<R: Read> Entries<'_, R> {
         }
         self.format(match self.compression {
             Compression::Gzip => format!("it starts like gzip, but is not a gzip-compressed tar archive ({source})"),
+            Compression::Zstd => format!("it starts like zstd, but is not a zstd-compressed tar archive ({source})"),
             _ => format!("it is not a valid tar archive ({source})"),
         })
     }

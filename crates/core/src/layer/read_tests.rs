@@ -72,6 +72,10 @@ impl Tar {
         gz.write_all(&self.tar()).unwrap();
         gz.finish().unwrap()
     }
+
+    fn zstd(self) -> Vec<u8> {
+        ruzstd::encoding::compress_to_vec(&self.tar()[..], ruzstd::encoding::CompressionLevel::Fastest)
+    }
 }
 
 fn read(blob: &[u8]) -> Result<Vec<StoredEntry>, Error> {
@@ -136,6 +140,36 @@ fn gzip_and_plain_tar_give_the_same_typed_entries() {
         (9, 0o644, 1000, 100, 1_700_000_000)
     );
     assert_eq!(plain[4].size, 0, "a hardlink stores no content");
+}
+
+#[test]
+fn zstd_layers_read_like_gzip_ones() {
+    let gzip = read(&sample().gzip()).unwrap();
+    assert_eq!(read(&sample().zstd()).unwrap(), gzip);
+    let blob = sample().zstd();
+    let mut reader = LayerReader::new_digest_checked("x", Cursor::new(&blob)).unwrap();
+    assert_eq!(reader.compression(), Compression::Zstd);
+    assert_eq!(reader.entries().unwrap().collect::<Result<Vec<_>, _>>().unwrap(), gzip);
+    let mut out = Vec::new();
+    let mut reader = LayerReader::new("x", Cursor::new(&blob)).unwrap();
+    assert_eq!(reader.extract("/bin/busybox", &mut out).unwrap(), 9);
+    assert_eq!(out, b"#!busybox");
+}
+
+#[test]
+fn members_carry_contents_and_names_as_stored() {
+    let blob = sample().zstd();
+    let mut reader = LayerReader::new("x", Cursor::new(&blob)).unwrap();
+    let mut seen = Vec::new();
+    for member in reader.members().unwrap() {
+        let mut member = member.unwrap();
+        let mut content = Vec::new();
+        member.read_to_end(&mut content).unwrap();
+        seen.push((member.entry.path.clone(), member.raw_path.clone(), member.raw_link.clone(), content));
+    }
+    assert_eq!(seen.len(), 10);
+    assert_eq!(seen[2], ("/bin/busybox".into(), "bin/busybox".into(), None, b"#!busybox".to_vec()));
+    assert_eq!(seen[4], ("/bin/ls".into(), "bin/ls".into(), Some("./bin/busybox".into()), Vec::new()));
 }
 
 #[test]
@@ -207,7 +241,10 @@ fn bad_blobs_are_named_errors() {
     };
     assert!(problem(br#"{"schemaVersion":2,"mediaType":"x"}"#)
         .contains("neither gzip-compressed nor a tar archive (it starts with \"{\\\"schemaVersion\\\""));
-    assert!(problem(&[0x28, 0xb5, 0x2f, 0xfd, 0, 0]).contains("zstd"));
+    assert!(problem(&[0x28, 0xb5, 0x2f, 0xfd, 0, 0]).contains("starts like zstd"));
+    let zstd = sample().zstd();
+    let cut = read(&zstd[..zstd.len() - 20]);
+    assert!(cut.as_ref().is_err_and(|e| e.to_string().contains("the zstd stream is cut short")), "{cut:?}");
     assert!(problem(b"").contains("empty"));
     let mut not_tar = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     not_tar.write_all(&[7u8; 2048]).unwrap();
