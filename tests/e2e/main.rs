@@ -18,3 +18,4 @@ mod page_save;
 mod proxy;
 mod proxy_hops;
 mod server_image;
+mod store;
