@@ -23,6 +23,18 @@ pub enum Error {
     /// Bytes written as a blob hash to something else.
     #[error("blob {blob} arrived with digest {found}; nothing was stored")]
     DigestMismatch { blob: layerize_core::Digest, found: layerize_core::Digest },
+    /// The directory to unpack into is neither absent nor an empty directory.
+    #[error("cannot unpack into {}: {problem}", path.display())]
+    UnpackTarget { path: PathBuf, problem: &'static str },
+    /// A layer member that would write outside the directory, or where no layer should.
+    #[error("{layer}: member {member:?} is refused: {reason}")]
+    Refused { layer: String, member: String, reason: String },
+    /// Writing a layer member to the directory failed.
+    #[error("{layer}: member {member:?}: cannot {action}: {source}")]
+    Member { layer: String, member: String, action: &'static str, source: std::io::Error },
+    /// Writing the flattened tar of an export failed.
+    #[error("writing the exported tar failed: {source}")]
+    ExportWrite { source: std::io::Error },
     /// The core refused a document or a layer.
     #[error(transparent)]
     Core(#[from] layerize_core::Error),

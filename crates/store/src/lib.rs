@@ -7,8 +7,11 @@
 //!   and [`export`]: the same tree as one flattened tar.
 
 pub mod error;
+pub mod export;
 pub mod gc;
 pub mod layout;
 pub mod layout_image;
+mod rootfs;
+pub mod unpack;
 
 pub use error::Error;

@@ -1,0 +1,479 @@
+//! The directory an unpack writes into: every member's path resolved under it without
+//! following a symbolic link, whatever was at a path unlinked before something new is put
+//! there, and directories' metadata held back until their children are written.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::{self, DirBuilder, FileTimes, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{fchown, lchown, symlink, DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, UNIX_EPOCH};
+
+use layerize_core::layer::read::{Kind, Member, WHITEOUT_META_PREFIX};
+use rustix::fs::{AtFlags, FileType, Mode, Timespec, Timestamps, CWD};
+
+use crate::error::Error;
+use crate::unpack::UnpackSummary;
+
+/// Bytes of file content copied at a time.
+const CHUNK: usize = 256 << 10;
+
+/// A directory's metadata from its layer entry, applied once everything is written.
+#[derive(Clone, Copy, Debug)]
+struct DirMeta {
+    mode: u32,
+    uid: u64,
+    gid: u64,
+    /// `None` for a parent no layer named: it keeps the time it was made, as with umoci.
+    mtime: Option<u64>,
+}
+
+/// A parent directory a layer leaves out (as the merged view lists it).
+const IMPLICIT: DirMeta = DirMeta { mode: 0o755, uid: 0, gid: 0, mtime: None };
+
+/// Where a path lies under the root, found without following symbolic links.
+enum Lookup {
+    Found(PathBuf),
+    /// A parent is missing or is not a directory: nothing is at the path.
+    Missing,
+    /// A parent is a symbolic link (its path in the image).
+    ThroughSymlink(String),
+}
+
+/// The tree being written.
+#[derive(Debug)]
+pub(crate) struct Rootfs {
+    root: PathBuf,
+    as_root: bool,
+    /// `false` for the scratch tree of an export: there only contents and which names share
+    /// an inode matter, so modes, owners and times are left as made (all readable).
+    keep_metadata: bool,
+    /// Directories written so far, keyed like [`key`] so a subtree is one range.
+    dirs: BTreeMap<String, DirMeta>,
+    /// Paths the current layer wrote: its whiteouts do not delete them.
+    layer_paths: BTreeSet<String>,
+    layer: String,
+    summary: UnpackSummary,
+    buf: Vec<u8>,
+}
+
+impl Rootfs {
+    /// Takes `dir`, which must be an empty directory or absent (then it is made).
+    pub(crate) fn create(dir: &Path, as_root: bool, keep_metadata: bool) -> Result<Rootfs, Error> {
+        let target = |problem| Error::UnpackTarget { path: dir.to_owned(), problem };
+        match fs::metadata(dir) {
+            Ok(m) if !m.is_dir() => return Err(target("it exists and is not a directory")),
+            Ok(_) => {
+                if fs::read_dir(dir).map_err(Error::io("read", dir))?.next().is_some() {
+                    return Err(target("it is not empty (unpack writes only into an empty or absent directory)"));
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                fs::create_dir_all(dir).map_err(Error::io("create the directory", dir))?
+            }
+            Err(e) => return Err(Error::io("read", dir)(e)),
+        }
+        let root = fs::canonicalize(dir).map_err(Error::io("resolve", dir))?;
+        Ok(Rootfs {
+            root,
+            as_root,
+            keep_metadata,
+            dirs: BTreeMap::new(),
+            layer_paths: BTreeSet::new(),
+            layer: String::new(),
+            summary: UnpackSummary::default(),
+            buf: vec![0; CHUNK],
+        })
+    }
+
+    pub(crate) fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub(crate) fn summary(&self) -> &UnpackSummary {
+        &self.summary
+    }
+
+    /// Begins the next layer; `label` names it in errors.
+    pub(crate) fn start_layer(&mut self, label: &str) {
+        self.layer = label.to_owned();
+        self.layer_paths.clear();
+        self.summary.layers += 1;
+    }
+
+    /// Applies one member of the current layer.
+    pub(crate) fn apply<R: Read>(
+        &mut self,
+        member: &mut Member<'_, R>,
+        warn: &mut dyn FnMut(String),
+    ) -> Result<(), Error> {
+        let raw = member.raw_path.clone();
+        if let Err(reason) = check_name(&raw, "its name") {
+            return Err(self.refuse(&raw, reason));
+        }
+        let entry = member.entry.clone();
+        match &entry.kind {
+            Kind::Whiteout { hides } => {
+                self.summary.whiteouts += 1;
+                return self.whiteout(hides).map_err(self.failed(&raw, "apply the whiteout"));
+            }
+            Kind::Opaque { dir } => {
+                self.summary.whiteouts += 1;
+                return self.opaque(dir).map_err(self.failed(&raw, "apply the opaque marker"));
+            }
+            Kind::AufsMeta => return Ok(()),
+            _ if entry.path == "/" || entry.path.split('/').any(|c| c.starts_with(WHITEOUT_META_PREFIX)) => {
+                return Ok(())
+            }
+            Kind::Other { type_flag } => {
+                warn(format!(
+                    "{}: member {raw:?} has tar type {type_flag:?}, which layerize does not know; skipped",
+                    self.layer
+                ));
+                self.summary.skipped += 1;
+                return Ok(());
+            }
+            _ => {}
+        }
+        let key = key(&entry.path);
+        let host = self.parents(&entry.path, &raw)?;
+        let meta = DirMeta { mode: entry.mode, uid: entry.uid, gid: entry.gid, mtime: Some(entry.mtime) };
+        match &entry.kind {
+            Kind::Dir => {
+                let kept = self.clear(&host, &key, true).map_err(self.failed(&raw, "replace what was there"))?;
+                if !kept {
+                    DirBuilder::new().mode(0o700).create(&host).map_err(self.failed(&raw, "create the directory"))?;
+                }
+                self.dirs.insert(key.clone(), meta);
+                self.summary.dirs += 1;
+            }
+            Kind::File => {
+                self.clear(&host, &key, false).map_err(self.failed(&raw, "replace what was there"))?;
+                let written = self.write_file(&host, member, meta, &raw)?;
+                if written != entry.size {
+                    let e = io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        format!("the layer ends after {written} of its {} bytes", entry.size),
+                    );
+                    return Err(self.failed(&raw, "read its content")(e));
+                }
+                self.summary.files += 1;
+                self.summary.bytes += written;
+            }
+            Kind::Symlink { target } => {
+                self.clear(&host, &key, false).map_err(self.failed(&raw, "replace what was there"))?;
+                symlink(target, &host).map_err(self.failed(&raw, "create the symbolic link"))?;
+                self.set_metadata(&host, meta, false).map_err(self.failed(&raw, "set its owner and times"))?;
+                self.summary.symlinks += 1;
+            }
+            Kind::Hardlink { target } => {
+                if let Err(reason) = check_name(member.raw_link.as_deref().unwrap_or_default(), "its link target") {
+                    return Err(self.refuse(&raw, reason));
+                }
+                if target != &entry.path {
+                    self.hardlink(&host, &key, target, &raw)?;
+                }
+                self.summary.hardlinks += 1;
+            }
+            Kind::CharDevice { major, minor } | Kind::BlockDevice { major, minor } => {
+                self.clear(&host, &key, false).map_err(self.failed(&raw, "replace what was there"))?;
+                if !self.keep_metadata {
+                    // An export takes devices from the layer's entries; none is made.
+                } else if !self.as_root {
+                    warn(format!(
+                        "{}: member {raw:?} is a device node ({major},{minor}), which only root can make; skipped",
+                        self.layer
+                    ));
+                    self.summary.skipped += 1;
+                } else {
+                    let kind = match entry.kind {
+                        Kind::CharDevice { .. } => FileType::CharacterDevice,
+                        _ => FileType::BlockDevice,
+                    };
+                    self.special(&host, kind, rustix::fs::makedev(*major, *minor), meta, &raw)?;
+                }
+            }
+            Kind::Fifo => {
+                self.clear(&host, &key, false).map_err(self.failed(&raw, "replace what was there"))?;
+                if self.keep_metadata {
+                    self.special(&host, FileType::Fifo, 0, meta, &raw)?;
+                }
+            }
+            Kind::Whiteout { .. } | Kind::Opaque { .. } | Kind::AufsMeta | Kind::Other { .. } => {}
+        }
+        self.layer_paths.insert(key);
+        Ok(())
+    }
+
+    /// Sets every directory's mode, owner and time, children before their parents (so a
+    /// read-only directory still got its children, and writing them did not move its mtime).
+    pub(crate) fn finish(&mut self) -> Result<(), Error> {
+        if !self.keep_metadata {
+            return Ok(());
+        }
+        let dirs = std::mem::take(&mut self.dirs);
+        for (key, meta) in dirs.iter().rev() {
+            let host = self.root.join(key.replace('\0', "/"));
+            match fs::symlink_metadata(&host) {
+                Ok(m) if m.is_dir() => {}
+                _ => continue,
+            }
+            self.set_metadata(&host, *meta, true).map_err(Error::io("set the mode, owner and time of", &host))?;
+        }
+        Ok(())
+    }
+
+    /// Makes every directory above `path` a directory (0755 where the layers left it out;
+    /// replacing a non-directory, as the merged view does), refusing a symbolic link among
+    /// them, and returns where `path` itself goes.
+    fn parents(&mut self, path: &str, raw: &str) -> Result<PathBuf, Error> {
+        let mut host = self.root.clone();
+        let mut key = String::new();
+        let parts: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
+        let Some((last, dirs)) = parts.split_last() else { return Ok(host) };
+        for part in dirs {
+            host.push(part);
+            if !key.is_empty() {
+                key.push('\0');
+            }
+            key.push_str(part);
+            let made = match fs::symlink_metadata(&host) {
+                Ok(m) if m.is_dir() => continue,
+                Ok(m) if m.file_type().is_symlink() => {
+                    let reason = format!(
+                        "its parent /{} is a symbolic link, and writing through it could land outside the directory",
+                        key.replace('\0', "/")
+                    );
+                    return Err(self.refuse(raw, reason));
+                }
+                Ok(_) => fs::remove_file(&host).and_then(|()| DirBuilder::new().mode(0o700).create(&host)),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => DirBuilder::new().mode(0o700).create(&host),
+                Err(e) => Err(e),
+            };
+            made.map_err(self.failed(raw, "create its parent directory"))?;
+            self.dirs.insert(key.clone(), IMPLICIT);
+        }
+        host.push(last);
+        Ok(host)
+    }
+
+    /// Finds `path` without following a symbolic link and without making anything.
+    fn lookup(&self, path: &str) -> io::Result<Lookup> {
+        let mut host = self.root.clone();
+        let parts: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
+        let Some((last, dirs)) = parts.split_last() else { return Ok(Lookup::Found(host)) };
+        for (i, part) in dirs.iter().enumerate() {
+            host.push(part);
+            match fs::symlink_metadata(&host) {
+                Ok(m) if m.is_dir() => {}
+                Ok(m) if m.file_type().is_symlink() => {
+                    return Ok(Lookup::ThroughSymlink(format!("/{}", dirs[..=i].join("/"))))
+                }
+                Ok(_) => return Ok(Lookup::Missing),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Lookup::Missing),
+                Err(e) => return Err(e),
+            }
+        }
+        host.push(last);
+        Ok(Lookup::Found(host))
+    }
+
+    /// Removes what is at `host` (a whole directory tree without following links in it),
+    /// except a directory when `keep_dir`; says whether a directory was kept.
+    fn clear(&mut self, host: &Path, key: &str, keep_dir: bool) -> io::Result<bool> {
+        match fs::symlink_metadata(host) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
+            Ok(m) if m.is_dir() && keep_dir => Ok(true),
+            Ok(m) if m.is_dir() => {
+                fs::remove_dir_all(host)?;
+                self.forget_dirs(key);
+                Ok(false)
+            }
+            Ok(_) => fs::remove_file(host).map(|()| false),
+        }
+    }
+
+    /// Drops the held-back metadata of the directory at `key` and of those under it.
+    fn forget_dirs(&mut self, key: &str) {
+        if key.is_empty() {
+            self.dirs.clear();
+            return;
+        }
+        let doomed: Vec<String> =
+            self.dirs.range(format!("{key}\0")..format!("{key}\u{1}")).map(|(k, _)| k.clone()).collect();
+        for k in doomed {
+            self.dirs.remove(&k);
+        }
+        self.dirs.remove(key);
+    }
+
+    fn write_file<R: Read>(&mut self, host: &Path, content: &mut R, meta: DirMeta, raw: &str) -> Result<u64, Error> {
+        // create_new: never opened through whatever clear() left (nothing), never a link.
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(host)
+            .map_err(self.failed(raw, "create the file"))?;
+        let mut written = 0u64;
+        loop {
+            let n = match content.read(&mut self.buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(self.failed(raw, "read its content from the layer")(e)),
+            };
+            file.write_all(&self.buf[..n]).map_err(self.failed(raw, "write the file"))?;
+            written += n as u64;
+        }
+        if self.keep_metadata {
+            let set = || -> io::Result<()> {
+                if self.as_root {
+                    fchown(&file, Some(id(meta.uid)?), Some(id(meta.gid)?))?;
+                }
+                file.set_permissions(fs::Permissions::from_mode(meta.mode))?;
+                let time = UNIX_EPOCH + Duration::from_secs(meta.mtime.unwrap_or(0));
+                file.set_times(FileTimes::new().set_accessed(time).set_modified(time))
+            };
+            set().map_err(self.failed(raw, "set its mode, owner and time"))?;
+        }
+        Ok(written)
+    }
+
+    fn hardlink(&mut self, host: &Path, key: &str, target: &str, raw: &str) -> Result<(), Error> {
+        let missing = || format!("it is a hard link to {target}, which no member before it created");
+        let target_host = match self.lookup(target).map_err(self.failed(raw, "find its link target"))? {
+            Lookup::Found(p) => p,
+            Lookup::Missing => return Err(self.refuse(raw, missing())),
+            Lookup::ThroughSymlink(dir) => {
+                let reason = format!("it is a hard link to {target}, whose parent {dir} is a symbolic link");
+                return Err(self.refuse(raw, reason));
+            }
+        };
+        match fs::symlink_metadata(&target_host) {
+            Ok(m) if m.is_dir() => return Err(self.refuse(raw, format!("it is a hard link to {target}, a directory"))),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(self.refuse(raw, missing())),
+            Err(e) => return Err(self.failed(raw, "find its link target")(e)),
+        }
+        self.clear(host, key, false).map_err(self.failed(raw, "replace what was there"))?;
+        // linkat without AT_SYMLINK_FOLLOW: a link to a symbolic link names the link itself.
+        fs::hard_link(&target_host, host).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => self.refuse(raw, missing()),
+            _ => self.failed(raw, "create the hard link")(e),
+        })
+    }
+
+    fn special(&mut self, host: &Path, kind: FileType, dev: u64, meta: DirMeta, raw: &str) -> Result<(), Error> {
+        rustix::fs::mknodat(CWD, host, kind, Mode::from_raw_mode(0o600), dev)
+            .map_err(|e| self.failed(raw, "create the node")(e.into()))?;
+        self.set_metadata(host, meta, true).map_err(self.failed(raw, "set its mode, owner and time"))?;
+        self.summary.specials += 1;
+        Ok(())
+    }
+
+    /// Owner (as root), mode (when `mode`; symbolic links have none) and times of what is at
+    /// `host`, which this unpack made itself; never follows a symbolic link there.
+    fn set_metadata(&self, host: &Path, meta: DirMeta, mode: bool) -> io::Result<()> {
+        if !self.keep_metadata {
+            return Ok(());
+        }
+        if self.as_root {
+            lchown(host, Some(id(meta.uid)?), Some(id(meta.gid)?))?;
+        }
+        if mode {
+            fs::set_permissions(host, fs::Permissions::from_mode(meta.mode))?;
+        }
+        if let Some(mtime) = meta.mtime {
+            let time = Timespec { tv_sec: i64::try_from(mtime).unwrap_or(i64::MAX), tv_nsec: 0 };
+            let times = Timestamps { last_access: time, last_modification: time };
+            rustix::fs::utimensat(CWD, host, &times, AtFlags::SYMLINK_NOFOLLOW)?;
+        }
+        Ok(())
+    }
+
+    /// Deletes `hides` and what is under it, except what the current layer wrote.
+    fn whiteout(&mut self, hides: &str) -> io::Result<()> {
+        match self.lookup(hides)? {
+            Lookup::Found(host) => self.remove_lower(&host, &key(hides)),
+            Lookup::Missing | Lookup::ThroughSymlink(_) => Ok(()),
+        }
+    }
+
+    /// Empties the directory `dir` of what the layers below put there.
+    fn opaque(&mut self, dir: &str) -> io::Result<()> {
+        let host = match self.lookup(dir)? {
+            Lookup::Found(host) => host,
+            Lookup::Missing | Lookup::ThroughSymlink(_) => return Ok(()),
+        };
+        match fs::symlink_metadata(&host) {
+            Ok(m) if m.is_dir() => {}
+            _ => return Ok(()),
+        }
+        self.remove_children(&host, &key(dir))
+    }
+
+    fn remove_lower(&mut self, host: &Path, key: &str) -> io::Result<()> {
+        let meta = match fs::symlink_metadata(host) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            other => other?,
+        };
+        let mine_below = self.layer_paths.range(format!("{key}\0")..format!("{key}\u{1}")).next().is_some();
+        let mine = self.layer_paths.contains(key);
+        if !mine && !mine_below {
+            return self.clear(host, key, false).map(|_| ());
+        }
+        if !meta.is_dir() {
+            return Ok(());
+        }
+        self.remove_children(host, key)?;
+        if !mine {
+            // Kept only as the parent of this layer's paths: a parent the layer left out.
+            self.dirs.insert(key.to_owned(), IMPLICIT);
+        }
+        Ok(())
+    }
+
+    fn remove_children(&mut self, host: &Path, key: &str) -> io::Result<()> {
+        let mut names = Vec::new();
+        for child in fs::read_dir(host)? {
+            names.push(child?.file_name().to_string_lossy().into_owned());
+        }
+        for name in names {
+            let child_key = if key.is_empty() { name.clone() } else { format!("{key}\0{name}") };
+            self.remove_lower(&host.join(&name), &child_key)?;
+        }
+        Ok(())
+    }
+
+    fn refuse(&self, member: &str, reason: String) -> Error {
+        Error::Refused { layer: self.layer.clone(), member: member.to_owned(), reason }
+    }
+
+    fn failed(&self, member: &str, action: &'static str) -> impl FnOnce(io::Error) -> Error {
+        let (layer, member) = (self.layer.clone(), member.to_owned());
+        move |source| Error::Member { layer, member, action, source }
+    }
+}
+
+/// A name a careful layer writer never produces: absolute, or with `..` in it.
+fn check_name(raw: &str, what: &str) -> Result<(), String> {
+    if raw.starts_with('/') {
+        return Err(format!("{what} is absolute; layer members are named relative to the image root"));
+    }
+    if raw.split('/').any(|c| c == "..") {
+        return Err(format!("{what} has a `..` component, which could climb out of the directory"));
+    }
+    Ok(())
+}
+
+/// `/a/b` → `a\0b` (as [`layerize_core::flatten`] keys its tree): a directory's subtree is
+/// then one contiguous range of a sorted map.
+pub(crate) fn key(path: &str) -> String {
+    path.trim_start_matches('/').replace('/', "\0")
+}
+
+fn id(n: u64) -> io::Result<u32> {
+    u32::try_from(n).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, format!("owner id {n} is too large")))
+}
