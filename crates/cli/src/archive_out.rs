@@ -14,7 +14,7 @@ use layerize_core::config::Config;
 use layerize_core::descriptor::Descriptor;
 use layerize_core::manifest::ImageManifest;
 use layerize_core::Reference;
-use layerize_registry::BlobSource;
+use layerize_registry::{BlobSource, BodyStream};
 use tempfile::NamedTempFile;
 
 use crate::blob_source::Blob;
@@ -44,7 +44,14 @@ impl OutputArchive {
         if self.writer.has_blob(&descriptor.digest) {
             return Ok(false);
         }
-        let mut stream = source.open().await?;
+        self.add_stream(descriptor, source.open().await?).await
+    }
+
+    /// Writes the blob `descriptor` names from `stream`, unless the archive has it already.
+    pub async fn add_stream(&mut self, descriptor: &Descriptor, mut stream: BodyStream) -> Result<bool> {
+        if self.writer.has_blob(&descriptor.digest) {
+            return Ok(false);
+        }
         let mut blob = self.writer.start_blob(descriptor)?;
         while let Some(chunk) = stream.next().await {
             blob.write_all(&chunk?).with_context(|| format!("writing blob {}", descriptor.digest))?;

@@ -4,6 +4,7 @@
 //! result (and nothing else) on stdout; progress and errors go to stderr.
 
 mod archive_file;
+mod archive_image;
 mod archive_out;
 mod blob_source;
 mod cmd;
@@ -12,12 +13,14 @@ mod deflate;
 mod files;
 mod gzip_stream;
 mod image_arg;
+mod layer_feed;
 mod layer_file;
 mod layer_stream;
 mod progress;
 mod remote;
 mod resolve;
 mod scratch;
+mod sink;
 mod source;
 mod store;
 mod upload;
@@ -67,6 +70,12 @@ enum Command {
     Rmi(cmd::rmi::Args),
     /// Remove the blobs no image in the local store uses; prints the bytes freed.
     Gc(cmd::gc::Args),
+    /// Copy an image or index between registries, OCI layouts, archives and the local store.
+    Copy(cmd::copy::Args),
+    /// Write an image's root filesystem (its layers merged) as one tar, for `docker import`.
+    Export(cmd::export::Args),
+    /// Write an image's root filesystem (its layers merged) into a directory.
+    Unpack(cmd::unpack::Args),
 }
 
 fn main() -> ExitCode {
@@ -84,6 +93,9 @@ fn main() -> ExitCode {
         Command::Tag(args) => cmd::tag::run(args, cli.store),
         Command::Rmi(args) => cmd::rmi::run(args, cli.store),
         Command::Gc(args) => cmd::gc::run(args, cli.store),
+        Command::Copy(args) => cmd::copy::run(args, cli.store),
+        Command::Export(args) => cmd::export::run(args, cli.store),
+        Command::Unpack(args) => cmd::unpack::run(args, cli.store),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -9,6 +9,7 @@ use layerize_registry::transport::native::Native;
 use layerize_registry::{BodyStream, Client, Error, FetchedManifest};
 use layerize_store::layout::Layout;
 
+use crate::archive_image::ArchiveSource;
 use crate::image_arg::ImageArg;
 use crate::remote::Access;
 use crate::resolve::host_platform;
@@ -19,6 +20,7 @@ use crate::store::StoreFlag;
 pub enum Source<'a> {
     Layout(Layout),
     Registry(Repository<'a, Native>),
+    Archive(ArchiveSource),
 }
 
 impl ImageSource for Source<'_> {
@@ -26,6 +28,7 @@ impl ImageSource for Source<'_> {
         match self {
             Source::Layout(l) => l.describe(),
             Source::Registry(r) => r.describe(),
+            Source::Archive(a) => a.describe(),
         }
     }
 
@@ -33,6 +36,7 @@ impl ImageSource for Source<'_> {
         match self {
             Source::Layout(l) => l.manifest(selector).await,
             Source::Registry(r) => r.manifest(selector).await,
+            Source::Archive(a) => a.manifest(selector).await,
         }
     }
 
@@ -40,12 +44,13 @@ impl ImageSource for Source<'_> {
         match self {
             Source::Layout(l) => ImageSource::blob(l, descriptor).await,
             Source::Registry(r) => ImageSource::blob(r, descriptor).await,
+            Source::Archive(a) => ImageSource::blob(a, descriptor).await,
         }
     }
 
     fn repository_on(&self, registry: &str) -> Option<&str> {
         match self {
-            Source::Layout(_) => None,
+            Source::Layout(_) | Source::Archive(_) => None,
             Source::Registry(r) => r.repository_on(registry),
         }
     }
@@ -60,7 +65,13 @@ pub fn client_for(arg: &ImageArg, access: &Access) -> Result<Option<Client<Nativ
 }
 
 /// The source `arg` names and the selector of its image there (a name, tag or digest).
-pub fn open<'a>(arg: &ImageArg, store: &StoreFlag, client: Option<&'a Client<Native>>) -> Result<(Source<'a>, String)> {
+/// `platforms` chooses the image of an archive that holds only part of an index.
+pub fn open<'a>(
+    arg: &ImageArg,
+    store: &StoreFlag,
+    client: Option<&'a Client<Native>>,
+    platforms: &Platforms,
+) -> Result<(Source<'a>, String)> {
     match arg {
         ImageArg::Stored(name) => {
             let dir = store.dir()?;
@@ -92,11 +103,15 @@ pub fn open<'a>(arg: &ImageArg, store: &StoreFlag, client: Option<&'a Client<Nat
             let repository = Repository { client, name: reference.repository().to_owned() };
             Ok((Source::Registry(repository), reference.selector().to_owned()))
         }
-        ImageArg::Archive(path) => bail!(
-            "{}: archives are read by `layerize load` (to push them) and `append`; this command reads \
-             the store, oci:DIR and registries",
-            path.display()
-        ),
+        ImageArg::Archive { path, name } => {
+            let (platform, given) = match platforms {
+                Platforms::One { platform, strict } => (platform.clone(), *strict),
+                Platforms::All => (host_platform(), false),
+            };
+            let archive = ArchiveSource::open(path, &platform, given)?;
+            let selector = archive.selector(name.as_deref())?;
+            Ok((Source::Archive(archive), selector))
+        }
     }
 }
 

@@ -44,14 +44,17 @@ pub trait ImageSource {
 /// Where images are written to.
 pub trait ImageSink {
     /// Makes sure the sink has the blob, reading it from `source` only if it must.
-    fn blob<S: ImageSource>(
+    fn put_blob<S: ImageSource>(
         &self,
         descriptor: &Descriptor,
         source: &S,
         progress: &mut dyn FnMut(u64),
     ) -> impl std::future::Future<Output = Result<BlobOutcome, Error>>;
-    /// Stores a manifest or index under its digest and, if given, under `tag`.
-    fn manifest(&self, document: &Document, tag: Option<&str>) -> impl std::future::Future<Output = Result<(), Error>>;
+    /// Stores a manifest under an index (by its digest only).
+    fn put_manifest(&self, document: &Document) -> impl std::future::Future<Output = Result<(), Error>>;
+    /// Stores what the copy was for (the image, or the index) under `tag` if given, else as the
+    /// sink keeps an untagged image (by digest; an unnamed entry of an OCI layout).
+    fn put_top(&self, document: &Document, tag: Option<&str>) -> impl std::future::Future<Output = Result<(), Error>>;
 }
 
 /// A manifest or index: its raw bytes and the descriptor that points at them.
@@ -207,7 +210,7 @@ pub async fn copy<S: ImageSource, K: ImageSink>(
                         }
                         (on)(CopyEvent::Moved { digest: digest.clone(), done, total });
                     };
-                    let outcome = sink.blob(descriptor, source, &mut progress).await?;
+                    let outcome = sink.put_blob(descriptor, source, &mut progress).await?;
                     (on.borrow_mut())(CopyEvent::Blob { digest: digest.clone(), size: total, outcome });
                     Ok::<(), Error>(())
                 }
@@ -215,10 +218,10 @@ pub async fn copy<S: ImageSource, K: ImageSink>(
             .await?;
     }
     for child in &plan.children {
-        sink.manifest(child, None).await?;
+        sink.put_manifest(child).await?;
         (on.borrow_mut())(CopyEvent::Manifest { digest: child.descriptor.digest.clone(), tag: None });
     }
-    sink.manifest(&plan.top, tag).await?;
+    sink.put_top(&plan.top, tag).await?;
     (on.borrow_mut())(CopyEvent::Manifest { digest: plan.top.descriptor.digest.clone(), tag: tag.map(str::to_owned) });
     Ok(plan.top.descriptor.digest.clone())
 }
@@ -266,7 +269,7 @@ impl<T: Transport> ImageSource for Repository<'_, T> {
 }
 
 impl<T: Transport> ImageSink for Repository<'_, T> {
-    async fn blob<S: ImageSource>(
+    async fn put_blob<S: ImageSource>(
         &self,
         descriptor: &Descriptor,
         source: &S,
@@ -277,7 +280,11 @@ impl<T: Transport> ImageSink for Repository<'_, T> {
         self.client.push_blob(&self.name, &descriptor.digest, mount_from, opener, progress).await
     }
 
-    async fn manifest(&self, document: &Document, tag: Option<&str>) -> Result<(), Error> {
+    async fn put_manifest(&self, document: &Document) -> Result<(), Error> {
+        self.put_top(document, None).await
+    }
+
+    async fn put_top(&self, document: &Document, tag: Option<&str>) -> Result<(), Error> {
         let d = &document.descriptor;
         let reference = tag.unwrap_or(d.digest.as_str());
         self.client.put_manifest(&self.name, reference, &document.raw, &d.media_type).await?;

@@ -195,6 +195,21 @@ impl Layout {
         })
     }
 
+    /// Lists `descriptor` in `index.json` without a name, unless it is listed already.
+    pub fn add_unnamed(&self, descriptor: &Descriptor) -> Result<(), Error> {
+        let value = serde_json::to_value(descriptor).map_err(|e| Error::Damaged {
+            path: self.root.join(INDEX_JSON),
+            problem: format!("cannot hold descriptor: {e}"),
+        })?;
+        let digest = descriptor.digest.to_string();
+        self.update_index(|entries| {
+            if !entries.iter().any(|e| e.get("digest").and_then(Value::as_str) == Some(digest.as_str())) {
+                entries.push(value);
+            }
+            Ok(())
+        })
+    }
+
     /// Drops `name`; returns whether it was there. Blobs stay until [`Layout::gc`].
     pub fn untag(&self, name: &str) -> Result<bool, Error> {
         self.update_index(|entries| {

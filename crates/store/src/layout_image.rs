@@ -99,7 +99,7 @@ impl Iterator for FileChunks {
 }
 
 impl ImageSink for Layout {
-    async fn blob<S: ImageSource>(
+    async fn put_blob<S: ImageSource>(
         &self,
         descriptor: &Descriptor,
         source: &S,
@@ -120,10 +120,16 @@ impl ImageSink for Layout {
         Ok(BlobOutcome::Uploaded)
     }
 
-    async fn manifest(&self, document: &Document, tag: Option<&str>) -> Result<(), RegistryError> {
+    async fn put_manifest(&self, document: &Document) -> Result<(), RegistryError> {
         self.put_blob(&document.raw)?;
-        if let Some(tag) = tag {
-            self.tag(tag, &document.descriptor)?;
+        Ok(())
+    }
+
+    async fn put_top(&self, document: &Document, tag: Option<&str>) -> Result<(), RegistryError> {
+        self.put_blob(&document.raw)?;
+        match tag {
+            Some(tag) => self.tag(tag, &document.descriptor)?,
+            None => self.add_unnamed(&document.descriptor)?,
         }
         Ok(())
     }

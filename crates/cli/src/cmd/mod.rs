@@ -1,6 +1,8 @@
 //! One module per subcommand.
 
 pub mod append;
+pub mod copy;
+pub mod export;
 pub mod gc;
 pub mod images;
 pub mod inspect;
@@ -13,3 +15,4 @@ pub mod rmi;
 pub mod save;
 pub mod tag;
 mod transfer;
+pub mod unpack;
