@@ -19,3 +19,4 @@ mod proxy;
 mod proxy_hops;
 mod server_image;
 mod store;
+mod unpack;

@@ -485,7 +485,15 @@ fn stored<R: Read>(entry: &tar::Entry<'_, R>) -> Result<Option<StoredEntry>, Str
         EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => Kind::File,
         EntryType::Directory => Kind::Dir,
         EntryType::Symlink => Kind::Symlink { target: link() },
-        EntryType::Link => Kind::Hardlink { target: normalise(&link())? },
+        EntryType::Link => {
+            let target = link();
+            let target = normalise(&target).map_err(|_| {
+                format!(
+                    "member {raw_path:?} is a hard link to {target:?}, which climbs out of the image root with `..`"
+                )
+            })?;
+            Kind::Hardlink { target }
+        }
         EntryType::Char => device().map(|(major, minor)| Kind::CharDevice { major, minor })?,
         EntryType::Block => device().map(|(major, minor)| Kind::BlockDevice { major, minor })?,
         EntryType::Fifo => Kind::Fifo,

@@ -257,6 +257,13 @@ fn bad_blobs_are_named_errors() {
     tar.0.append(&escape, &b"x"[..]).unwrap();
     let escape = tar.tar();
     assert!(problem(&escape).contains("\"../../etc/passwd\" climbs out of the image root"));
+    let mut tar = Tar::new();
+    let mut link = Tar::header(EntryType::Link, 0o644, 0);
+    link.as_old_mut().name[..6].copy_from_slice(b"stolen");
+    link.as_old_mut().linkname[..13].copy_from_slice(b"../etc/passwd");
+    link.set_cksum();
+    tar.0.append(&link, std::io::empty()).unwrap();
+    assert!(problem(&tar.tar()).contains("member \"stolen\" is a hard link to \"../etc/passwd\", which climbs out"));
 }
 
 #[test]
