@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod append;
+pub mod completions;
 pub mod copy;
 pub mod export;
 pub mod gc;
@@ -8,6 +9,8 @@ pub mod images;
 pub mod inspect;
 pub mod layer;
 pub mod load;
+pub mod login;
+pub mod logout;
 pub mod ls;
 pub mod pull;
 pub mod push;
