@@ -7,6 +7,7 @@ use flate2::write::MultiGzDecoder;
 
 use crate::digest::{Digest, Hasher, HashingWriter};
 use crate::error::Error;
+use crate::layer::unzstd::UnzstdWriter;
 use crate::media_type::Compression;
 
 /// What a blob must turn out to be.
@@ -21,12 +22,44 @@ pub struct Expected {
     pub compression: Compression,
 }
 
+/// Decompression of a layer, for its diffID.
+enum Inflate {
+    Gzip(MultiGzDecoder<HashingWriter<io::Sink>>),
+    Zstd(UnzstdWriter<HashingWriter<io::Sink>>),
+}
+
+impl Inflate {
+    fn write_all(&mut self, chunk: &[u8]) -> io::Result<()> {
+        match self {
+            Inflate::Gzip(w) => w.write_all(chunk),
+            Inflate::Zstd(w) => w.write_all(chunk),
+        }
+    }
+
+    /// The digest of everything decompressed, once the stream turned out complete.
+    fn finish(self) -> io::Result<Digest> {
+        let hashed = match self {
+            Inflate::Gzip(w) => w.finish()?,
+            Inflate::Zstd(w) => w.finish()?,
+        };
+        Ok(hashed.finish().0)
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Inflate::Gzip(_) => "gzip",
+            Inflate::Zstd(_) => "zstd",
+        }
+    }
+}
+
 /// Accumulates a blob chunk by chunk; [`BlobCheck::finish`] says whether it was the blob
-/// expected. Memory use is one inflate window, whatever the blob's size.
+/// expected. Memory use is one inflate window (gzip) or one zstd window and block, whatever the
+/// blob's size.
 pub struct BlobCheck {
     expected: Expected,
     hasher: Hasher,
-    inflate: Option<MultiGzDecoder<HashingWriter<io::Sink>>>,
+    inflate: Option<Inflate>,
 }
 
 impl std::fmt::Debug for BlobCheck {
@@ -38,7 +71,8 @@ impl std::fmt::Debug for BlobCheck {
 impl BlobCheck {
     pub fn new(expected: Expected) -> BlobCheck {
         let inflate = match (&expected.diff_id, expected.compression) {
-            (Some(_), Compression::Gzip) => Some(MultiGzDecoder::new(HashingWriter::new(io::sink()))),
+            (Some(_), Compression::Gzip) => Some(Inflate::Gzip(MultiGzDecoder::new(HashingWriter::new(io::sink())))),
+            (Some(_), Compression::Zstd) => Some(Inflate::Zstd(UnzstdWriter::new(HashingWriter::new(io::sink())))),
             _ => None,
         };
         BlobCheck { expected, hasher: Hasher::new(), inflate }
@@ -60,7 +94,8 @@ impl BlobCheck {
         self.hasher.update(chunk);
         if let Some(inflate) = self.inflate.as_mut() {
             if let Err(e) = inflate.write_all(chunk) {
-                return Err(self.corrupt(e));
+                let kind = inflate.name();
+                return Err(self.corrupt(kind, e));
             }
         }
         Ok(())
@@ -84,17 +119,15 @@ impl BlobCheck {
             return Err(fail("digest", expected.digest.to_string(), digest.to_string()));
         }
         let Some(diff_id) = &expected.diff_id else { return Ok(()) };
-        let found = match (expected.compression, inflate) {
-            (Compression::None, _) => digest,
-            (Compression::Gzip, Some(inflate)) => {
-                let sink = inflate.finish().map_err(|e| Error::InvalidMember {
+        let found = match inflate {
+            None => digest,
+            Some(inflate) => {
+                let kind = inflate.name();
+                inflate.finish().map_err(|e| Error::InvalidMember {
                     member: expected.member.clone(),
-                    problem: format!("is not a complete gzip stream: {e}"),
-                })?;
-                sink.finish().0
+                    problem: format!("is not a complete {kind} stream: {e}"),
+                })?
             }
-            // zstd layers are checked by digest only: the core carries no zstd decoder.
-            _ => return Ok(()),
         };
         if &found != diff_id {
             return Err(fail("uncompressed digest (diffID)", diff_id.to_string(), found.to_string()));
@@ -120,8 +153,8 @@ impl BlobCheck {
         Error::MemberMismatch { member: self.expected.member.clone(), what, expected, found }
     }
 
-    fn corrupt(&self, e: io::Error) -> Error {
-        Error::InvalidMember { member: self.expected.member.clone(), problem: format!("is not valid gzip: {e}") }
+    fn corrupt(&self, kind: &str, e: io::Error) -> Error {
+        Error::InvalidMember { member: self.expected.member.clone(), problem: format!("is not valid {kind}: {e}") }
     }
 }
 
@@ -180,5 +213,24 @@ mod tests {
         assert_eq!(what(BlobCheck::new(wrong_diff).check_all(&gz[..])), "uncompressed digest (diffID)");
         let not_gzip = expect(&tar, Some(Digest::sha256(&tar)), Compression::Gzip);
         assert!(matches!(BlobCheck::new(not_gzip).check_all(&tar[..]), Err(Error::InvalidMember { .. })));
+    }
+
+    #[test]
+    fn zstd_layers_are_checked_against_their_diff_id() {
+        let tar: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        let zst = ruzstd::encoding::compress_to_vec(&tar[..], ruzstd::encoding::CompressionLevel::Fastest);
+        let mut check = BlobCheck::new(expect(&zst, Some(Digest::sha256(&tar)), Compression::Zstd));
+        for chunk in zst.chunks(1000) {
+            check.update(chunk).unwrap();
+        }
+        check.finish().unwrap();
+        let wrong = expect(&zst, Some(Digest::sha256(b"not the tar")), Compression::Zstd);
+        match BlobCheck::new(wrong).check_all(&zst[..]) {
+            Err(Error::MemberMismatch { what, .. }) => assert_eq!(what, "uncompressed digest (diffID)"),
+            other => panic!("{other:?}"),
+        }
+        let not_zstd = expect(&tar, Some(Digest::sha256(&tar)), Compression::Zstd);
+        let err = BlobCheck::new(not_zstd).check_all(&tar[..]).unwrap_err().to_string();
+        assert!(err.contains("is not valid zstd"), "{err}");
     }
 }
