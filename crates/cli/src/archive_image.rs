@@ -125,6 +125,9 @@ impl ImageSink for ArchiveSink {
     ) -> Result<BlobOutcome, Error> {
         let mut guard = self.out.lock().await;
         let Some(out) = guard.as_mut() else { return Err(local(anyhow::anyhow!("the archive was not written"))) };
+        if out.has_blob(&descriptor.digest) {
+            return Ok(BlobOutcome::AlreadyThere);
+        }
         // Configs are kept to list their images; layers (and big artifact blobs) stream through.
         if !descriptor.media_type.is_layer() && descriptor.size <= KEPT_DOCUMENT {
             let raw = layerize_registry::copy::read_whole(source, descriptor).await?;

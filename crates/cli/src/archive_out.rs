@@ -39,6 +39,11 @@ impl OutputArchive {
         Ok(OutputArchive { dest: dest.to_owned(), temp, writer })
     }
 
+    /// Whether the archive holds the blob already.
+    pub fn has_blob(&self, digest: &layerize_core::Digest) -> bool {
+        self.writer.has_blob(digest)
+    }
+
     /// Writes the blob `descriptor` names from `source`, unless the archive has it already.
     pub async fn add_blob(&mut self, descriptor: &Descriptor, source: Blob<'_>) -> Result<bool> {
         if self.writer.has_blob(&descriptor.digest) {

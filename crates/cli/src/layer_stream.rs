@@ -9,8 +9,8 @@ use bytes::{Buf, Bytes};
 use futures_util::StreamExt;
 use layerize_core::descriptor::Descriptor;
 use layerize_core::layer::read::{LayerReader, StoredEntry};
-use layerize_registry::transport::native::Native;
-use layerize_registry::{BodyStream, Client};
+use layerize_registry::copy::ImageSource;
+use layerize_registry::BodyStream;
 use tokio::sync::mpsc;
 
 /// Chunks in flight between the download and the reader.
@@ -19,16 +19,17 @@ const DEPTH: usize = 32;
 /// The entries of a layer as the reader yields them.
 pub type EntryIter<'a> = &'a mut dyn Iterator<Item = Result<StoredEntry, layerize_core::Error>>;
 
-/// Downloads `layer` from `repository` and hands its entries to `consume`, which runs on a
+/// Reads `layer` from `source` and hands its entries to `consume`, which runs on a
 /// worker thread while the blob arrives. When `consume` returns early without error, the rest
 /// of the blob is still read, so a blob that fails its digest check is always an error.
-pub async fn read_layer<T, F>(client: &Client<Native>, repository: &str, layer: &Descriptor, consume: F) -> Result<T>
+pub async fn read_layer<S, T, F>(source: &S, layer: &Descriptor, consume: F) -> Result<T>
 where
+    S: ImageSource,
     T: Send + 'static,
     F: FnOnce(EntryIter<'_>) -> Result<T> + Send + 'static,
 {
     let what = layer.digest.to_string();
-    let stream = client.blob(repository, &layer.digest).await.with_context(|| format!("fetching layer {what}"))?;
+    let stream = source.blob(layer).await.with_context(|| format!("fetching layer {what}"))?;
     let (tx, rx) = mpsc::channel(DEPTH);
     let mut parse = tokio::task::spawn_blocking(move || -> Result<T> {
         let mut reader = LayerReader::new(&what, ChannelReader { rx, chunk: Bytes::new() })?;

@@ -124,10 +124,10 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Append(args) => cmd::append::run(args),
         Command::Layer(args) => cmd::layer::run(args),
-        Command::Save(args) => cmd::save::run(args),
+        Command::Save(args) => cmd::save::run(args, cli.store),
         Command::Load(args) => cmd::load::run(args),
-        Command::Inspect(args) => cmd::inspect::run(args),
-        Command::Ls(args) => cmd::ls::run(args),
+        Command::Inspect(args) => cmd::inspect::run(args, cli.store),
+        Command::Ls(args) => cmd::ls::run(args, cli.store),
         Command::Pull(args) => cmd::pull::run(args, cli.store),
         Command::Push(args) => cmd::push::run(args, cli.store),
         Command::Images(args) => cmd::images::run(args, cli.store),

@@ -69,8 +69,15 @@ impl Layout {
             return Layout::open(root);
         }
         if root.exists() {
+            // Only what another process creating the layout at this moment writes may be there.
             let mut entries = fs::read_dir(root).map_err(Error::io("reading", root))?;
-            if entries.next().is_some() {
+            let foreign = entries.any(|e| {
+                e.map(|e| {
+                    !["blobs", INDEX_JSON, OCI_LAYOUT, PRIVATE].contains(&e.file_name().to_string_lossy().as_ref())
+                })
+                .unwrap_or(true)
+            });
+            if foreign {
                 return Err(Error::NotALayout {
                     path: root.to_owned(),
                     problem: "is not empty and has no oci-layout file (not an OCI layout; refusing to write into it)"
@@ -80,8 +87,12 @@ impl Layout {
         }
         fs::create_dir_all(root.join("blobs/sha256")).map_err(Error::io("creating", root))?;
         let layout = Layout { root: root.to_owned() };
-        if !root.join(INDEX_JSON).exists() {
-            layout.write_atomic(INDEX_JSON, &index_bytes(&empty_index()))?;
+        {
+            // Under the lock: another process making the same layout may be naming an image.
+            let _lock = layout.lock()?;
+            if !root.join(INDEX_JSON).exists() {
+                layout.write_atomic(INDEX_JSON, &index_bytes(&empty_index()))?;
+            }
         }
         layout.write_atomic(OCI_LAYOUT, OCI_LAYOUT_CONTENT)?;
         Ok(layout)

@@ -6,18 +6,23 @@ use std::fmt::Write as _;
 use std::io::Write;
 
 use anyhow::{Context, Result};
+use layerize_core::config::Config;
 use layerize_core::config::Summary;
 use layerize_core::inspect::{ImageReport, IndexReport, Report, Role};
 use layerize_core::manifest::Manifest;
 use layerize_core::media_type::MediaType;
-use layerize_core::Reference;
+use layerize_registry::copy::{self, ImageSource};
 
+use crate::image_arg::ImageArg;
 use crate::remote::RegistryFlags;
 use crate::resolve;
+use crate::source;
+use crate::store::StoreFlag;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The image or index, e.g. 127.0.0.1:5000/app:1 or alpine:3.20.
+    /// The image or index: a registry reference (127.0.0.1:5000/app:1, alpine:3.20), a name
+    /// in the local store, oci:DIR[:NAME], docker-archive:FILE[:NAME] or oci-archive:FILE[:NAME].
     reference: String,
     /// Print the manifest bytes exactly as served (an index's own, unless --platform picks an image).
     #[arg(long, conflicts_with = "json")]
@@ -35,47 +40,56 @@ pub struct Args {
     registry: RegistryFlags,
 }
 
-pub fn run(args: Args) -> Result<()> {
-    let reference: Reference = args.reference.parse()?;
+pub fn run(args: Args, store: StoreFlag) -> Result<()> {
+    let arg = ImageArg::parse(&args.reference, &store)?;
+    let shown = match &arg {
+        ImageArg::Registry(reference) => reference.to_string(),
+        _ => args.reference.clone(),
+    };
     let platform = resolve::platform_arg(args.platform.as_deref())?;
-    let access = args.registry.access(vec![reference.registry().to_owned()])?;
+    let access = args.registry.access(Vec::new())?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async {
-        let client = access.client(&reference)?;
-        let repository = reference.repository();
-        let fetched = client.manifest_for(&reference).await.with_context(|| format!("reading {reference}"))?;
+        let client = source::client_for(&arg, &access)?;
+        let platforms = source::platforms(args.platform.as_deref(), false)?;
+        let (source, selector) = source::open(&arg, &store, client.as_ref(), &platforms)?;
+        let fetched = source.manifest(&selector).await.with_context(|| format!("reading {shown}"))?;
         // Served bytes, unparsed: even a manifest this tool cannot read is shown as it is.
         if args.raw && !args.config && platform.is_none() {
             return write_stdout(&fetched.raw);
         }
-        let manifest = Manifest::parse(&reference.to_string(), fetched.raw, fetched.content_type.as_deref())?;
+        let manifest = Manifest::parse(&shown, fetched.raw, fetched.content_type.as_deref())?;
         let wants_image = args.raw || args.config || platform.is_some();
-        let image = match manifest {
-            Manifest::Index(index) if !wants_image => {
-                return print(&Report::Index(IndexReport::new(&index)), &reference, args.json)
+        if let Manifest::Index(index) = &manifest {
+            if !wants_image {
+                return print(&Report::Index(IndexReport::new(index)), &shown, args.json);
             }
-            manifest => resolve::image(&client, &reference, manifest, platform.as_ref()).await?,
+        }
+        let plan = source::plan(&source, &selector, &platforms).await?;
+        let image = match Manifest::parse(&shown, plan.top.raw.to_vec(), Some(plan.top.descriptor.media_type.as_str()))?
+        {
+            Manifest::Image(image) => image,
+            Manifest::Index(_) => anyhow::bail!("{shown}: the platform's entry is itself an index"),
         };
         if args.config {
-            let config = client
-                .blob_bytes(repository, &image.config.digest)
+            let config = copy::read_whole(&source, &image.config)
                 .await
-                .with_context(|| format!("reading the config of {reference}"))?;
+                .with_context(|| format!("reading the config of {shown}"))?;
             return write_stdout(&config);
         }
         if args.raw {
             return write_stdout(image.raw());
         }
         let config = match image.config.media_type {
-            MediaType::DockerConfig | MediaType::OciConfig => Some(
-                client
-                    .config(repository, &image)
+            MediaType::DockerConfig | MediaType::OciConfig => {
+                let raw = copy::read_whole(&source, &image.config)
                     .await
-                    .with_context(|| format!("reading the config of {reference}"))?,
-            ),
+                    .with_context(|| format!("reading the config of {shown}"))?;
+                Some(Config::parse(image.config.digest.as_str(), raw)?)
+            }
             _ => None,
         };
-        print(&Report::Image(Box::new(ImageReport::new(&image, config.as_ref()))), &reference, args.json)
+        print(&Report::Image(Box::new(ImageReport::new(&image, config.as_ref()))), &shown, args.json)
     })
 }
 
@@ -85,7 +99,7 @@ fn write_stdout(bytes: &[u8]) -> Result<()> {
     Ok(out.flush()?)
 }
 
-fn print(report: &Report, reference: &Reference, json: bool) -> Result<()> {
+fn print(report: &Report, reference: &str, json: bool) -> Result<()> {
     let text = if json {
         #[derive(serde::Serialize)]
         struct Named<'a> {
@@ -105,7 +119,7 @@ fn print(report: &Report, reference: &Reference, json: bool) -> Result<()> {
     write_stdout(text.as_bytes())
 }
 
-fn render_index(index: &IndexReport, reference: &Reference) -> String {
+fn render_index(index: &IndexReport, reference: &str) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "{reference}");
     let _ = writeln!(s, "  index       {}  {}  {}", index.digest, index.media_type, human(index.size));
@@ -140,7 +154,7 @@ fn render_index(index: &IndexReport, reference: &Reference) -> String {
     s
 }
 
-fn render_image(image: &ImageReport, reference: &Reference) -> String {
+fn render_image(image: &ImageReport, reference: &str) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "{reference}");
     let _ = writeln!(s, "  manifest    {}  {}  {}", image.digest, image.media_type, human(image.size));

@@ -9,16 +9,19 @@ use anyhow::{bail, Context, Result};
 use layerize_core::flatten::{Flattener, MergedEntry};
 use layerize_core::inspect::why_not_an_image;
 use layerize_core::layer::read::{Kind, StoredEntry};
-use layerize_core::Reference;
+use layerize_core::manifest::Manifest;
 use serde::Serialize;
 
+use crate::image_arg::ImageArg;
 use crate::layer_stream::read_layer;
 use crate::remote::RegistryFlags;
-use crate::resolve;
+use crate::source;
+use crate::store::StoreFlag;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The image, e.g. 127.0.0.1:5000/app:1 or alpine:3.20.
+    /// The image: a registry reference (127.0.0.1:5000/app:1, alpine:3.20), a name in the
+    /// local store, oci:DIR[:NAME], docker-archive:FILE[:NAME] or oci-archive:FILE[:NAME].
     reference: String,
     /// Which image of a multi-platform index (default: this machine's).
     #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
@@ -36,20 +39,28 @@ pub struct Args {
     registry: RegistryFlags,
 }
 
-pub fn run(args: Args) -> Result<()> {
-    let reference: Reference = args.reference.parse()?;
-    let platform = resolve::platform_arg(args.platform.as_deref())?;
-    let access = args.registry.access(vec![reference.registry().to_owned()])?;
+pub fn run(args: Args, store: StoreFlag) -> Result<()> {
+    let arg = ImageArg::parse(&args.reference, &store)?;
+    let reference = match &arg {
+        ImageArg::Registry(reference) => reference.to_string(),
+        _ => args.reference.clone(),
+    };
+    let platforms = source::platforms(args.platform.as_deref(), false)?;
+    let access = args.registry.access(Vec::new())?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let listed = runtime.block_on(async {
-        let client = access.client(&reference)?;
-        let manifest = client.resolve(&reference).await.with_context(|| format!("reading {reference}"))?;
-        let image = resolve::image(&client, &reference, manifest, platform.as_ref()).await?;
+        let client = source::client_for(&arg, &access)?;
+        let (source, selector) = source::open(&arg, &store, client.as_ref(), &platforms)?;
+        let plan = source::plan(&source, &selector, &platforms).await?;
+        let image =
+            match Manifest::parse(&reference, plan.top.raw.to_vec(), Some(plan.top.descriptor.media_type.as_str()))? {
+                Manifest::Image(image) => image,
+                Manifest::Index(_) => bail!("{reference}: the platform's entry is itself an index"),
+            };
         if let Some(problem) = why_not_an_image(&image) {
             bail!("{reference} has no files to list: {problem}");
         }
         let layers = &image.layers;
-        let repository = reference.repository();
         let json = args.json;
         match args.layer {
             Some(n) if n == 0 || n > layers.len() => {
@@ -61,7 +72,7 @@ pub fn run(args: Args) -> Result<()> {
             }
             Some(n) => {
                 let what = format!("listing layer {n} ({}) of {reference}", layers[n - 1].digest);
-                read_layer(&client, repository, &layers[n - 1], move |entries| {
+                read_layer(&source, &layers[n - 1], move |entries| {
                     let mut out = Output::new(json);
                     for entry in entries {
                         out.stored(&entry?)?;
@@ -75,10 +86,9 @@ pub fn run(args: Args) -> Result<()> {
                 let mut flattener = Flattener::new();
                 for (i, layer) in layers.iter().enumerate() {
                     let what = format!("reading layer {} ({}) of {reference}", i + 1, layer.digest);
-                    let entries =
-                        read_layer(&client, repository, layer, |entries| Ok(entries.collect::<Result<Vec<_>, _>>()?))
-                            .await
-                            .context(what)?;
+                    let entries = read_layer(&source, layer, |entries| Ok(entries.collect::<Result<Vec<_>, _>>()?))
+                        .await
+                        .context(what)?;
                     flattener.apply(&entries);
                 }
                 let mut out = Output::new(json);

@@ -1,29 +1,30 @@
-//! `layerize save`: images on registries → one archive that `docker load` (old and new),
-//! `podman load`, skopeo and containerd all read.
+//! `layerize save`: images → one archive that `docker load` (old and new), `podman load`,
+//! skopeo and containerd all read.
 //!
 //! The archive is Docker 25's layout: an OCI layout whose blobs `manifest.json` also points
-//! at. Layers are the registry's compressed blobs, streamed straight into the file; configs
-//! and manifests are the registry's bytes, so image IDs and digests survive a `load`.
+//! at. Each image goes through the one [`copy`](layerize_registry::copy) into an archive sink:
+//! layers are the source's compressed blobs, streamed straight into the file; configs and
+//! manifests are the source's bytes, so image IDs and digests survive a `load`.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use bytes::Bytes;
-use layerize_core::{Platform, Reference};
-use layerize_registry::transport::native::Native;
-use layerize_registry::Client;
+use layerize_core::Reference;
 
-use crate::archive_out::OutputArchive;
-use crate::blob_source::Blob;
+use super::transfer::run_copy;
+use crate::image_arg::ImageArg;
 use crate::progress::Progress;
-use crate::remote::{Access, RegistryFlags};
-use crate::resolve;
+use crate::remote::RegistryFlags;
+use crate::sink::Sink;
+use crate::source;
+use crate::store::StoreFlag;
 
+/// Example: `layerize save 127.0.0.1:5000/app:1 alpine:3.20 -o images.tar`
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The images to save, e.g. 127.0.0.1:5000/app:1 alpine:3.20.
-    #[arg(required = true, value_name = "REF")]
+    /// The images to save: registry references (127.0.0.1:5000/app:1, alpine:3.20), names in
+    /// the local store, oci:DIR[:NAME].
+    #[arg(required = true, value_name = "IMAGE")]
     images: Vec<String>,
     /// The archive to write.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
@@ -38,64 +39,57 @@ pub struct Args {
     quiet: bool,
 }
 
-pub fn run(args: Args) -> Result<()> {
+pub fn run(args: Args, store: StoreFlag) -> Result<()> {
     let progress = Progress { quiet: args.quiet };
-    let mut refs = Vec::new();
-    for image in &args.images {
-        let r: Reference = image.parse()?;
-        // `app` means `app:latest`, and the archive names it so.
-        refs.push(if r.tag().is_none() && r.digest().is_none() { r.with_tag("latest")? } else { r });
+    let mut images = Vec::new();
+    for input in &args.images {
+        images.push(match ImageArg::parse(input, &store)? {
+            // `app` means `app:latest`, and the archive names it so.
+            ImageArg::Registry(r) if r.tag().is_none() && r.digest().is_none() => {
+                ImageArg::Registry(r.with_tag("latest")?)
+            }
+            arg => arg,
+        });
     }
-    let platform = resolve::platform_arg(args.platform.as_deref())?;
-    let access = args.registry.access(refs.iter().map(|r| r.registry().to_owned()).collect())?;
+    let platforms = source::platforms(args.platform.as_deref(), false)?;
+    let registries = images
+        .iter()
+        .filter_map(|a| match a {
+            ImageArg::Registry(r) => Some(r.registry().to_owned()),
+            _ => None,
+        })
+        .collect();
+    let access = args.registry.access(registries)?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let saved = runtime
-        .block_on(save(&refs, platform.as_ref(), &access, &args.output, progress))
+        .block_on(async {
+            let sink = Sink::archive(&args.output, true)?;
+            let mut saved = Vec::new();
+            for (arg, input) in images.iter().zip(&args.images) {
+                let client = source::client_for(arg, &access)?;
+                let (source, selector) = source::open(arg, &store, client.as_ref(), &platforms)?;
+                let plan = source::plan(&source, &selector, &platforms).await?;
+                let name: Option<Reference> = match arg {
+                    ImageArg::Registry(r) if r.tag().is_some() => Some(r.clone()),
+                    ImageArg::Stored(name) => name.parse().ok(),
+                    _ => None,
+                };
+                let tag = name.as_ref().map(Reference::to_string);
+                let digest = run_copy(&source, &sink, &plan, tag.as_deref(), 1, progress)
+                    .await
+                    .with_context(|| format!("saving {input}"))?;
+                saved.push(match (arg, name) {
+                    (ImageArg::Registry(r), _) => r.with_digest(digest).to_string(),
+                    (_, Some(name)) => name.with_digest(digest).to_string(),
+                    (_, None) => format!("{input}@{digest}"),
+                });
+            }
+            sink.finish()?;
+            Ok::<_, anyhow::Error>(saved)
+        })
         .with_context(|| format!("saving to {}", args.output.display()))?;
     for line in saved {
         println!("{line}");
     }
     Ok(())
-}
-
-async fn save(
-    refs: &[Reference],
-    platform: Option<&Platform>,
-    access: &Access,
-    output: &std::path::Path,
-    progress: Progress,
-) -> Result<Vec<String>> {
-    let mut clients: BTreeMap<String, Client<Native>> = BTreeMap::new();
-    for r in refs {
-        if !clients.contains_key(r.registry()) {
-            clients.insert(r.registry().to_owned(), access.client(r)?);
-        }
-    }
-    let mut out = OutputArchive::create(output)?;
-    let mut saved = Vec::new();
-    for reference in refs {
-        let client = clients.get(reference.registry()).context("no client for the registry")?;
-        let repo = reference.repository();
-        let manifest = resolve::resolve_image(client, reference, platform, progress)
-            .await
-            .with_context(|| format!("reading {reference}"))?;
-        let config =
-            client.config(repo, &manifest).await.with_context(|| format!("reading the config of {reference}"))?;
-        out.add_blob(&manifest.config, Blob::Memory(Bytes::copy_from_slice(config.raw()))).await?;
-        for layer in &manifest.layers {
-            let source = Blob::Remote { client, repository: repo, digest: layer.digest.clone() };
-            if out
-                .add_blob(layer, source)
-                .await
-                .with_context(|| format!("saving layer {} of {reference}", layer.digest))?
-            {
-                progress.step(format!("blob {}: written ({} bytes)", layer.digest, layer.size));
-            }
-        }
-        let names: Vec<Reference> = reference.tag().is_some().then(|| reference.clone()).into_iter().collect();
-        out.add_image(&manifest, &config, &names)?;
-        saved.push(reference.with_digest(manifest.digest().clone()).to_string());
-    }
-    out.persist()?;
-    Ok(saved)
 }
