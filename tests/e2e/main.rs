@@ -10,6 +10,7 @@ mod harness_selftest;
 mod hostile;
 mod inspect;
 mod layer;
+mod login;
 mod page;
 mod page_bench;
 mod page_files;
