@@ -212,7 +212,9 @@ fn store_in(path: &Path, registry: &str, username: &str, password: &str) -> Resu
             let input = json!({ "ServerURL": key, "Username": username, "Secret": password });
             let (program, out) = run_helper(&helper, "store", input.to_string().as_bytes())?;
             if !out.status.success() {
-                bail!("{program} could not store the credentials for {registry}: {}", helper_message(&out));
+                // A helper that echoes its input must not make us print the secret.
+                let message = helper_message(&out).replace(password, "<redacted>");
+                bail!("{program} could not store the credentials for {registry}: {message}");
             }
             Stored::Helper(helper)
         }
