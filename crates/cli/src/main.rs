@@ -6,6 +6,7 @@
 mod archive_file;
 mod archive_out;
 mod blob_source;
+mod byte_pipe;
 mod cmd;
 mod credentials;
 mod deflate;
