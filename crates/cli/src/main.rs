@@ -14,6 +14,7 @@ mod files;
 mod gzip_stream;
 mod layer_file;
 mod layer_stream;
+mod layer_upload;
 mod progress;
 mod remote;
 mod resolve;
