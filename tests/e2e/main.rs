@@ -2,6 +2,7 @@
 //! started by the harness in `tests/harness`.
 
 mod append;
+mod append_stream;
 mod archive;
 mod bad_input;
 mod cli;

@@ -3,7 +3,9 @@
 //!
 //! Every blob first (base layers: skip if present, mount within one registry, else stream
 //! across; the new layer; each config), then each image manifest, then the index. A failure
-//! anywhere before the last step leaves no tag pointing at a half-pushed image.
+//! anywhere before the last step leaves no tag pointing at a half-pushed image. [`publish`]
+//! does it all; the CLI, which uploads the new layer while building it, runs the base layers
+//! ([`push_base_layers`]) beside that upload and then [`push_configs_and_manifests`].
 
 use bytes::Bytes;
 use layerize_core::descriptor::Descriptor;
@@ -56,25 +58,46 @@ pub async fn publish<T: Transport, S: BlobSource>(
     tag: &str,
     on: &mut dyn FnMut(PublishEvent),
 ) -> Result<Digest, Error> {
-    let Some(first) = images.first() else {
-        return Err(Error::Protocol { registry: route.dest.registry().to_owned(), message: "nothing to push".into() });
-    };
-    let mount_from = route.same_registry.then_some(route.source_repository);
-    let mut done_base = Vec::<Digest>::new();
-    for image in images {
-        for layer in image.base.layers.iter().filter(|l| l.urls.is_empty()) {
-            if done_base.contains(&layer.digest) {
-                continue;
-            }
-            let from = RemoteBlob { client: route.source, repository: route.source_repository, digest: &layer.digest };
-            push_one(route, &layer.digest, layer.size, mount_from, from, on).await?;
-            done_base.push(layer.digest.clone());
-        }
-    }
-    let new_layers = &first.appended.layers;
-    if let Some(new) = new_layers.first() {
+    let first = first(route, images)?;
+    let bases: Vec<&ImageManifest> = images.iter().map(|i| i.base).collect();
+    push_base_layers(route, &bases, on).await?;
+    if let Some(new) = first.appended.layers.first() {
         push_one(route, &new.digest, new.size, None, layer, on).await?;
     }
+    push_configs_and_manifests(route, images, index, tag, on).await
+}
+
+/// The first step of [`publish`] on its own, for a caller that uploads the new layer at the
+/// same time (built while it uploads, its digest known only at the end): the layers of
+/// `bases`, each once, skipped if present, mounted within one registry, else streamed across.
+pub async fn push_base_layers<T: Transport>(
+    route: &Route<'_, T>,
+    bases: &[&ImageManifest],
+    on: &mut dyn FnMut(PublishEvent),
+) -> Result<(), Error> {
+    let mount_from = route.same_registry.then_some(route.source_repository);
+    let mut done = Vec::<&Digest>::new();
+    for layer in bases.iter().flat_map(|base| &base.layers).filter(|l| l.urls.is_empty()) {
+        if done.contains(&&layer.digest) {
+            continue;
+        }
+        let from = RemoteBlob { client: route.source, repository: route.source_repository, digest: &layer.digest };
+        push_one(route, &layer.digest, layer.size, mount_from, from, on).await?;
+        done.push(&layer.digest);
+    }
+    Ok(())
+}
+
+/// The last step of [`publish`]: each image's config, then each manifest, then the index
+/// under `tag` (or the single manifest under it). Call it only once every layer is in place.
+pub async fn push_configs_and_manifests<T: Transport>(
+    route: &Route<'_, T>,
+    images: &[Appendage<'_>],
+    index: Option<&Index>,
+    tag: &str,
+    on: &mut dyn FnMut(PublishEvent),
+) -> Result<Digest, Error> {
+    let first = first(route, images)?;
     for image in images {
         let config = &image.appended.config_descriptor;
         let bytes = MemoryBlob(Bytes::from(image.appended.config.clone()));
@@ -102,6 +125,13 @@ pub async fn publish<T: Transport, S: BlobSource>(
     let digest = route.dest.put_manifest(route.dest_repository, tag, &bytes, &descriptor.media_type).await?;
     on(PublishEvent::Manifest { digest: digest.clone() });
     Ok(digest)
+}
+
+fn first<'i, 'a, T: Transport>(route: &Route<'_, T>, images: &'i [Appendage<'a>]) -> Result<&'i Appendage<'a>, Error> {
+    images.first().ok_or_else(|| Error::Protocol {
+        registry: route.dest.registry().to_owned(),
+        message: "nothing to push".into(),
+    })
 }
 
 async fn push_one<T: Transport, S: BlobSource>(

@@ -3,11 +3,16 @@
 //!
 //! The base is a registry reference, an archive (`docker-archive:FILE`, `oci-archive:FILE`,
 //! or the path of an existing file), or `scratch`, an empty image of the chosen platform.
-//! Everything that can fail on bad input (files, references, platform, base manifest type)
-//! fails before anything is pushed; the push order of registry-to-registry appends lives in
-//! `layerize_registry::publish`, the archive and scratch cases in [`archive`].
+//! Everything that can fail on bad input (files as listed, references, platform, base
+//! manifest type) fails before anything is pushed; a file that changes while it is read fails
+//! the upload under way, before any manifest. Registry-to-registry appends ([`registry`]) build the new
+//! layer while it uploads, in the push order of `layerize_registry::publish`; the archive and
+//! scratch cases are in [`archive`].
 
 mod archive;
+mod registry;
+
+use registry::{LayerToBuild, RegistryJob};
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -16,13 +21,10 @@ use anyhow::{bail, Context, Result};
 use layerize_core::config::{ConfigChanges, History};
 use layerize_core::layer::gzip::Profile;
 use layerize_core::layer::LayerOptions;
-use layerize_core::manifest::{ImageManifest, Manifest};
-use layerize_core::mutate::{self, NewLayer};
+use layerize_core::mutate::NewLayer;
 use layerize_core::{Platform, Reference};
-use layerize_registry::publish::{self, Appendage, PublishEvent, Route};
-use layerize_registry::{BlobOutcome, Credentials};
+use layerize_registry::Credentials;
 
-use crate::blob_source::Blob;
 use crate::files::{self, FileArg};
 use crate::layer_file;
 use crate::progress::Progress;
@@ -157,24 +159,13 @@ pub fn run(args: Args) -> Result<()> {
     let access = Access { insecure: args.insecure, explicit, explicit_for, idle_timeout: args.timeout };
 
     let plan = files::plan(&args.files, &args.deletes)?;
-    progress.step(format!("building layer from {} bytes of files", plan.content_size()));
-    let (digests, layer) = layer_file::build(
-        plan,
-        &LayerOptions { mtime: args.mtime, gzip: args.gzip_profile },
-        0,
-        &std::env::temp_dir(),
-    )?;
-    progress.step(format!("layer {} ({} bytes, diffID {})", digests.digest, digests.size, digests.diff_id));
-    let new_layer = NewLayer {
-        digests,
-        history: History {
-            created: Some(created.clone()),
-            created_by: Some(created_by),
-            comment: args.gzip_profile.history_comment(),
-            ..Default::default()
-        },
+    let options = LayerOptions { mtime: args.mtime, gzip: args.gzip_profile };
+    let history = History {
+        created: Some(created.clone()),
+        created_by: Some(created_by),
+        comment: args.gzip_profile.history_comment(),
+        ..Default::default()
     };
-
     let changes = ConfigChanges {
         created: Some(created),
         env: args.env.iter().map(|e| key_value("--env", e).map(|_| e.clone())).collect::<Result<_>>()?,
@@ -192,103 +183,29 @@ pub fn run(args: Args) -> Result<()> {
 
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let result = match (base, target, args.output) {
+        // Registry to registry: the layer is built while it uploads.
         (Base::Registry(base), Some(target), None) => {
-            let job = Job { base, target, platform, all_platforms: args.all_platforms, changes, progress };
-            runtime.block_on(job.run(&access, new_layer, Blob::File(layer.path().to_owned())))?.to_string()
+            let job = RegistryJob { base, target, platform, all_platforms: args.all_platforms, changes, progress };
+            runtime.block_on(job.run(&access, LayerToBuild { plan, options, history }))?.to_string()
         }
+        // An archive on either side: the layer is built into a file first, since an archive
+        // lists its blobs by digest before their bytes.
         (base, target, output) => {
             if args.all_platforms {
                 bail!(
                     "--all-platforms works with a registry base pushed to a registry; an archive or scratch is one image"
                 );
             }
+            progress.step(format!("building layer from {} bytes of files", plan.content_size()));
+            let (digests, layer) = layer_file::build(plan, &options, 0, &std::env::temp_dir())?;
+            progress.step(format!("layer {} ({} bytes, diffID {})", digests.digest, digests.size, digests.diff_id));
+            let new_layer = NewLayer { digests, history };
             let job = archive::ArchiveJob { base, target, output, platform, changes, progress };
             runtime.block_on(job.run(&access, new_layer, layer.path()))?
         }
     };
     println!("{result}");
     Ok(())
-}
-
-struct Job {
-    base: Reference,
-    target: Reference,
-    platform: Option<Platform>,
-    all_platforms: bool,
-    changes: ConfigChanges,
-    progress: Progress,
-}
-
-impl Job {
-    async fn run(self, access: &Access, new_layer: NewLayer, blob: Blob<'_>) -> Result<Reference> {
-        let source = access.client(&self.base)?;
-        let dest = access.client(&self.target)?;
-        let repo = self.base.repository();
-        let manifest = source.resolve(&self.base).await.with_context(|| format!("reading base image {}", self.base))?;
-
-        let (images, index): (Vec<ImageManifest>, _) = match &manifest {
-            Manifest::Image(m) => {
-                if let Some(wanted) = &self.platform {
-                    let have = source.config(repo, m).await?.platform();
-                    if !wanted.matches(&have) {
-                        bail!("{} is a single-platform image for {have}, not {wanted}", self.base);
-                    }
-                }
-                (vec![m.clone()], None)
-            }
-            Manifest::Index(index) if self.all_platforms => {
-                let mut all = Vec::new();
-                for entry in index.manifests.iter().filter(|d| !d.is_attestation()) {
-                    all.push(source.image_manifest(repo, &entry.digest).await?);
-                }
-                if all.is_empty() {
-                    bail!("{} is an index with no images in it", self.base);
-                }
-                (all, Some(index))
-            }
-            Manifest::Index(index) => {
-                let wanted = self.platform.clone().unwrap_or_else(resolve::host_platform);
-                let entry = wanted
-                    .select(&index.manifests)
-                    .with_context(|| format!("choosing a platform from {}", self.base))?;
-                self.progress.step(format!("platform {wanted}: {}", entry.digest));
-                (vec![source.image_manifest(repo, &entry.digest).await?], None)
-            }
-        };
-
-        // Compute every new config and manifest before pushing anything.
-        let mut appended = Vec::new();
-        for image in &images {
-            let config =
-                source.config(repo, image).await.with_context(|| format!("reading the config of {}", self.base))?;
-            appended.push(mutate::append(image, &config, std::slice::from_ref(&new_layer), &self.changes)?);
-        }
-        let appendages: Vec<Appendage> =
-            images.iter().zip(&appended).map(|(base, appended)| Appendage { base, appended }).collect();
-        let route = Route {
-            source: &source,
-            source_repository: repo,
-            dest: &dest,
-            dest_repository: self.target.repository(),
-            same_registry: self.base.registry() == self.target.registry(),
-        };
-        let tag = self.target.tag().unwrap_or("latest");
-        let progress = self.progress;
-        let mut on = |event: PublishEvent| match event {
-            PublishEvent::Blob { digest, outcome } => {
-                let what = match outcome {
-                    BlobOutcome::AlreadyThere => "already there",
-                    BlobOutcome::Mounted => "mounted",
-                    BlobOutcome::Uploaded => "uploaded",
-                };
-                progress.step(format!("blob {digest}: {what}"));
-            }
-            PublishEvent::Manifest { digest } => progress.step(format!("manifest {digest}: pushed")),
-            PublishEvent::Uploading { .. } => {}
-        };
-        let digest = publish::publish(&route, &appendages, index, blob, tag, &mut on).await?;
-        Ok(self.target.with_digest(digest))
-    }
 }
 
 fn key_value(flag: &str, s: &str) -> Result<(String, String)> {
