@@ -9,12 +9,13 @@
 //! which alone gets the tag.
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use futures_util::{stream, StreamExt, TryStreamExt};
 use layerize_core::descriptor::Descriptor;
 use layerize_core::manifest::Manifest;
-use layerize_core::{Digest, Platform};
+use layerize_core::{Digest, MediaType, Platform};
 
 use crate::error::Error;
 use crate::pull::FetchedManifest;
@@ -38,6 +39,12 @@ pub trait ImageSource {
     /// (a sink on the same registry mounts instead of uploading).
     fn repository_on(&self, _registry: &str) -> Option<&str> {
         None
+    }
+    /// Called for a blob the sink already had (or mounted), so it was not read from here. A
+    /// source nobody has checked (an archive from elsewhere) reads it anyway and fails if it is
+    /// not what it claims, so a damaged source never passes for a good one.
+    fn check_unread(&self, _descriptor: &Descriptor) -> impl std::future::Future<Output = Result<(), Error>> {
+        std::future::ready(Ok(()))
     }
 }
 
@@ -184,7 +191,8 @@ pub enum CopyEvent {
 }
 
 /// Copies what `plan` holds from `source` to `sink`, `jobs` blobs at a time, and tags the top
-/// document `tag`. Returns the top document's digest.
+/// document `tag`: [`put_blobs`] (layers, then configs), then [`put_documents`]. Returns the
+/// top document's digest.
 pub async fn copy<S: ImageSource, K: ImageSink>(
     source: &S,
     sink: &K,
@@ -193,37 +201,133 @@ pub async fn copy<S: ImageSource, K: ImageSink>(
     jobs: usize,
     on: &mut dyn FnMut(CopyEvent),
 ) -> Result<Digest, Error> {
+    put_blobs(source, sink, &plan.layers, jobs, on).await?;
+    put_blobs(source, sink, &plan.configs, jobs, on).await?;
+    put_documents(sink, plan, tag, on).await
+}
+
+/// Puts `blobs` into `sink`, `jobs` at a time: the first half of [`copy`], for callers that
+/// put blobs of several plans (or a layer made while it uploads) before any manifest.
+pub async fn put_blobs<S: ImageSource, K: ImageSink>(
+    source: &S,
+    sink: &K,
+    blobs: &[Descriptor],
+    jobs: usize,
+    on: &mut dyn FnMut(CopyEvent),
+) -> Result<(), Error> {
     let on = RefCell::new(on);
-    for group in [&plan.layers, &plan.configs] {
-        stream::iter(group.iter().map(Ok))
-            .try_for_each_concurrent(jobs.max(1), |descriptor| {
-                let on = &on;
-                async move {
-                    let digest = &descriptor.digest;
-                    let total = descriptor.size;
-                    let mut started = false;
-                    let mut progress = |done: u64| {
-                        let mut on = on.borrow_mut();
-                        if !started {
-                            started = true;
-                            (on)(CopyEvent::Started { digest: digest.clone(), total });
-                        }
-                        (on)(CopyEvent::Moved { digest: digest.clone(), done, total });
-                    };
-                    let outcome = sink.put_blob(descriptor, source, &mut progress).await?;
-                    (on.borrow_mut())(CopyEvent::Blob { digest: digest.clone(), size: total, outcome });
-                    Ok::<(), Error>(())
+    stream::iter(blobs.iter().map(Ok))
+        .try_for_each_concurrent(jobs.max(1), |descriptor| {
+            let on = &on;
+            async move {
+                let digest = &descriptor.digest;
+                let total = descriptor.size;
+                let mut started = false;
+                let mut progress = |done: u64| {
+                    let mut on = on.borrow_mut();
+                    if !started {
+                        started = true;
+                        (on)(CopyEvent::Started { digest: digest.clone(), total });
+                    }
+                    (on)(CopyEvent::Moved { digest: digest.clone(), done, total });
+                };
+                let outcome = sink.put_blob(descriptor, source, &mut progress).await?;
+                if outcome != BlobOutcome::Uploaded {
+                    source.check_unread(descriptor).await?;
                 }
-            })
-            .await?;
-    }
+                (on.borrow_mut())(CopyEvent::Blob { digest: digest.clone(), size: total, outcome });
+                Ok::<(), Error>(())
+            }
+        })
+        .await
+}
+
+/// Puts the manifests under an index, then the top document under `tag`: the second half of
+/// [`copy`]; every blob must be in place.
+pub async fn put_documents<K: ImageSink>(
+    sink: &K,
+    plan: &Plan,
+    tag: Option<&str>,
+    on: &mut dyn FnMut(CopyEvent),
+) -> Result<Digest, Error> {
     for child in &plan.children {
         sink.put_manifest(child).await?;
-        (on.borrow_mut())(CopyEvent::Manifest { digest: child.descriptor.digest.clone(), tag: None });
+        on(CopyEvent::Manifest { digest: child.descriptor.digest.clone(), tag: None });
     }
     sink.put_top(&plan.top, tag).await?;
-    (on.borrow_mut())(CopyEvent::Manifest { digest: plan.top.descriptor.digest.clone(), tag: tag.map(str::to_owned) });
+    on(CopyEvent::Manifest { digest: plan.top.descriptor.digest.clone(), tag: tag.map(str::to_owned) });
     Ok(plan.top.descriptor.digest.clone())
+}
+
+/// An image source made of another one plus documents and blobs made here: an image appended
+/// to (its new layer, configs, manifests and index over a base), or an archive's image whose
+/// manifest had to be built. What it does not hold, it reads from the base; a sink on the
+/// base's registry still mounts the base's blobs.
+#[derive(Debug)]
+pub struct Overlay<'a, S, B> {
+    base: &'a S,
+    documents: BTreeMap<Digest, (Bytes, MediaType)>,
+    blobs: BTreeMap<Digest, B>,
+}
+
+impl<'a, S: ImageSource, B: BlobSource<Stream = BodyStream> + Clone> Overlay<'a, S, B> {
+    pub fn new(base: &'a S) -> Overlay<'a, S, B> {
+        Overlay { base, documents: BTreeMap::new(), blobs: BTreeMap::new() }
+    }
+
+    /// Adds a document (a config, manifest or index) made here; returns its descriptor.
+    pub fn add_document(&mut self, raw: impl Into<Bytes>, media_type: MediaType) -> Descriptor {
+        let raw = raw.into();
+        let descriptor = Descriptor::new(media_type.clone(), Digest::sha256(&raw), raw.len() as u64);
+        self.documents.insert(descriptor.digest.clone(), (raw, media_type));
+        descriptor
+    }
+
+    /// Adds a blob made here (a new layer), opened from `blob` when a sink needs its bytes.
+    pub fn add_blob(&mut self, digest: Digest, blob: B) {
+        self.blobs.insert(digest, blob);
+    }
+}
+
+impl<S: ImageSource, B: BlobSource<Stream = BodyStream> + Clone> ImageSource for Overlay<'_, S, B> {
+    fn describe(&self) -> String {
+        self.base.describe()
+    }
+
+    async fn manifest(&self, selector: &str) -> Result<FetchedManifest, Error> {
+        if let Some((digest, (raw, media_type))) =
+            selector.parse::<Digest>().ok().and_then(|d| self.documents.get_key_value(&d))
+        {
+            return Ok(FetchedManifest {
+                raw: raw.to_vec(),
+                content_type: Some(media_type.as_str().to_owned()),
+                digest: digest.clone(),
+            });
+        }
+        self.base.manifest(selector).await
+    }
+
+    async fn blob(&self, descriptor: &Descriptor) -> Result<BodyStream, Error> {
+        if let Some((raw, _)) = self.documents.get(&descriptor.digest) {
+            return Ok(Box::pin(stream::iter([Ok(raw.clone())])));
+        }
+        if let Some(blob) = self.blobs.get(&descriptor.digest) {
+            return blob.clone().open().await;
+        }
+        self.base.blob(descriptor).await
+    }
+
+    fn repository_on(&self, registry: &str) -> Option<&str> {
+        self.base.repository_on(registry)
+    }
+
+    async fn check_unread(&self, descriptor: &Descriptor) -> Result<(), Error> {
+        // What was made here was checked as it was made.
+        if self.documents.contains_key(&descriptor.digest) || self.blobs.contains_key(&descriptor.digest) {
+            return Ok(());
+        }
+        self.base.check_unread(descriptor).await
+    }
 }
 
 /// A small blob (a config) from `source`, whole and checked.
