@@ -1,6 +1,8 @@
 //! Archives (`docker save` tars, OCI layouts in a tar; gzipped or not) as a source and a sink
 //! of [`copy`](layerize_registry::copy), beside registries and OCI layouts.
 
+use std::cell::RefCell;
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use anyhow::{bail, Result};
@@ -23,13 +25,30 @@ pub struct ArchiveSource {
     shown: String,
     file: ArchiveFile,
     found: Vec<Found>,
+    /// Blobs read through their checks already (uploaded, or verified when a sink had them).
+    checked: RefCell<BTreeSet<Digest>>,
 }
 
 impl ArchiveSource {
     pub fn open(path: &Path, platform: &Platform, platform_given: bool) -> Result<ArchiveSource> {
         let file = ArchiveFile::open(path)?;
         let found = file.find(platform, platform_given)?;
-        Ok(ArchiveSource { shown: path.display().to_string(), file, found })
+        Ok(ArchiveSource { shown: path.display().to_string(), file, found, checked: RefCell::default() })
+    }
+
+    /// The images and indexes the archive holds.
+    pub fn found(&self) -> &[Found] {
+        &self.found
+    }
+
+    /// A blob of the archive, to read (checked) or gzip on the way.
+    pub fn blob_source(&self, blob: &ArchivedBlob) -> crate::blob_source::ArchiveBlob {
+        self.file.blob(blob)
+    }
+
+    /// Records that `digest`'s member was read through its check (by an upload made here).
+    pub fn mark_checked(&self, digest: &Digest) {
+        self.checked.borrow_mut().insert(digest.clone());
     }
 
     /// The selector of the image `name` names (the only one when `name` is `None`).
@@ -82,7 +101,19 @@ impl ImageSource for ArchiveSource {
             what: format!("blob {}", descriptor.digest),
             detail: None,
         })?;
+        self.mark_checked(&descriptor.digest);
         Ok(self.file.blob(blob).chunks())
+    }
+
+    /// A blob the sink had is still read and checked: the archive must be what it claims.
+    async fn check_unread(&self, descriptor: &Descriptor) -> Result<(), Error> {
+        if self.checked.borrow().contains(&descriptor.digest) {
+            return Ok(());
+        }
+        let Some(blob) = self.blob_of(&descriptor.digest) else { return Ok(()) };
+        self.file.blob(blob).verify()?;
+        self.mark_checked(&descriptor.digest);
+        Ok(())
     }
 }
 

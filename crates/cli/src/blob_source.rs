@@ -22,7 +22,7 @@ pub type Chunks = Pin<Box<dyn Stream<Item = Result<Bytes, Error>>>>;
 const CHUNK: usize = 1 << 20;
 
 /// One blob's bytes, opened only when they are needed.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum Blob<'a> {
     /// A local file (the layer just built).
     File(PathBuf),

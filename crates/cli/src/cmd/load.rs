@@ -12,22 +12,23 @@
 //! each layer while it streams (a gzipped one before it is compressed), and every blob of
 //! every image is in place before the first manifest: a bad archive leaves no tag.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use layerize_core::archive::docker::docker_manifest;
 use layerize_core::archive::{ArchivedBlob, ArchivedImage, Content, Found};
+use layerize_core::descriptor::Descriptor;
 use layerize_core::manifest::ImageManifest;
 use layerize_core::{Digest, MediaType, Platform, Reference};
+use layerize_registry::copy::{self, CopyEvent, Overlay, Plan, Platforms, Repository};
 use layerize_registry::transport::native::Native;
-use layerize_registry::Client;
+use layerize_registry::{BlobOutcome, Client};
 
-use crate::archive_file::ArchiveFile;
+use crate::archive_image::ArchiveSource;
 use crate::blob_source::Blob;
 use crate::progress::Progress;
 use crate::remote::{Access, RegistryFlags};
-use crate::upload::{push_blobs, put_manifests, Destination, ManifestPut, Pushed, Upload};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -57,12 +58,12 @@ pub fn run(args: Args) -> Result<()> {
         Some(p) => p.parse()?,
         None => crate::resolve::host_platform(),
     };
-    let archive = ArchiveFile::open(&args.file)?;
-    let found = archive.find(&platform, args.platform.is_some())?;
+    let archive = ArchiveSource::open(&args.file, &platform, args.platform.is_some())?;
+    let found = archive.found();
     let shown = args.file.display();
-    let pushes = names(&found, target, &shown.to_string())?;
+    let pushes = names(found, target, &shown.to_string())?;
     let compress = !args.no_compress;
-    for f in &found {
+    for f in found {
         progress.step(format!("{}: {}", f.origin, summary(f, compress)));
     }
     let mut registries: Vec<String> = pushes.iter().map(|(_, r)| r.registry().to_owned()).collect();
@@ -70,7 +71,7 @@ pub fn run(args: Args) -> Result<()> {
     let access = args.registry.access(registries)?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let pushed = runtime
-        .block_on(push_all(&archive, &found, &pushes, &access, compress, progress))
+        .block_on(push_all(&archive, &pushes, &access, compress, progress))
         .with_context(|| format!("loading {shown}"))?;
     for line in pushed {
         println!("{line}");
@@ -130,34 +131,29 @@ fn gzips(image: &ArchivedImage, layer: &ArchivedBlob, compress: bool) -> bool {
     compress && image.built && layer.descriptor.media_type == MediaType::DockerLayer
 }
 
-/// For each entry, the manifest to push in place of [`Found::top`]'s: for a built image with
-/// layers that went up gzipped, one over the blobs they became.
-fn manifests_as_pushed(found: &[Found], pushed: &Pushed, compress: bool) -> Result<Vec<Option<ImageManifest>>> {
-    let mut manifests = Vec::new();
-    for f in found {
-        let Content::Image(image) = &f.content else {
-            manifests.push(None);
-            continue;
-        };
-        if !image.layers.iter().any(|l| gzips(image, l, compress)) {
-            manifests.push(None);
-            continue;
-        }
-        let mut layers = Vec::new();
-        for layer in &image.layers {
-            let descriptor = if gzips(image, layer, compress) {
-                pushed
-                    .gzipped
-                    .get(&layer.descriptor.digest)
-                    .with_context(|| format!("layer {} was not pushed", layer.descriptor.digest))?
-            } else {
-                &layer.descriptor
-            };
-            layers.push(descriptor.clone());
-        }
-        manifests.push(Some(docker_manifest(&f.origin, &image.config_blob.descriptor, &layers)?));
+/// The manifest to push in place of [`Found::top`]'s: for a built image with layers that go
+/// up gzipped, one over the blobs they became (`gzipped`: plain layer digest → gzip blob).
+fn manifest_as_pushed(
+    found: &Found,
+    gzipped: &BTreeMap<Digest, Descriptor>,
+    compress: bool,
+) -> Result<Option<ImageManifest>> {
+    let Content::Image(image) = &found.content else { return Ok(None) };
+    if !image.layers.iter().any(|l| gzips(image, l, compress)) {
+        return Ok(None);
     }
-    Ok(manifests)
+    let mut layers = Vec::new();
+    for layer in &image.layers {
+        let descriptor = if gzips(image, layer, compress) {
+            gzipped
+                .get(&layer.descriptor.digest)
+                .with_context(|| format!("layer {} was not pushed", layer.descriptor.digest))?
+        } else {
+            &layer.descriptor
+        };
+        layers.push(descriptor.clone());
+    }
+    Ok(Some(docker_manifest(&found.origin, &image.config_blob.descriptor, &layers)?))
 }
 
 fn layers(n: usize) -> String {
@@ -168,94 +164,130 @@ fn layers(n: usize) -> String {
     }
 }
 
+/// One name to push: where, what (the archive's images, with built manifests and gzipped
+/// layers over it) and the plan read from that.
+struct Push<'a> {
+    dest: usize,
+    name: Reference,
+    source: Overlay<'a, ArchiveSource, Blob<'a>>,
+    plan: Plan,
+}
+
 async fn push_all(
-    archive: &ArchiveFile,
-    found: &[Found],
+    archive: &ArchiveSource,
     pushes: &[(usize, Reference)],
     access: &Access,
     compress: bool,
     progress: Progress,
 ) -> Result<Vec<String>> {
+    let found = archive.found();
     let mut clients: BTreeMap<String, Client<Native>> = BTreeMap::new();
     // One destination per repository, in the order the names came.
-    let mut destinations: Vec<(Reference, Vec<(usize, Reference)>)> = Vec::new();
-    for (i, name) in pushes {
+    let mut destinations: Vec<Reference> = Vec::new();
+    for (_, name) in pushes {
         if !clients.contains_key(name.registry()) {
             clients.insert(name.registry().to_owned(), access.client(name)?);
         }
-        match destinations.iter_mut().find(|(r, _)| r.name() == name.name()) {
-            Some((_, list)) => list.push((*i, name.clone())),
-            None => destinations.push((name.clone(), vec![(*i, name.clone())])),
+        if !destinations.iter().any(|r| r.name() == name.name()) {
+            destinations.push(name.clone());
         }
     }
     let client = |r: &Reference| clients.get(r.registry()).context("no client for the registry");
+    let sinks = destinations
+        .iter()
+        .map(|r| Ok(Repository { client: client(r)?, name: r.repository().to_owned() }))
+        .collect::<Result<Vec<_>>>()?;
+    let dest_of = |name: &Reference| destinations.iter().position(|r| r.name() == name.name()).unwrap_or(0);
 
-    // Every blob everywhere first.
-    let mut pushed = Pushed::default();
-    let mut holder: BTreeMap<String, String> = BTreeMap::new();
-    for (repo, list) in &destinations {
-        let dest = Destination {
-            client: client(repo)?,
-            repository: repo.repository().to_owned(),
-            mount_from: holder.get(repo.registry()).cloned(),
-        };
-        // Each blob once per repository; a plain layer that goes up gzipped is another blob
-        // than the same layer pushed as stored.
-        let mut seen: BTreeSet<(Digest, bool)> = BTreeSet::new();
-        let mut blobs: Vec<Upload> = Vec::new();
-        for (i, _) in list {
-            for image in found[*i].images() {
-                for blob in image.blobs() {
-                    let gzip = gzips(image, blob, compress);
-                    if !seen.insert((blob.descriptor.digest.clone(), gzip)) {
-                        continue;
-                    }
-                    let source = archive.blob(blob);
-                    blobs.push(if gzip {
-                        Upload::Gzip(source)
-                    } else {
-                        Upload::Blob(blob.descriptor.clone(), Blob::Archive(source))
-                    });
+    // The plain layers of built images go up gzipped as they stream, once per run: their
+    // digests are known only then, and every other repository gets the same bytes again.
+    let mut gzipped: BTreeMap<Digest, Descriptor> = BTreeMap::new();
+    for (i, name) in pushes {
+        let sink = &sinks[dest_of(name)];
+        for image in found[*i].images() {
+            for layer in image.layers.iter().filter(|l| gzips(image, l, compress)) {
+                if gzipped.contains_key(&layer.descriptor.digest) {
+                    continue;
                 }
+                let plain = &layer.descriptor;
+                let (digest, size) = sink
+                    .client
+                    .upload_hashed_blob(&sink.name, Blob::Gzip(archive.blob_source(layer)), &mut |_| {})
+                    .await
+                    .with_context(|| format!("pushing layer {} to {}, gzipped on the way", plain.digest, sink.name))?;
+                let percent = size.saturating_mul(100) / plain.size.max(1);
+                progress.step(format!(
+                    "blob {digest}: uploaded (gzip of {}, {percent}% of {} bytes)",
+                    plain.digest, plain.size
+                ));
+                archive.mark_checked(&plain.digest);
+                gzipped.insert(plain.digest.clone(), Descriptor::new(MediaType::DockerLayerGzip, digest, size));
             }
         }
-        push_blobs(&dest, blobs, &mut pushed, progress).await?;
-        holder.entry(repo.registry().to_owned()).or_insert_with(|| repo.repository().to_owned());
     }
-    let built = manifests_as_pushed(found, &pushed, compress)?;
+
+    // Every blob everywhere before the first manifest: a bad archive leaves no tag.
+    let mut plans: Vec<Push> = Vec::new();
+    for (i, name) in pushes {
+        let f = &found[*i];
+        let dest = dest_of(name);
+        let mut source = Overlay::new(archive);
+        let top = match manifest_as_pushed(f, &gzipped, compress)? {
+            Some(manifest) => {
+                if let Content::Image(image) = &f.content {
+                    for layer in image.layers.iter().filter(|l| gzips(image, l, compress)) {
+                        if let Some(gz) = gzipped.get(&layer.descriptor.digest) {
+                            source.add_blob(gz.digest.clone(), Blob::Gzip(archive.blob_source(layer)));
+                        }
+                    }
+                }
+                source.add_document(manifest.raw().to_vec(), manifest.media_type().clone())
+            }
+            None => f.top().1,
+        };
+        let plan = copy::plan(&source, top.digest.as_str(), &Platforms::All)
+            .await
+            .with_context(|| format!("reading {} of the archive", f.origin))?;
+        let mut on = |event: CopyEvent| report(progress, event);
+        copy::put_blobs(&source, &sinks[dest], &plan.layers, JOBS, &mut on).await?;
+        copy::put_blobs(&source, &sinks[dest], &plan.configs, JOBS, &mut on).await?;
+        plans.push(Push { dest, name: name.clone(), source, plan });
+    }
 
     // Then the manifests: an index's entries by digest, then each tag.
     let mut lines = Vec::new();
-    for (repo, list) in &destinations {
-        let dest = Destination { client: client(repo)?, repository: repo.repository().to_owned(), mount_from: None };
-        let mut done: BTreeSet<Digest> = BTreeSet::new();
-        for (i, name) in list {
-            let f = &found[*i];
-            let (top_bytes, top) = match &built[*i] {
-                Some(manifest) => (manifest.raw(), manifest.descriptor()),
-                None => f.top(),
-            };
-            let mut puts = Vec::new();
-            if let Content::Index { manifests, .. } = &f.content {
-                for image in manifests.iter().filter(|m| !done.contains(m.manifest.digest())) {
-                    puts.push(ManifestPut {
-                        bytes: image.manifest.raw(),
-                        media_type: image.manifest.media_type(),
-                        reference: image.manifest.digest().to_string(),
-                    });
-                }
-            }
-            let reference = match (name.tag(), name.digest()) {
-                (Some(tag), _) => tag.to_owned(),
-                (None, Some(d)) if d == &top.digest => d.to_string(),
-                (None, Some(d)) => bail!("{} is {}, not {d}", f.origin, top.digest),
-                (None, None) => "latest".to_owned(),
-            };
-            puts.push(ManifestPut { bytes: top_bytes, media_type: &top.media_type, reference });
-            let digest = put_manifests(&dest, &puts, progress).await?.unwrap_or(top.digest.clone());
-            done.extend(f.images().iter().map(|m| m.manifest.digest().clone()));
-            lines.push(name.with_digest(digest).to_string());
-        }
+    for push in &plans {
+        let top = &push.plan.top.descriptor.digest;
+        let reference = match (push.name.tag(), push.name.digest()) {
+            (Some(tag), _) => Some(tag.to_owned()),
+            (None, Some(d)) if d == top => None,
+            (None, Some(d)) => bail!("{} is {top}, not {d}", push.name),
+            (None, None) => Some("latest".to_owned()),
+        };
+        let mut on = |event: CopyEvent| report(progress, event);
+        let digest = copy::put_documents(&sinks[push.dest], &push.plan, reference.as_deref(), &mut on).await?;
+        let _ = &push.source;
+        lines.push(push.name.with_digest(digest).to_string());
     }
     Ok(lines)
+}
+
+/// Blobs moved at a time.
+const JOBS: usize = super::transfer::DEFAULT_JOBS;
+
+fn report(progress: Progress, event: CopyEvent) {
+    match event {
+        CopyEvent::Blob { digest, outcome, .. } => {
+            let what = match outcome {
+                BlobOutcome::AlreadyThere => "already there",
+                BlobOutcome::Mounted => "mounted",
+                BlobOutcome::Uploaded => "uploaded",
+            };
+            progress.step(format!("blob {digest}: {what}"));
+        }
+        CopyEvent::Manifest { digest, tag } => {
+            progress.step(format!("manifest {digest}: pushed{}", tag.map(|t| format!(" as {t}")).unwrap_or_default()))
+        }
+        CopyEvent::Started { .. } | CopyEvent::Moved { .. } => {}
+    }
 }
