@@ -178,7 +178,7 @@ impl<R: Read> Read for Padded<R> {
                 return Ok(n);
             }
             let end = self.data_end.swap(u64::MAX, Ordering::Relaxed);
-            if self.pos != end || end % BLOCK == 0 {
+            if self.pos != end || end.is_multiple_of(BLOCK) {
                 return Ok(0);
             }
             self.padding = BLOCK - end % BLOCK;
