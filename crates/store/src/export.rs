@@ -78,7 +78,7 @@ impl<W: Write> TarOut<'_, W> {
                 header.set_entry_type(EntryType::Symlink);
                 self.builder.append_link(&mut header, name, target)
             }
-            Kind::File | Kind::Hardlink { .. } => return self.append_file(header, name),
+            Kind::File | Kind::Hardlink { .. } => return self.append_file(header, name, &entry.kind),
             Kind::CharDevice { major, minor } | Kind::BlockDevice { major, minor } => {
                 let kind =
                     if matches!(entry.kind, Kind::CharDevice { .. }) { EntryType::Char } else { EntryType::Block };
@@ -98,10 +98,18 @@ impl<W: Write> TarOut<'_, W> {
     }
 
     /// A regular file (or a hard link, which the scratch tree resolved): its content, or a
-    /// tar hard link to the first name of its inode.
-    fn append_file(&mut self, mut header: Header, name: &str) -> Result<(), Error> {
+    /// tar hard link to the first name of its inode. A hard link to a device node or fifo (not
+    /// made in the scratch tree) stays a tar hard link to its target.
+    fn append_file(&mut self, mut header: Header, name: &str, kind: &Kind) -> Result<(), Error> {
         let host = self.root.join(name);
-        let meta = fs::symlink_metadata(&host).map_err(Error::io("read", &host))?;
+        let meta = match (fs::symlink_metadata(&host), kind) {
+            (Err(e), Kind::Hardlink { target }) if e.kind() == io::ErrorKind::NotFound => {
+                header.set_entry_type(EntryType::Link);
+                let target = target.trim_start_matches('/');
+                return self.builder.append_link(&mut header, name, target).map_err(export_error);
+            }
+            (meta, _) => meta.map_err(Error::io("read", &host))?,
+        };
         if meta.nlink() > 1 {
             let inode = (meta.dev(), meta.ino());
             if let Some(first) = self.first_names.get(&inode) {

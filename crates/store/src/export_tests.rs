@@ -108,6 +108,17 @@ fn hard_links_within_one_layer_and_long_names() {
 }
 
 #[test]
+fn hard_links_to_devices_stay_hard_links() {
+    let layer = Layer::new().special(EntryType::Char, "dev/null").hardlink("dev/null2", "dev/null").tar();
+    let (out, _scratch) = export_layers(vec![layer]);
+    assert_eq!(
+        names(&out),
+        [("dev/", EntryType::Directory), ("dev/null", EntryType::Char), ("dev/null2", EntryType::Link)]
+    );
+    assert_eq!(out[2].link.as_deref(), Some("dev/null"));
+}
+
+#[test]
 fn hostile_layers_are_refused_as_in_unpack() {
     let scratch = tempfile::tempdir().unwrap();
     let layers = labelled(vec![Layer::new().symlink("etc", "/etc").file("etc/evil", b"x").tar()]);

@@ -52,6 +52,8 @@ pub(crate) struct Rootfs {
     dirs: BTreeMap<String, DirMeta>,
     /// Paths the current layer wrote: its whiteouts do not delete them.
     layer_paths: BTreeSet<String>,
+    /// Device nodes not made (not root, or an export's scratch tree), and hard links to them.
+    not_made: BTreeSet<String>,
     layer: String,
     summary: UnpackSummary,
     buf: Vec<u8>,
@@ -80,6 +82,7 @@ impl Rootfs {
             keep_metadata,
             dirs: BTreeMap::new(),
             layer_paths: BTreeSet::new(),
+            not_made: BTreeSet::new(),
             layer: String::new(),
             summary: UnpackSummary::default(),
             buf: vec![0; CHUNK],
@@ -135,8 +138,10 @@ impl Rootfs {
             }
             _ => {}
         }
-        let key = key(&entry.path);
+        let key = key_of(&entry.path);
         let host = self.parents(&entry.path, &raw)?;
+        let xattrs = member.xattrs().map_err(self.failed(&raw, "read its extended attributes"))?;
+        self.not_made.remove(&key);
         let meta = DirMeta { mode: entry.mode, uid: entry.uid, gid: entry.gid, mtime: Some(entry.mtime) };
         match &entry.kind {
             Kind::Dir => {
@@ -145,11 +150,12 @@ impl Rootfs {
                     DirBuilder::new().mode(0o700).create(&host).map_err(self.failed(&raw, "create the directory"))?;
                 }
                 self.dirs.insert(key.clone(), meta);
+                self.set_xattrs(&host, &xattrs, &raw, warn);
                 self.summary.dirs += 1;
             }
             Kind::File => {
                 self.clear(&host, &key, false).map_err(self.failed(&raw, "replace what was there"))?;
-                let written = self.write_file(&host, member, meta, &raw)?;
+                let written = self.write_file(&host, member, meta, &raw, &xattrs, warn)?;
                 if written != entry.size {
                     let e = io::Error::new(
                         io::ErrorKind::UnexpectedEof,
@@ -164,13 +170,29 @@ impl Rootfs {
                 self.clear(&host, &key, false).map_err(self.failed(&raw, "replace what was there"))?;
                 symlink(target, &host).map_err(self.failed(&raw, "create the symbolic link"))?;
                 self.set_metadata(&host, meta, false).map_err(self.failed(&raw, "set its owner and times"))?;
+                self.set_xattrs(&host, &xattrs, &raw, warn);
                 self.summary.symlinks += 1;
             }
             Kind::Hardlink { target } => {
                 if let Err(reason) = check_name(member.raw_link.as_deref().unwrap_or_default(), "its link target") {
                     return Err(self.refuse(&raw, reason));
                 }
-                if target != &entry.path {
+                if target == &entry.path {
+                } else if self.not_made.contains(&key_of(target)) {
+                    // A second name for a node that was not made (whatever is written at a
+                    // path takes it out of `not_made`).
+                    self.clear(&host, &key, false).map_err(self.failed(&raw, "replace what was there"))?;
+                    self.not_made.insert(key.clone());
+                    if self.keep_metadata {
+                        warn(format!(
+                            "{}: member {raw:?} is a hard link to {target}, a device node not made; skipped",
+                            self.layer
+                        ));
+                        self.summary.skipped += 1;
+                    }
+                    self.layer_paths.insert(key);
+                    return Ok(());
+                } else {
                     self.hardlink(&host, &key, target, &raw)?;
                 }
                 self.summary.hardlinks += 1;
@@ -179,7 +201,9 @@ impl Rootfs {
                 self.clear(&host, &key, false).map_err(self.failed(&raw, "replace what was there"))?;
                 if !self.keep_metadata {
                     // An export takes devices from the layer's entries; none is made.
+                    self.not_made.insert(key.clone());
                 } else if !self.as_root {
+                    self.not_made.insert(key.clone());
                     warn(format!(
                         "{}: member {raw:?} is a device node ({major},{minor}), which only root can make; skipped",
                         self.layer
@@ -191,12 +215,16 @@ impl Rootfs {
                         _ => FileType::BlockDevice,
                     };
                     self.special(&host, kind, rustix::fs::makedev(*major, *minor), meta, &raw)?;
+                    self.set_xattrs(&host, &xattrs, &raw, warn);
                 }
             }
             Kind::Fifo => {
                 self.clear(&host, &key, false).map_err(self.failed(&raw, "replace what was there"))?;
                 if self.keep_metadata {
                     self.special(&host, FileType::Fifo, 0, meta, &raw)?;
+                    self.set_xattrs(&host, &xattrs, &raw, warn);
+                } else {
+                    self.not_made.insert(key.clone());
                 }
             }
             Kind::Whiteout { .. } | Kind::Opaque { .. } | Kind::AufsMeta | Kind::Other { .. } => {}
@@ -308,7 +336,15 @@ impl Rootfs {
         self.dirs.remove(key);
     }
 
-    fn write_file<R: Read>(&mut self, host: &Path, content: &mut R, meta: DirMeta, raw: &str) -> Result<u64, Error> {
+    fn write_file<R: Read>(
+        &mut self,
+        host: &Path,
+        content: &mut R,
+        meta: DirMeta,
+        raw: &str,
+        xattrs: &[(String, Vec<u8>)],
+        warn: &mut dyn FnMut(String),
+    ) -> Result<u64, Error> {
         // create_new: never opened through whatever clear() left (nothing), never a link.
         let mut file = OpenOptions::new()
             .write(true)
@@ -328,10 +364,17 @@ impl Rootfs {
             written += n as u64;
         }
         if self.keep_metadata {
-            let set = || -> io::Result<()> {
-                if self.as_root {
-                    fchown(&file, Some(id(meta.uid)?), Some(id(meta.gid)?))?;
+            if self.as_root {
+                // Before the extended attributes: a change of owner drops file capabilities.
+                let owner = id(meta.uid).and_then(|uid| fchown(&file, Some(uid), Some(id(meta.gid)?)));
+                owner.map_err(self.failed(raw, "set its owner"))?;
+            }
+            for (name, value) in xattrs {
+                if let Err(e) = rustix::fs::fsetxattr(&file, name.as_str(), value, rustix::fs::XattrFlags::empty()) {
+                    warn(self.xattr_warning(raw, name, e.into()));
                 }
+            }
+            let set = || -> io::Result<()> {
                 file.set_permissions(fs::Permissions::from_mode(meta.mode))?;
                 let time = UNIX_EPOCH + Duration::from_secs(meta.mtime.unwrap_or(0));
                 file.set_times(FileTimes::new().set_accessed(time).set_modified(time))
@@ -396,7 +439,7 @@ impl Rootfs {
     /// Deletes `hides` and what is under it, except what the current layer wrote.
     fn whiteout(&mut self, hides: &str) -> io::Result<()> {
         match self.lookup(hides)? {
-            Lookup::Found(host) => self.remove_lower(&host, &key(hides)),
+            Lookup::Found(host) => self.remove_lower(&host, &key_of(hides)),
             Lookup::Missing | Lookup::ThroughSymlink(_) => Ok(()),
         }
     }
@@ -411,7 +454,7 @@ impl Rootfs {
             Ok(m) if m.is_dir() => {}
             _ => return Ok(()),
         }
-        self.remove_children(&host, &key(dir))
+        self.remove_children(&host, &key_of(dir))
     }
 
     fn remove_lower(&mut self, host: &Path, key: &str) -> io::Result<()> {
@@ -447,6 +490,23 @@ impl Rootfs {
         Ok(())
     }
 
+    /// Sets `xattrs` on what is at `host` (never following a link); one that cannot be set
+    /// (not root, or a file system without them) is a warning, as with umoci.
+    fn set_xattrs(&self, host: &Path, xattrs: &[(String, Vec<u8>)], raw: &str, warn: &mut dyn FnMut(String)) {
+        if !self.keep_metadata {
+            return;
+        }
+        for (name, value) in xattrs {
+            if let Err(e) = rustix::fs::lsetxattr(host, name.as_str(), value, rustix::fs::XattrFlags::empty()) {
+                warn(self.xattr_warning(raw, name, e.into()));
+            }
+        }
+    }
+
+    fn xattr_warning(&self, raw: &str, name: &str, e: io::Error) -> String {
+        format!("{}: member {raw:?}: extended attribute {name} not set ({e})", self.layer)
+    }
+
     fn refuse(&self, member: &str, reason: String) -> Error {
         Error::Refused { layer: self.layer.clone(), member: member.to_owned(), reason }
     }
@@ -470,7 +530,7 @@ fn check_name(raw: &str, what: &str) -> Result<(), String> {
 
 /// `/a/b` → `a\0b` (as [`layerize_core::flatten`] keys its tree): a directory's subtree is
 /// then one contiguous range of a sorted map.
-pub(crate) fn key(path: &str) -> String {
+fn key_of(path: &str) -> String {
     path.trim_start_matches('/').replace('/', "\0")
 }
 

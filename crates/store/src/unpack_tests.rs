@@ -98,6 +98,12 @@ impl Layer {
         self
     }
 
+    /// PAX records for the next member.
+    pub(crate) fn pax(mut self, records: &[(&str, &[u8])]) -> Layer {
+        self.0.append_pax_extensions(records.iter().copied()).unwrap();
+        self
+    }
+
     pub(crate) fn tar(self) -> Vec<u8> {
         self.0.into_inner().unwrap()
     }
@@ -508,4 +514,53 @@ fn a_cut_layer_is_an_error_and_what_came_before_stays() {
     let err = result.unwrap_err().to_string();
     assert!(err.contains("layer 1 (sha256:test): member \"big\""), "{err}");
     assert_eq!(fs::read(place.path("first")).unwrap(), b"1");
+}
+
+fn xattr(path: &Path, name: &str) -> Option<Vec<u8>> {
+    let mut buf = vec![0u8; 256];
+    let n = rustix::fs::lgetxattr(path, name, &mut buf).ok()?;
+    buf.truncate(n);
+    Some(buf)
+}
+
+#[test]
+fn extended_attributes_are_set_and_ones_that_cannot_be_are_warnings() {
+    // A file capability (cap_net_raw+ep, VFS_CAP_REVISION_2), which only root may set.
+    let capability: &[u8] = &[0, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    let layer = || {
+        Layer::new()
+            .pax(&[("SCHILY.xattr.user.layerize", b"dir"), ("comment", b"not an xattr")])
+            .dir("d")
+            .pax(&[("SCHILY.xattr.user.layerize", b"file"), ("SCHILY.xattr.security.capability", capability)])
+            .file_mode("d/ping", b"ping", 0o755)
+            .tar()
+    };
+    let place = Place::new();
+    let (summary, warnings) = place.unpack_as(vec![layer()], false);
+    summary.unwrap();
+    assert_eq!(xattr(&place.path("d"), "user.layerize").as_deref(), Some(&b"dir"[..]));
+    assert_eq!(xattr(&place.path("d/ping"), "user.layerize").as_deref(), Some(&b"file"[..]));
+    if rustix::process::geteuid().is_root() {
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(xattr(&place.path("d/ping"), "security.capability").as_deref(), Some(capability));
+        // As root the owner is set too, and before the capability (a chown drops it).
+        let place = Place::new();
+        place.unpack_as(vec![layer()], true).0.unwrap();
+        assert_eq!(fs::metadata(place.path("d/ping")).unwrap().uid(), 1000);
+        assert_eq!(xattr(&place.path("d/ping"), "security.capability").as_deref(), Some(capability));
+    } else {
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("member \"d/ping\": extended attribute security.capability not set"));
+    }
+}
+
+#[test]
+fn hard_links_to_devices_not_made_are_skipped_with_a_warning() {
+    let layer = Layer::new().special(EntryType::Char, "dev/null").hardlink("dev/null2", "dev/null").file("after", b"a");
+    let place = Place::new();
+    let (summary, warnings) = place.unpack_as(vec![layer.tar()], false);
+    assert_eq!(summary.unwrap().skipped, 2);
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(warnings[1].contains("member \"dev/null2\" is a hard link to /dev/null, a device node not made"));
+    assert_eq!(place.tree(), tree_of(&[("after", "file 0644 a"), ("dev", "dir 0755")]));
 }

@@ -439,6 +439,23 @@ impl<R: Read> std::fmt::Debug for Member<'_, R> {
     }
 }
 
+impl<R: Read> Member<'_, R> {
+    /// The extended attributes the member carries: PAX `SCHILY.xattr.NAME` records, as Go's
+    /// archive/tar, GNU tar and umoci write them (`security.capability` and the like).
+    pub fn xattrs(&mut self) -> io::Result<Vec<(String, Vec<u8>)>> {
+        let mut xattrs = Vec::new();
+        if let Some(records) = self.content.pax_extensions()? {
+            for record in records {
+                let record = record?;
+                if let Some(name) = record.key().ok().and_then(|k| k.strip_prefix("SCHILY.xattr.")) {
+                    xattrs.push((name.to_owned(), record.value_bytes().to_vec()));
+                }
+            }
+        }
+        Ok(xattrs)
+    }
+}
+
 impl<R: Read> Read for Member<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.content.read(buf)
