@@ -15,6 +15,11 @@ use rustix::fs::{AtFlags, FileType, Mode, Timespec, Timestamps, CWD};
 use crate::error::Error;
 use crate::unpack::UnpackSummary;
 
+mod remove;
+mod resolve;
+
+use resolve::{check_name, key_of, Lookup};
+
 /// Bytes of file content copied at a time.
 const CHUNK: usize = 256 << 10;
 
@@ -31,15 +36,6 @@ struct DirMeta {
 /// A parent directory a layer leaves out (as the merged view lists it).
 const IMPLICIT: DirMeta = DirMeta { mode: 0o755, uid: 0, gid: 0, mtime: None };
 
-/// Where a path lies under the root, found without following symbolic links.
-enum Lookup {
-    Found(PathBuf),
-    /// A parent is missing or is not a directory: nothing is at the path.
-    Missing,
-    /// A parent is a symbolic link (its path in the image).
-    ThroughSymlink(String),
-}
-
 /// The tree being written.
 #[derive(Debug)]
 pub(crate) struct Rootfs {
@@ -48,7 +44,7 @@ pub(crate) struct Rootfs {
     /// `false` for the scratch tree of an export: there only contents and which names share
     /// an inode matter, so modes, owners and times are left as made (all readable).
     keep_metadata: bool,
-    /// Directories written so far, keyed like [`key`] so a subtree is one range.
+    /// Directories written so far, keyed by `resolve::key_of` so a subtree is one range.
     dirs: BTreeMap<String, DirMeta>,
     /// Paths the current layer wrote: its whiteouts do not delete them.
     layer_paths: BTreeSet<String>,
@@ -251,91 +247,6 @@ impl Rootfs {
         Ok(())
     }
 
-    /// Makes every directory above `path` a directory (0755 where the layers left it out;
-    /// replacing a non-directory, as the merged view does), refusing a symbolic link among
-    /// them, and returns where `path` itself goes.
-    fn parents(&mut self, path: &str, raw: &str) -> Result<PathBuf, Error> {
-        let mut host = self.root.clone();
-        let mut key = String::new();
-        let parts: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
-        let Some((last, dirs)) = parts.split_last() else { return Ok(host) };
-        for part in dirs {
-            host.push(part);
-            if !key.is_empty() {
-                key.push('\0');
-            }
-            key.push_str(part);
-            let made = match fs::symlink_metadata(&host) {
-                Ok(m) if m.is_dir() => continue,
-                Ok(m) if m.file_type().is_symlink() => {
-                    let reason = format!(
-                        "its parent /{} is a symbolic link, and writing through it could land outside the directory",
-                        key.replace('\0', "/")
-                    );
-                    return Err(self.refuse(raw, reason));
-                }
-                Ok(_) => fs::remove_file(&host).and_then(|()| DirBuilder::new().mode(0o700).create(&host)),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => DirBuilder::new().mode(0o700).create(&host),
-                Err(e) => Err(e),
-            };
-            made.map_err(self.failed(raw, "create its parent directory"))?;
-            self.dirs.insert(key.clone(), IMPLICIT);
-        }
-        host.push(last);
-        Ok(host)
-    }
-
-    /// Finds `path` without following a symbolic link and without making anything.
-    fn lookup(&self, path: &str) -> io::Result<Lookup> {
-        let mut host = self.root.clone();
-        let parts: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
-        let Some((last, dirs)) = parts.split_last() else { return Ok(Lookup::Found(host)) };
-        for (i, part) in dirs.iter().enumerate() {
-            host.push(part);
-            match fs::symlink_metadata(&host) {
-                Ok(m) if m.is_dir() => {}
-                Ok(m) if m.file_type().is_symlink() => {
-                    return Ok(Lookup::ThroughSymlink(format!("/{}", dirs[..=i].join("/"))))
-                }
-                Ok(_) => return Ok(Lookup::Missing),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Lookup::Missing),
-                Err(e) => return Err(e),
-            }
-        }
-        host.push(last);
-        Ok(Lookup::Found(host))
-    }
-
-    /// Removes what is at `host` (a whole directory tree without following links in it),
-    /// except a directory when `keep_dir`; says whether a directory was kept.
-    fn clear(&mut self, host: &Path, key: &str, keep_dir: bool) -> io::Result<bool> {
-        match fs::symlink_metadata(host) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(e),
-            Ok(m) if m.is_dir() && keep_dir => Ok(true),
-            Ok(m) if m.is_dir() => {
-                fs::remove_dir_all(host)?;
-                self.forget_dirs(key);
-                Ok(false)
-            }
-            Ok(_) => fs::remove_file(host).map(|()| false),
-        }
-    }
-
-    /// Drops the held-back metadata of the directory at `key` and of those under it.
-    fn forget_dirs(&mut self, key: &str) {
-        if key.is_empty() {
-            self.dirs.clear();
-            return;
-        }
-        let doomed: Vec<String> =
-            self.dirs.range(format!("{key}\0")..format!("{key}\u{1}")).map(|(k, _)| k.clone()).collect();
-        for k in doomed {
-            self.dirs.remove(&k);
-        }
-        self.dirs.remove(key);
-    }
-
     fn write_file<R: Read>(
         &mut self,
         host: &Path,
@@ -436,60 +347,6 @@ impl Rootfs {
         Ok(())
     }
 
-    /// Deletes `hides` and what is under it, except what the current layer wrote.
-    fn whiteout(&mut self, hides: &str) -> io::Result<()> {
-        match self.lookup(hides)? {
-            Lookup::Found(host) => self.remove_lower(&host, &key_of(hides)),
-            Lookup::Missing | Lookup::ThroughSymlink(_) => Ok(()),
-        }
-    }
-
-    /// Empties the directory `dir` of what the layers below put there.
-    fn opaque(&mut self, dir: &str) -> io::Result<()> {
-        let host = match self.lookup(dir)? {
-            Lookup::Found(host) => host,
-            Lookup::Missing | Lookup::ThroughSymlink(_) => return Ok(()),
-        };
-        match fs::symlink_metadata(&host) {
-            Ok(m) if m.is_dir() => {}
-            _ => return Ok(()),
-        }
-        self.remove_children(&host, &key_of(dir))
-    }
-
-    fn remove_lower(&mut self, host: &Path, key: &str) -> io::Result<()> {
-        let meta = match fs::symlink_metadata(host) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            other => other?,
-        };
-        let mine_below = self.layer_paths.range(format!("{key}\0")..format!("{key}\u{1}")).next().is_some();
-        let mine = self.layer_paths.contains(key);
-        if !mine && !mine_below {
-            return self.clear(host, key, false).map(|_| ());
-        }
-        if !meta.is_dir() {
-            return Ok(());
-        }
-        self.remove_children(host, key)?;
-        if !mine {
-            // Kept only as the parent of this layer's paths: a parent the layer left out.
-            self.dirs.insert(key.to_owned(), IMPLICIT);
-        }
-        Ok(())
-    }
-
-    fn remove_children(&mut self, host: &Path, key: &str) -> io::Result<()> {
-        let mut names = Vec::new();
-        for child in fs::read_dir(host)? {
-            names.push(child?.file_name().to_string_lossy().into_owned());
-        }
-        for name in names {
-            let child_key = if key.is_empty() { name.clone() } else { format!("{key}\0{name}") };
-            self.remove_lower(&host.join(&name), &child_key)?;
-        }
-        Ok(())
-    }
-
     /// Sets `xattrs` on what is at `host` (never following a link); one that cannot be set
     /// (not root, or a file system without them) is a warning, as with umoci.
     fn set_xattrs(&self, host: &Path, xattrs: &[(String, Vec<u8>)], raw: &str, warn: &mut dyn FnMut(String)) {
@@ -515,23 +372,6 @@ impl Rootfs {
         let (layer, member) = (self.layer.clone(), member.to_owned());
         move |source| Error::Member { layer, member, action, source }
     }
-}
-
-/// A name a careful layer writer never produces: absolute, or with `..` in it.
-fn check_name(raw: &str, what: &str) -> Result<(), String> {
-    if raw.starts_with('/') {
-        return Err(format!("{what} is absolute; layer members are named relative to the image root"));
-    }
-    if raw.split('/').any(|c| c == "..") {
-        return Err(format!("{what} has a `..` component, which could climb out of the directory"));
-    }
-    Ok(())
-}
-
-/// `/a/b` → `a\0b` (as [`layerize_core::flatten`] keys its tree): a directory's subtree is
-/// then one contiguous range of a sorted map.
-fn key_of(path: &str) -> String {
-    path.trim_start_matches('/').replace('/', "\0")
 }
 
 fn id(n: u64) -> io::Result<u32> {

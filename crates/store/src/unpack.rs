@@ -9,9 +9,10 @@
 //! - symbolic links are written as links and never followed: a member whose name is absolute,
 //!   climbs with `..`, or whose parent is a symbolic link, and a hard link whose target is
 //!   one of those, are refused with an error naming the layer and the member;
-//! - modes and mtimes are kept (directories' at the end, after their children), and owners
-//!   when unpacking as root; devices are made only as root and skipped with a warning
-//!   otherwise.
+//! - modes, mtimes and extended attributes (PAX `SCHILY.xattr.*`) are kept (directories'
+//!   modes and times at the end, after their children), and owners when unpacking as root;
+//!   devices are made only as root and skipped with a warning otherwise, as is an extended
+//!   attribute that cannot be set.
 //!
 //! On an error the tree written so far is left as it is (umoci does the same); the error
 //! says which layer and which member.
