@@ -45,7 +45,7 @@ impl OutputArchive {
     }
 
     /// Writes the blob `descriptor` names from `source`, unless the archive has it already.
-    pub async fn add_blob(&mut self, descriptor: &Descriptor, source: Blob<'_>) -> Result<bool> {
+    pub async fn add_blob(&mut self, descriptor: &Descriptor, source: Blob) -> Result<bool> {
         if self.writer.has_blob(&descriptor.digest) {
             return Ok(false);
         }

@@ -11,9 +11,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures_util::Stream;
 use layerize_core::archive::{ArchivedBlob, BlobCheck};
-use layerize_core::Digest;
-use layerize_registry::transport::native::Native;
-use layerize_registry::{BlobSource, Client, Error};
+use layerize_registry::{BlobSource, Error};
 use tokio::io::AsyncReadExt;
 
 pub type Chunks = Pin<Box<dyn Stream<Item = Result<Bytes, Error>>>>;
@@ -23,29 +21,23 @@ const CHUNK: usize = 1 << 20;
 
 /// One blob's bytes, opened only when they are needed.
 #[derive(Clone, Debug)]
-pub enum Blob<'a> {
+pub enum Blob {
     /// A local file (the layer just built).
     File(PathBuf),
     /// Bytes in memory (a config).
     Memory(Bytes),
-    /// A blob in a registry repository, streamed through and checked against its digest.
-    Remote { client: &'a Client<Native>, repository: &'a str, digest: Digest },
-    /// A member of an archive.
-    Archive(ArchiveBlob),
     /// A plain layer of an archive, gzipped on the fast profile as it streams (see
     /// [`crate::gzip_stream`]); the plain bytes are checked against their diffID first.
     Gzip(ArchiveBlob),
 }
 
-impl BlobSource for Blob<'_> {
+impl BlobSource for Blob {
     type Stream = Chunks;
 
     async fn open(self) -> Result<Chunks, Error> {
         match self {
             Blob::File(path) => file_chunks(path).await,
             Blob::Memory(bytes) => Ok(Box::pin(futures_util::stream::iter([Ok(bytes)]))),
-            Blob::Remote { client, repository, digest } => client.blob(repository, &digest).await,
-            Blob::Archive(blob) => Ok(blob.chunks()),
             Blob::Gzip(blob) => Ok(crate::gzip_stream::gzip_fast(blob.checked())),
         }
     }

@@ -25,7 +25,6 @@ mod scratch;
 mod sink;
 mod source;
 mod store;
-mod upload;
 
 use std::process::ExitCode;
 
@@ -124,7 +123,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Append(args) => cmd::append::run(args),
+        Command::Append(args) => cmd::append::run(args, cli.store),
         Command::Layer(args) => cmd::layer::run(args),
         Command::Save(args) => cmd::save::run(args, cli.store),
         Command::Load(args) => cmd::load::run(args),

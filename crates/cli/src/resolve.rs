@@ -2,17 +2,13 @@
 //! platform (this machine's unless one is asked for, as Docker and skopeo choose); or, for the
 //! base named [`SCRATCH`], an empty image made here.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use layerize_core::config::Config;
 use layerize_core::descriptor::Descriptor;
 use layerize_core::manifest::{ImageManifest, Manifest};
 use layerize_core::media_type::MediaType;
-use layerize_core::{Digest, Platform, Reference};
-use layerize_registry::transport::native::Native;
-use layerize_registry::Client;
+use layerize_core::{Digest, Platform};
 use serde_json::json;
-
-use crate::progress::Progress;
 
 /// The platform taken from an index when none is asked for.
 pub fn host_platform() -> Platform {
@@ -51,60 +47,6 @@ pub fn scratch(platform: &Platform) -> Result<(ImageManifest, Config)> {
 /// Parses `--platform`, if given.
 pub fn platform_arg(arg: Option<&str>) -> Result<Option<Platform>> {
     Ok(arg.map(str::parse).transpose()?)
-}
-
-/// Resolves `reference` and takes its image for `platform` as [`image`] does, saying on
-/// `progress` which entry of an index it took.
-pub async fn resolve_image(
-    client: &Client<Native>,
-    reference: &Reference,
-    platform: Option<&Platform>,
-    progress: Progress,
-) -> Result<ImageManifest> {
-    let top = client.resolve(reference).await.with_context(|| format!("reading {reference}"))?;
-    let from_index = matches!(top, Manifest::Index(_));
-    let chosen = image(client, reference, top, platform).await?;
-    if from_index {
-        let wanted = platform.cloned().unwrap_or_else(host_platform);
-        progress.step(format!("{reference}: platform {wanted}: {}", chosen.digest()));
-    }
-    Ok(chosen)
-}
-
-/// The image `manifest` (what `reference` resolved to) stands for on `platform`. A single
-/// image must be for that platform when one is asked for; an index gives its entry for it.
-pub async fn image(
-    client: &Client<Native>,
-    reference: &Reference,
-    manifest: Manifest,
-    platform: Option<&Platform>,
-) -> Result<ImageManifest> {
-    let repository = reference.repository();
-    match manifest {
-        Manifest::Image(image) => {
-            if let Some(wanted) = platform {
-                let have = client
-                    .config(repository, &image)
-                    .await
-                    .with_context(|| format!("reading the config of {reference} to check its platform"))?
-                    .platform();
-                if !wanted.matches(&have) {
-                    bail!("{reference} is a single-platform image for {have}, not {wanted}");
-                }
-            }
-            Ok(image)
-        }
-        Manifest::Index(index) => {
-            let wanted = platform.cloned().unwrap_or_else(host_platform);
-            let entry =
-                wanted.select(&index.manifests).with_context(|| format!("choosing a platform from {reference}"))?;
-            let image = client
-                .image_manifest(repository, &entry.digest)
-                .await
-                .with_context(|| format!("reading the {wanted} image of {reference}"))?;
-            Ok(image)
-        }
-    }
 }
 
 #[cfg(test)]

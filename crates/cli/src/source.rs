@@ -21,6 +21,8 @@ pub enum Source<'a> {
     Layout(Layout),
     Registry(Repository<'a, Native>),
     Archive(ArchiveSource),
+    /// No image at all: the `scratch` base, whose every document is made here.
+    Nothing,
 }
 
 impl ImageSource for Source<'_> {
@@ -29,6 +31,7 @@ impl ImageSource for Source<'_> {
             Source::Layout(l) => l.describe(),
             Source::Registry(r) => r.describe(),
             Source::Archive(a) => a.describe(),
+            Source::Nothing => "scratch".to_owned(),
         }
     }
 
@@ -37,6 +40,7 @@ impl ImageSource for Source<'_> {
             Source::Layout(l) => l.manifest(selector).await,
             Source::Registry(r) => r.manifest(selector).await,
             Source::Archive(a) => a.manifest(selector).await,
+            Source::Nothing => Err(nothing(selector)),
         }
     }
 
@@ -45,15 +49,27 @@ impl ImageSource for Source<'_> {
             Source::Layout(l) => ImageSource::blob(l, descriptor).await,
             Source::Registry(r) => ImageSource::blob(r, descriptor).await,
             Source::Archive(a) => ImageSource::blob(a, descriptor).await,
+            Source::Nothing => Err(nothing(descriptor.digest.as_str())),
         }
     }
 
     fn repository_on(&self, registry: &str) -> Option<&str> {
         match self {
-            Source::Layout(_) | Source::Archive(_) => None,
+            Source::Layout(_) | Source::Archive(_) | Source::Nothing => None,
             Source::Registry(r) => r.repository_on(registry),
         }
     }
+
+    async fn check_unread(&self, descriptor: &Descriptor) -> Result<(), Error> {
+        match self {
+            Source::Archive(a) => a.check_unread(descriptor).await,
+            Source::Layout(_) | Source::Registry(_) | Source::Nothing => Ok(()),
+        }
+    }
+}
+
+fn nothing(what: &str) -> Error {
+    Error::NotFound { registry: "scratch".into(), what: what.to_owned(), detail: Some("scratch holds nothing".into()) }
 }
 
 /// A registry client for `arg`, if it names a registry (made first: the source borrows it).

@@ -161,7 +161,7 @@ impl Layout {
     /// The entries of `index.json`, with their names.
     pub fn names(&self) -> Result<Vec<Named>, Error> {
         let index = self.read_index()?;
-        Ok(entries(&index).iter().filter_map(|entry| named(entry)).collect())
+        Ok(entries(&index).iter().filter_map(named).collect())
     }
 
     /// Every descriptor `index.json` lists, named or not.

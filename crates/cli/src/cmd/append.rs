@@ -9,9 +9,11 @@
 //! layer while it uploads, in the push order of `layerize_registry::publish`; the archive and
 //! scratch cases are in [`archive`].
 
-mod archive;
+mod base;
+mod local;
 mod registry;
 
+use local::LocalJob;
 use registry::{LayerToBuild, RegistryJob};
 
 use std::path::{Path, PathBuf};
@@ -23,13 +25,18 @@ use layerize_core::layer::gzip::Profile;
 use layerize_core::layer::LayerOptions;
 use layerize_core::mutate::NewLayer;
 use layerize_core::{Platform, Reference};
+use layerize_registry::copy::Platforms;
 use layerize_registry::Credentials;
 
 use crate::files::{self, FileArg};
+use crate::image_arg::ImageArg;
 use crate::layer_file;
 use crate::progress::Progress;
 use crate::remote::{read_password, Access};
 use crate::resolve;
+use crate::sink::Sink;
+use crate::source::{self, Source};
+use crate::store::StoreFlag;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -111,40 +118,65 @@ pub struct Args {
 /// Where the base image comes from.
 #[derive(Debug)]
 enum Base {
-    Registry(Reference),
-    Archive(PathBuf),
     /// No base: the empty image of [`resolve::scratch`].
     Scratch,
+    Image(ImageArg),
 }
 
 impl Base {
-    fn parse(input: &str) -> Result<Base> {
+    fn parse(input: &str, store: &StoreFlag) -> Result<Base> {
         if input == resolve::SCRATCH {
             return Ok(Base::Scratch);
         }
-        for prefix in ["docker-archive:", "oci-archive:"] {
-            if let Some(path) = input.strip_prefix(prefix) {
-                return Ok(Base::Archive(PathBuf::from(path)));
-            }
+        // The path of an existing file is an archive, as `docker load -i` takes one.
+        let transport = ["oci:", "oci-archive:", "docker-archive:"].iter().any(|t| input.starts_with(t));
+        if !transport && Path::new(input).is_file() {
+            return Ok(Base::Image(ImageArg::Archive { path: PathBuf::from(input), name: None }));
         }
-        if Path::new(input).is_file() {
-            return Ok(Base::Archive(PathBuf::from(input)));
-        }
-        Ok(Base::Registry(input.parse()?))
+        Ok(Base::Image(ImageArg::parse(input, store)?))
     }
 
     fn registry(&self) -> Option<&str> {
         match self {
-            Base::Registry(r) => Some(r.registry()),
-            Base::Archive(_) | Base::Scratch => None,
+            Base::Image(ImageArg::Registry(r)) => Some(r.registry()),
+            _ => None,
         }
     }
 }
 
-pub fn run(args: Args) -> Result<()> {
+/// Where the result goes.
+#[derive(Debug)]
+enum Target {
+    Registry(Reference),
+    /// The local store, under this name (`--store` with a `-t` that names no registry).
+    Store(String),
+    /// An archive (`-o`), the image named inside it by `-t` if given.
+    Archive {
+        path: PathBuf,
+        name: Option<Reference>,
+    },
+}
+
+impl Target {
+    fn parse(target: Option<&str>, output: Option<&Path>, store: &StoreFlag) -> Result<Target> {
+        if let Some(path) = output {
+            let name = target.map(str::parse).transpose()?;
+            return Ok(Target::Archive { path: path.to_owned(), name });
+        }
+        let Some(target) = target else { bail!("nothing to do: give -t to push or -o to write an archive") };
+        if store.store.is_some() {
+            if let ImageArg::Stored(name) = ImageArg::parse_destination(target)? {
+                return Ok(Target::Store(name));
+            }
+        }
+        Ok(Target::Registry(target.parse()?))
+    }
+}
+
+pub fn run(args: Args, store: StoreFlag) -> Result<()> {
     let progress = Progress { quiet: args.quiet };
-    let base = Base::parse(&args.base)?;
-    let target: Option<Reference> = args.target.as_deref().map(str::parse).transpose()?;
+    let base = Base::parse(&args.base, &store)?;
+    let target = Target::parse(args.target.as_deref(), args.output.as_deref(), &store)?;
     let platform: Option<Platform> = args.platform.as_deref().map(str::parse).transpose()?;
     let created = created_time(args.created.as_deref())?;
     let created_by = args.history.clone().unwrap_or_else(|| describe(&args));
@@ -152,8 +184,8 @@ pub fn run(args: Args) -> Result<()> {
         (Some(username), true) => Some(Credentials::Basic { username: username.clone(), password: read_password()? }),
         _ => None,
     };
-    let explicit_for: Vec<String> = match (&target, &args.output) {
-        (Some(t), None) => vec![t.registry().to_owned()],
+    let explicit_for: Vec<String> = match &target {
+        Target::Registry(t) => vec![t.registry().to_owned()],
         _ => base.registry().map(str::to_owned).into_iter().collect(),
     };
     let access = Access { insecure: args.insecure, explicit, explicit_for, idle_timeout: args.timeout };
@@ -181,29 +213,67 @@ pub fn run(args: Args) -> Result<()> {
             .collect::<Result<_>>()?,
     };
 
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let result = match (base, target, args.output) {
-        // Registry to registry: the layer is built while it uploads.
-        (Base::Registry(base), Some(target), None) => {
-            let job = RegistryJob { base, target, platform, all_platforms: args.all_platforms, changes, progress };
-            runtime.block_on(job.run(&access, LayerToBuild { plan, options, history }))?.to_string()
-        }
-        // An archive on either side: the layer is built into a file first, since an archive
-        // lists its blobs by digest before their bytes.
-        (base, target, output) => {
-            if args.all_platforms {
-                bail!(
-                    "--all-platforms works with a registry base pushed to a registry; an archive or scratch is one image"
-                );
-            }
-            progress.step(format!("building layer from {} bytes of files", plan.content_size()));
-            let (digests, layer) = layer_file::build(plan, &options, 0, &std::env::temp_dir())?;
-            progress.step(format!("layer {} ({} bytes, diffID {})", digests.digest, digests.size, digests.diff_id));
-            let new_layer = NewLayer { digests, history };
-            let job = archive::ArchiveJob { base, target, output, platform, changes, progress };
-            runtime.block_on(job.run(&access, new_layer, layer.path()))?
-        }
+    let platforms = match (&platform, args.all_platforms) {
+        (_, true) => Platforms::All,
+        (Some(p), false) => Platforms::One { platform: p.clone(), strict: true },
+        (None, false) => Platforms::One { platform: resolve::host_platform(), strict: false },
     };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let result = runtime.block_on(async {
+        let base_client = match &base {
+            Base::Image(arg) => source::client_for(arg, &access)?,
+            Base::Scratch => None,
+        };
+        let (source, selector) = match &base {
+            Base::Scratch => (Source::Nothing, String::new()),
+            Base::Image(arg) => source::open(arg, &store, base_client.as_ref(), &platforms)?,
+        };
+        let all_platforms = args.all_platforms;
+        let shown = match &base {
+            Base::Image(ImageArg::Registry(r)) => r.to_string(),
+            _ => args.base.clone(),
+        };
+        match target {
+            // To a registry: the layer is built while it uploads.
+            Target::Registry(target) => {
+                let job = RegistryJob { target, platform, all_platforms, changes, progress };
+                let pushed =
+                    job.run(&access, &source, &selector, &shown, LayerToBuild { plan, options, history }).await?;
+                Ok::<_, anyhow::Error>(pushed.to_string())
+            }
+            // Kept locally: the layer is built into a file first, since an archive lists its
+            // blobs by digest before their bytes.
+            target => {
+                progress.step(format!("building layer from {} bytes of files", plan.content_size()));
+                let (digests, layer) = layer_file::build(plan, &options, 0, &std::env::temp_dir())?;
+                progress.step(format!("layer {} ({} bytes, diffID {})", digests.digest, digests.size, digests.diff_id));
+                let new_layer = NewLayer { digests, history };
+                let job = LocalJob { selector, shown, platform, all_platforms, changes, progress };
+                let (sink, name, stored) = match &target {
+                    Target::Store(name) => {
+                        (Sink::Layout(store.open_or_create()?), Some(name.clone()), Some(name.clone()))
+                    }
+                    Target::Archive { path, name } => {
+                        (Sink::archive(path, true)?, name.as_ref().map(Reference::to_string), None)
+                    }
+                    Target::Registry(_) => bail!("a registry target is pushed while the layer builds"),
+                };
+                let _writing = match &sink {
+                    Sink::Layout(layout) => Some(layout.writing()?),
+                    _ => None,
+                };
+                let digest = job.run(&source, new_layer, layer.path(), sink, name.as_deref()).await?;
+                if let Target::Archive { path, .. } = &target {
+                    progress.step(format!("wrote {}", path.display()));
+                }
+                Ok(match (&target, stored) {
+                    (Target::Archive { name: Some(name), .. }, _) => name.with_digest(digest).to_string(),
+                    (_, Some(name)) => format!("{name}@{digest}"),
+                    _ => digest.to_string(),
+                })
+            }
+        }
+    })?;
     println!("{result}");
     Ok(())
 }
@@ -240,10 +310,14 @@ mod tests {
 
     #[test]
     fn scratch_is_a_base_of_its_own() {
-        assert!(matches!(Base::parse("scratch"), Ok(Base::Scratch)));
-        assert!(matches!(Base::parse("docker-archive:scratch"), Ok(Base::Archive(p)) if p == Path::new("scratch")));
-        match Base::parse("library/scratch:1") {
-            Ok(Base::Registry(r)) => assert_eq!(r.repository(), "library/scratch"),
+        let none = StoreFlag { store: Some(PathBuf::from("/nonexistent/layerize-store")) };
+        assert!(matches!(Base::parse("scratch", &none), Ok(Base::Scratch)));
+        assert!(matches!(
+            Base::parse("docker-archive:scratch", &none),
+            Ok(Base::Image(ImageArg::Archive { path, .. })) if path == Path::new("scratch")
+        ));
+        match Base::parse("library/scratch:1", &none) {
+            Ok(Base::Image(ImageArg::Registry(r))) => assert_eq!(r.repository(), "library/scratch"),
             other => panic!("{other:?}"),
         }
         assert_eq!(Base::Scratch.registry(), None);

@@ -23,8 +23,9 @@ use layerize_core::manifest::ImageManifest;
 use layerize_core::{Digest, MediaType, Platform, Reference};
 use layerize_registry::copy::{self, CopyEvent, Overlay, Plan, Platforms, Repository};
 use layerize_registry::transport::native::Native;
-use layerize_registry::{BlobOutcome, Client};
+use layerize_registry::Client;
 
+use super::transfer::report;
 use crate::archive_image::ArchiveSource;
 use crate::blob_source::Blob;
 use crate::progress::Progress;
@@ -169,7 +170,7 @@ fn layers(n: usize) -> String {
 struct Push<'a> {
     dest: usize,
     name: Reference,
-    source: Overlay<'a, ArchiveSource, Blob<'a>>,
+    source: Overlay<'a, ArchiveSource, Blob>,
     plan: Plan,
 }
 
@@ -274,20 +275,3 @@ async fn push_all(
 
 /// Blobs moved at a time.
 const JOBS: usize = super::transfer::DEFAULT_JOBS;
-
-fn report(progress: Progress, event: CopyEvent) {
-    match event {
-        CopyEvent::Blob { digest, outcome, .. } => {
-            let what = match outcome {
-                BlobOutcome::AlreadyThere => "already there",
-                BlobOutcome::Mounted => "mounted",
-                BlobOutcome::Uploaded => "uploaded",
-            };
-            progress.step(format!("blob {digest}: {what}"));
-        }
-        CopyEvent::Manifest { digest, tag } => {
-            progress.step(format!("manifest {digest}: pushed{}", tag.map(|t| format!(" as {t}")).unwrap_or_default()))
-        }
-        CopyEvent::Started { .. } | CopyEvent::Moved { .. } => {}
-    }
-}

@@ -17,5 +17,5 @@ pub mod push;
 pub mod rmi;
 pub mod save;
 pub mod tag;
-mod transfer;
+pub mod transfer;
 pub mod unpack;

@@ -20,7 +20,13 @@ pub async fn run_copy<S: ImageSource, K: ImageSink>(
     jobs: usize,
     progress: Progress,
 ) -> Result<Digest> {
-    let mut on = |event: CopyEvent| match event {
+    let mut on = |event: CopyEvent| report(progress, event);
+    Ok(copy::copy(source, sink, plan, tag, jobs, &mut on).await?)
+}
+
+/// One progress line per blob in place and per manifest put.
+pub fn report(progress: Progress, event: CopyEvent) {
+    match event {
         CopyEvent::Blob { digest, size, outcome } => {
             let what = match outcome {
                 BlobOutcome::AlreadyThere => "already there",
@@ -29,9 +35,8 @@ pub async fn run_copy<S: ImageSource, K: ImageSink>(
             };
             progress.step(format!("blob {digest}: {what} ({size} bytes)"));
         }
-        CopyEvent::Manifest { digest, tag: Some(tag) } => progress.step(format!("manifest {digest}: stored as {tag}")),
-        CopyEvent::Manifest { digest, tag: None } => progress.step(format!("manifest {digest}: stored")),
+        CopyEvent::Manifest { digest, tag: Some(tag) } => progress.step(format!("manifest {digest}: put as {tag}")),
+        CopyEvent::Manifest { digest, tag: None } => progress.step(format!("manifest {digest}: put")),
         CopyEvent::Started { .. } | CopyEvent::Moved { .. } => {}
-    };
-    Ok(copy::copy(source, sink, plan, tag, jobs, &mut on).await?)
+    }
 }
