@@ -13,8 +13,9 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use layerize_tests::fixtures::layered::push_layered;
 use layerize_tests::oci_layout::sha256_digest;
-use layerize_tests::{readers, tool, Dockerd, OciLayout};
+use layerize_tests::{readers, tool, Dockerd, Format, OciLayout, Registry, RegistryAuth};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use tar::{EntryType, Header};
@@ -375,6 +376,34 @@ fn export_is_the_unpacked_tree_and_docker_runs_it() {
     docker.run("layerize-export:e2e", &["/bin/busybox", "true"]);
     let motd = docker.run("layerize-export:e2e", &["/bin/busybox", "cat", "/etc/motd", "/var/tool-same-layer"]);
     assert_eq!(motd, "motd v2\ntool v1\n");
+}
+
+/// The layered fixture, every layer by umoci itself (its whiteouts, one under a directory that
+/// became a symbolic link, an `insert --opaque` layer that ends without end-of-archive blocks),
+/// unpacked from the registry in both formats: the same tree as umoci's.
+#[test]
+fn umoci_made_layers_unpack_as_umoci_unpacks_them() {
+    let registry = Registry::start(RegistryAuth::Anonymous);
+    let temp = tempfile::Builder::new().prefix("layerize-e2e-unpack-").tempdir().expect("temp dir");
+    let mut theirs = None;
+    for (format, name) in [(Format::Oci, "oci"), (Format::Docker, "docker")] {
+        let repo_tag = format!("layered-{name}:1");
+        push_layered(&registry, &repo_tag, format);
+        let dir = temp.path().join(name);
+        layerize(&["unpack", &registry.reference(&repo_tag), &dir.display().to_string()], None, None).ok();
+        let theirs = theirs.get_or_insert_with(|| {
+            let oci = readers::skopeo_copy_to_oci(&registry, &repo_tag);
+            tree(readers::umoci_unpack(oci.path(), oci.tag()).path())
+        });
+        let ours = tree(&dir);
+        assert!(ours.nodes.contains_key("opt/app/data/only.txt"), "{name}: the opaque layer is missing");
+        assert!(!ours.hardlinks.is_empty(), "{name}: no hard links");
+        assert_eq!(ours.nodes.keys().collect::<Vec<_>>(), theirs.nodes.keys().collect::<Vec<_>>(), "{name}: paths");
+        for (path, node) in &ours.nodes {
+            assert_eq!(Some(node), theirs.nodes.get(path), "{name}: {path}");
+        }
+        assert_eq!(&ours.hardlinks, &theirs.hardlinks, "{name}");
+    }
 }
 
 /// Each hostile layer over the base: refused, naming the layer and the member, and nothing
