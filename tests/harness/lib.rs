@@ -19,6 +19,7 @@ pub mod process;
 pub mod proxy;
 pub mod readers;
 pub mod registry;
+pub mod relay;
 pub mod server;
 pub mod token;
 pub mod tool;

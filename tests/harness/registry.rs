@@ -120,6 +120,11 @@ http:
     }
 
     /// `127.0.0.1:PORT`, the registry part of a reference.
+    /// The loopback port it listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
     pub fn host(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }

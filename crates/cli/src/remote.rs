@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use layerize_core::Reference;
-use layerize_registry::transport::native::Native;
+use layerize_registry::transport::native::{Native, DEFAULT_TRIES};
 use layerize_registry::{Client, Credentials, Scheme};
 
 use crate::credentials;
@@ -20,6 +20,8 @@ pub struct Access {
     pub explicit_for: Vec<String>,
     /// Silence after which a transfer is given up (`--timeout`).
     pub idle_timeout: Duration,
+    /// Tries of a request or transfer that fails for a passing reason (`--retries`).
+    pub tries: u32,
 }
 
 impl Access {
@@ -29,7 +31,8 @@ impl Access {
             _ => credentials::lookup(reference.registry())?,
         };
         let scheme = Scheme::for_reference(reference, self.insecure);
-        Ok(Client::new(Native::with_idle_timeout(self.idle_timeout)?, reference.api_host(), scheme, creds)?)
+        let transport = Native::with_options(self.idle_timeout, self.tries)?;
+        Ok(Client::new(transport, reference.api_host(), scheme, creds)?)
     }
 }
 
@@ -49,6 +52,11 @@ pub struct RegistryFlags {
     /// that can be repeated are tried 3 times first).
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_timeout, env = "LAYERIZE_TIMEOUT")]
     pub timeout: Duration,
+    /// Tries of a request or a blob transfer that fails for a passing reason (a cut
+    /// connection, a timeout, 408, 429 or 5xx), with backoff between them; a broken transfer
+    /// continues from the byte it had reached.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_TRIES, env = "LAYERIZE_RETRIES")]
+    pub retries: u32,
 }
 
 /// `--timeout`: a duration (`90s`, `2m`) or plain seconds, at least one second.
@@ -72,7 +80,13 @@ impl RegistryFlags {
             }
             _ => None,
         };
-        Ok(Access { insecure: self.insecure, explicit, explicit_for: registries, idle_timeout: self.timeout })
+        Ok(Access {
+            insecure: self.insecure,
+            explicit,
+            explicit_for: registries,
+            idle_timeout: self.timeout,
+            tries: self.retries.max(1),
+        })
     }
 }
 

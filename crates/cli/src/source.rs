@@ -53,6 +53,15 @@ impl ImageSource for Source<'_> {
         }
     }
 
+    async fn blob_from(&self, descriptor: &Descriptor, offset: u64) -> Result<BodyStream, Error> {
+        match self {
+            Source::Registry(r) => r.blob_from(descriptor, offset).await,
+            Source::Layout(l) => l.blob_from(descriptor, offset).await,
+            Source::Archive(a) => a.blob_from(descriptor, offset).await,
+            Source::Nothing => Err(nothing(descriptor.digest.as_str())),
+        }
+    }
+
     fn repository_on(&self, registry: &str) -> Option<&str> {
         match self {
             Source::Layout(_) | Source::Archive(_) | Source::Nothing => None,

@@ -39,6 +39,8 @@ pub struct Client<T: Transport> {
     registry: String,
     credentials: Option<Credentials>,
     auth: RefCell<AuthState>,
+    /// Where unfinished uploads are remembered across runs, if anywhere.
+    journal: Option<Box<dyn crate::push::UploadJournal>>,
 }
 
 impl<T: Transport> std::fmt::Debug for Client<T> {
@@ -90,12 +92,20 @@ impl<T: Transport> Client<T> {
             registry: registry.to_owned(),
             credentials,
             auth: RefCell::new(AuthState::default()),
+            journal: None,
         })
     }
 
     /// A client for a different base URL, e.g. the page's proxy in front of the registry.
     pub fn with_base_url(transport: T, registry: &str, base: Url, credentials: Option<Credentials>) -> Client<T> {
-        Client { transport, base, registry: registry.to_owned(), credentials, auth: RefCell::new(AuthState::default()) }
+        Client {
+            transport,
+            base,
+            registry: registry.to_owned(),
+            credentials,
+            auth: RefCell::new(AuthState::default()),
+            journal: None,
+        }
     }
 
     pub fn registry(&self) -> &str {
@@ -198,6 +208,25 @@ impl<T: Transport> Client<T> {
             return Err(self.unauthorized(action));
         }
         Ok(response)
+    }
+
+    /// Remembers unfinished uploads in `journal`, so a later run continues them.
+    pub fn with_journal(mut self, journal: Box<dyn crate::push::UploadJournal>) -> Client<T> {
+        self.journal = Some(journal);
+        self
+    }
+
+    pub(crate) fn journal(&self) -> Option<&dyn crate::push::UploadJournal> {
+        self.journal.as_deref()
+    }
+
+    /// Tries of a broken transfer, and the pause between them (the transport's).
+    pub(crate) fn tries(&self) -> u32 {
+        self.transport.tries()
+    }
+
+    pub(crate) async fn pause(&self, tries: u32) {
+        self.transport.pause(tries).await
     }
 
     pub(crate) fn streams_uploads(&self) -> bool {

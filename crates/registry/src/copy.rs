@@ -35,6 +35,15 @@ pub trait ImageSource {
     /// A blob's bytes, checked against the descriptor's digest: a stream that does not hash
     /// to it ends in an error instead of its end.
     fn blob(&self, descriptor: &Descriptor) -> impl std::future::Future<Output = Result<BodyStream, Error>>;
+    /// A blob's bytes from `offset` on, for a download that continues one an earlier run
+    /// left unfinished. Not checked: the caller hashes what it had with what this gives.
+    fn blob_from(
+        &self,
+        descriptor: &Descriptor,
+        offset: u64,
+    ) -> impl std::future::Future<Output = Result<BodyStream, Error>> {
+        async move { Ok(skip(self.blob(descriptor).await?, offset)) }
+    }
     /// The repository of `registry` that holds these blobs, if this is a repository there
     /// (a sink on the same registry mounts instead of uploading).
     fn repository_on(&self, _registry: &str) -> Option<&str> {
@@ -317,6 +326,13 @@ impl<S: ImageSource, B: BlobSource<Stream = BodyStream> + Clone> ImageSource for
         self.base.blob(descriptor).await
     }
 
+    async fn blob_from(&self, descriptor: &Descriptor, offset: u64) -> Result<BodyStream, Error> {
+        if self.documents.contains_key(&descriptor.digest) || self.blobs.contains_key(&descriptor.digest) {
+            return Ok(skip(self.blob(descriptor).await?, offset));
+        }
+        self.base.blob_from(descriptor, offset).await
+    }
+
     fn repository_on(&self, registry: &str) -> Option<&str> {
         self.base.repository_on(registry)
     }
@@ -367,6 +383,10 @@ impl<T: Transport> ImageSource for Repository<'_, T> {
         self.client.blob(&self.name, &descriptor.digest).await
     }
 
+    async fn blob_from(&self, descriptor: &Descriptor, offset: u64) -> Result<BodyStream, Error> {
+        self.client.blob_from(&self.name, &descriptor.digest, offset).await
+    }
+
     fn repository_on(&self, registry: &str) -> Option<&str> {
         (self.client.registry() == registry).then_some(self.name.as_str())
     }
@@ -409,4 +429,28 @@ impl<S: ImageSource> BlobSource for Opener<'_, S> {
     async fn open(self) -> Result<BodyStream, Error> {
         self.source.blob(self.descriptor).await
     }
+
+    /// The blob read again and the first `offset` bytes passed over (they were checked as
+    /// part of the whole: the stream still ends in an error if the blob is not what it claims).
+    async fn reopen(&self, offset: u64) -> Result<Option<BodyStream>, Error> {
+        let stream = self.source.blob(self.descriptor).await?;
+        Ok(Some(skip(stream, offset)))
+    }
+}
+
+/// `stream` without its first `offset` bytes.
+fn skip(stream: BodyStream, offset: u64) -> BodyStream {
+    let mut left = offset;
+    Box::pin(stream.filter_map(move |item| {
+        let out = match item {
+            Ok(mut chunk) if left > 0 => {
+                let drop = left.min(chunk.len() as u64);
+                left -= drop;
+                chunk = chunk.slice(drop as usize..);
+                (!chunk.is_empty()).then_some(Ok(chunk))
+            }
+            other => Some(other),
+        };
+        std::future::ready(out)
+    }))
 }

@@ -20,7 +20,7 @@ pub use auth::Credentials;
 pub use client::{Client, Scheme};
 pub use error::Error;
 pub use pull::{BlobAccess, FetchedManifest};
-pub use push::{BlobOutcome, BlobSource};
+pub use push::{BlobOutcome, BlobSource, UploadJournal};
 pub use transport::{BodyStream, Request, Response, Transport};
 
 /// Largest manifest or config this client reads into memory. Registries cap manifests at

@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use futures_util::Stream;
+use futures_util::{Stream, StreamExt};
 use http::{header, HeaderValue, Method, StatusCode};
 use layerize_core::config::Config;
 use layerize_core::digest::HeldBack;
@@ -134,6 +134,42 @@ impl<T: Transport> Client<T> {
             check: HeldBack::new(digest.clone()),
             registry: self.registry().to_owned(),
         }))
+    }
+
+    /// A blob's bytes from `offset` on (`Range: bytes=offset-`), unchecked: for a download
+    /// that continues one an earlier run left, whose caller hashes the whole. A registry that
+    /// ignores `Range` sends everything, and the first `offset` bytes are dropped here.
+    pub async fn blob_from(&self, repository: &str, digest: &Digest, offset: u64) -> Result<BodyStream, Error> {
+        if offset == 0 {
+            return self.blob(repository, digest).await;
+        }
+        let url = self.url(&format!("v2/{repository}/blobs/{digest}"))?;
+        let mut request = Request::new(Method::GET, url);
+        request.headers.insert(
+            header::RANGE,
+            HeaderValue::from_str(&format!("bytes={offset}-"))
+                .map_err(|e| Error::Protocol { registry: self.registry().to_owned(), message: e.to_string() })?,
+        );
+        let response = self.send(request, &[Scope::pull(repository)], &format!("pulling {repository}")).await?;
+        match response.status {
+            StatusCode::PARTIAL_CONTENT => Ok(response.body),
+            StatusCode::OK => {
+                let mut left = offset;
+                Ok(Box::pin(response.body.filter_map(move |item| {
+                    let out = match item {
+                        Ok(chunk) if left > 0 => {
+                            let drop = left.min(chunk.len() as u64);
+                            left -= drop;
+                            let rest = chunk.slice(drop as usize..);
+                            (!rest.is_empty()).then_some(Ok(rest))
+                        }
+                        other => Some(other),
+                    };
+                    std::future::ready(out)
+                })))
+            }
+            _ => Err(self.fail(response, &format!("blob {digest} in {repository} from byte {offset}")).await),
+        }
     }
 
     async fn blob_response(&self, repository: &str, digest: &Digest) -> Result<crate::transport::Response, Error> {

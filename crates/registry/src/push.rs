@@ -25,6 +25,24 @@ use crate::transport::{Request, Response, Transport};
 pub trait BlobSource {
     type Stream: Stream<Item = Result<Bytes, Error>> + Unpin;
     fn open(self) -> impl std::future::Future<Output = Result<Self::Stream, Error>>;
+
+    /// The bytes again from `offset`, for an upload that broke part way and continues where
+    /// the registry says it stands; `None` for bytes that cannot be read twice (a layer built
+    /// while it uploads), whose upload then fails with the break.
+    fn reopen(&self, _offset: u64) -> impl std::future::Future<Output = Result<Option<Self::Stream>, Error>> {
+        std::future::ready(Ok(None))
+    }
+}
+
+/// Remembers unfinished uploads across runs (the store keeps them), so a rerun of a killed
+/// push continues an upload the registry still holds instead of sending every byte again.
+pub trait UploadJournal {
+    /// The upload of `digest` to `repository` started earlier, if one is remembered.
+    fn find(&self, registry: &str, repository: &str, digest: &Digest) -> Option<Url>;
+    /// Remembers where the upload of `digest` is sent.
+    fn started(&self, registry: &str, repository: &str, digest: &Digest, location: &Url);
+    /// Forgets it: committed, or no longer held by the registry.
+    fn finished(&self, registry: &str, repository: &str, digest: &Digest);
 }
 
 /// What happened to a blob on push, for progress reports.
@@ -66,11 +84,116 @@ impl<T: Transport> Client<T> {
                     }
                 }
             }
-            None => self.start_upload(repository, &scopes).await?,
+            None => {
+                // An upload this blob left unfinished in an earlier run, if the registry still
+                // holds it: continue from where it stands.
+                if let Some((location, offset)) = self.remembered_upload(repository, digest, &scopes).await {
+                    if let Some(stream) = source.reopen(offset).await? {
+                        progress(offset);
+                        let mut from = |n: u64| progress(offset + n);
+                        self.upload_resuming(repository, &scopes, location, digest, stream, &source, &mut from).await?;
+                        self.forget_upload(repository, digest);
+                        return Ok(BlobOutcome::Uploaded);
+                    }
+                }
+                self.start_upload(repository, &scopes).await?
+            }
         };
-        let stream = source.open().await?;
-        self.upload(repository, &scopes, location, digest, stream, progress).await?;
+        self.remember_upload(repository, digest, &location);
+        match source.reopen(0).await? {
+            Some(stream) => {
+                self.upload_resuming(repository, &scopes, location, digest, stream, &source, progress).await?;
+            }
+            None => {
+                let stream = source.open().await?;
+                self.upload(repository, &scopes, location, digest, stream, progress).await?;
+            }
+        }
+        self.forget_upload(repository, digest);
         Ok(BlobOutcome::Uploaded)
+    }
+
+    /// Sends the blob to `location` and commits it; when the transfer breaks (the connection,
+    /// a timeout, a 5xx, 408 or 429, an expired token), asks the registry where the upload
+    /// stands (`GET` on it: its `Range`) and sends the rest from there, up to the transport's
+    /// number of tries. An upload the registry no longer holds starts again from byte 0.
+    #[allow(clippy::too_many_arguments)]
+    async fn upload_resuming<S: BlobSource>(
+        &self,
+        repository: &str,
+        scopes: &[Scope],
+        mut location: Url,
+        digest: &Digest,
+        mut stream: S::Stream,
+        source: &S,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<(), Error> {
+        let action = format!("uploading {digest} to {repository}");
+        let mut offset = 0u64;
+        let mut tries = 1;
+        loop {
+            let sent = {
+                let mut from = |n: u64| progress(offset + n);
+                self.send_blob(scopes, location.clone(), stream, &mut from, &action).await
+            };
+            let failure = match sent {
+                Ok(at) => match self.commit(scopes, at, digest, &action).await {
+                    Ok(()) => return Ok(()),
+                    Err(e) => e,
+                },
+                Err(e) => e,
+            };
+            if !worth_resuming(&failure) || tries >= self.tries() {
+                return Err(failure);
+            }
+            self.pause(tries).await;
+            tries += 1;
+            (location, offset) = match self.upload_status(scopes, &location).await {
+                Some(stands) => stands,
+                None => (self.start_upload(repository, scopes).await?, 0),
+            };
+            self.remember_upload(repository, digest, &location);
+            stream = match source.reopen(offset).await? {
+                Some(stream) => stream,
+                None => return Err(failure),
+            };
+            progress(offset);
+        }
+    }
+
+    /// Where an upload stands: its next `Location` and the bytes the registry holds, from
+    /// `GET` on it (`204` with `Range: 0-N`); `None` if it is gone or says nothing usable.
+    async fn upload_status(&self, scopes: &[Scope], location: &Url) -> Option<(Url, u64)> {
+        let response =
+            self.send(Request::new(Method::GET, location.clone()), scopes, "checking an upload").await.ok()?;
+        if response.status != StatusCode::NO_CONTENT {
+            return None;
+        }
+        let next = self.location(&response).unwrap_or_else(|_| location.clone());
+        let end = response.header("range")?.trim().strip_prefix("0-")?.parse::<u64>().ok()?;
+        // `0-0` is what distribution answers for an empty upload (and for one byte): start again.
+        (end > 0).then_some((next, end + 1))
+    }
+
+    async fn remembered_upload(&self, repository: &str, digest: &Digest, scopes: &[Scope]) -> Option<(Url, u64)> {
+        let location = self.journal()?.find(self.registry(), repository, digest)?;
+        let stands = self.upload_status(scopes, &location).await;
+        if stands.is_none() {
+            self.forget_upload(repository, digest);
+        }
+        stands
+    }
+
+    fn remember_upload(&self, repository: &str, digest: &Digest, location: &Url) {
+        if let Some(journal) = self.journal() {
+            journal.started(self.registry(), repository, digest, location);
+        }
+    }
+
+    fn forget_upload(&self, repository: &str, digest: &Digest) {
+        if let Some(journal) = self.journal() {
+            journal.finished(self.registry(), repository, digest);
+        }
     }
 
     async fn start_upload(&self, repository: &str, scopes: &[Scope]) -> Result<Url, Error> {
@@ -254,6 +377,16 @@ impl<T: Transport> Client<T> {
             registry: self.registry().to_owned(),
             message: format!("upload Location is not a URL: {e}"),
         })
+    }
+}
+
+/// Failures an upload can continue after: the connection or the registry broke down for a
+/// moment, or a token expired during a long upload (the status request renews it).
+fn worth_resuming(e: &Error) -> bool {
+    match e {
+        Error::Unreachable { .. } | Error::Unauthorized { .. } => true,
+        Error::Registry { status, .. } => *status == 408 || *status == 429 || *status >= 500,
+        _ => false,
     }
 }
 

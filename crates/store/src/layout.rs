@@ -137,14 +137,57 @@ impl Layout {
         Ok(bytes)
     }
 
-    /// Starts writing the blob `digest`; [`BlobWriter::commit`] checks and renames it.
+    /// Starts writing the blob `digest` in a private temp file; [`BlobWriter::commit`] checks
+    /// and renames it.
     pub fn blob_writer(&self, digest: &Digest) -> Result<BlobWriter, Error> {
         let tmp = self.temp_dir()?;
-        let file = tempfile::Builder::new()
+        let (file, temp) = tempfile::Builder::new()
             .prefix(&format!("blob-{}-", std::process::id()))
             .tempfile_in(&tmp)
-            .map_err(Error::io("creating a temp file in", &tmp))?;
-        Ok(BlobWriter { file, hasher: Hasher::new(), size: 0, expected: digest.clone(), dest: self.blob_path(digest) })
+            .map_err(Error::io("creating a temp file in", &tmp))?
+            .into_parts();
+        let path = temp.to_path_buf();
+        Ok(BlobWriter {
+            file,
+            path,
+            temp: Some(temp),
+            hasher: Hasher::new(),
+            size: 0,
+            expected: digest.clone(),
+            dest: self.blob_path(digest),
+        })
+    }
+
+    /// Continues (or starts) the download of `digest` in `.layerize/partial/`, where what an
+    /// interrupted run wrote survives: the bytes there are hashed again and the writer takes
+    /// up after them ([`BlobWriter::size`] says where). A partial another process is writing
+    /// (it holds the file's lock) is left to it, and this writer starts a temp file instead.
+    pub fn partial_writer(&self, digest: &Digest) -> Result<BlobWriter, Error> {
+        let dir = self.root.join(PRIVATE).join("partial");
+        fs::create_dir_all(&dir).map_err(Error::io("creating", &dir))?;
+        let path = dir.join(format!("{}-{}", digest.algorithm(), digest.hex()));
+        let mut file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .append(true)
+            .open(&path)
+            .map_err(Error::io("opening", &path))?;
+        if file.try_lock().is_err() {
+            return self.blob_writer(digest);
+        }
+        let mut hasher = Hasher::new();
+        let mut size = 0u64;
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = file.read(&mut buf).map_err(Error::io("reading", &path))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            size += n as u64;
+        }
+        Ok(BlobWriter { file, path, temp: None, hasher, size, expected: digest.clone(), dest: self.blob_path(digest) })
     }
 
     /// Writes a whole blob held in memory (a manifest or config).
@@ -335,7 +378,12 @@ impl Layout {
 /// A blob being written: hashed as it goes, renamed into place only if it is what it claims.
 #[derive(Debug)]
 pub struct BlobWriter {
-    file: tempfile::NamedTempFile,
+    file: File,
+    /// Where the bytes are until the commit.
+    path: PathBuf,
+    /// Set for a private temp file (removed if the writer is dropped uncommitted); a partial
+    /// download stays, for the next run to continue.
+    temp: Option<tempfile::TempPath>,
     hasher: Hasher,
     size: u64,
     expected: Digest,
@@ -343,19 +391,24 @@ pub struct BlobWriter {
 }
 
 impl BlobWriter {
-    /// Bytes written so far.
+    /// Bytes written so far (for a continued download, those of earlier runs included).
     pub fn size(&self) -> u64 {
         self.size
     }
 
     /// Checks the digest and renames the blob into place; a mismatch leaves nothing behind.
-    pub fn commit(self) -> Result<(), Error> {
-        let found = self.hasher.finish();
+    pub fn commit(mut self) -> Result<(), Error> {
+        let found = std::mem::take(&mut self.hasher).finish();
         if found != self.expected {
-            return Err(Error::DigestMismatch { blob: self.expected, found });
+            let _ = fs::remove_file(&self.path);
+            return Err(Error::DigestMismatch { blob: self.expected.clone(), found });
         }
-        self.file.as_file().sync_data().map_err(Error::io("writing", &self.dest))?;
-        self.file.persist(&self.dest).map_err(|e| Error::io("renaming a blob to", &self.dest)(e.error))?;
+        self.file.sync_data().map_err(Error::io("writing", &self.dest))?;
+        fs::rename(&self.path, &self.dest).map_err(Error::io("renaming a blob to", &self.dest))?;
+        if let Some(temp) = self.temp.take() {
+            // Renamed away already: nothing for the guard to remove.
+            let _ = temp.keep();
+        }
         Ok(())
     }
 }

@@ -108,8 +108,14 @@ impl ImageSink for Layout {
         if self.has_blob(&descriptor.digest, descriptor.size) {
             return Ok(BlobOutcome::AlreadyThere);
         }
-        let mut writer = self.blob_writer(&descriptor.digest)?;
-        let mut stream = source.blob(descriptor).await?;
+        // What an interrupted run wrote is kept and continued, not fetched again.
+        let mut writer = self.partial_writer(&descriptor.digest)?;
+        if writer.size() > descriptor.size {
+            writer = self.blob_writer(&descriptor.digest)?;
+        }
+        let offset = writer.size();
+        let mut stream =
+            if offset > 0 { source.blob_from(descriptor, offset).await? } else { source.blob(descriptor).await? };
         let path = self.blob_path(&descriptor.digest);
         while let Some(chunk) = stream.next().await {
             let chunk = chunk?;

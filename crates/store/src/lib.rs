@@ -13,5 +13,6 @@ pub mod layout;
 pub mod layout_image;
 mod rootfs;
 pub mod unpack;
+pub mod uploads;
 
 pub use error::Error;

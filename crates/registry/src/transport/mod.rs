@@ -102,6 +102,16 @@ pub trait Transport {
         false
     }
 
+    /// How many times a broken upload or download is tried in all (the first included).
+    fn tries(&self) -> u32 {
+        1
+    }
+
+    /// Waits before try `tries + 1` of something that failed (backoff with jitter).
+    fn pause(&self, _tries: u32) -> impl Future<Output = ()> {
+        std::future::ready(())
+    }
+
     /// Sends `request` with `body` as its body, streamed as it is produced. The body cannot
     /// be sent twice, so callers must not retry. An error from `body` is returned as it is.
     fn send_stream<'a>(
@@ -126,6 +136,14 @@ impl<T: Transport> Transport for &T {
 
     fn proxy_checks_blobs(&self) -> bool {
         (**self).proxy_checks_blobs()
+    }
+
+    fn tries(&self) -> u32 {
+        (**self).tries()
+    }
+
+    fn pause(&self, tries: u32) -> impl Future<Output = ()> {
+        (**self).pause(tries)
     }
 
     fn send_stream<'a>(

@@ -3,7 +3,9 @@
 //! Redirects are followed here, not by reqwest, so that one rule decides what crosses to another
 //! origin: the `Authorization` header never does (another host, another port, or the same host
 //! over another scheme). Every read has an idle timeout, and a request that can be sent again
-//! (GET, HEAD) is retried a few times on a network failure or an answer that says "try later".
+//! (GET, HEAD) is retried on a network failure or an answer that says "try later", with capped
+//! exponential backoff and jitter. A download that breaks part way continues with `Range` from
+//! the byte it had reached, so a cut connection costs the bytes in flight, not the blob.
 
 use std::time::Duration;
 
@@ -20,16 +22,20 @@ use crate::redact;
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Redirects followed for one request; blob downloads take one or two.
 const MAX_REDIRECTS: usize = 10;
-/// Tries of a request that can be repeated (the first one included).
-const TRIES: u32 = 3;
+/// Tries of a request that can be repeated (the first one included), unless told otherwise.
+pub const DEFAULT_TRIES: u32 = 5;
 /// Longest `Retry-After` honoured; a registry asking for more gets the error instead.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
+/// The first wait between tries, doubled each time up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+const MAX_BACKOFF: Duration = Duration::from_secs(8);
 
 /// reqwest-backed transport for the CLI and the server.
 #[derive(Clone, Debug)]
 pub struct Native {
     client: reqwest::Client,
     idle: Duration,
+    tries: u32,
 }
 
 impl Native {
@@ -40,6 +46,12 @@ impl Native {
 
     /// A transport that gives up on a connection that sends (or takes) nothing for `idle`.
     pub fn with_idle_timeout(idle: Duration) -> Result<Native, Error> {
+        Native::with_options(idle, DEFAULT_TRIES)
+    }
+
+    /// A transport with an idle timeout and a number of tries (at least one) for requests that
+    /// can be repeated and for downloads that break part way.
+    pub fn with_options(idle: Duration, tries: u32) -> Result<Native, Error> {
         let client = reqwest::Client::builder()
             .user_agent(concat!("layerize/", env!("CARGO_PKG_VERSION")))
             .redirect(reqwest::redirect::Policy::none())
@@ -50,7 +62,7 @@ impl Native {
                 registry: "-".into(),
                 message: format!("cannot set up HTTP client: {e}"),
             })?;
-        Ok(Native { client, idle })
+        Ok(Native { client, idle, tries: tries.max(1) })
     }
 
     /// One request, no redirects followed, no retries.
@@ -112,11 +124,18 @@ impl Transport for Native {
                 Ok(response) if retryable(response.status) => Some(retry_after(response)),
                 _ => None,
             };
-            let Some(wait) = wait.filter(|_| repeatable && tries < TRIES) else { return result };
+            let Some(wait) = wait.filter(|_| repeatable && tries < self.tries) else {
+                return match result {
+                    Ok(response) if request.method == Method::GET && response.status == StatusCode::OK => {
+                        Ok(self.resuming(request, response))
+                    }
+                    other => other,
+                };
+            };
             match wait {
                 Some(after) if after > MAX_RETRY_AFTER => return result,
                 Some(after) => tokio::time::sleep(after).await,
-                None => tokio::time::sleep(Duration::from_millis(250 << tries)).await,
+                None => tokio::time::sleep(backoff(tries)).await,
             }
             tracing::debug!(url = %redact::url(&request.url), tries, "retrying");
             tries += 1;
@@ -125,6 +144,14 @@ impl Transport for Native {
 
     fn streams_uploads(&self) -> bool {
         true
+    }
+
+    fn tries(&self) -> u32 {
+        self.tries
+    }
+
+    async fn pause(&self, tries: u32) {
+        tokio::time::sleep(backoff(tries)).await;
     }
 
     /// reqwest wants a `Send` body; ours need not be (the browser's are not). A small channel
@@ -173,6 +200,120 @@ impl Transport for Native {
         let response = sent.map_err(|e| unreachable(&registry, &url_text, &e, idle))?;
         Ok(wrap(response, registry, url_text, idle))
     }
+}
+
+impl Native {
+    /// The response with a body that, if the connection breaks part way, asks again for the
+    /// rest (`Range: bytes=N-`) up to the transport's number of tries, so the bytes already
+    /// received are not fetched twice. A server that ignores `Range` sends the whole body again
+    /// and the bytes already passed on are skipped.
+    fn resuming(&self, request: Request, response: Response) -> Response {
+        let Response { status, headers, url, body } = response;
+        let state = Resume { native: self.clone(), request, body, offset: 0, tries: 1, skip: 0 };
+        let body = futures_util::stream::unfold(Some(state), |state| async move {
+            let mut state = state?;
+            loop {
+                match state.body.next().await {
+                    None => return None,
+                    Some(Ok(mut chunk)) => {
+                        if state.skip > 0 {
+                            let drop = state.skip.min(chunk.len() as u64);
+                            state.skip -= drop;
+                            chunk = chunk.slice(drop as usize..);
+                            if chunk.is_empty() {
+                                continue;
+                            }
+                        }
+                        state.offset += chunk.len() as u64;
+                        return Some((Ok(chunk), Some(state)));
+                    }
+                    Some(Err(e)) if state.tries < state.native.tries => {
+                        tracing::debug!(url = %redact::url(&state.request.url), offset = state.offset, "resuming a download");
+                        tokio::time::sleep(backoff(state.tries)).await;
+                        state.tries += 1;
+                        match state.reopen().await {
+                            Ok(()) => continue,
+                            Err(_) if state.tries < state.native.tries => continue,
+                            Err(_) => return Some((Err(e), None)),
+                        }
+                    }
+                    Some(Err(e)) => return Some((Err(e), None)),
+                }
+            }
+        });
+        Response { status, headers, url, body: Box::pin(body) }
+    }
+}
+
+/// Where a resumable download stands.
+struct Resume {
+    native: Native,
+    request: Request,
+    body: super::BodyStream,
+    /// Bytes passed on so far.
+    offset: u64,
+    tries: u32,
+    /// Bytes still to drop from a body the server sent from the start.
+    skip: u64,
+}
+
+impl Resume {
+    /// Asks for the rest of the body; an answer that cannot continue it leaves an empty body
+    /// that fails, so the caller tries again or gives up.
+    async fn reopen(&mut self) -> Result<(), Error> {
+        let mut request = self.request.clone();
+        request.headers.insert(
+            header::RANGE,
+            http::HeaderValue::from_str(&format!("bytes={}-", self.offset))
+                .map_err(|e| Error::Protocol { registry: registry_name(&self.request.url), message: e.to_string() })?,
+        );
+        let failed = |message: String| Error::Unreachable {
+            registry: registry_name(&self.request.url),
+            url: redact::url(&self.request.url),
+            message,
+        };
+        let response = self.native.follow(request).await;
+        let response = match response {
+            Ok(r) => r,
+            Err(e) => {
+                self.body = Box::pin(futures_util::stream::iter([Err(e)]));
+                return Err(failed("resuming the download failed".into()));
+            }
+        };
+        let starts_at_offset = response
+            .header("content-range")
+            .and_then(|r| r.strip_prefix("bytes "))
+            .and_then(|r| r.split('-').next())
+            .and_then(|start| start.trim().parse::<u64>().ok())
+            == Some(self.offset);
+        match response.status {
+            StatusCode::PARTIAL_CONTENT if starts_at_offset => {
+                self.skip = 0;
+                self.body = response.body;
+                Ok(())
+            }
+            StatusCode::OK => {
+                self.skip = self.offset;
+                self.body = response.body;
+                Ok(())
+            }
+            status => {
+                let message = format!("resuming the download at byte {} got {status}", self.offset);
+                self.body = Box::pin(futures_util::stream::iter([Err(failed(message.clone()))]));
+                Err(failed(message))
+            }
+        }
+    }
+}
+
+/// The wait before try `tries + 1`: doubling from [`FIRST_BACKOFF`] up to [`MAX_BACKOFF`],
+/// with up to half of it taken off at random so that many clients do not retry in step.
+fn backoff(tries: u32) -> Duration {
+    let full = FIRST_BACKOFF.saturating_mul(1 << tries.saturating_sub(1).min(16)).min(MAX_BACKOFF);
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let jitter = u64::from(nanos % 1000) as f64 / 2000.0;
+    full.mul_f64(1.0 - jitter)
 }
 
 /// Answers worth asking again: the registry was busy, overloaded or briefly broken.
