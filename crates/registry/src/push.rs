@@ -512,4 +512,120 @@ mod tests {
             );
         }
     }
+
+    /// A registry whose uploads can be continued (as the distribution spec describes, though
+    /// distribution 2.8 itself cancels them): the first streamed PATCH breaks after 4 bytes,
+    /// the status request says `Range: 0-3`, and the rest goes in a second PATCH.
+    #[derive(Default)]
+    struct Resumable {
+        stored: RefCell<Vec<u8>>,
+        patches: RefCell<Vec<usize>>,
+    }
+
+    impl Resumable {
+        fn location() -> HeaderValue {
+            HeaderValue::from_static("https://r.example/v2/repo/blobs/uploads/1?_state=s")
+        }
+    }
+
+    impl Transport for &Resumable {
+        async fn send(&self, request: Request) -> Result<Response, Error> {
+            let mut headers = HeaderMap::new();
+            let status = match request.method {
+                Method::HEAD => StatusCode::NOT_FOUND,
+                Method::POST => {
+                    headers.insert("location", Resumable::location());
+                    StatusCode::ACCEPTED
+                }
+                Method::GET if request.url.path().contains("/uploads/") => {
+                    headers.insert("location", Resumable::location());
+                    let end = self.stored.borrow().len().saturating_sub(1);
+                    headers.insert("range", header_value(&format!("0-{end}")));
+                    StatusCode::NO_CONTENT
+                }
+                Method::GET => StatusCode::OK,
+                Method::PUT => {
+                    let wanted = request.url.query_pairs().find(|(k, _)| k == "digest").map(|(_, v)| v.into_owned());
+                    if wanted == Some(Digest::sha256(&self.stored.borrow()).to_string()) {
+                        StatusCode::CREATED
+                    } else {
+                        StatusCode::BAD_REQUEST
+                    }
+                }
+                _ => StatusCode::BAD_REQUEST,
+            };
+            let body: BodyStream = Box::pin(stream::empty());
+            Ok(Response { status, headers, url: request.url.clone(), body })
+        }
+
+        fn streams_uploads(&self) -> bool {
+            true
+        }
+
+        fn tries(&self) -> u32 {
+            3
+        }
+
+        async fn send_stream<'a>(
+            &'a self,
+            request: Request,
+            body: crate::transport::UploadStream<'a>,
+        ) -> Result<Response, Error> {
+            let chunks: Vec<Bytes> = body.map(|c| c.unwrap_or_default()).collect().await;
+            let bytes: Vec<u8> = chunks.concat();
+            let first = self.patches.borrow().is_empty();
+            self.patches.borrow_mut().push(bytes.len());
+            if first {
+                self.stored.borrow_mut().extend_from_slice(&bytes[..4]);
+                return Err(Error::Unreachable {
+                    registry: "r.example".into(),
+                    url: request.url.to_string(),
+                    message: "connection reset".into(),
+                });
+            }
+            self.stored.borrow_mut().extend_from_slice(&bytes);
+            let mut headers = HeaderMap::new();
+            headers.insert("location", Resumable::location());
+            Ok(Response {
+                status: StatusCode::ACCEPTED,
+                headers,
+                url: request.url.clone(),
+                body: Box::pin(stream::empty()),
+            })
+        }
+    }
+
+    /// Bytes that can be read again from any offset.
+    struct Replayable(Bytes);
+
+    impl BlobSource for Replayable {
+        type Stream = stream::Iter<std::vec::IntoIter<Result<Bytes, Error>>>;
+        async fn open(self) -> Result<Self::Stream, Error> {
+            Ok(stream::iter(vec![Ok(self.0)]))
+        }
+        async fn reopen(&self, offset: u64) -> Result<Option<Self::Stream>, Error> {
+            Ok(Some(stream::iter(vec![Ok(self.0.slice(offset as usize..))])))
+        }
+    }
+
+    #[test]
+    fn a_broken_upload_continues_where_the_registry_says_it_stands() {
+        let registry = Resumable::default();
+        let base = Url::parse("https://r.example/").unwrap_or_else(|e| panic!("{e}"));
+        let client = Client::with_base_url(&registry, "r.example", base, None);
+        let blob = Bytes::from_static(b"twelve bytes");
+        let digest = Digest::sha256(&blob);
+        let mut progress = Vec::new();
+        let outcome = crate::pull::tests::futures_executor(client.push_blob(
+            "repo",
+            &digest,
+            None,
+            Replayable(blob.clone()),
+            &mut |n| progress.push(n),
+        ));
+        assert_eq!(outcome.unwrap_or_else(|e| panic!("{e}")), BlobOutcome::Uploaded);
+        assert_eq!(*registry.stored.borrow(), blob.to_vec());
+        assert_eq!(*registry.patches.borrow(), [12, 8], "the second PATCH carried only the rest");
+        assert_eq!(progress.last(), Some(&12));
+    }
 }
