@@ -17,6 +17,7 @@ mod page_bench;
 mod page_files;
 mod page_inspect;
 mod page_save;
+mod progress;
 mod proxy;
 mod proxy_hops;
 mod server_image;

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use anyhow::{bail, Result};
+use futures_util::StreamExt;
 use layerize_core::archive::{ArchivedBlob, Found};
 use layerize_core::config::Config;
 use layerize_core::descriptor::Descriptor;
@@ -163,12 +164,31 @@ impl ImageSink for ArchiveSink {
         if !descriptor.media_type.is_layer() && descriptor.size <= KEPT_DOCUMENT {
             let raw = layerize_registry::copy::read_whole(source, descriptor).await?;
             out.add_blob(descriptor, Blob::Memory(raw.clone().into())).await.map_err(local)?;
+            progress(raw.len() as u64);
             self.configs.lock().map_err(|_| local(anyhow::anyhow!("poisoned")))?.push((descriptor.digest.clone(), raw));
             return Ok(BlobOutcome::Uploaded);
         }
-        let stream = source.blob(descriptor).await?;
-        let written = out.add_stream(descriptor, stream).await.map_err(local)?;
-        progress(descriptor.size);
+        // The bytes read so far, told whenever the source waits (the archive is written as
+        // they come, so read is as good as written).
+        let (read, mut seen) = tokio::sync::watch::channel(0u64);
+        let mut count = 0u64;
+        let stream: BodyStream = Box::pin(source.blob(descriptor).await?.inspect(move |chunk| {
+            if let Ok(bytes) = chunk {
+                count += bytes.len() as u64;
+                read.send_replace(count);
+            }
+        }));
+        let writing = out.add_stream(descriptor, stream);
+        tokio::pin!(writing);
+        let written = loop {
+            tokio::select! {
+                written = &mut writing => break written.map_err(local)?,
+                Ok(()) = seen.changed() => progress(*seen.borrow_and_update()),
+            }
+        };
+        if written {
+            progress(descriptor.size);
+        }
         Ok(if written { BlobOutcome::Uploaded } else { BlobOutcome::AlreadyThere })
     }
 

@@ -31,7 +31,7 @@ use layerize_registry::Credentials;
 use crate::files::{self, FileArg};
 use crate::image_arg::ImageArg;
 use crate::layer_file;
-use crate::progress::Progress;
+use crate::progress::ProgressFlags;
 use crate::remote::{read_password, Access};
 use crate::resolve;
 use crate::sink::Sink;
@@ -110,9 +110,8 @@ pub struct Args {
     /// Give up on a registry that sends or takes nothing for this long (e.g. 90s, 5m).
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = crate::remote::parse_timeout, env = "LAYERIZE_TIMEOUT")]
     timeout: std::time::Duration,
-    /// No progress on stderr.
-    #[arg(short, long)]
-    quiet: bool,
+    #[command(flatten)]
+    progress: ProgressFlags,
 }
 
 /// Where the base image comes from.
@@ -174,7 +173,7 @@ impl Target {
 }
 
 pub fn run(args: Args, store: StoreFlag) -> Result<()> {
-    let progress = Progress { quiet: args.quiet };
+    let progress = args.progress.start();
     let base = Base::parse(&args.base, &store)?;
     let target = Target::parse(args.target.as_deref(), args.output.as_deref(), &store)?;
     let platform: Option<Platform> = args.platform.as_deref().map(str::parse).transpose()?;

@@ -5,10 +5,11 @@
 use anyhow::{bail, Context, Result};
 use layerize_registry::copy::Repository;
 use layerize_store::layout::Layout;
+use layerize_store::uploads::Uploads;
 
 use super::transfer::{run_copy, DEFAULT_JOBS};
 use crate::image_arg::ImageArg;
-use crate::progress::Progress;
+use crate::progress::ProgressFlags;
 use crate::remote::RegistryFlags;
 use crate::sink::Sink;
 use crate::source;
@@ -41,9 +42,8 @@ pub struct Args {
     force: bool,
     #[command(flatten)]
     registry: RegistryFlags,
-    /// No progress on stderr.
-    #[arg(short, long)]
-    quiet: bool,
+    #[command(flatten)]
+    progress: ProgressFlags,
 }
 
 pub fn run(args: Args, store: StoreFlag) -> Result<()> {
@@ -58,11 +58,16 @@ pub fn run(args: Args, store: StoreFlag) -> Result<()> {
         })
         .collect();
     let access = args.registry.access(registries)?;
-    let progress = Progress { quiet: args.quiet };
+    let progress = args.progress.start();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let (printed, digest) = runtime.block_on(async {
         let source_client = source::client_for(&from, &access)?;
-        let dest_client = source::client_for(&to, &access)?;
+        // Uploads this copy leaves unfinished are remembered in the store, if there is one.
+        let journal = store.open_existing()?.map(|layout| Uploads::new(&layout));
+        let dest_client = source::client_for(&to, &access)?.map(|c| match journal {
+            Some(journal) => c.with_journal(Box::new(journal)),
+            None => c,
+        });
         let (source, selector) = source::open(&from, &store, source_client.as_ref(), &platforms)?;
         let plan = source::plan(&source, &selector, &platforms).await?;
         let (sink, tag, printed) = match &to {

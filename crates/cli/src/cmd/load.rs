@@ -28,7 +28,7 @@ use layerize_registry::Client;
 use super::transfer::report;
 use crate::archive_image::ArchiveSource;
 use crate::blob_source::Blob;
-use crate::progress::Progress;
+use crate::progress::{Progress, ProgressFlags};
 use crate::remote::{Access, RegistryFlags};
 
 #[derive(clap::Args, Debug)]
@@ -47,13 +47,12 @@ pub struct Args {
     no_compress: bool,
     #[command(flatten)]
     registry: RegistryFlags,
-    /// No progress on stderr.
-    #[arg(short, long)]
-    quiet: bool,
+    #[command(flatten)]
+    progress: ProgressFlags,
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let progress = Progress { quiet: args.quiet };
+    let progress = args.progress.start();
     let target: Option<Reference> = args.target.as_deref().map(str::parse).transpose()?;
     let platform: Platform = match &args.platform {
         Some(p) => p.parse()?,

@@ -6,7 +6,7 @@ use layerize_core::Reference;
 use layerize_registry::copy::Repository;
 
 use super::transfer::{run_copy, DEFAULT_JOBS};
-use crate::progress::Progress;
+use crate::progress::ProgressFlags;
 use crate::remote::RegistryFlags;
 use crate::source::{self, Source};
 use crate::store::StoreFlag;
@@ -27,9 +27,8 @@ pub struct Args {
     jobs: usize,
     #[command(flatten)]
     registry: RegistryFlags,
-    /// No progress on stderr.
-    #[arg(short, long)]
-    quiet: bool,
+    #[command(flatten)]
+    progress: ProgressFlags,
 }
 
 pub fn run(args: Args, store: StoreFlag) -> Result<()> {
@@ -37,7 +36,7 @@ pub fn run(args: Args, store: StoreFlag) -> Result<()> {
     let platforms = source::platforms(args.platform.as_deref(), args.all_platforms)?;
     let access = args.registry.access(vec![reference.registry().to_owned()])?;
     let layout = store.open_or_create()?;
-    let progress = Progress { quiet: args.quiet };
+    let progress = args.progress.start();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let name = reference.to_string();
     let digest = runtime.block_on(async {

@@ -4,9 +4,10 @@
 use anyhow::{bail, Context, Result};
 use layerize_core::Reference;
 use layerize_registry::copy::{Platforms, Repository};
+use layerize_store::uploads::Uploads;
 
 use super::transfer::{run_copy, DEFAULT_JOBS};
-use crate::progress::Progress;
+use crate::progress::ProgressFlags;
 use crate::remote::RegistryFlags;
 use crate::source::{self, Source};
 use crate::store::{find_name, StoreFlag};
@@ -23,9 +24,8 @@ pub struct Args {
     jobs: usize,
     #[command(flatten)]
     registry: RegistryFlags,
-    /// No progress on stderr.
-    #[arg(short, long)]
-    quiet: bool,
+    #[command(flatten)]
+    progress: ProgressFlags,
 }
 
 pub fn run(args: Args, store: StoreFlag) -> Result<()> {
@@ -39,12 +39,13 @@ pub fn run(args: Args, store: StoreFlag) -> Result<()> {
         format!("{} is not a registry reference to push to", args.target.as_deref().unwrap_or(&name))
     })?;
     let access = args.registry.access(vec![target.registry().to_owned()])?;
-    let progress = Progress { quiet: args.quiet };
+    let progress = args.progress.start();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let digest = runtime.block_on(async {
         let source = Source::Layout(layout.clone());
         let plan = source::plan(&source, &name, &Platforms::All).await?;
-        let client = access.client(&target)?;
+        // Uploads this push leaves unfinished are remembered in the store for the next run.
+        let client = access.client(&target)?.with_journal(Box::new(Uploads::new(&layout)));
         let sink = Repository { client: &client, name: target.repository().to_owned() };
         run_copy(&source, &sink, &plan, Some(target.selector()), args.jobs, progress)
             .await

@@ -13,7 +13,7 @@ use layerize_core::Reference;
 
 use super::transfer::run_copy;
 use crate::image_arg::ImageArg;
-use crate::progress::Progress;
+use crate::progress::ProgressFlags;
 use crate::remote::RegistryFlags;
 use crate::sink::Sink;
 use crate::source;
@@ -34,13 +34,12 @@ pub struct Args {
     platform: Option<String>,
     #[command(flatten)]
     registry: RegistryFlags,
-    /// No progress on stderr.
-    #[arg(short, long)]
-    quiet: bool,
+    #[command(flatten)]
+    progress: ProgressFlags,
 }
 
 pub fn run(args: Args, store: StoreFlag) -> Result<()> {
-    let progress = Progress { quiet: args.quiet };
+    let progress = args.progress.start();
     let mut images = Vec::new();
     for input in &args.images {
         images.push(match ImageArg::parse(input, &store)? {

@@ -1,17 +1,16 @@
-//! What the commands that move images share: `-j`, progress lines, and running a copy.
+//! What the commands that move images share: `-j`, progress, and running a copy.
 
 use anyhow::Result;
 use layerize_core::Digest;
 use layerize_registry::copy::{self, CopyEvent, ImageSink, ImageSource, Plan};
-use layerize_registry::BlobOutcome;
 
 use crate::progress::Progress;
 
 /// Blobs moved at a time, by default (skopeo moves 6, regctl 3).
 pub const DEFAULT_JOBS: usize = 4;
 
-/// Copies `plan` from `source` to `sink`, tagging its top `tag`, with one progress line per
-/// blob and manifest. Returns the top document's digest.
+/// Copies `plan` from `source` to `sink`, tagging its top `tag`, with its progress (the
+/// plan's blob bytes are the overall total). Returns the top document's digest.
 pub async fn run_copy<S: ImageSource, K: ImageSink>(
     source: &S,
     sink: &K,
@@ -20,23 +19,15 @@ pub async fn run_copy<S: ImageSource, K: ImageSink>(
     jobs: usize,
     progress: Progress,
 ) -> Result<Digest> {
+    progress.begin(plan.blob_bytes());
     let mut on = |event: CopyEvent| report(progress, event);
-    Ok(copy::copy(source, sink, plan, tag, jobs, &mut on).await?)
+    let copied = copy::copy(source, sink, plan, tag, jobs, &mut on).await;
+    progress.end();
+    Ok(copied?)
 }
 
-/// One progress line per blob in place and per manifest put.
+/// Hands a copy's event to the progress renderer: for the commands that put blobs and
+/// documents themselves (load, append), as [`run_copy`] does.
 pub fn report(progress: Progress, event: CopyEvent) {
-    match event {
-        CopyEvent::Blob { digest, size, outcome } => {
-            let what = match outcome {
-                BlobOutcome::AlreadyThere => "already there",
-                BlobOutcome::Mounted => "mounted",
-                BlobOutcome::Uploaded => "copied",
-            };
-            progress.step(format!("blob {digest}: {what} ({size} bytes)"));
-        }
-        CopyEvent::Manifest { digest, tag: Some(tag) } => progress.step(format!("manifest {digest}: put as {tag}")),
-        CopyEvent::Manifest { digest, tag: None } => progress.step(format!("manifest {digest}: put")),
-        CopyEvent::Started { .. } | CopyEvent::Moved { .. } => {}
-    }
+    progress.event(event);
 }

@@ -35,7 +35,7 @@ pub fn run(args: Args, store: StoreFlag) -> Result<()> {
     let arg = ImageArg::parse(&args.image, &store)?;
     let platforms = source::platforms(args.platform.as_deref(), false)?;
     let access = args.registry.access(Vec::new())?;
-    let progress = Progress { quiet: args.quiet };
+    let progress = Progress::lines(args.quiet);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let dir = args.dir.clone();
     let summary = runtime.block_on(async {

@@ -1,0 +1,80 @@
+//! Plain lines, for logs: one per blob started and finished, and a summary every few seconds
+//! while bytes move (written when they do, never by a timer of its own).
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use indicatif::HumanBytes;
+use layerize_core::Digest;
+use layerize_registry::BlobOutcome;
+
+use super::tally::Tally;
+use super::{blob_done_line, manifest_line, Render};
+
+/// At most one summary line this often.
+const SUMMARY_EVERY: Duration = Duration::from_secs(5);
+
+#[derive(Debug)]
+pub struct Plain {
+    tally: Tally,
+    last_summary: Instant,
+}
+
+impl Plain {
+    pub fn new() -> Plain {
+        Plain { tally: Tally::new(), last_summary: Instant::now() }
+    }
+
+    fn line(&self, text: &str) {
+        // A closed stderr is no reason to fail the transfer.
+        let _ = writeln!(std::io::stderr().lock(), "{text}");
+    }
+
+    fn summary(&self) -> String {
+        let moved = HumanBytes(self.tally.moved_bytes());
+        let rate = HumanBytes(self.tally.rate());
+        let of = self.tally.expected().map(|e| format!(" of {}", HumanBytes(e))).unwrap_or_default();
+        format!("moved {moved}{of} ({rate}/s), {} blobs in flight", self.tally.in_flight())
+    }
+}
+
+impl Render for Plain {
+    fn message(&mut self, text: &str) {
+        self.line(text);
+    }
+
+    fn begin(&mut self, blob_bytes: u64) {
+        self.tally.begin(blob_bytes);
+        self.last_summary = Instant::now();
+    }
+
+    fn blob_started(&mut self, digest: &Digest, total: u64) {
+        self.tally.started(digest);
+        self.line(&format!("blob {digest}: started ({total} bytes)"));
+    }
+
+    fn blob_moved(&mut self, digest: &Digest, done: u64, _total: u64) {
+        self.tally.moved(digest, done);
+        if self.last_summary.elapsed() >= SUMMARY_EVERY {
+            self.last_summary = Instant::now();
+            self.line(&self.summary());
+        }
+    }
+
+    fn blob_done(&mut self, digest: &Digest, size: u64, outcome: BlobOutcome) {
+        self.tally.done(digest, size, outcome);
+        self.line(&blob_done_line(digest, size, outcome));
+    }
+
+    fn manifest(&mut self, digest: &Digest, tag: Option<&str>) {
+        self.line(&manifest_line(digest, tag));
+    }
+
+    fn end(&mut self) {
+        let moved = self.tally.moved_bytes();
+        if moved > 0 {
+            let took = self.tally.elapsed().as_secs_f64();
+            self.line(&format!("moved {} in {took:.1} s ({}/s)", HumanBytes(moved), HumanBytes(self.tally.rate())));
+        }
+    }
+}
