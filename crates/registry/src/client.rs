@@ -41,6 +41,8 @@ pub struct Client<T: Transport> {
     auth: RefCell<AuthState>,
     /// Where unfinished uploads are remembered across runs, if anywhere.
     journal: Option<Box<dyn crate::push::UploadJournal>>,
+    /// Bytes per PATCH of a chunked upload: [`crate::CHUNK_SIZE`], or more if the registry asks.
+    pub(crate) chunk_size: std::cell::Cell<usize>,
 }
 
 impl<T: Transport> std::fmt::Debug for Client<T> {
@@ -93,6 +95,7 @@ impl<T: Transport> Client<T> {
             credentials,
             auth: RefCell::new(AuthState::default()),
             journal: None,
+            chunk_size: std::cell::Cell::new(crate::CHUNK_SIZE),
         })
     }
 
@@ -105,6 +108,7 @@ impl<T: Transport> Client<T> {
             credentials,
             auth: RefCell::new(AuthState::default()),
             journal: None,
+            chunk_size: std::cell::Cell::new(crate::CHUNK_SIZE),
         }
     }
 

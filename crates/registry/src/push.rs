@@ -4,7 +4,7 @@
 //! Upload protocol: `POST /blobs/uploads/` → `202 Location`; then, where the transport can
 //! stream a request body (natively), one `PATCH Location` carrying the whole blob; else
 //! `PATCH Location` with `Content-Range: start-end` (no `bytes ` prefix, inclusive end), at
-//! most [`crate::CHUNK_SIZE`] each, always following the latest `Location` (resolved against
+//! most [`crate::CHUNK_SIZE`] each (or the registry's `OCI-Chunk-Min-Length`), always following the latest `Location` (resolved against
 //! the URL that answered); `PUT Location?digest=…` to commit. The digest is known before the
 //! upload ([`Client::push_blob`]) or computed from the bytes as they are sent, for a blob
 //! made on the way (a layer compressed while it uploads: [`Client::upload_hashed_blob`]).
@@ -202,6 +202,11 @@ impl<T: Transport> Client<T> {
         if response.status != StatusCode::ACCEPTED {
             return Err(self.fail(response, &format!("starting an upload to {repository}")).await);
         }
+        // A registry that wants bigger chunks says so (distribution spec 1.1); chunks are then
+        // at least that big (the streamed PATCH of the native transport is one chunk anyway).
+        if let Some(min) = response.header("oci-chunk-min-length").and_then(|v| v.trim().parse::<usize>().ok()) {
+            self.chunk_size.set(min.clamp(crate::CHUNK_SIZE, MAX_CHUNK));
+        }
         self.location(&response)
     }
 
@@ -265,7 +270,8 @@ impl<T: Transport> Client<T> {
         let mut buf = BytesMut::new();
         let mut ended = false;
         while !ended {
-            while buf.len() < crate::CHUNK_SIZE {
+            let chunk_size = self.chunk_size.get();
+            while buf.len() < chunk_size {
                 match stream.next().await {
                     Some(chunk) => buf.extend_from_slice(&chunk?),
                     None => {
@@ -274,8 +280,8 @@ impl<T: Transport> Client<T> {
                     }
                 }
             }
-            while buf.len() >= crate::CHUNK_SIZE || (ended && !buf.is_empty()) {
-                let chunk = buf.split_to(buf.len().min(crate::CHUNK_SIZE)).freeze();
+            while buf.len() >= chunk_size || (ended && !buf.is_empty()) {
+                let chunk = buf.split_to(buf.len().min(chunk_size)).freeze();
                 let len = chunk.len() as u64;
                 let mut request = Request::new(Method::PATCH, location.clone());
                 request.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
@@ -379,6 +385,9 @@ impl<T: Transport> Client<T> {
         })
     }
 }
+
+/// The largest chunk a registry's `OCI-Chunk-Min-Length` can ask for (held in memory).
+const MAX_CHUNK: usize = 64 << 20;
 
 /// Failures an upload can continue after: the connection or the registry broke down for a
 /// moment, or a token expired during a long upload (the status request renews it).
@@ -627,5 +636,46 @@ mod tests {
         assert_eq!(*registry.stored.borrow(), blob.to_vec());
         assert_eq!(*registry.patches.borrow(), [12, 8], "the second PATCH carried only the rest");
         assert_eq!(progress.last(), Some(&12));
+    }
+
+    /// A registry that asks for 8 MiB chunks (`OCI-Chunk-Min-Length`) of a client that cannot
+    /// stream a body (the browser's): the PATCHes it gets.
+    #[derive(Default)]
+    struct WantsBigChunks {
+        patches: RefCell<Vec<usize>>,
+    }
+
+    impl Transport for &WantsBigChunks {
+        async fn send(&self, request: Request) -> Result<Response, Error> {
+            let mut headers = HeaderMap::new();
+            let status = match request.method {
+                Method::HEAD => StatusCode::NOT_FOUND,
+                Method::GET => StatusCode::OK,
+                Method::POST | Method::PATCH => {
+                    if request.method == Method::PATCH {
+                        self.patches.borrow_mut().push(request.body.len());
+                    }
+                    headers.insert("location", HeaderValue::from_static("https://r.example/v2/repo/blobs/uploads/1"));
+                    headers.insert("oci-chunk-min-length", HeaderValue::from_static("8388608"));
+                    StatusCode::ACCEPTED
+                }
+                Method::PUT => StatusCode::CREATED,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            Ok(Response { status, headers, url: request.url.clone(), body: Box::pin(stream::empty()) })
+        }
+    }
+
+    #[test]
+    fn chunks_are_as_big_as_the_registry_asks() {
+        let registry = WantsBigChunks::default();
+        let base = Url::parse("https://r.example/").unwrap_or_else(|e| panic!("{e}"));
+        let client = Client::with_base_url(&registry, "r.example", base, None);
+        let blob = Bytes::from(vec![7u8; 10 << 20]);
+        let digest = Digest::sha256(&blob);
+        let outcome =
+            crate::pull::tests::futures_executor(client.push_blob("repo", &digest, None, Bytes1(blob), &mut |_| {}));
+        assert_eq!(outcome.unwrap_or_else(|e| panic!("{e}")), BlobOutcome::Uploaded);
+        assert_eq!(*registry.patches.borrow(), [8 << 20, 2 << 20]);
     }
 }
