@@ -110,6 +110,10 @@ pub struct Args {
     /// Give up on a registry that sends or takes nothing for this long (e.g. 90s, 5m).
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = crate::remote::parse_timeout, env = "LAYERIZE_TIMEOUT")]
     timeout: std::time::Duration,
+    /// Tries of a request or a blob transfer that fails for a passing reason, with backoff
+    /// between them (the new layer, built while it uploads, cannot be sent twice).
+    #[arg(long, value_name = "N", default_value_t = layerize_registry::transport::native::DEFAULT_TRIES, env = "LAYERIZE_RETRIES")]
+    retries: u32,
     #[command(flatten)]
     progress: ProgressFlags,
 }
@@ -187,7 +191,13 @@ pub fn run(args: Args, store: StoreFlag) -> Result<()> {
         Target::Registry(t) => vec![t.registry().to_owned()],
         _ => base.registry().map(str::to_owned).into_iter().collect(),
     };
-    let access = Access { insecure: args.insecure, explicit, explicit_for, idle_timeout: args.timeout };
+    let access = Access {
+        insecure: args.insecure,
+        explicit,
+        explicit_for,
+        idle_timeout: args.timeout,
+        tries: args.retries.max(1),
+    };
 
     let plan = files::plan(&args.files, &args.deletes)?;
     let options = LayerOptions { mtime: args.mtime, gzip: args.gzip_profile };
