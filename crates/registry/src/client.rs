@@ -233,6 +233,10 @@ impl<T: Transport> Client<T> {
         self.transport.pause(tries).await
     }
 
+    pub(crate) fn note_retry(&self, attempt: u32, reason: String) {
+        self.transport.note_retry(&crate::transport::Retry { registry: self.registry.clone(), attempt, reason });
+    }
+
     pub(crate) fn streams_uploads(&self) -> bool {
         self.transport.streams_uploads()
     }

@@ -148,6 +148,7 @@ impl<T: Transport> Client<T> {
             }
             self.pause(tries).await;
             tries += 1;
+            self.note_retry(tries, format!("{failure}; asking the registry where the upload of {digest} stands"));
             (location, offset) = match self.upload_status(scopes, &location).await {
                 Some(stands) => stands,
                 None => (self.start_upload(repository, scopes).await?, 0),

@@ -369,6 +369,7 @@ impl Layout {
         let path = self.root.join(name);
         let mut file = tempfile::NamedTempFile::new_in(&tmp).map_err(Error::io("creating a temp file in", &tmp))?;
         file.write_all(bytes).map_err(Error::io("writing", &path))?;
+        readable(file.as_file()).map_err(Error::io("writing", &path))?;
         file.as_file().sync_all().map_err(Error::io("writing", &path))?;
         file.persist(&path).map_err(|e| Error::io("replacing", &path)(e.error))?;
         Ok(())
@@ -403,6 +404,7 @@ impl BlobWriter {
             let _ = fs::remove_file(&self.path);
             return Err(Error::DigestMismatch { blob: self.expected.clone(), found });
         }
+        readable(&self.file).map_err(Error::io("writing", &self.dest))?;
         self.file.sync_data().map_err(Error::io("writing", &self.dest))?;
         fs::rename(&self.path, &self.dest).map_err(Error::io("renaming a blob to", &self.dest))?;
         if let Some(temp) = self.temp.take() {
@@ -424,6 +426,13 @@ impl Write for BlobWriter {
     fn flush(&mut self) -> io::Result<()> {
         self.file.flush()
     }
+}
+
+/// Mode 0644, as any layout's files are: temp files are made 0600, and a store shared by a
+/// group (or read by a tool running as another user) must be able to read what it names.
+fn readable(file: &File) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(fs::Permissions::from_mode(0o644))
 }
 
 fn empty_index() -> Map<String, Value> {
@@ -472,6 +481,11 @@ mod tests {
         assert!(err.contains("sha256:"), "{err}");
         assert!(!layout.blob_path(&Digest::sha256(b"other")).exists());
         assert_eq!(fs::read_dir(dir.path().join("store/.layerize/tmp")).expect("tmp").count(), 0);
+        use std::os::unix::fs::PermissionsExt;
+        for path in [layout.blob_path(&digest), dir.path().join("store/index.json")] {
+            let mode = fs::metadata(&path).expect("meta").permissions().mode() & 0o777;
+            assert_eq!(mode, 0o644, "{}", path.display());
+        }
     }
 
     #[test]

@@ -83,6 +83,20 @@ impl Response {
 /// A request body produced while it is sent (a blob streamed from disk or another registry).
 pub type UploadStream<'a> = Pin<Box<dyn Stream<Item = Result<Bytes, Error>> + 'a>>;
 
+/// A request or transfer tried again after a failure, for progress reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Retry {
+    /// The registry (host and port) that failed.
+    pub registry: String,
+    /// The try about to start (2 for the first retry).
+    pub attempt: u32,
+    /// What went wrong, in words (never a credential or a URL's query).
+    pub reason: String,
+}
+
+/// Told of every [`Retry`]; shared by the requests of one command.
+pub type RetryHook = std::sync::Arc<dyn Fn(&Retry) + Send + Sync>;
+
 /// Carries requests. Implementations follow redirects (without forwarding `Authorization`
 /// to another host) and report network failures as [`Error::Unreachable`].
 pub trait Transport {
@@ -111,6 +125,9 @@ pub trait Transport {
     fn pause(&self, _tries: u32) -> impl Future<Output = ()> {
         std::future::ready(())
     }
+
+    /// Tells whoever follows progress that something is tried again.
+    fn note_retry(&self, _retry: &Retry) {}
 
     /// Sends `request` with `body` as its body, streamed as it is produced. The body cannot
     /// be sent twice, so callers must not retry. An error from `body` is returned as it is.
@@ -144,6 +161,10 @@ impl<T: Transport> Transport for &T {
 
     fn pause(&self, tries: u32) -> impl Future<Output = ()> {
         (**self).pause(tries)
+    }
+
+    fn note_retry(&self, retry: &Retry) {
+        (**self).note_retry(retry)
     }
 
     fn send_stream<'a>(

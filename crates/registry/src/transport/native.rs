@@ -31,11 +31,18 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(8);
 
 /// reqwest-backed transport for the CLI and the server.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Native {
     client: reqwest::Client,
     idle: Duration,
     tries: u32,
+    hook: Option<super::RetryHook>,
+}
+
+impl std::fmt::Debug for Native {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Native").field("idle", &self.idle).field("tries", &self.tries).finish_non_exhaustive()
+    }
 }
 
 impl Native {
@@ -62,7 +69,19 @@ impl Native {
                 registry: "-".into(),
                 message: format!("cannot set up HTTP client: {e}"),
             })?;
-        Ok(Native { client, idle, tries: tries.max(1) })
+        Ok(Native { client, idle, tries: tries.max(1), hook: None })
+    }
+
+    /// Tells `hook` of every retry (progress reports show them).
+    pub fn with_retry_hook(mut self, hook: super::RetryHook) -> Native {
+        self.hook = Some(hook);
+        self
+    }
+
+    fn note(&self, url: &Url, attempt: u32, reason: String) {
+        if let Some(hook) = &self.hook {
+            hook(&super::Retry { registry: registry_name(url), attempt, reason });
+        }
     }
 
     /// One request, no redirects followed, no retries.
@@ -124,6 +143,10 @@ impl Transport for Native {
                 Ok(response) if retryable(response.status) => Some(retry_after(response)),
                 _ => None,
             };
+            let reason = match &result {
+                Err(e) => e.to_string(),
+                Ok(response) => format!("{} answered {}", registry_name(&request.url), response.status),
+            };
             let Some(wait) = wait.filter(|_| repeatable && tries < self.tries) else {
                 return match result {
                     Ok(response) if request.method == Method::GET && response.status == StatusCode::OK => {
@@ -139,6 +162,7 @@ impl Transport for Native {
             }
             tracing::debug!(url = %redact::url(&request.url), tries, "retrying");
             tries += 1;
+            self.note(&request.url, tries, reason);
         }
     }
 
@@ -152,6 +176,12 @@ impl Transport for Native {
 
     async fn pause(&self, tries: u32) {
         tokio::time::sleep(backoff(tries)).await;
+    }
+
+    fn note_retry(&self, retry: &super::Retry) {
+        if let Some(hook) = &self.hook {
+            hook(retry);
+        }
     }
 
     /// reqwest wants a `Send` body; ours need not be (the browser's are not). A small channel
@@ -231,6 +261,8 @@ impl Native {
                         tracing::debug!(url = %redact::url(&state.request.url), offset = state.offset, "resuming a download");
                         tokio::time::sleep(backoff(state.tries)).await;
                         state.tries += 1;
+                        let reason = format!("{e}; continuing from byte {}", state.offset);
+                        state.native.note(&state.request.url, state.tries, reason);
                         match state.reopen().await {
                             Ok(()) => continue,
                             Err(_) if state.tries < state.native.tries => continue,
