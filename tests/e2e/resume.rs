@@ -162,8 +162,18 @@ fn busy_registries_are_waited_for_and_broken_ones_named() {
     let work = tempfile::tempdir().expect("tempdir");
     let name = format!("{}/single:1", busy.host());
     let started = Instant::now();
-    layerize(&["pull", &name, "--store", &store_arg(&work.path().join("a")), "-q"], None, None).ok();
+    let run =
+        layerize(&["pull", &name, "--store", &store_arg(&work.path().join("a")), "--progress", "json"], None, None);
+    let stderr = run.stderr.clone();
+    run.ok();
     assert!(started.elapsed() >= Duration::from_secs(1), "Retry-After was not honoured");
+    let retries: Vec<serde_json::Value> = stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["event"] == "retry")
+        .collect();
+    assert_eq!(retries.len(), 2, "one retry event per busy answer: {stderr}");
+    assert!(retries.iter().all(|r| r["reason"].as_str().is_some_and(|t| t.contains("503"))), "{stderr}");
 
     let broken = Relay::start(registry.port(), Faults { always_500: true, ..Faults::default() });
     let name = format!("{}/single:1", broken.host());

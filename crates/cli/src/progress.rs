@@ -13,10 +13,11 @@ mod tally;
 
 use std::fmt::{self, Display};
 use std::io::IsTerminal;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use layerize_core::Digest;
 use layerize_registry::copy::CopyEvent;
+use layerize_registry::transport::{Retry, RetryHook};
 use layerize_registry::BlobOutcome;
 
 /// How progress is shown.
@@ -56,8 +57,8 @@ impl ProgressFlags {
         };
         match mode {
             Mode::Tty => Progress::with(Box::new(bars::Bars::new())),
-            Mode::Json => Progress::with(Box::new(json::Json::new())),
-            Mode::Auto | Mode::Plain => Progress::with(Box::new(plain::Plain::new())),
+            Mode::Json => Progress::with(Box::new(json::Json::new(Box::new(std::io::stderr())))),
+            Mode::Auto | Mode::Plain => Progress::with(Box::new(plain::Plain::new(Box::new(std::io::stderr())))),
         }
     }
 }
@@ -86,12 +87,24 @@ impl Progress {
         if quiet {
             Progress::with(Box::new(Quiet))
         } else {
-            Progress::with(Box::new(plain::Plain::new()))
+            Progress::with(Box::new(plain::Plain::new(Box::new(std::io::stderr()))))
         }
     }
 
     fn with(render: Box<dyn Render>) -> Progress {
-        Progress { render: Box::leak(Box::new(Mutex::new(render))) }
+        let progress = Progress { render: Box::leak(Box::new(Mutex::new(render))) };
+        // The first renderer of the process is the one retries are told to (see `retry_hook`).
+        let _ = CURRENT.set(progress);
+        progress
+    }
+
+    /// A hook for the registry transport: every retry reaches the process's renderer.
+    pub fn retry_hook() -> RetryHook {
+        Arc::new(|retry: &Retry| {
+            if let Some(progress) = CURRENT.get() {
+                progress.render().retry(retry);
+            }
+        })
     }
 
     fn render(&self) -> std::sync::MutexGuard<'_, Box<dyn Render>> {
@@ -126,6 +139,9 @@ impl Progress {
     }
 }
 
+/// The renderer of this process, once one was made.
+static CURRENT: OnceLock<Progress> = OnceLock::new();
+
 /// What a renderer is told. Blob events come in the order the copy makes them: `blob_started`
 /// before the first `blob_moved` of a blob, `blob_done` last (without a start for a blob that
 /// did not move, or whose sink reports no bytes).
@@ -138,6 +154,10 @@ trait Render: Send {
     fn blob_done(&mut self, digest: &Digest, size: u64, outcome: BlobOutcome);
     fn manifest(&mut self, digest: &Digest, tag: Option<&str>);
     fn end(&mut self);
+    /// A request or transfer is tried again.
+    fn retry(&mut self, retry: &Retry) {
+        self.message(&retry_line(retry));
+    }
 }
 
 /// `-q`: nothing (errors are printed by `main`).
@@ -153,7 +173,7 @@ impl Render for Quiet {
     fn end(&mut self) {}
 }
 
-/// How a blob got into place, in words (plain lines and bars) .
+/// How a blob got into place, in words (plain lines and bars).
 fn outcome_words(outcome: BlobOutcome) -> &'static str {
     match outcome {
         BlobOutcome::AlreadyThere => "already there",
@@ -165,6 +185,11 @@ fn outcome_words(outcome: BlobOutcome) -> &'static str {
 /// The line for a blob in place, as plain output and bars (above them) write it.
 fn blob_done_line(digest: &Digest, size: u64, outcome: BlobOutcome) -> String {
     format!("blob {digest}: {} ({size} bytes)", outcome_words(outcome))
+}
+
+/// The line for a retry, as plain output and bars write it.
+fn retry_line(retry: &Retry) -> String {
+    format!("retrying ({}, try {}): {}", retry.registry, retry.attempt, retry.reason)
 }
 
 /// The line for a manifest put.

@@ -31,7 +31,8 @@ impl Access {
             _ => credentials::lookup(reference.registry())?,
         };
         let scheme = Scheme::for_reference(reference, self.insecure);
-        let transport = Native::with_options(self.idle_timeout, self.tries)?;
+        let transport = Native::with_options(self.idle_timeout, self.tries)?
+            .with_retry_hook(crate::progress::Progress::retry_hook());
         Ok(Client::new(transport, reference.api_host(), scheme, creds)?)
     }
 }

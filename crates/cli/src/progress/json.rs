@@ -16,8 +16,8 @@ const EVERY_BYTES: u64 = 1 << 20;
 /// ...or this much time passed.
 const EVERY: Duration = Duration::from_millis(250);
 
-#[derive(Debug, Default)]
 pub struct Json {
+    out: Box<dyn Write + Send>,
     blobs: BTreeMap<Digest, Written>,
 }
 
@@ -31,16 +31,17 @@ struct Written {
 }
 
 impl Json {
-    pub fn new() -> Json {
-        Json::default()
+    /// Events written to `out` (stderr; a buffer in tests), a line each.
+    pub fn new(out: Box<dyn Write + Send>) -> Json {
+        Json { out, blobs: BTreeMap::new() }
     }
 
-    fn write(&self, event: Value) {
+    fn write(&mut self, event: Value) {
         // A closed stderr is no reason to fail the transfer.
-        let _ = writeln!(std::io::stderr().lock(), "{event}");
+        let _ = writeln!(self.out, "{event}");
     }
 
-    fn progress(&self, digest: &Digest, done: u64, total: u64) {
+    fn progress(&mut self, digest: &Digest, done: u64, total: u64) {
         self.write(json!({"event": "blob_progress", "digest": digest.as_str(), "done": done, "total": total}));
     }
 }
@@ -48,6 +49,12 @@ impl Json {
 impl Render for Json {
     fn message(&mut self, text: &str) {
         self.write(json!({"event": "message", "text": text}));
+    }
+
+    fn retry(&mut self, retry: &layerize_registry::transport::Retry) {
+        self.write(
+            json!({"event": "retry", "registry": retry.registry, "attempt": retry.attempt, "reason": retry.reason}),
+        );
     }
 
     fn begin(&mut self, _blob_bytes: u64) {}
@@ -92,4 +99,75 @@ impl Render for Json {
     }
 
     fn end(&mut self) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    /// A writer whose bytes the test reads afterwards.
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Buffer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("lock").extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn lines(buffer: &Buffer) -> Vec<Value> {
+        let bytes = buffer.0.lock().expect("lock").clone();
+        String::from_utf8(bytes).expect("utf-8").lines().map(|l| serde_json::from_str(l).expect("json")).collect()
+    }
+
+    #[test]
+    fn progress_is_thinned_out_and_ends_at_the_size() {
+        let buffer = Buffer::default();
+        let mut json = Json::new(Box::new(buffer.clone()));
+        let digest = Digest::sha256(b"blob");
+        let total = 10 << 20;
+        json.blob_started(&digest, total);
+        for done in (1..=total / 4096).map(|n| n * 4096) {
+            json.blob_moved(&digest, done, total);
+        }
+        json.blob_done(&digest, total, BlobOutcome::Uploaded);
+        json.manifest(&digest, Some("1"));
+        let events = lines(&buffer);
+        let progress: Vec<u64> = events
+            .iter()
+            .filter(|e| e["event"] == "blob_progress")
+            .map(|e| e["done"].as_u64().expect("done"))
+            .collect();
+        assert!((10..=11).contains(&progress.len()), "{progress:?}");
+        assert_eq!(progress.last(), Some(&total));
+        assert_eq!(events[0], json!({"event": "blob_start", "digest": digest.as_str(), "total": total}));
+        let done = &events[events.len() - 2];
+        assert_eq!(*done, json!({"event": "blob_done", "digest": digest.as_str(), "size": total, "outcome": "copied"}));
+        assert_eq!(events[events.len() - 1], json!({"event": "manifest", "digest": digest.as_str(), "tag": "1"}));
+    }
+
+    #[test]
+    fn the_last_bytes_are_told_before_the_blob_is_done() {
+        let buffer = Buffer::default();
+        let mut json = Json::new(Box::new(buffer.clone()));
+        let digest = Digest::sha256(b"blob");
+        json.blob_started(&digest, 100);
+        // Both thinned out: within a MiB and a quarter second of the start.
+        json.blob_moved(&digest, 10, 100);
+        json.blob_moved(&digest, 60, 100);
+        json.blob_done(&digest, 100, BlobOutcome::Uploaded);
+        let done: Vec<u64> = lines(&buffer)
+            .iter()
+            .filter(|e| e["event"] == "blob_progress")
+            .map(|e| e["done"].as_u64().expect("done"))
+            .collect();
+        assert_eq!(done, [60]);
+    }
 }
