@@ -14,20 +14,21 @@ use super::{blob_done_line, manifest_line, Render};
 /// At most one summary line this often.
 const SUMMARY_EVERY: Duration = Duration::from_secs(5);
 
-#[derive(Debug)]
 pub struct Plain {
+    out: Box<dyn Write + Send>,
     tally: Tally,
     last_summary: Instant,
 }
 
 impl Plain {
-    pub fn new() -> Plain {
-        Plain { tally: Tally::new(), last_summary: Instant::now() }
+    /// Lines written to `out` (stderr; a buffer in tests).
+    pub fn new(out: Box<dyn Write + Send>) -> Plain {
+        Plain { out, tally: Tally::new(), last_summary: Instant::now() }
     }
 
-    fn line(&self, text: &str) {
+    fn line(&mut self, text: &str) {
         // A closed stderr is no reason to fail the transfer.
-        let _ = writeln!(std::io::stderr().lock(), "{text}");
+        let _ = writeln!(self.out, "{text}");
     }
 
     fn summary(&self) -> String {
@@ -57,7 +58,8 @@ impl Render for Plain {
         self.tally.moved(digest, done);
         if self.last_summary.elapsed() >= SUMMARY_EVERY {
             self.last_summary = Instant::now();
-            self.line(&self.summary());
+            let summary = self.summary();
+            self.line(&summary);
         }
     }
 
@@ -74,7 +76,8 @@ impl Render for Plain {
         let moved = self.tally.moved_bytes();
         if moved > 0 {
             let took = self.tally.elapsed().as_secs_f64();
-            self.line(&format!("moved {} in {took:.1} s ({}/s)", HumanBytes(moved), HumanBytes(self.tally.rate())));
+            let rate = HumanBytes(self.tally.rate());
+            self.line(&format!("moved {} in {took:.1} s ({rate}/s)", HumanBytes(moved)));
         }
     }
 }
