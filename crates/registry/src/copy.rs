@@ -439,7 +439,7 @@ impl<S: ImageSource> BlobSource for Opener<'_, S> {
 }
 
 /// `stream` without its first `offset` bytes.
-fn skip(stream: BodyStream, offset: u64) -> BodyStream {
+pub(crate) fn skip(stream: BodyStream, offset: u64) -> BodyStream {
     let mut left = offset;
     Box::pin(stream.filter_map(move |item| {
         let out = match item {

@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use futures_util::{Stream, StreamExt};
+use futures_util::Stream;
 use http::{header, HeaderValue, Method, StatusCode};
 use layerize_core::config::Config;
 use layerize_core::digest::HeldBack;
@@ -153,21 +153,7 @@ impl<T: Transport> Client<T> {
         let response = self.send(request, &[Scope::pull(repository)], &format!("pulling {repository}")).await?;
         match response.status {
             StatusCode::PARTIAL_CONTENT => Ok(response.body),
-            StatusCode::OK => {
-                let mut left = offset;
-                Ok(Box::pin(response.body.filter_map(move |item| {
-                    let out = match item {
-                        Ok(chunk) if left > 0 => {
-                            let drop = left.min(chunk.len() as u64);
-                            left -= drop;
-                            let rest = chunk.slice(drop as usize..);
-                            (!rest.is_empty()).then_some(Ok(rest))
-                        }
-                        other => Some(other),
-                    };
-                    std::future::ready(out)
-                })))
-            }
+            StatusCode::OK => Ok(crate::copy::skip(response.body, offset)),
             _ => Err(self.fail(response, &format!("blob {digest} in {repository} from byte {offset}")).await),
         }
     }
