@@ -103,28 +103,11 @@ impl Render for Json {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
-
     use super::*;
-
-    /// A writer whose bytes the test reads afterwards.
-    #[derive(Clone, Default)]
-    struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Buffer {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().expect("lock").extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
+    use crate::progress::tests::Buffer;
 
     fn lines(buffer: &Buffer) -> Vec<Value> {
-        let bytes = buffer.0.lock().expect("lock").clone();
-        String::from_utf8(bytes).expect("utf-8").lines().map(|l| serde_json::from_str(l).expect("json")).collect()
+        buffer.text().lines().map(|l| serde_json::from_str(l).expect("json")).collect()
     }
 
     #[test]

@@ -35,7 +35,7 @@ impl Plain {
         let moved = HumanBytes(self.tally.moved_bytes());
         let rate = HumanBytes(self.tally.rate());
         let of = self.tally.expected().map(|e| format!(" of {}", HumanBytes(e))).unwrap_or_default();
-        format!("moved {moved}{of} ({rate}/s), {} blobs in flight", self.tally.in_flight())
+        format!("moved {moved}{of} ({rate}/s), blobs in flight: {}", self.tally.in_flight())
     }
 }
 
@@ -79,5 +79,34 @@ impl Render for Plain {
             let rate = HumanBytes(self.tally.rate());
             self.line(&format!("moved {} in {took:.1} s ({rate}/s)", HumanBytes(moved)));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::progress::tests::Buffer;
+
+    #[test]
+    fn a_line_per_blob_and_a_summary_at_most_every_few_seconds() {
+        let buffer = Buffer::default();
+        let mut plain = Plain::new(Box::new(buffer.clone()));
+        let digest = Digest::sha256(b"blob");
+        plain.begin(3 << 20);
+        plain.blob_started(&digest, 2 << 20);
+        plain.blob_moved(&digest, 1 << 20, 2 << 20); // too soon for a summary
+        plain.last_summary -= SUMMARY_EVERY;
+        plain.blob_moved(&digest, 1 << 20, 2 << 20);
+        plain.blob_moved(&digest, 2 << 20, 2 << 20); // too soon again
+        plain.blob_done(&digest, 2 << 20, BlobOutcome::Uploaded);
+        plain.blob_done(&Digest::sha256(b"there"), 1 << 20, BlobOutcome::AlreadyThere);
+        let text = buffer.text();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], format!("blob {digest}: started (2097152 bytes)"));
+        assert!(lines[1].starts_with("moved 1.00 MiB of 3.00 MiB ("), "{}", lines[1]);
+        assert!(lines[1].ends_with("/s), blobs in flight: 1"), "{}", lines[1]);
+        assert_eq!(lines[2], format!("blob {digest}: copied (2097152 bytes)"));
+        assert_eq!(lines[3], format!("blob {}: already there (1048576 bytes)", Digest::sha256(b"there")));
+        assert_eq!(lines.len(), 4, "{text}");
     }
 }
