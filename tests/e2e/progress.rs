@@ -241,7 +241,7 @@ fn bars_under_a_pseudo_terminal() {
 }
 
 #[test]
-fn plain_lines_of_a_save_and_json_of_a_load() {
+fn json_of_a_save_a_load_and_an_append() {
     let fixture = Fixture::new();
     let out = tempfile::tempdir().expect("out");
     let archive = out.path().join("saved.tar");
@@ -261,4 +261,22 @@ fn plain_lines_of_a_save_and_json_of_a_load() {
     let outcomes = check_blob_events(&events, &fixture.blobs);
     assert!(outcomes.values().all(|o| o == "copied"), "{outcomes:?}");
     assert!(events.iter().any(|e| e["event"] == "manifest" && e["tag"] == "1"), "{stderr}");
+
+    // An append onto the loaded image: the base layer is mounted, the new layer is told
+    // as a message (it uploads while it is built), then the config and the tagged manifest.
+    let file = out.path().join("small.txt");
+    fs::write(&file, "hello\n").expect("write");
+    let appended = other.reference("appended:1");
+    let source = format!("{}:/small.txt", file.display());
+    let run = layerize(&["append", &target, "-f", &source, "-t", &appended, "--progress", "json"], None, None);
+    let stderr = run.stderr.clone();
+    let digest = pushed_digest(&run.ok(), &other.reference("appended"));
+    let events = parse_events(&stderr);
+    let layer = fixture.blobs.iter().find(|(_, &size)| size > 4 << 20).expect("layer").0;
+    let done = |d: &str| events.iter().find(|e| e["event"] == "blob_done" && e["digest"] == d).cloned();
+    let outcome = done(layer).expect("the base layer")["outcome"].clone();
+    assert!(outcome == "mounted" || outcome == "already_there", "{stderr}");
+    assert!(events.iter().any(|e| e["event"] == "message"), "{stderr}");
+    let last = events.last().expect("events");
+    assert_eq!(*last, serde_json::json!({"event": "manifest", "digest": digest, "tag": "1"}));
 }
