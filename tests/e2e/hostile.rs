@@ -314,7 +314,8 @@ fn hostile_stalls_time_out_for_inspect() {
             hostile.clear_rules();
             hostile.add_rule(Rule::new("*", "/manifests/", stall.clone()));
             let before = hostile.seen().len();
-            let mut args = vec!["inspect", reference.as_str()];
+            // Three tries (not the default five), so that three stalls of 2 s stay quick.
+            let mut args = vec!["inspect", reference.as_str(), "--retries", "3"];
             if env.is_empty() {
                 args.extend(["--timeout", "2s"]);
             }
@@ -342,8 +343,12 @@ fn hostile_stalls_time_out_for_save() {
     for stall in [Action::StallBeforeHeaders, Action::StallMidBody { after: LAYER_SIZE / 2 }] {
         hostile.clear_rules();
         hostile.add_rule(Rule::new("GET", &format!("/blobs/{}", image.layer_digest), stall.clone()));
-        let (run, took) =
-            cli(&["save", &hostile.reference("base:1"), "-o", &path(&out), "--timeout", "2s"], None, &[], HANG);
+        let (run, took) = cli(
+            &["save", &hostile.reference("base:1"), "-o", &path(&out), "--timeout", "2s", "--retries", "3"],
+            None,
+            &[],
+            HANG,
+        );
         let e = run.fails();
         assert!(
             e.contains(&hostile.host()) && e.contains("no data for 2 s") && e.contains(&path(&out)),
@@ -354,7 +359,8 @@ fn hostile_stalls_time_out_for_save() {
     }
 }
 
-/// Defect class 4: Answers that say "try later": retried 3 times (honouring a short `Retry-After`),
+/// Defect class 4: Answers that say "try later": retried (3 tries here, `--retries 3`; 5 by default)
+/// honouring a short `Retry-After`,
 /// then an error naming the registry and the status; a `Retry-After` beyond 30 s is not waited for.
 #[test]
 fn hostile_server_errors_are_retried_then_named() {
@@ -376,7 +382,7 @@ fn hostile_server_errors_are_retried_then_named() {
         }
         hostile.add_rule(Rule::new("GET", "/manifests/", action));
         let before = hostile.seen().len();
-        let (run, took) = cli(&["inspect", &reference, "--timeout", "5s"], None, &[], HANG);
+        let (run, took) = cli(&["inspect", &reference, "--timeout", "5s", "--retries", "3"], None, &[], HANG);
         let e = run.fails();
         assert!(e.contains(&hostile.host()) && e.contains(&status.to_string()), "{status}: {e}");
         let seen = hostile.seen().split_off(before);

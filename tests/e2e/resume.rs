@@ -27,16 +27,7 @@ const SIZE: u64 = 300 * MIB;
 fn registry_with_big_image(work: &Path) -> (Registry, String, u64) {
     let registry = Registry::start(RegistryAuth::Anonymous);
     let file = work.join("big.bin");
-    let mut bytes = vec![0u8; SIZE as usize];
-    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-    for chunk in bytes.chunks_mut(8) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
-    }
-    fs::write(&file, &bytes).expect("write the big file");
-    drop(bytes);
+    layerize_tests::write_random_file(&file, SIZE as usize, 0x2545_f491_4f6c_dd1d);
     let target = registry.reference("big:1");
     let out = layerize(
         &["append", "scratch", "-f", &format!("{}:/big.bin", file.display()), "-t", &target, "-q"],

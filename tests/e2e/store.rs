@@ -195,16 +195,7 @@ fn concurrent_pulls_and_a_killed_pull_leave_a_sound_store() {
     // A big one-layer image, made by layerize itself: random bytes do not compress.
     let work = tempfile::tempdir().expect("tempdir");
     let big = work.path().join("big.bin");
-    let mut bytes = vec![0u8; 96 << 20];
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    for chunk in bytes.chunks_mut(8) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
-    }
-    fs::write(&big, &bytes).expect("write big");
-    drop(bytes);
+    layerize_tests::write_random_file(&big, 96 << 20, 0x9e37_79b9_7f4a_7c15);
     let big_ref = registry.reference("big:1");
     layerize(&["append", "scratch", "-f", &format!("{}:/big.bin", big.display()), "-t", &big_ref, "-q"], None, None)
         .ok();
@@ -231,7 +222,8 @@ fn concurrent_pulls_and_a_killed_pull_leave_a_sound_store() {
 
     // Kill a pull of the big image once its layer is partly written.
     let mut child = spawn(&big_ref, &[]);
-    let tmp = store.join(".layerize/tmp");
+    // Blobs being downloaded live in .layerize/partial (continued by the next run).
+    let tmp = store.join(".layerize/partial");
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let partial = fs::read_dir(&tmp)

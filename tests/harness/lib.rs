@@ -71,3 +71,17 @@ pub fn layerize_release() -> PathBuf {
     }
     binary
 }
+
+/// Writes `size` bytes of pseudo-random data (xorshift, fixed seed) to `path`: content gzip
+/// cannot shrink, for images whose layers must stay big.
+pub fn write_random_file(path: &std::path::Path, size: usize, seed: u64) {
+    let mut bytes = vec![0u8; size];
+    let mut x = seed | 1;
+    for chunk in bytes.chunks_mut(8) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
+    }
+    std::fs::write(path, &bytes).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+}

@@ -35,7 +35,7 @@ where
     for (n, layer) in layers.iter().enumerate() {
         let label = format!("layer {} ({})", n + 1, layer.digest);
         let (tx, rx) = mpsc::channel(DEPTH);
-        if layers_tx.send((label.clone(), ChannelReader { rx, chunk: Bytes::new() })).await.is_err() {
+        if layers_tx.send((label.clone(), ChannelReader::new(rx))).await.is_err() {
             break; // the worker stopped (its error is the answer)
         }
         let mut stream = match source.blob(layer).await {
@@ -84,6 +84,12 @@ where
 pub struct ChannelReader {
     rx: mpsc::Receiver<io::Result<Bytes>>,
     chunk: Bytes,
+}
+
+impl ChannelReader {
+    pub fn new(rx: mpsc::Receiver<io::Result<Bytes>>) -> ChannelReader {
+        ChannelReader { rx, chunk: Bytes::new() }
+    }
 }
 
 impl Read for ChannelReader {

@@ -2,16 +2,18 @@
 //! blocking [`LayerReader`] on a worker thread through a small bounded channel, so gunzip and
 //! tar parsing overlap the transfer and no more than a few chunks are ever held.
 
-use std::io::{self, Read};
+use std::io;
 
 use anyhow::{Context, Result};
-use bytes::{Buf, Bytes};
+use bytes::Bytes;
 use futures_util::StreamExt;
 use layerize_core::descriptor::Descriptor;
 use layerize_core::layer::read::{LayerReader, StoredEntry};
 use layerize_registry::copy::ImageSource;
 use layerize_registry::BodyStream;
 use tokio::sync::mpsc;
+
+use crate::layer_feed::ChannelReader;
 
 /// Chunks in flight between the download and the reader.
 const DEPTH: usize = 32;
@@ -32,7 +34,7 @@ where
     let stream = source.blob(layer).await.with_context(|| format!("fetching layer {what}"))?;
     let (tx, rx) = mpsc::channel(DEPTH);
     let mut parse = tokio::task::spawn_blocking(move || -> Result<T> {
-        let mut reader = LayerReader::new(&what, ChannelReader { rx, chunk: Bytes::new() })?;
+        let mut reader = LayerReader::new(&what, ChannelReader::new(rx))?;
         let mut entries = reader.entries()?;
         consume(&mut entries)
     });
@@ -77,26 +79,4 @@ async fn pump(mut stream: BodyStream, tx: mpsc::Sender<io::Result<Bytes>>) -> Re
         }
     }
     Ok(())
-}
-
-/// The receiving end as a blocking `Read`.
-struct ChannelReader {
-    rx: mpsc::Receiver<io::Result<Bytes>>,
-    chunk: Bytes,
-}
-
-impl Read for ChannelReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.chunk.is_empty() {
-            match self.rx.blocking_recv() {
-                Some(Ok(chunk)) => self.chunk = chunk,
-                Some(Err(e)) => return Err(e),
-                None => return Ok(0),
-            }
-        }
-        let n = buf.len().min(self.chunk.len());
-        buf[..n].copy_from_slice(&self.chunk[..n]);
-        self.chunk.advance(n);
-        Ok(n)
-    }
 }
