@@ -61,7 +61,8 @@ fn copy_keeps_every_digest_between_registries_layouts_and_archives() {
     // skopeo reads it (it digests a manifest of its own making, so only the layers compare).
     let inspected = readers::skopeo_inspect_archive(&dest);
     assert_eq!(inspected["Layers"].as_array().map(Vec::len), Some(1), "{inspected}");
-    let listed = std::process::Command::new("tar").arg("-xOf").arg(&archive).arg("manifest.json").output().expect("tar");
+    let listed =
+        std::process::Command::new("tar").arg("-xOf").arg(&archive).arg("manifest.json").output().expect("tar");
     let listed = String::from_utf8_lossy(&listed.stdout);
     assert!(listed.contains(&format!("\"{}\"", source.reference("single:1"))), "not named in manifest.json: {listed}");
     let back = source.reference("back-archive:1");
