@@ -172,3 +172,80 @@ fn busy_registries_are_waited_for_and_broken_ones_named() {
         layerize(&["pull", &name, "--store", &store_arg(&work.path().join("b")), "--retries", "3"], None, None).fails();
     assert!(err.contains(&broken.host()) && err.contains("500"), "{err}");
 }
+
+/// The benchmark of issue 13's cut connections: a 300 MiB registry-to-registry copy, whole and
+/// with two cuts on the download link or on the upload link, `layerize copy` against
+/// `skopeo copy --retry-times 3`, alternating, median and min–max of `RUNS` runs. Run with
+/// `cargo test -p layerize-tests --test e2e -- --ignored bench_copy_with_cuts --nocapture`.
+#[test]
+#[ignore = "benchmark: run by hand, see the README"]
+fn bench_copy_with_cuts() {
+    const RUNS: usize = 3;
+    let work = tempfile::tempdir().expect("tempdir");
+    let (registry, _, layer) = registry_with_big_image(work.path());
+    let cases: [(&str, Faults, Faults); 3] = [
+        ("no cut", Faults::default(), Faults::default()),
+        (
+            "2 cuts downloading",
+            Faults { cut_down_at: vec![layer / 3, 2 * layer / 3], ..Faults::default() },
+            Faults::default(),
+        ),
+        (
+            "2 cuts uploading",
+            Faults::default(),
+            Faults { cut_up_at: vec![layer / 3, 2 * layer / 3], ..Faults::default() },
+        ),
+    ];
+    println!("| case | tool | wall s, median (min–max) | ratio to its uncut copy |");
+    println!("|---|---|---:|---:|");
+    let mut uncut = [0.0f64; 2];
+    for (case, down, up) in cases {
+        let mut times = [Vec::new(), Vec::new()];
+        for run in 0..RUNS {
+            for tool in 0..2 {
+                let target = Registry::start(RegistryAuth::Anonymous);
+                let from = Relay::start(registry.port(), down.clone());
+                let to = Relay::start(target.port(), up.clone());
+                let source = format!("{}/big:1", from.host());
+                let dest = format!("{}/copy{run}:1", to.host());
+                let started = Instant::now();
+                let ok = if tool == 0 {
+                    layerize(&["copy", &source, &dest, "-q"], None, None).status.success()
+                } else {
+                    Command::new("skopeo")
+                        .args([
+                            "--insecure-policy",
+                            "copy",
+                            "--quiet",
+                            "--retry-times",
+                            "3",
+                            "--src-tls-verify=false",
+                            "--dest-tls-verify=false",
+                            &format!("docker://{source}"),
+                            &format!("docker://{dest}"),
+                        ])
+                        .stdout(Stdio::null())
+                        .stderr(Stdio::null())
+                        .status()
+                        .is_ok_and(|s| s.success())
+                };
+                // A copy that failed counts as infinitely slow.
+                times[tool].push(if ok { started.elapsed().as_secs_f64() } else { f64::INFINITY });
+            }
+        }
+        for (tool, name) in ["layerize copy", "skopeo copy"].iter().enumerate() {
+            let mut t = times[tool].clone();
+            t.sort_by(f64::total_cmp);
+            let median = t[t.len() / 2];
+            if case == "no cut" {
+                uncut[tool] = median;
+            }
+            println!(
+                "| {case} | {name} | {median:.2} ({:.2}–{:.2}) | {:.2}× |",
+                t[0],
+                t[t.len() - 1],
+                median / uncut[tool]
+            );
+        }
+    }
+}
