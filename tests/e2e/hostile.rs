@@ -439,6 +439,32 @@ fn hostile_lying_bodies_and_redirect_loops_fail_by_name() {
     }
 }
 
+/// Blobs that lie never land in the store: a corrupted layer, one longer than its descriptor
+/// (endless) and one cut short fail the pull naming the registry, and no blob named after the
+/// layer, and no name, is left.
+#[test]
+fn hostile_lying_blobs_never_land_in_the_store() {
+    let hostile = Hostile::start(Auth::None);
+    let image = hostile.add_image("base", "1", LAYER_SIZE);
+    let reference = hostile.reference("base:1");
+    let layer = format!("/blobs/{}", image.layer_digest);
+    for action in [Action::Corrupt, Action::Endless, Action::ShortBody { missing: 1000 }] {
+        hostile.clear_rules();
+        let shown = format!("{action:?}");
+        hostile.add_rule(Rule::new("GET", &layer, action));
+        let store = tempfile::tempdir().expect("temp dir");
+        let store_dir = store.path().join("store");
+        let (run, took) = cli(&["pull", &reference, "--store", &path(&store_dir), "--retries", "2"], None, &[], HANG);
+        let e = run.fails();
+        assert!(e.contains(&hostile.host()), "{shown}: the error names no registry: {e}");
+        assert!(took < Duration::from_secs(20), "{shown} took {took:?}");
+        let hex = image.layer_digest.trim_start_matches("sha256:");
+        assert!(!store_dir.join("blobs/sha256").join(hex).exists(), "{shown}: the lying layer landed");
+        let index = fs::read_to_string(store_dir.join("index.json")).unwrap_or_default();
+        assert!(!index.contains("base:1"), "{shown}: the image was named: {index}");
+    }
+}
+
 /// 64 MiB of zeros as one gzip member (made once, repeated by the caller).
 fn zeros_member() -> Vec<u8> {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());

@@ -35,8 +35,8 @@ pub trait ImageSource {
     /// A blob's bytes, checked against the descriptor's digest: a stream that does not hash
     /// to it ends in an error instead of its end.
     fn blob(&self, descriptor: &Descriptor) -> impl std::future::Future<Output = Result<BodyStream, Error>>;
-    /// A blob's bytes from `offset` on, for a download that continues one an earlier run
-    /// left unfinished. Not checked: the caller hashes what it had with what this gives.
+    /// A blob's bytes from `offset` on (0: all of them), for a sink that hashes the whole itself
+    /// and continues what an earlier run left. May be unchecked: the caller must check.
     fn blob_from(
         &self,
         descriptor: &Descriptor,

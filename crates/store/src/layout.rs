@@ -158,14 +158,20 @@ impl Layout {
         })
     }
 
+    /// Where the partial download of `digest` is kept between runs.
+    pub fn partial_path(&self, digest: &Digest) -> PathBuf {
+        self.root.join(PRIVATE).join("partial").join(format!("{}-{}", digest.algorithm(), digest.hex()))
+    }
+
     /// Continues (or starts) the download of `digest` in `.layerize/partial/`, where what an
     /// interrupted run wrote survives: the bytes there are hashed again and the writer takes
     /// up after them ([`BlobWriter::size`] says where). A partial another process is writing
     /// (it holds the file's lock) is left to it, and this writer starts a temp file instead.
     pub fn partial_writer(&self, digest: &Digest) -> Result<BlobWriter, Error> {
-        let dir = self.root.join(PRIVATE).join("partial");
-        fs::create_dir_all(&dir).map_err(Error::io("creating", &dir))?;
-        let path = dir.join(format!("{}-{}", digest.algorithm(), digest.hex()));
+        let path = self.partial_path(digest);
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir).map_err(Error::io("creating", dir))?;
+        }
         let mut file = OpenOptions::new()
             .create(true)
             .truncate(false)

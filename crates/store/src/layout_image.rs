@@ -114,11 +114,25 @@ impl ImageSink for Layout {
             writer = self.blob_writer(&descriptor.digest)?;
         }
         let offset = writer.size();
-        let mut stream =
-            if offset > 0 { source.blob_from(descriptor, offset).await? } else { source.blob(descriptor).await? };
+        // Unchecked bytes: the writer hashes everything it holds and commits only a match.
+        let mut stream = source.blob_from(descriptor, offset).await?;
         let path = self.blob_path(&descriptor.digest);
         while let Some(chunk) = stream.next().await {
             let chunk = chunk?;
+            // A source that sends more than the descriptor says is lying: stop before the disk fills.
+            if writer.size() + chunk.len() as u64 > descriptor.size {
+                drop(writer);
+                let _ = std::fs::remove_file(self.partial_path(&descriptor.digest));
+                return Err(Error::Damaged {
+                    path,
+                    problem: format!(
+                        "would be longer than the {} bytes its descriptor gives (from {})",
+                        descriptor.size,
+                        source.describe()
+                    ),
+                }
+                .into());
+            }
             writer.write_all(&chunk).map_err(Error::io("writing", &path))?;
             progress(writer.size());
         }
