@@ -202,7 +202,7 @@ fn bench_copy_with_cuts() {
     for (case, down, up) in cases {
         let mut times = [Vec::new(), Vec::new()];
         for run in 0..RUNS {
-            for tool in 0..2 {
+            for (tool, times) in times.iter_mut().enumerate() {
                 let target = Registry::start(RegistryAuth::Anonymous);
                 let from = Relay::start(registry.port(), down.clone());
                 let to = Relay::start(target.port(), up.clone());
@@ -230,7 +230,7 @@ fn bench_copy_with_cuts() {
                         .is_ok_and(|s| s.success())
                 };
                 // A copy that failed counts as infinitely slow.
-                times[tool].push(if ok { started.elapsed().as_secs_f64() } else { f64::INFINITY });
+                times.push(if ok { started.elapsed().as_secs_f64() } else { f64::INFINITY });
             }
         }
         for (tool, name) in ["layerize copy", "skopeo copy"].iter().enumerate() {
