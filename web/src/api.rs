@@ -4,12 +4,13 @@
 use bytes::Bytes;
 use futures_util::stream;
 use layerize_core::config::Config;
-use layerize_core::manifest::{ImageManifest, Index, Manifest};
+use layerize_core::descriptor::Descriptor;
+use layerize_core::manifest::{ImageManifest, Manifest};
 use layerize_core::mutate::Appended;
 use layerize_core::{Digest, Reference};
-use layerize_registry::publish::{self, Appendage, PublishEvent, Route};
+use layerize_registry::copy::{self, CopyEvent, ImageSource, Overlay, Platforms, Repository};
 use layerize_registry::transport::browser::Browser;
-use layerize_registry::{BlobSource, BodyStream, Client, Credentials, Error, Scheme};
+use layerize_registry::{BlobSource, BodyStream, Client, Credentials, Error, FetchedManifest, Scheme};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::Blob;
@@ -97,6 +98,7 @@ pub async fn blob_access(
 #[derive(Debug)]
 pub struct PushJob<'a> {
     pub base: &'a Reference,
+    /// The base's manifest, as loaded (the appended one lists its layers).
     pub base_image: &'a ImageManifest,
     pub appended: &'a Appended,
     pub target: &'a Reference,
@@ -105,59 +107,81 @@ pub struct PushJob<'a> {
     pub archive: Option<&'a ArchiveBase>,
 }
 
-/// Pushes the appended image to `job.target`.
-pub async fn push(job: PushJob<'_>, on: &mut dyn FnMut(PublishEvent)) -> Result<Digest, String> {
-    let PushJob { base, base_image, appended, target, blob, login, archive } = job;
-    let dest = client(target, login)?;
-    let source;
-    let mut from_tar = Vec::new();
-    let route = match archive {
-        // The base's layers come from the tar: upload them first; the publish that follows
-        // then finds them in the target repository.
-        Some(archive) => {
-            for layer in &base_image.layers {
-                let bytes = WebBlob(archive.layer(&layer.digest)?);
-                let (digest, total) = (layer.digest.clone(), layer.size);
-                let mut progress = |done| on(PublishEvent::Uploading { digest: digest.clone(), done, total });
-                let outcome = dest
-                    .push_blob(target.repository(), &layer.digest, None, bytes, &mut progress)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                on(PublishEvent::Blob { digest: layer.digest.clone(), outcome });
-                from_tar.push(layer.digest.clone());
-            }
-            Route {
-                source: &dest,
-                source_repository: target.repository(),
-                dest: &dest,
-                dest_repository: target.repository(),
-                same_registry: true,
-            }
-        }
-        None => {
-            source = client(base, login)?;
-            Route {
-                source: &source,
-                source_repository: base.repository(),
-                dest: &dest,
-                dest_repository: target.repository(),
-                same_registry: base.registry() == target.registry(),
-            }
-        }
-    };
-    let images = [Appendage { base: base_image, appended }];
-    let index: Option<&Index> = None;
-    let tag = target.tag().unwrap_or("latest");
-    // Layers uploaded from the tar were reported already.
-    let mut report = |event: PublishEvent| match &event {
-        PublishEvent::Blob { digest, .. } if from_tar.contains(digest) => {}
-        _ => on(event),
-    };
-    publish::publish(&route, &images, index, WebBlob(blob), tag, &mut report).await.map_err(|e| e.to_string())
+/// Where the base's blobs come from for a push: its repository (mounted or streamed across by
+/// the copy), or the tar it was dropped in.
+enum BaseBlobs<'a> {
+    Registry(Repository<'a, Browser>),
+    Tar(&'a ArchiveBase),
 }
 
+impl ImageSource for BaseBlobs<'_> {
+    fn describe(&self) -> String {
+        match self {
+            BaseBlobs::Registry(r) => r.describe(),
+            BaseBlobs::Tar(a) => a.name.clone(),
+        }
+    }
+
+    async fn manifest(&self, selector: &str) -> Result<FetchedManifest, Error> {
+        match self {
+            BaseBlobs::Registry(r) => r.manifest(selector).await,
+            // The pushed documents are the append's own (the copy's overlay holds them).
+            BaseBlobs::Tar(a) => {
+                Err(Error::NotFound { registry: a.name.clone(), what: selector.to_owned(), detail: None })
+            }
+        }
+    }
+
+    async fn blob(&self, descriptor: &Descriptor) -> Result<BodyStream, Error> {
+        match self {
+            BaseBlobs::Registry(r) => r.blob(descriptor).await,
+            BaseBlobs::Tar(a) => {
+                let layer = a.layer(&descriptor.digest).map_err(|e| Error::Source(std::io::Error::other(e)))?;
+                WebBlob(layer).open().await
+            }
+        }
+    }
+
+    fn repository_on(&self, registry: &str) -> Option<&str> {
+        match self {
+            BaseBlobs::Registry(r) => r.repository_on(registry),
+            BaseBlobs::Tar(_) => None,
+        }
+    }
+}
+
+/// Pushes the appended image to `job.target` through the one copy: the base's layers (skipped,
+/// mounted within one registry, else streamed across; from the tar for a dropped base), the new
+/// layer, the config, then the manifest under the tag.
+pub async fn push(job: PushJob<'_>, on: &mut dyn FnMut(CopyEvent)) -> Result<Digest, String> {
+    let PushJob { base, base_image: _, appended, target, blob, login, archive } = job;
+    let dest = client(target, login)?;
+    let base_client = match archive {
+        Some(_) => None,
+        None => Some(client(base, login)?),
+    };
+    let base_blobs = match (archive, &base_client) {
+        (Some(tar), _) => BaseBlobs::Tar(tar),
+        (None, Some(c)) => BaseBlobs::Registry(Repository { client: c, name: base.repository().to_owned() }),
+        (None, None) => return Err("no client for the base's registry".into()),
+    };
+    let mut overlay = Overlay::new(&base_blobs);
+    overlay.add_document(appended.config.clone(), appended.config_descriptor.media_type.clone());
+    let top = overlay.add_document(appended.manifest.clone(), appended.manifest_descriptor.media_type.clone());
+    if let Some(layer) = appended.layers.first() {
+        overlay.add_blob(layer.digest.clone(), WebBlob(blob));
+    }
+    let plan = copy::plan(&overlay, top.digest.as_str(), &Platforms::All).await.map_err(|e| e.to_string())?;
+    let sink = Repository { client: &dest, name: target.repository().to_owned() };
+    let tag = target.tag().unwrap_or("latest");
+    copy::copy(&overlay, &sink, &plan, Some(tag), PUSH_JOBS, on).await.map_err(|e| e.to_string())
+}
+
+/// Blobs pushed at a time from the page (each one request through the proxy).
+const PUSH_JOBS: usize = 3;
+
 /// A browser Blob (the layer the worker built), read 4 MiB at a time.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct WebBlob(pub Blob);
 
 impl BlobSource for WebBlob {

@@ -16,7 +16,6 @@ use layerize_core::descriptor::Descriptor;
 use layerize_core::manifest::ImageManifest;
 use layerize_core::mutate::Appended;
 use layerize_core::Reference;
-use layerize_registry::publish::MemoryBlob;
 use layerize_registry::{BlobSource, BodyStream};
 use std::io::Write;
 use web_sys::Blob;
@@ -89,7 +88,7 @@ async fn write(job: &SaveJob, out: &mut Destination, on: &mut dyn FnMut(SaveProg
         let what = &descriptor.digest;
         let mut stream: BodyStream = match source {
             Source::Registry => client.blob(repository, what).await,
-            Source::Memory(bytes) => MemoryBlob(bytes).open().await,
+            Source::Memory(bytes) => Ok(Box::pin(futures_util::stream::iter([Ok(bytes)])) as BodyStream),
             Source::Blob(blob) => WebBlob(blob).open().await,
         }
         .map_err(|e| format!("reading blob {what}: {e}"))?;

@@ -10,7 +10,6 @@ pub mod auth;
 mod client;
 pub mod copy;
 mod error;
-pub mod publish;
 mod pull;
 mod push;
 pub mod redact;

@@ -1,7 +1,7 @@
 //! Step 4: push the built image, with per-blob progress, and show where it went.
 
 use layerize_core::Reference;
-use layerize_registry::publish::PublishEvent;
+use layerize_registry::copy::CopyEvent;
 use layerize_registry::BlobOutcome;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -42,10 +42,11 @@ pub fn PushSection(page: Page) -> impl IntoView {
         let login = page.login.get_untracked();
         busy.set(true);
         spawn_local(async move {
-            let mut on = |event: PublishEvent| {
+            let mut on = |event: CopyEvent| {
                 let (digest, done, total, state) = match event {
-                    PublishEvent::Uploading { digest, done, total } => (digest, done, total, "uploading"),
-                    PublishEvent::Blob { digest, outcome } => {
+                    CopyEvent::Started { .. } => return,
+                    CopyEvent::Moved { digest, done, total } => (digest, done, total, "uploading"),
+                    CopyEvent::Blob { digest, outcome, .. } => {
                         let state = match outcome {
                             BlobOutcome::AlreadyThere => "already there",
                             BlobOutcome::Mounted => "mounted",
@@ -53,7 +54,7 @@ pub fn PushSection(page: Page) -> impl IntoView {
                         };
                         (digest, 0, 0, state)
                     }
-                    PublishEvent::Manifest { digest } => (digest, 0, 0, "manifest pushed"),
+                    CopyEvent::Manifest { digest, .. } => (digest, 0, 0, "manifest pushed"),
                 };
                 let digest = digest.to_string();
                 lines.update(|l| match l.iter_mut().find(|x| x.digest == digest) {

@@ -1,13 +1,14 @@
-//! `layerize append`: files → a new layer on top of a base image → pushed to a registry, or
-//! written as an archive with `-o`.
+//! `layerize append`: files → a new layer on top of a base image → pushed to a registry,
+//! written as an archive with `-o`, or kept in the store (`--store`, `-t` naming no registry).
 //!
-//! The base is a registry reference, an archive (`docker-archive:FILE`, `oci-archive:FILE`,
-//! or the path of an existing file), or `scratch`, an empty image of the chosen platform.
-//! Everything that can fail on bad input (files as listed, references, platform, base
-//! manifest type) fails before anything is pushed; a file that changes while it is read fails
-//! the upload under way, before any manifest. Registry-to-registry appends ([`registry`]) build the new
-//! layer while it uploads, in the push order of `layerize_registry::publish`; the archive and
-//! scratch cases are in [`archive`].
+//! The base is anything an IMAGE argument names (a store name, a registry reference,
+//! `oci:DIR[:NAME]`, `docker-archive:FILE`, `oci-archive:FILE`, or the path of an existing file),
+//! or `scratch`, an empty image of the chosen platform ([`base`] resolves it). Everything that can
+//! fail on bad input (files as listed, references, platform, base manifest type) fails before
+//! anything is pushed; a file that changes while it is read fails the upload under way, before
+//! any manifest. To a registry ([`registry`]) the new layer is built while it uploads; kept
+//! locally ([`local`]) it is built into a file first. Both write through the one copy
+//! (`layerize_registry::copy`): the appended image is an overlay over its base.
 
 mod base;
 mod local;
