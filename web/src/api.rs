@@ -9,6 +9,7 @@ use layerize_core::mutate::Appended;
 use layerize_core::{Digest, Reference};
 use layerize_registry::publish::{self, Appendage, PublishEvent, Route};
 use layerize_registry::transport::browser::Browser;
+use layerize_registry::transport::proxy::{Proxy, Vouching};
 use layerize_registry::{BlobSource, BodyStream, Client, Credentials, Error, Scheme};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -37,10 +38,11 @@ impl Login {
     }
 }
 
-/// The transport through the proxy on this page's origin.
+/// The transport through the proxy on this page's origin: the server that served the page,
+/// whose word on a blob's digest counts (see [`Proxy::PageOwn`]).
 fn proxy() -> Result<Browser, String> {
     let origin = web_sys::window().ok_or("no window")?.location().origin().map_err(|e| format!("{e:?}"))?;
-    Ok(Browser::new(url::Url::parse(&origin).map_err(|e| e.to_string())?))
+    Ok(Browser::new(Proxy::PageOwn(url::Url::parse(&origin).map_err(|e| e.to_string())?)))
 }
 
 /// A client for the registry of `reference`, through the proxy on this page's origin.
@@ -80,16 +82,18 @@ pub async fn image(
     Ok(BaseImage { manifest, config })
 }
 
-/// Where the layer worker fetches blob `digest` itself, in Range requests through the proxy:
-/// the proxied URL and the Authorization header (kept in page and worker memory only).
+/// Where the layer worker fetches blob `digest` itself, through the proxy: the proxied URL,
+/// the Authorization header (kept in page and worker memory only), and whether the proxy's
+/// check of the download is believed.
 pub async fn blob_access(
     reference: &Reference,
     login: &Login,
     digest: &Digest,
-) -> Result<(String, Option<String>), String> {
+) -> Result<(String, Option<String>, Vouching), String> {
     let access =
         client(reference, login)?.blob_access(reference.repository(), digest).await.map_err(|e| e.to_string())?;
-    Ok((proxy()?.proxied(&access.url), access.authorization))
+    let proxy = proxy()?;
+    Ok((proxy.proxied(&access.url), access.authorization, proxy.vouching()))
 }
 
 /// What a push sends: the base, what the append made of it, where it goes, and where the
