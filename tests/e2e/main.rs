@@ -13,6 +13,7 @@ mod layer;
 mod page;
 mod page_bench;
 mod page_files;
+mod page_first_use;
 mod page_inspect;
 mod page_save;
 mod proxy;

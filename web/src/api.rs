@@ -16,6 +16,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::Blob;
 
 use crate::archive_base::ArchiveBase;
+use crate::failure;
 
 /// Credentials the user typed for one registry; kept in page memory only.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -38,6 +39,24 @@ impl Login {
     }
 }
 
+/// The logins the user typed, one per registry (a base and a target can each need one).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Logins(pub Vec<Login>);
+
+impl Default for Logins {
+    /// One empty row to fill in.
+    fn default() -> Logins {
+        Logins(vec![Login::default()])
+    }
+}
+
+impl Logins {
+    /// The credentials for `reference`'s registry: the first login for it that has a secret.
+    pub fn credentials_for(&self, reference: &Reference) -> Option<Credentials> {
+        self.0.iter().find_map(|l| l.credentials_for(reference))
+    }
+}
+
 /// The transport through the proxy on this page's origin: the server that served the page,
 /// whose word on a blob's digest counts (see [`Proxy::PageOwn`]).
 fn proxy() -> Result<Browser, String> {
@@ -46,14 +65,14 @@ fn proxy() -> Result<Browser, String> {
 }
 
 /// A client for the registry of `reference`, through the proxy on this page's origin.
-pub fn client(reference: &Reference, login: &Login) -> Result<Client<Browser>, String> {
+pub fn client(reference: &Reference, logins: &Logins) -> Result<Client<Browser>, String> {
     Client::new(
         proxy()?,
         reference.api_host(),
         Scheme::for_reference(reference, false),
-        login.credentials_for(reference),
+        logins.credentials_for(reference),
     )
-    .map_err(|e| e.to_string())
+    .map_err(|e| failure::registry(&e))
 }
 
 /// One image of a base: its manifest and config.
@@ -63,22 +82,22 @@ pub struct BaseImage {
     pub config: Config,
 }
 
-pub async fn resolve(reference: &Reference, login: &Login) -> Result<Manifest, String> {
-    client(reference, login)?.resolve(reference).await.map_err(|e| e.to_string())
+pub async fn resolve(reference: &Reference, logins: &Logins) -> Result<Manifest, String> {
+    client(reference, logins)?.resolve(reference).await.map_err(|e| failure::registry(&e))
 }
 
 pub async fn image(
     reference: &Reference,
-    login: &Login,
+    logins: &Logins,
     manifest: Option<ImageManifest>,
     digest: &Digest,
 ) -> Result<BaseImage, String> {
-    let c = client(reference, login)?;
+    let c = client(reference, logins)?;
     let manifest = match manifest {
         Some(m) => m,
-        None => c.image_manifest(reference.repository(), digest).await.map_err(|e| e.to_string())?,
+        None => c.image_manifest(reference.repository(), digest).await.map_err(|e| failure::registry(&e))?,
     };
-    let config = c.config(reference.repository(), &manifest).await.map_err(|e| e.to_string())?;
+    let config = c.config(reference.repository(), &manifest).await.map_err(|e| failure::registry(&e))?;
     Ok(BaseImage { manifest, config })
 }
 
@@ -87,11 +106,13 @@ pub async fn image(
 /// check of the download is believed.
 pub async fn blob_access(
     reference: &Reference,
-    login: &Login,
+    logins: &Logins,
     digest: &Digest,
 ) -> Result<(String, Option<String>, Vouching), String> {
-    let access =
-        client(reference, login)?.blob_access(reference.repository(), digest).await.map_err(|e| e.to_string())?;
+    let access = client(reference, logins)?
+        .blob_access(reference.repository(), digest)
+        .await
+        .map_err(|e| failure::registry(&e))?;
     let proxy = proxy()?;
     Ok((proxy.proxied(&access.url), access.authorization, proxy.vouching()))
 }
@@ -105,14 +126,14 @@ pub struct PushJob<'a> {
     pub appended: &'a Appended,
     pub target: &'a Reference,
     pub blob: Blob,
-    pub login: &'a Login,
+    pub logins: &'a Logins,
     pub archive: Option<&'a ArchiveBase>,
 }
 
 /// Pushes the appended image to `job.target`.
 pub async fn push(job: PushJob<'_>, on: &mut dyn FnMut(PublishEvent)) -> Result<Digest, String> {
-    let PushJob { base, base_image, appended, target, blob, login, archive } = job;
-    let dest = client(target, login)?;
+    let PushJob { base, base_image, appended, target, blob, logins, archive } = job;
+    let dest = client(target, logins)?;
     let source;
     let mut from_tar = Vec::new();
     let route = match archive {
@@ -126,7 +147,7 @@ pub async fn push(job: PushJob<'_>, on: &mut dyn FnMut(PublishEvent)) -> Result<
                 let outcome = dest
                     .push_blob(target.repository(), &layer.digest, None, bytes, &mut progress)
                     .await
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|e| failure::registry(&e))?;
                 on(PublishEvent::Blob { digest: layer.digest.clone(), outcome });
                 from_tar.push(layer.digest.clone());
             }
@@ -139,7 +160,7 @@ pub async fn push(job: PushJob<'_>, on: &mut dyn FnMut(PublishEvent)) -> Result<
             }
         }
         None => {
-            source = client(base, login)?;
+            source = client(base, logins)?;
             Route {
                 source: &source,
                 source_repository: base.repository(),
@@ -157,7 +178,7 @@ pub async fn push(job: PushJob<'_>, on: &mut dyn FnMut(PublishEvent)) -> Result<
         PublishEvent::Blob { digest, .. } if from_tar.contains(digest) => {}
         _ => on(event),
     };
-    publish::publish(&route, &images, index, WebBlob(blob), tag, &mut report).await.map_err(|e| e.to_string())
+    publish::publish(&route, &images, index, WebBlob(blob), tag, &mut report).await.map_err(|e| failure::registry(&e))
 }
 
 /// A browser Blob (the layer the worker built), read 4 MiB at a time.

@@ -7,7 +7,7 @@ use layerize_core::{Digest, Reference};
 use layerize_registry::transport::proxy::{BlobCheck, Vouching};
 use serde::{Deserialize, Serialize};
 
-use crate::api::{self, Login};
+use crate::api::{self, Logins};
 use crate::archive_base::ArchiveBase;
 use crate::blob_ring::{self, RingRead};
 use crate::layer_fetch::Fetcher;
@@ -136,7 +136,7 @@ impl std::io::Read for Source<'_> {
 #[derive(Clone, Debug)]
 pub enum LayerOrigin {
     /// Its repository, through the proxy, with the page's login.
-    Registry { reference: Reference, login: Login },
+    Registry { reference: Reference, logins: Logins },
     /// The image tar opened as the base: slices of the file.
     Archive(ArchiveBase),
 }
@@ -146,7 +146,7 @@ pub enum LayerOrigin {
 /// of the file (see [`ArchiveBase::layer_url`]).
 pub async fn locate(origin: &LayerOrigin, layer: &Descriptor) -> Result<RemoteLayer, String> {
     let (url, authorization, vouching) = match origin {
-        LayerOrigin::Registry { reference, login } => api::blob_access(reference, login, &layer.digest).await?,
+        LayerOrigin::Registry { reference, logins } => api::blob_access(reference, logins, &layer.digest).await?,
         LayerOrigin::Archive(archive) => (archive.layer_url(&layer.digest)?, None, Vouching::NotBelieved),
     };
     Ok(RemoteLayer { digest: layer.digest.clone(), url, authorization, vouching, size: layer.size })

@@ -6,7 +6,8 @@ use layerize_core::layer::{MODE_EXEC, MODE_FILE};
 use layerize_core::mutate::{self, NewLayer};
 use leptos::prelude::*;
 
-use super::app::{Built, Page};
+use super::app::{Built, Page, SectionError};
+use crate::failure::Section;
 use crate::layer_build::{self, Event};
 use crate::worker::{WireEntry, WireKind};
 
@@ -45,8 +46,12 @@ fn cli_command(page: &Page, built: &Built) -> String {
             parts.push(format!("--platform {}", image.config.platform()));
         }
     }
+    // Every file's mode is given: the CLI would take it from the disk, the page from its tick.
     for row in page.rows.get_untracked() {
-        parts.push(format!("-f {}", shell_quote(&format!("./{}:{}", row.rel, row.destination(&prefix)))));
+        let dest = row.destination(&prefix);
+        parts.push(format!("-f {}", shell_quote(&format!("./{}:{dest}", row.rel))));
+        let mode = if row.exec { MODE_EXEC } else { MODE_FILE };
+        parts.push(format!("--chmod {}", shell_quote(&format!("{dest}={mode:04o}"))));
     }
     for d in page.deletes.get_untracked() {
         parts.push(format!("--delete {}", shell_quote(&d)));
@@ -61,16 +66,16 @@ fn cli_command(page: &Page, built: &Built) -> String {
 }
 
 fn start(page: Page) {
-    page.error.set(None);
+    page.clear_error();
     page.invalidate_build();
     let Some(image) = page.image.get_untracked() else {
-        return page.fail("load a base image first");
+        return page.fail(Section::Build, "load a base image first");
     };
     let prefix = page.prefix.get_untracked();
     let rows = page.rows.get_untracked();
     let deletes = page.deletes.get_untracked();
     if rows.is_empty() && deletes.is_empty() {
-        return page.fail("add files or paths to delete first");
+        return page.fail(Section::Build, "add files or paths to delete first");
     }
     let files = js_sys::Array::new();
     let mut entries = Vec::new();
@@ -87,7 +92,7 @@ fn start(page: Page) {
     let created = now();
     let changes = match page.edits.get_untracked().changes(&created) {
         Ok(c) => c,
-        Err(e) => return page.fail(format!("config: {e}")),
+        Err(e) => return page.fail(Section::Build, format!("config: {e}")),
     };
     let history = format!("layerize page: {} files, {} deletions", rows.len(), deletes.len());
     page.progress.set(Some((0, rows.iter().map(|r| r.size).sum(), 0.0)));
@@ -102,7 +107,7 @@ fn start(page: Page) {
         }
         Event::Failed(message) => {
             page.progress.set(None);
-            page.fail(format!("building the layer failed: {message}"));
+            page.fail(Section::Build, format!("building the layer failed: {message}"));
         }
         Event::Built { digests, blob, millis, wasm_memory } => {
             let diff_id = digests.diff_id.to_string();
@@ -130,12 +135,12 @@ fn start(page: Page) {
                         workers,
                     }));
                 }
-                Err(e) => page.fail(e.to_string()),
+                Err(e) => page.fail(Section::Build, e.to_string()),
             }
         }
     });
     if let Err(e) = result {
-        page.fail(e);
+        page.fail(Section::Build, e);
     }
 }
 
@@ -161,6 +166,7 @@ pub fn BuildSection(page: Page) -> impl IntoView {
             </label>
             " "
             <button id="build-button" on:click=move |_| start(page)>"Build"</button>
+            <SectionError page=page section=Section::Build />
             {progress}
             {move || page.built.get().map(|b| {
                 let layer = b.appended.layers.first().cloned();
