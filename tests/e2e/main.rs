@@ -11,6 +11,7 @@ mod hostile;
 mod inspect;
 mod layer;
 mod page;
+mod page_all_platforms;
 mod page_bench;
 mod page_files;
 mod page_first_use;

@@ -4,8 +4,9 @@
 use bytes::Bytes;
 use futures_util::stream;
 use layerize_core::config::Config;
+use layerize_core::config::ConfigChanges;
 use layerize_core::manifest::{ImageManifest, Index, Manifest};
-use layerize_core::mutate::Appended;
+use layerize_core::mutate::{self, Appended, NewLayer};
 use layerize_core::{Digest, Reference};
 use layerize_registry::publish::{self, Appendage, PublishEvent, Route};
 use layerize_registry::transport::browser::Browser;
@@ -101,6 +102,45 @@ pub async fn image(
     Ok(BaseImage { manifest, config })
 }
 
+/// Every image of a base index with the new layer on it: what "all platforms" pushes, as
+/// `layerize append --all-platforms` does (attestations left out of the appending; the new
+/// index drops those about replaced images).
+#[derive(Clone, Debug)]
+pub struct AllPlatforms {
+    pub index: Index,
+    /// Each image of the index and what the append made of it, in index order.
+    pub images: Vec<(ImageManifest, Appended)>,
+    /// The digest the new index will have.
+    pub index_digest: Digest,
+}
+
+/// Appends `layer` (built once: files are the same on every platform) to every image of
+/// `index`, rewriting each config and manifest.
+pub async fn append_all(
+    reference: &Reference,
+    logins: &Logins,
+    index: &Index,
+    layer: &NewLayer,
+    changes: &ConfigChanges,
+) -> Result<AllPlatforms, String> {
+    let c = client(reference, logins)?;
+    let repository = reference.repository();
+    let mut images = Vec::new();
+    for entry in index.manifests.iter().filter(|d| !d.is_attestation()) {
+        let manifest = c.image_manifest(repository, &entry.digest).await.map_err(|e| failure::registry(&e))?;
+        let config = c.config(repository, &manifest).await.map_err(|e| failure::registry(&e))?;
+        let appended = mutate::append(&manifest, &config, std::slice::from_ref(layer), changes)
+            .map_err(|e| format!("appending to {}: {e}", entry.digest))?;
+        images.push((manifest, appended));
+    }
+    if images.is_empty() {
+        return Err(format!("{reference} is an index with no images in it"));
+    }
+    let replaced: Vec<_> = images.iter().map(|(m, a)| (m.digest().clone(), a.manifest_descriptor.clone())).collect();
+    let (_, descriptor) = mutate::replace_in_index(index, &replaced).map_err(|e| e.to_string())?;
+    Ok(AllPlatforms { index: index.clone(), images, index_digest: descriptor.digest })
+}
+
 /// Where the layer worker fetches blob `digest` itself, through the proxy: the proxied URL,
 /// the Authorization header (kept in page and worker memory only), and whether the proxy's
 /// check of the download is believed.
@@ -128,11 +168,13 @@ pub struct PushJob<'a> {
     pub blob: Blob,
     pub logins: &'a Logins,
     pub archive: Option<&'a ArchiveBase>,
+    /// Every platform of the base index, when all are pushed (then a new index is tagged).
+    pub all: Option<&'a AllPlatforms>,
 }
 
 /// Pushes the appended image to `job.target`.
 pub async fn push(job: PushJob<'_>, on: &mut dyn FnMut(PublishEvent)) -> Result<Digest, String> {
-    let PushJob { base, base_image, appended, target, blob, logins, archive } = job;
+    let PushJob { base, base_image, appended, target, blob, logins, archive, all } = job;
     let dest = client(target, logins)?;
     let source;
     let mut from_tar = Vec::new();
@@ -170,8 +212,11 @@ pub async fn push(job: PushJob<'_>, on: &mut dyn FnMut(PublishEvent)) -> Result<
             }
         }
     };
-    let images = [Appendage { base: base_image, appended }];
-    let index: Option<&Index> = None;
+    let images: Vec<Appendage> = match all {
+        Some(all) => all.images.iter().map(|(base, appended)| Appendage { base, appended }).collect(),
+        None => vec![Appendage { base: base_image, appended }],
+    };
+    let index: Option<&Index> = all.map(|a| &a.index);
     let tag = target.tag().unwrap_or("latest");
     // Layers uploaded from the tar were reported already.
     let mut report = |event: PublishEvent| match &event {

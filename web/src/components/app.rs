@@ -12,7 +12,7 @@ use super::{
     base::BaseSection, build::BuildSection, files::FilesSection, login::LoginSection, push::PushSection,
     save::SaveSection,
 };
-use crate::api::{BaseImage, Logins};
+use crate::api::{AllPlatforms, BaseImage, Logins};
 use crate::archive_base::ArchiveBase;
 use crate::failure::{Failure, Section};
 use crate::remote_layer::LayerOrigin;
@@ -46,6 +46,8 @@ pub struct Built {
     pub wasm_memory: u64,
     /// Web Workers the build was spread over.
     pub workers: u32,
+    /// Every platform of the base index, when the person asked for all of them.
+    pub all: Option<AllPlatforms>,
 }
 
 /// Signals shared by the sections. `Copy`, so each closure takes what it needs.
@@ -66,6 +68,8 @@ pub struct Page {
     /// Web Workers a layer build is spread over (deflate blocks shared between them).
     pub workers: RwSignal<u32>,
     pub built: RwSignal<Option<Built>>,
+    /// Whether a build covers every platform of an index base (else only the one chosen).
+    pub all_platforms: RwSignal<bool>,
     pub blob: StoredValue<Option<Blob>, LocalStorage>,
     /// The opened image tar, when the base came from one (its layers are read from it).
     pub archive: StoredValue<Option<ArchiveBase>, LocalStorage>,
@@ -100,6 +104,7 @@ impl Page {
             progress: RwSignal::new(None),
             workers: RwSignal::new(crate::layer_build::default_workers()),
             built: RwSignal::new(None),
+            all_platforms: RwSignal::new(false),
             blob: StoredValue::new_local(None),
             archive: StoredValue::new_local(None),
             error: RwSignal::new(None),
@@ -118,6 +123,17 @@ impl Page {
     /// Shows a failure of `section`'s action, there and in the banner.
     pub fn fail(&self, section: Section, message: impl Into<String>) {
         self.error.set(Some(Failure { section, message: message.into() }));
+    }
+
+    /// The base index, when "all platforms" is asked for and the base is one.
+    pub fn all_platforms_of(&self) -> Option<layerize_core::manifest::Index> {
+        if !self.all_platforms.get_untracked() || self.archive.with_value(Option::is_some) {
+            return None;
+        }
+        match self.top.get_untracked() {
+            Some(Manifest::Index(index)) => Some(index),
+            _ => None,
+        }
     }
 
     pub fn clear_error(&self) {

@@ -135,6 +135,9 @@ pub fn BaseSection(page: Page) -> impl IntoView {
                             }
                         }>{options}</select>
                     </label>
+                    <label class="hint"><input id="all-platforms" type="checkbox" prop:checked=move || page.all_platforms.get()
+                        on:change=move |ev| { page.invalidate_build(); page.all_platforms.set(event_target_checked(&ev)); } />
+                        " all platforms of this index: the layer is built once, added to every image, and a new index is pushed"</label>
                     <IndexEntries index=index selected=selected on_select=Callback::new(move |d| choose_in_index(page, d)) />
                 }
             })}

@@ -5,8 +5,10 @@ use layerize_core::layer::gzip::Profile;
 use layerize_core::layer::{MODE_EXEC, MODE_FILE};
 use layerize_core::mutate::{self, NewLayer};
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 
 use super::app::{Built, Page, SectionError};
+use crate::api;
 use crate::failure::Section;
 use crate::layer_build::{self, Event};
 use crate::worker::{WireEntry, WireKind};
@@ -41,7 +43,9 @@ fn cli_command(page: &Page, built: &Built) -> String {
         None => page.base_ref.get_untracked().map(|r| r.to_string()).unwrap_or_default(),
     };
     parts.push(shell_quote(&base));
-    if let Some(image) = page.image.get_untracked() {
+    if built.all.is_some() {
+        parts.push("--all-platforms".to_owned());
+    } else if let Some(image) = page.image.get_untracked() {
         if matches!(page.top.get_untracked(), Some(layerize_core::manifest::Manifest::Index(_))) {
             parts.push(format!("--platform {}", image.config.platform()));
         }
@@ -100,6 +104,9 @@ fn start(page: Page) {
     let workers = page.workers.get_untracked();
     // The CLI's default profile, so `layerize layer` of the same files gives the same blob.
     let gzip = Profile::default();
+    let all_of = page.all_platforms_of();
+    let base_ref = page.base_ref.get_untracked();
+    let logins = page.logins.get_untracked();
     let result = layer_build::start(entries, files, 0, gzip, workers, move |event| match event {
         Event::Progress { done, total } => {
             let seconds = (js_sys::Date::now() - started) / 1000.0;
@@ -121,22 +128,38 @@ fn start(page: Page) {
                     ..Default::default()
                 },
             };
-            match mutate::append(&image.manifest, &image.config, &[layer], &changes) {
-                Ok(appended) => {
-                    page.blob.set_value(Some(blob));
-                    page.built.set(Some(Built {
-                        appended,
-                        diff_id,
-                        created: created.clone(),
-                        history: history.clone(),
-                        millis,
-                        tar_size,
-                        wasm_memory,
-                        workers,
-                    }));
+            let appended = match mutate::append(&image.manifest, &image.config, std::slice::from_ref(&layer), &changes)
+            {
+                Ok(appended) => appended,
+                Err(e) => return page.fail(Section::Build, e.to_string()),
+            };
+            let built = Built {
+                appended,
+                diff_id,
+                created: created.clone(),
+                history: history.clone(),
+                millis,
+                tar_size,
+                wasm_memory,
+                workers,
+                all: None,
+            };
+            let (Some(index), Some(reference)) = (all_of.clone(), base_ref.clone()) else {
+                page.blob.set_value(Some(blob));
+                page.built.set(Some(built));
+                return;
+            };
+            // Every platform's config and manifest, rewritten over the one layer.
+            let (logins, changes) = (logins.clone(), changes.clone());
+            spawn_local(async move {
+                match api::append_all(&reference, &logins, &index, &layer, &changes).await {
+                    Ok(all) => {
+                        page.blob.set_value(Some(blob));
+                        page.built.set(Some(Built { all: Some(all), ..built }));
+                    }
+                    Err(e) => page.fail(Section::Build, format!("appending to every platform of {reference}: {e}")),
                 }
-                Err(e) => page.fail(Section::Build, e.to_string()),
-            }
+            });
         }
     });
     if let Err(e) = result {
@@ -181,6 +204,15 @@ pub fn BuildSection(page: Page) -> impl IntoView {
                             <dt>"Speed"</dt><dd id="build-speed">{format!("{:.0} ms, {mbps:.1} MB/s, {} worker(s)", b.millis, b.workers)}</dd>
                             <dt>"Worker memory"</dt><dd id="build-memory">{format!("{} MiB", b.wasm_memory >> 20)}</dd>
                             <dt>"New manifest"</dt><dd><code id="new-manifest-digest">{b.appended.manifest_descriptor.digest.to_string()}</code></dd>
+                            {b.all.as_ref().map(|all| {
+                                let platforms = all.images.iter().map(|(_, a)| view! {
+                                    <li class="new-platform-manifest"><code>{a.manifest_descriptor.digest.to_string()}</code></li>
+                                }).collect_view();
+                                view! {
+                                    <dt>"New index"</dt><dd><code id="new-index-digest">{all.index_digest.to_string()}</code>
+                                        {format!(" over {} images:", all.images.len())}<ul>{platforms}</ul></dd>
+                                }
+                            })}
                         </dl>
                         <details><summary>"New config"</summary><pre id="new-config">{pretty(&b.appended.config)}</pre></details>
                         <details><summary>"New manifest"</summary><pre id="new-manifest">{pretty(&b.appended.manifest)}</pre></details>

@@ -89,6 +89,7 @@ pub fn PushSection(page: Page) -> impl IntoView {
                 blob,
                 logins: &logins,
                 archive: archive.as_ref(),
+                all: built.all.as_ref(),
             };
             let pushed = api::push(job, &mut on).await;
             if let Some(ticker) = ticker {
