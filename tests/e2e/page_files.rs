@@ -14,7 +14,8 @@ use serde_json::Value;
 
 use crate::cli::layerize;
 
-/// One row as the page shows it: path, kind, layer (`L2`), size (files only), target.
+/// One row as the page shows it: path, kind, layer (`L2`), size in bytes (files only; the
+/// text shows it readable, `data-bytes` exactly), target.
 type Row = (String, String, String, String, String);
 
 /// The rows the list `list` shows in the DOM now, by their index in the whole list.
@@ -22,7 +23,8 @@ fn shown(b: &Browser, list: &str) -> BTreeMap<u64, Row> {
     let script = format!(
         "return Array.from(document.querySelectorAll('#{list} .file-list-row')).map(r => {{ \
            const t = s => r.querySelector(s).textContent.trim(); \
-           return [Math.round(parseFloat(r.style.top) / 22), t('.path'), t('.kind'), t('.layer'), t('.size'), t('.target')]; }});"
+           const bytes = r.querySelector('.size').dataset.bytes ?? ''; \
+           return [Math.round(parseFloat(r.style.top) / 22), t('.path'), t('.kind'), t('.layer'), bytes, t('.target')]; }});"
     );
     let rows = b.eval(&script);
     let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();

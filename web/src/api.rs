@@ -4,18 +4,21 @@
 use bytes::Bytes;
 use futures_util::stream;
 use layerize_core::config::Config;
+use layerize_core::config::ConfigChanges;
 use layerize_core::descriptor::Descriptor;
-use layerize_core::manifest::{ImageManifest, Manifest};
-use layerize_core::mutate::Appended;
+use layerize_core::manifest::{ImageManifest, Index, Manifest};
+use layerize_core::mutate::{self, Appended, NewLayer};
 use layerize_core::{Digest, Reference};
 use layerize_registry::copy::{self, CopyEvent, ImageSource, Overlay, Platforms, Repository};
 use layerize_registry::transport::browser::Browser;
+use layerize_registry::transport::proxy::{Proxy, Vouching};
 use layerize_registry::{BlobSource, BodyStream, Client, Credentials, Error, FetchedManifest, Scheme};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::Blob;
 
 use crate::archive_base::ArchiveBase;
+use crate::failure;
 
 /// Credentials the user typed for one registry; kept in page memory only.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -38,21 +41,40 @@ impl Login {
     }
 }
 
-/// The transport through the proxy on this page's origin.
+/// The logins the user typed, one per registry (a base and a target can each need one).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Logins(pub Vec<Login>);
+
+impl Default for Logins {
+    /// One empty row to fill in.
+    fn default() -> Logins {
+        Logins(vec![Login::default()])
+    }
+}
+
+impl Logins {
+    /// The credentials for `reference`'s registry: the first login for it that has a secret.
+    pub fn credentials_for(&self, reference: &Reference) -> Option<Credentials> {
+        self.0.iter().find_map(|l| l.credentials_for(reference))
+    }
+}
+
+/// The transport through the proxy on this page's origin: the server that served the page,
+/// whose word on a blob's digest counts (see [`Proxy::PageOwn`]).
 fn proxy() -> Result<Browser, String> {
     let origin = web_sys::window().ok_or("no window")?.location().origin().map_err(|e| format!("{e:?}"))?;
-    Ok(Browser::new(url::Url::parse(&origin).map_err(|e| e.to_string())?))
+    Ok(Browser::new(Proxy::PageOwn(url::Url::parse(&origin).map_err(|e| e.to_string())?)))
 }
 
 /// A client for the registry of `reference`, through the proxy on this page's origin.
-pub fn client(reference: &Reference, login: &Login) -> Result<Client<Browser>, String> {
+pub fn client(reference: &Reference, logins: &Logins) -> Result<Client<Browser>, String> {
     Client::new(
         proxy()?,
         reference.api_host(),
         Scheme::for_reference(reference, false),
-        login.credentials_for(reference),
+        logins.credentials_for(reference),
     )
-    .map_err(|e| e.to_string())
+    .map_err(|e| failure::registry(&e))
 }
 
 /// One image of a base: its manifest and config.
@@ -62,35 +84,78 @@ pub struct BaseImage {
     pub config: Config,
 }
 
-pub async fn resolve(reference: &Reference, login: &Login) -> Result<Manifest, String> {
-    client(reference, login)?.resolve(reference).await.map_err(|e| e.to_string())
+pub async fn resolve(reference: &Reference, logins: &Logins) -> Result<Manifest, String> {
+    client(reference, logins)?.resolve(reference).await.map_err(|e| failure::registry(&e))
 }
 
 pub async fn image(
     reference: &Reference,
-    login: &Login,
+    logins: &Logins,
     manifest: Option<ImageManifest>,
     digest: &Digest,
 ) -> Result<BaseImage, String> {
-    let c = client(reference, login)?;
+    let c = client(reference, logins)?;
     let manifest = match manifest {
         Some(m) => m,
-        None => c.image_manifest(reference.repository(), digest).await.map_err(|e| e.to_string())?,
+        None => c.image_manifest(reference.repository(), digest).await.map_err(|e| failure::registry(&e))?,
     };
-    let config = c.config(reference.repository(), &manifest).await.map_err(|e| e.to_string())?;
+    let config = c.config(reference.repository(), &manifest).await.map_err(|e| failure::registry(&e))?;
     Ok(BaseImage { manifest, config })
 }
 
-/// Where the layer worker fetches blob `digest` itself, in Range requests through the proxy:
-/// the proxied URL and the Authorization header (kept in page and worker memory only).
+/// Every image of a base index with the new layer on it: what "all platforms" pushes, as
+/// `layerize append --all-platforms` does (attestations left out of the appending; the new
+/// index drops those about replaced images).
+#[derive(Clone, Debug)]
+pub struct AllPlatforms {
+    pub index: Index,
+    /// Each image of the index and what the append made of it, in index order.
+    pub images: Vec<(ImageManifest, Appended)>,
+    /// The digest the new index will have.
+    pub index_digest: Digest,
+}
+
+/// Appends `layer` (built once: files are the same on every platform) to every image of
+/// `index`, rewriting each config and manifest.
+pub async fn append_all(
+    reference: &Reference,
+    logins: &Logins,
+    index: &Index,
+    layer: &NewLayer,
+    changes: &ConfigChanges,
+) -> Result<AllPlatforms, String> {
+    let c = client(reference, logins)?;
+    let repository = reference.repository();
+    let mut images = Vec::new();
+    for entry in index.manifests.iter().filter(|d| !d.is_attestation()) {
+        let manifest = c.image_manifest(repository, &entry.digest).await.map_err(|e| failure::registry(&e))?;
+        let config = c.config(repository, &manifest).await.map_err(|e| failure::registry(&e))?;
+        let appended = mutate::append(&manifest, &config, std::slice::from_ref(layer), changes)
+            .map_err(|e| format!("appending to {}: {e}", entry.digest))?;
+        images.push((manifest, appended));
+    }
+    if images.is_empty() {
+        return Err(format!("{reference} is an index with no images in it"));
+    }
+    let replaced: Vec<_> = images.iter().map(|(m, a)| (m.digest().clone(), a.manifest_descriptor.clone())).collect();
+    let (_, descriptor) = mutate::replace_in_index(index, &replaced).map_err(|e| e.to_string())?;
+    Ok(AllPlatforms { index: index.clone(), images, index_digest: descriptor.digest })
+}
+
+/// Where the layer worker fetches blob `digest` itself, through the proxy: the proxied URL,
+/// the Authorization header (kept in page and worker memory only), and whether the proxy's
+/// check of the download is believed.
 pub async fn blob_access(
     reference: &Reference,
-    login: &Login,
+    logins: &Logins,
     digest: &Digest,
-) -> Result<(String, Option<String>), String> {
-    let access =
-        client(reference, login)?.blob_access(reference.repository(), digest).await.map_err(|e| e.to_string())?;
-    Ok((proxy()?.proxied(&access.url), access.authorization))
+) -> Result<(String, Option<String>, Vouching), String> {
+    let access = client(reference, logins)?
+        .blob_access(reference.repository(), digest)
+        .await
+        .map_err(|e| failure::registry(&e))?;
+    let proxy = proxy()?;
+    Ok((proxy.proxied(&access.url), access.authorization, proxy.vouching()))
 }
 
 /// What a push sends: the base, what the append made of it, where it goes, and where the
@@ -103,8 +168,10 @@ pub struct PushJob<'a> {
     pub appended: &'a Appended,
     pub target: &'a Reference,
     pub blob: Blob,
-    pub login: &'a Login,
+    pub logins: &'a Logins,
     pub archive: Option<&'a ArchiveBase>,
+    /// Every platform of the base index, when all are pushed (then a new index is tagged).
+    pub all: Option<&'a AllPlatforms>,
 }
 
 /// Where the base's blobs come from for a push: its repository (mounted or streamed across by
@@ -152,13 +219,13 @@ impl ImageSource for BaseBlobs<'_> {
 
 /// Pushes the appended image to `job.target` through the one copy: the base's layers (skipped,
 /// mounted within one registry, else streamed across; from the tar for a dropped base), the new
-/// layer, the config, then the manifest under the tag.
+/// layer, each config, each manifest, then the tagged manifest, or with `all` the new index.
 pub async fn push(job: PushJob<'_>, on: &mut dyn FnMut(CopyEvent)) -> Result<Digest, String> {
-    let PushJob { base, base_image: _, appended, target, blob, login, archive } = job;
-    let dest = client(target, login)?;
+    let PushJob { base, base_image: _, appended, target, blob, logins, archive, all } = job;
+    let dest = client(target, logins)?;
     let base_client = match archive {
         Some(_) => None,
-        None => Some(client(base, login)?),
+        None => Some(client(base, logins)?),
     };
     let base_blobs = match (archive, &base_client) {
         (Some(tar), _) => BaseBlobs::Tar(tar),
@@ -166,15 +233,34 @@ pub async fn push(job: PushJob<'_>, on: &mut dyn FnMut(CopyEvent)) -> Result<Dig
         (None, None) => return Err("no client for the base's registry".into()),
     };
     let mut overlay = Overlay::new(&base_blobs);
-    overlay.add_document(appended.config.clone(), appended.config_descriptor.media_type.clone());
-    let top = overlay.add_document(appended.manifest.clone(), appended.manifest_descriptor.media_type.clone());
+    let images: Vec<(Option<&ImageManifest>, &Appended)> = match all {
+        Some(all) => all.images.iter().map(|(base, appended)| (Some(base), appended)).collect(),
+        None => vec![(None, appended)],
+    };
+    let mut replaced = Vec::new();
+    let mut top = None;
+    for (base, appended) in images {
+        overlay.add_document(appended.config.clone(), appended.config_descriptor.media_type.clone());
+        let d = overlay.add_document(appended.manifest.clone(), appended.manifest_descriptor.media_type.clone());
+        if let Some(base) = base {
+            replaced.push((base.digest().clone(), d.clone()));
+        }
+        top.get_or_insert(d);
+    }
     if let Some(layer) = appended.layers.first() {
         overlay.add_blob(layer.digest.clone(), WebBlob(blob));
     }
-    let plan = copy::plan(&overlay, top.digest.as_str(), &Platforms::All).await.map_err(|e| e.to_string())?;
+    let top = match all {
+        Some(all) => {
+            let (bytes, descriptor) = mutate::replace_in_index(&all.index, &replaced).map_err(|e| e.to_string())?;
+            overlay.add_document(bytes, descriptor.media_type)
+        }
+        None => top.ok_or("nothing was appended")?,
+    };
+    let plan = copy::plan(&overlay, top.digest.as_str(), &Platforms::All).await.map_err(|e| failure::registry(&e))?;
     let sink = Repository { client: &dest, name: target.repository().to_owned() };
     let tag = target.tag().unwrap_or("latest");
-    copy::copy(&overlay, &sink, &plan, Some(tag), PUSH_JOBS, on).await.map_err(|e| e.to_string())
+    copy::copy(&overlay, &sink, &plan, Some(tag), PUSH_JOBS, on).await.map_err(|e| failure::registry(&e))
 }
 
 /// Blobs pushed at a time from the page (each one request through the proxy).

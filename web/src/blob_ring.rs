@@ -12,7 +12,7 @@
 use std::io::{self, Read};
 
 use js_sys::{Atomics, Int32Array, SharedArrayBuffer, Uint8Array};
-use layerize_core::Digest;
+use layerize_registry::transport::proxy::BlobCheck;
 
 /// Bytes in the data area: enough to keep the network ahead of the reader.
 const CAPACITY: u32 = 16 << 20;
@@ -100,6 +100,16 @@ impl Views {
     }
 }
 
+/// The info area of a finished ring: the check as JSON (an enum, so a vouched digest can never
+/// be read back as a computed one).
+fn encode_check(check: &BlobCheck) -> String {
+    serde_json::to_string(check).unwrap_or_default()
+}
+
+fn decode_check(info: &str) -> Result<BlobCheck, serde_json::Error> {
+    serde_json::from_str(info)
+}
+
 /// The fetching worker's end.
 pub struct RingWriter {
     views: Views,
@@ -140,9 +150,9 @@ impl RingWriter {
         self.total += u64::from(len);
     }
 
-    /// Ends the blob: every byte is in, and `digest` is what they hash to.
-    pub fn finish(self, digest: &Digest) {
-        self.views.end(DONE, digest.as_str(), self.total);
+    /// Ends the blob: every byte is in, and `check` says how they were held to their digest.
+    pub fn finish(self, check: &BlobCheck) {
+        self.views.end(DONE, &encode_check(check), self.total);
     }
 
     /// Ends the blob with an error the reader reports.
@@ -177,17 +187,14 @@ impl RingRead {
         self.pos
     }
 
-    /// Reads what the caller left unread; returns the digest and length the fetching worker
-    /// computed over everything it received.
-    pub fn finish(mut self) -> io::Result<(Digest, u64)> {
+    /// Reads what the caller left unread; returns how the fetching worker held everything it
+    /// received to its digest, and its length.
+    pub fn finish(mut self) -> io::Result<(BlobCheck, u64)> {
         io::copy(&mut self, &mut io::sink())?;
         let total = u64::from(self.views.load(TOTAL_LO)) | (u64::from(self.views.load(TOTAL_HI)) << 32);
-        let digest: Digest = self
-            .views
-            .info()
-            .parse()
+        let check = decode_check(&self.views.info())
             .map_err(|e| io::Error::other(format!("the fetch ended without a digest: {e}")))?;
-        Ok((digest, total))
+        Ok((check, total))
     }
 
     /// Refills `buf` from the ring; false at the end of the blob.

@@ -5,11 +5,13 @@
 //! Hashing would be the largest cost after inflating (SHA-256 in wasm runs at ~220 MB/s), but a
 //! whole blob the page's own server proxies comes checked: the proxy hashes it natively and
 //! cuts the body short if it does not match (see `server/src/blob_check.rs`), so it is not
-//! hashed again. Anything else (an opened tar's slice) is hashed in wasm as it passes.
+//! hashed again, and the ring ends with [`BlobCheck::VouchedByProxy`]. Anything else (an opened
+//! tar's slice, a label from a proxy that is not the page's own) is hashed in wasm as it
+//! passes: [`BlobCheck::Computed`].
 
 use js_sys::{SharedArrayBuffer, Uint8Array};
 use layerize_core::digest::Hasher;
-use layerize_core::Digest;
+use layerize_registry::transport::proxy::BlobCheck;
 use layerize_registry::transport::PROXY_CHECKED_DIGEST;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -74,12 +76,12 @@ impl Drop for Fetcher {
 pub async fn fetch_into(layer: &RemoteLayer, ring: &SharedArrayBuffer) {
     let mut writer = RingWriter::new(ring);
     match download(layer, &mut writer).await {
-        Ok(digest) => writer.finish(&digest),
-        Err(message) => writer.fail(&format!("fetching layer {}: {message}", layer.what)),
+        Ok(check) => writer.finish(&check),
+        Err(message) => writer.fail(&format!("fetching layer {}: {message}", layer.digest)),
     }
 }
 
-async fn download(layer: &RemoteLayer, writer: &mut RingWriter) -> Result<Digest, String> {
+async fn download(layer: &RemoteLayer, writer: &mut RingWriter) -> Result<BlobCheck, String> {
     let scope: WorkerGlobalScope = js_sys::global().unchecked_into();
     let headers = Headers::new().map_err(js)?;
     if let Some(value) = &layer.authorization {
@@ -104,17 +106,19 @@ async fn download(layer: &RemoteLayer, writer: &mut RingWriter) -> Result<Digest
     }
     let body = response.body().ok_or("the response has no body")?;
     let reader: ReadableStreamDefaultReader = body.get_reader().unchecked_into();
-    // Vouched for by the proxy, or hashed here in wasm (each chunk copied into wasm memory).
-    let vouched = response.headers().get(PROXY_CHECKED_DIGEST).ok().flatten();
-    let mut hashing = (vouched.as_deref() != Some(layer.what.as_str())).then(|| (Hasher::new(), Vec::new()));
+    // Vouched for by the page's own proxy, or hashed here in wasm (each chunk copied into wasm
+    // memory).
+    let label = response.headers().get(PROXY_CHECKED_DIGEST).ok().flatten();
+    let vouched = layer.vouching.vouches(label.as_deref(), &layer.digest);
+    let mut hashing = (!vouched).then(|| (Hasher::new(), Vec::new()));
     let mut received = 0u64;
     loop {
         let next = JsFuture::from(reader.read()).await.map_err(|e| format!("the download broke off: {}", js(e)))?;
         if js_sys::Reflect::get(&next, &"done".into()).map(|d| d.is_truthy()).unwrap_or(true) {
-            return match hashing {
-                Some((hasher, _)) => Ok(hasher.finish()),
-                None => layer.what.parse().map_err(|e| format!("{e}")),
-            };
+            return Ok(match hashing {
+                Some((hasher, _)) => BlobCheck::Computed(hasher.finish()),
+                None => BlobCheck::VouchedByProxy(layer.digest.clone()),
+            });
         }
         let chunk: Uint8Array = js_sys::Reflect::get(&next, &"value".into()).map_err(js)?.unchecked_into();
         received += u64::from(chunk.length());

@@ -17,6 +17,7 @@ pub mod blob_parts;
 pub mod blob_ring;
 pub mod components;
 pub mod download;
+pub mod failure;
 pub mod file_extract;
 pub mod layer_build;
 pub mod layer_fetch;

@@ -6,7 +6,7 @@
 use std::io::{self, Read};
 
 use layerize_core::digest::Hasher;
-use layerize_core::Digest;
+use layerize_registry::transport::proxy::BlobCheck;
 use web_sys::{XmlHttpRequest, XmlHttpRequestResponseType};
 
 /// Bytes per request: few round trips, little memory.
@@ -37,11 +37,12 @@ impl<'a> RangeRead<'a> {
         RangeRead { url, authorization, size, pos: 0, buf: Vec::new(), at: 0, hasher: Hasher::new(), on_fetched }
     }
 
-    /// Reads what the caller left unread and returns the digest and length of the whole blob.
-    pub fn finish(mut self) -> io::Result<(Digest, u64)> {
+    /// Reads what the caller left unread; returns the whole blob's digest, computed here
+    /// (Range answers are never checked by the proxy), and its length.
+    pub fn finish(mut self) -> io::Result<(BlobCheck, u64)> {
         io::copy(&mut self, &mut io::sink())?;
         let len = self.hasher.len();
-        Ok((self.hasher.finish(), len))
+        Ok((BlobCheck::Computed(self.hasher.finish()), len))
     }
 
     fn fetch(&mut self) -> io::Result<Vec<u8>> {

@@ -3,10 +3,11 @@
 
 use layerize_core::descriptor::Descriptor;
 use layerize_core::layer::read::LayerReader;
-use layerize_core::Reference;
+use layerize_core::{Digest, Reference};
+use layerize_registry::transport::proxy::{BlobCheck, Vouching};
 use serde::{Deserialize, Serialize};
 
-use crate::api::{self, Login};
+use crate::api::{self, Logins};
 use crate::archive_base::ArchiveBase;
 use crate::blob_ring::{self, RingRead};
 use crate::layer_fetch::Fetcher;
@@ -16,9 +17,11 @@ use crate::range_read::RangeRead;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RemoteLayer {
     /// Its digest; also names it in errors.
-    pub what: String,
-    /// The proxied blob URL.
+    pub digest: Digest,
+    /// The proxied blob URL, or an object URL of a slice of an opened tar.
     pub url: String,
+    /// Whether a "checked" label on the download is believed (only from the page's own proxy).
+    pub vouching: Vouching,
     /// The pull's Authorization header: a secret, sent only to `url`.
     pub authorization: Option<String>,
     pub size: u64,
@@ -43,12 +46,18 @@ impl RemoteLayer {
             }
         };
         let result = {
-            let mut reader = LayerReader::new_digest_checked(&self.what, &mut source).map_err(|e| e.to_string())?;
+            let what = self.digest.to_string();
+            let mut reader = LayerReader::new_digest_checked(&what, &mut source).map_err(|e| e.to_string())?;
             read(&mut reader).map_err(|e| e.to_string())?
         };
-        let (digest, len) = source.finish().map_err(|e| format!("reading layer {}: {e}", self.what))?;
-        if digest.as_str() != self.what || len != self.size {
-            return Err(format!("layer {} does not match its descriptor: {len} bytes with digest {digest}", self.what));
+        let (check, len) = source.finish().map_err(|e| format!("reading layer {}: {e}", self.digest))?;
+        if !check.confirms(&self.digest) || len != self.size {
+            return Err(format!(
+                "layer {} does not match its descriptor: {len} of {} bytes, and {}",
+                self.digest,
+                self.size,
+                check.describe()
+            ));
         }
         Ok(result)
     }
@@ -94,8 +103,8 @@ impl std::fmt::Debug for Source<'_> {
 const REPORT_EVERY: u64 = 4 << 20;
 
 impl Source<'_> {
-    /// Reads what is left; the digest and length of the whole blob.
-    fn finish(self) -> std::io::Result<(layerize_core::Digest, u64)> {
+    /// Reads what is left; how the whole blob was checked, and its length.
+    fn finish(self) -> std::io::Result<(BlobCheck, u64)> {
         match self {
             Source::Ring { ring, size, on_fetched, .. } => {
                 let done = ring.finish()?;
@@ -127,7 +136,7 @@ impl std::io::Read for Source<'_> {
 #[derive(Clone, Debug)]
 pub enum LayerOrigin {
     /// Its repository, through the proxy, with the page's login.
-    Registry { reference: Reference, login: Login },
+    Registry { reference: Reference, logins: Logins },
     /// The image tar opened as the base: slices of the file.
     Archive(ArchiveBase),
 }
@@ -136,9 +145,9 @@ pub enum LayerOrigin {
 /// the registry client negotiated for it; for an opened tar, an object URL of the layer's slice
 /// of the file (see [`ArchiveBase::layer_url`]).
 pub async fn locate(origin: &LayerOrigin, layer: &Descriptor) -> Result<RemoteLayer, String> {
-    let (url, authorization) = match origin {
-        LayerOrigin::Registry { reference, login } => api::blob_access(reference, login, &layer.digest).await?,
-        LayerOrigin::Archive(archive) => (archive.layer_url(&layer.digest)?, None),
+    let (url, authorization, vouching) = match origin {
+        LayerOrigin::Registry { reference, logins } => api::blob_access(reference, logins, &layer.digest).await?,
+        LayerOrigin::Archive(archive) => (archive.layer_url(&layer.digest)?, None, Vouching::NotBelieved),
     };
-    Ok(RemoteLayer { what: layer.digest.to_string(), url, authorization, size: layer.size })
+    Ok(RemoteLayer { digest: layer.digest.clone(), url, authorization, vouching, size: layer.size })
 }

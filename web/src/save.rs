@@ -20,7 +20,7 @@ use layerize_registry::{BlobSource, BodyStream};
 use std::io::Write;
 use web_sys::Blob;
 
-use crate::api::{self, BaseImage, Login, WebBlob};
+use crate::api::{self, BaseImage, Logins, WebBlob};
 use crate::archive_base::ArchiveBase;
 use crate::download::Destination;
 
@@ -32,7 +32,7 @@ const DRAIN: usize = 1 << 20;
 pub struct SaveJob {
     /// The base image's reference (its blobs are fetched from its repository).
     pub base: Reference,
-    pub login: Login,
+    pub logins: Logins,
     pub image: BaseImage,
     /// The appended image and the built layer's bytes, to save the built image instead.
     pub built: Option<(Appended, Blob)>,
@@ -75,7 +75,7 @@ pub async fn save(job: SaveJob, mut out: Destination, on: &mut dyn FnMut(SavePro
 
 async fn write(job: &SaveJob, out: &mut Destination, on: &mut dyn FnMut(SaveProgress)) -> Result<u64, String> {
     let Plan { manifest, config, blobs } = plan(job)?;
-    let client = api::client(&job.base, &job.login)?;
+    let client = api::client(&job.base, &job.logins)?;
     let repository = job.base.repository();
     let mut progress = SaveProgress { total: blobs.iter().map(|(d, _)| d.size).sum(), ..SaveProgress::default() };
     on(progress);

@@ -1,6 +1,7 @@
 //! Turning `-f SRC[:DEST]` and `--delete PATH` arguments into a layer plan, walking
 //! directories. Modes are normalised (0755 if any executable bit is set, else 0644; dirs
-//! 0755) so a checkout gives the same digest whatever the umask.
+//! 0755) so a checkout gives the same digest whatever the umask; `--chmod DEST=MODE` then
+//! sets a destination's mode whatever the disk says.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -37,6 +38,40 @@ impl std::str::FromStr for FileArg {
             .into_owned();
         Ok(FileArg { src, dest: format!("/{name}") })
     }
+}
+
+/// One `--chmod DEST=MODE` argument: the octal mode a file or directory of the layer gets.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChmodArg {
+    pub dest: String,
+    pub mode: u32,
+}
+
+impl std::str::FromStr for ChmodArg {
+    type Err = String;
+
+    /// `DEST=MODE`, split at the last `=`; MODE is octal (`755`, `0644`), at most `7777`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (dest, mode) =
+            s.rsplit_once('=').ok_or_else(|| format!("{s:?}: expected DEST=MODE, as in /app/run=0755"))?;
+        if dest.is_empty() {
+            return Err(format!("{s:?}: the destination before `=` is empty"));
+        }
+        let mode = u32::from_str_radix(mode, 8)
+            .ok()
+            .filter(|m| *m <= 0o7777 && !mode.is_empty())
+            .ok_or_else(|| format!("{s:?}: {mode:?} is not an octal mode (0644, 0755, …)"))?;
+        Ok(ChmodArg { dest: dest.to_owned(), mode })
+    }
+}
+
+/// Sets the modes `--chmod` gives; each destination must be a file or directory in `plan`.
+pub fn chmod(plan: &mut Plan<PathBuf>, chmods: &[ChmodArg]) -> Result<()> {
+    for c in chmods {
+        plan.set_mode(&LayerPath::new(&c.dest)?, c.mode)
+            .with_context(|| format!("--chmod {}={:04o}", c.dest, c.mode))?;
+    }
+    Ok(())
 }
 
 /// Builds the plan for the given files and deletions.
@@ -131,6 +166,38 @@ mod tests {
         let f: FileArg = "dir/run.sh".parse().unwrap();
         assert_eq!(f.dest, "/run.sh");
         assert!(":/x".parse::<FileArg>().is_err());
+    }
+
+    #[test]
+    fn parses_chmod_args() {
+        let c: ChmodArg = "/opt/run.sh=0755".parse().unwrap();
+        assert_eq!((c.dest.as_str(), c.mode), ("/opt/run.sh", 0o755));
+        assert_eq!("/a=b=644".parse::<ChmodArg>().unwrap(), ChmodArg { dest: "/a=b".into(), mode: 0o644 });
+        for bad in ["/x", "=0755", "/x=", "/x=0999", "/x=17777", "/x=rwx"] {
+            assert!(bad.parse::<ChmodArg>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn chmod_sets_a_planned_mode_and_names_a_missing_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("run.sh");
+        fs::write(&file, "#!/bin/sh\n").unwrap();
+        fs::set_permissions(&file, fs::Permissions::from_mode(0o755)).unwrap();
+        let mut p = plan(&[format!("{}:/bin/run.sh", file.display()).parse().unwrap()], &[]).unwrap();
+        chmod(&mut p, &["/bin/run.sh=0644".parse().unwrap()]).unwrap();
+        let modes: Vec<_> = p
+            .into_entries()
+            .into_iter()
+            .filter_map(|e| match e.kind {
+                EntryKind::File { mode, .. } => Some(mode),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(modes, [0o644]);
+        let mut p = plan(&[format!("{}:/bin/run.sh", file.display()).parse().unwrap()], &[]).unwrap();
+        let e = chmod(&mut p, &["/bin/other=0755".parse().unwrap()]).unwrap_err();
+        assert!(format!("{e:#}").contains("/bin/other is not in the layer"), "{e:#}");
     }
 
     #[test]

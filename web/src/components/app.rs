@@ -12,8 +12,9 @@ use super::{
     base::BaseSection, build::BuildSection, files::FilesSection, login::LoginSection, push::PushSection,
     save::SaveSection,
 };
-use crate::api::{BaseImage, Login};
+use crate::api::{AllPlatforms, BaseImage, Logins};
 use crate::archive_base::ArchiveBase;
+use crate::failure::{Failure, Section};
 use crate::remote_layer::LayerOrigin;
 
 /// One dropped file: where it came from (relative path) and where it goes.
@@ -45,12 +46,15 @@ pub struct Built {
     pub wasm_memory: u64,
     /// Web Workers the build was spread over.
     pub workers: u32,
+    /// Every platform of the base index, when the person asked for all of them.
+    pub all: Option<AllPlatforms>,
 }
 
 /// Signals shared by the sections. `Copy`, so each closure takes what it needs.
 #[derive(Clone, Copy, Debug)]
 pub struct Page {
-    pub login: RwSignal<Login>,
+    /// Credentials per registry, in page memory only.
+    pub logins: RwSignal<Logins>,
     pub base_ref: RwSignal<Option<Reference>>,
     pub top: RwSignal<Option<Manifest>>,
     pub image: RwSignal<Option<BaseImage>>,
@@ -64,10 +68,15 @@ pub struct Page {
     /// Web Workers a layer build is spread over (deflate blocks shared between them).
     pub workers: RwSignal<u32>,
     pub built: RwSignal<Option<Built>>,
+    /// Whether a build covers every platform of an index base (else only the one chosen).
+    pub all_platforms: RwSignal<bool>,
     pub blob: StoredValue<Option<Blob>, LocalStorage>,
     /// The opened image tar, when the base came from one (its layers are read from it).
     pub archive: StoredValue<Option<ArchiveBase>, LocalStorage>,
-    pub error: RwSignal<Option<String>>,
+    /// The last failure: shown in the banner and in its section.
+    pub error: RwSignal<Option<Failure>>,
+    /// Where the current build was pushed last (the save name's default then).
+    pub pushed: RwSignal<Option<Reference>>,
 }
 
 impl Page {
@@ -78,12 +87,12 @@ impl Page {
         }
         self.base_ref
             .get_untracked()
-            .map(|reference| LayerOrigin::Registry { reference, login: self.login.get_untracked() })
+            .map(|reference| LayerOrigin::Registry { reference, logins: self.logins.get_untracked() })
     }
 
     fn new() -> Page {
         Page {
-            login: RwSignal::new(Login::default()),
+            logins: RwSignal::new(Logins::default()),
             base_ref: RwSignal::new(None),
             top: RwSignal::new(None),
             image: RwSignal::new(None),
@@ -95,9 +104,11 @@ impl Page {
             progress: RwSignal::new(None),
             workers: RwSignal::new(crate::layer_build::default_workers()),
             built: RwSignal::new(None),
+            all_platforms: RwSignal::new(false),
             blob: StoredValue::new_local(None),
             archive: StoredValue::new_local(None),
             error: RwSignal::new(None),
+            pushed: RwSignal::new(None),
         }
     }
 
@@ -106,10 +117,36 @@ impl Page {
         self.built.set(None);
         self.blob.set_value(None);
         self.progress.set(None);
+        self.pushed.set(None);
     }
 
-    pub fn fail(&self, message: impl Into<String>) {
-        self.error.set(Some(message.into()));
+    /// Shows a failure of `section`'s action, there and in the banner.
+    pub fn fail(&self, section: Section, message: impl Into<String>) {
+        self.error.set(Some(Failure { section, message: message.into() }));
+    }
+
+    /// The base index, when "all platforms" is asked for and the base is one.
+    pub fn all_platforms_of(&self) -> Option<layerize_core::manifest::Index> {
+        if !self.all_platforms.get_untracked() || self.archive.with_value(Option::is_some) {
+            return None;
+        }
+        match self.top.get_untracked() {
+            Some(Manifest::Index(index)) => Some(index),
+            _ => None,
+        }
+    }
+
+    pub fn clear_error(&self) {
+        self.error.set(None);
+    }
+}
+
+/// The failure of `section`'s action, shown where the person pressed the button.
+#[component]
+pub fn SectionError(page: Page, section: Section) -> impl IntoView {
+    let message = move || page.error.with(|e| e.as_ref().filter(|f| f.section == section).map(|f| f.message.clone()));
+    view! {
+        {move || message().map(|m| view! { <p id=section.error_id() class="error section-error" role="alert">{m}</p> })}
     }
 }
 
@@ -121,7 +158,7 @@ pub fn App() -> impl IntoView {
         <main>
             <Show when=move || page.error.get().is_some()>
                 <div id="error" class="error" role="alert">
-                    {move || page.error.get().unwrap_or_default()}
+                    {move || page.error.get().map(|f| f.message).unwrap_or_default()}
                     <button class="dismiss" on:click=move |_| page.error.set(None)>"×"</button>
                 </div>
             </Show>

@@ -7,9 +7,10 @@ use layerize_core::{Digest, Platform, Reference};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use super::app::Page;
+use super::app::{Page, SectionError};
 use super::base_archive::ArchiveOpen;
 use super::inspect::{ImageInspection, IndexEntries};
+use crate::failure::{self, Section};
 use crate::{api, location};
 
 /// Loads the image at `digest` (or the top manifest itself) as the base; `platform` is what
@@ -18,11 +19,11 @@ fn choose(page: Page, reference: Reference, manifest: Option<ImageManifest>, dig
     page.image.set(None);
     page.invalidate_build();
     location::replace(&reference.to_string(), platform.as_deref());
-    let login = page.login.get_untracked();
+    let login = page.logins.get_untracked();
     spawn_local(async move {
         match api::image(&reference, &login, manifest, &digest).await {
             Ok(image) => page.image.set(Some(image)),
-            Err(e) => page.fail(format!("loading {reference}: {e}")),
+            Err(e) => page.fail(Section::Base, failure::while_doing(&format!("loading {reference}"), &e)),
         }
     });
 }
@@ -46,16 +47,16 @@ fn choose_in_index(page: Page, digest: Digest) {
 fn load(page: Page, text: &str, wanted: Option<Platform>, loading: RwSignal<bool>) {
     let reference: Reference = match text.trim().parse() {
         Ok(r) => r,
-        Err(e) => return page.fail(e.to_string()),
+        Err(e) => return page.fail(Section::Base, e.to_string()),
     };
-    page.error.set(None);
+    page.clear_error();
     page.top.set(None);
     page.image.set(None);
     page.archive.set_value(None);
     page.invalidate_build();
     page.base_ref.set(Some(reference.clone()));
     loading.set(true);
-    let login = page.login.get_untracked();
+    let login = page.logins.get_untracked();
     spawn_local(async move {
         let result = api::resolve(&reference, &login).await;
         loading.set(false);
@@ -77,7 +78,7 @@ fn load(page: Page, text: &str, wanted: Option<Platform>, loading: RwSignal<bool
                     choose(page, reference, None, digest, platform);
                 }
             }
-            Err(e) => page.fail(format!("loading {reference}: {e}")),
+            Err(e) => page.fail(Section::Base, failure::while_doing(&format!("loading {reference}"), &e)),
         }
     });
 }
@@ -92,7 +93,7 @@ pub fn BaseSection(page: Page) -> impl IntoView {
         input.set(image.clone());
         let wanted = match shared.platform.as_deref().map(str::parse::<Platform>) {
             Some(Err(e)) => {
-                page.fail(format!("platform in the address: {e}"));
+                page.fail(Section::Base, format!("platform in the address: {e}"));
                 None
             }
             Some(Ok(p)) => Some(p),
@@ -115,6 +116,7 @@ pub fn BaseSection(page: Page) -> impl IntoView {
                 <button id="base-load" type="submit" disabled=move || loading.get()>"Load"</button>
             </form>
             <ArchiveOpen page=page loading=loading />
+            <SectionError page=page section=Section::Base />
             <Show when=move || loading.get()><p class="hint">"Loading…"</p></Show>
             {move || platforms().map(|index| {
                 let selected_str = move || selected.get().map(|d| d.to_string()).unwrap_or_default();
@@ -133,6 +135,9 @@ pub fn BaseSection(page: Page) -> impl IntoView {
                             }
                         }>{options}</select>
                     </label>
+                    <label class="hint"><input id="all-platforms" type="checkbox" prop:checked=move || page.all_platforms.get()
+                        on:change=move |ev| { page.invalidate_build(); page.all_platforms.set(event_target_checked(&ev)); } />
+                        " all platforms of this index: the layer is built once, added to every image, and a new index is pushed"</label>
                     <IndexEntries index=index selected=selected on_select=Callback::new(move |d| choose_in_index(page, d)) />
                 }
             })}

@@ -12,6 +12,7 @@ use web_sys::HtmlInputElement;
 use super::app::Page;
 use crate::api::BaseImage;
 use crate::archive_base::{ArchiveBase, ArchiveImage};
+use crate::failure::Section;
 use crate::location;
 use crate::worker::{self, FromWorker};
 
@@ -45,7 +46,7 @@ fn base_image(what: &str, image: &ArchiveImage) -> Result<BaseImage, String> {
 
 /// Reads `file` in the worker and makes its image the base.
 fn open(page: Page, file: web_sys::File, loading: RwSignal<bool>) {
-    page.error.set(None);
+    page.clear_error();
     page.top.set(None);
     page.image.set(None);
     page.base_ref.set(None);
@@ -67,18 +68,18 @@ fn open(page: Page, file: web_sys::File, loading: RwSignal<bool>) {
                     page.top.set(Some(Manifest::Image(base.manifest.clone())));
                     page.image.set(Some(base));
                 }
-                Err(e) => page.fail(format!("opening {what}: {e}")),
+                Err(e) => page.fail(Section::Base, format!("opening {what}: {e}")),
             }
         }
         FromWorker::Failed { message } => {
             loading.set(false);
-            page.fail(format!("opening {message}"));
+            page.fail(Section::Base, format!("opening {message}"));
         }
         _ => {}
     });
     if let Err(e) = started {
         loading.set(false);
-        page.fail(format!("cannot start the worker: {e:?}"));
+        page.fail(Section::Base, format!("cannot start the worker: {e:?}"));
     }
 }
 

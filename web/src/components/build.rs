@@ -5,8 +5,11 @@ use layerize_core::layer::gzip::Profile;
 use layerize_core::layer::{MODE_EXEC, MODE_FILE};
 use layerize_core::mutate::{self, NewLayer};
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 
-use super::app::{Built, Page};
+use super::app::{Built, Page, SectionError};
+use crate::api;
+use crate::failure::Section;
 use crate::layer_build::{self, Event};
 use crate::worker::{WireEntry, WireKind};
 
@@ -40,13 +43,19 @@ fn cli_command(page: &Page, built: &Built) -> String {
         None => page.base_ref.get_untracked().map(|r| r.to_string()).unwrap_or_default(),
     };
     parts.push(shell_quote(&base));
-    if let Some(image) = page.image.get_untracked() {
+    if built.all.is_some() {
+        parts.push("--all-platforms".to_owned());
+    } else if let Some(image) = page.image.get_untracked() {
         if matches!(page.top.get_untracked(), Some(layerize_core::manifest::Manifest::Index(_))) {
             parts.push(format!("--platform {}", image.config.platform()));
         }
     }
+    // Every file's mode is given: the CLI would take it from the disk, the page from its tick.
     for row in page.rows.get_untracked() {
-        parts.push(format!("-f {}", shell_quote(&format!("./{}:{}", row.rel, row.destination(&prefix)))));
+        let dest = row.destination(&prefix);
+        parts.push(format!("-f {}", shell_quote(&format!("./{}:{dest}", row.rel))));
+        let mode = if row.exec { MODE_EXEC } else { MODE_FILE };
+        parts.push(format!("--chmod {}", shell_quote(&format!("{dest}={mode:04o}"))));
     }
     for d in page.deletes.get_untracked() {
         parts.push(format!("--delete {}", shell_quote(&d)));
@@ -61,16 +70,16 @@ fn cli_command(page: &Page, built: &Built) -> String {
 }
 
 fn start(page: Page) {
-    page.error.set(None);
+    page.clear_error();
     page.invalidate_build();
     let Some(image) = page.image.get_untracked() else {
-        return page.fail("load a base image first");
+        return page.fail(Section::Build, "load a base image first");
     };
     let prefix = page.prefix.get_untracked();
     let rows = page.rows.get_untracked();
     let deletes = page.deletes.get_untracked();
     if rows.is_empty() && deletes.is_empty() {
-        return page.fail("add files or paths to delete first");
+        return page.fail(Section::Build, "add files or paths to delete first");
     }
     let files = js_sys::Array::new();
     let mut entries = Vec::new();
@@ -87,7 +96,7 @@ fn start(page: Page) {
     let created = now();
     let changes = match page.edits.get_untracked().changes(&created) {
         Ok(c) => c,
-        Err(e) => return page.fail(format!("config: {e}")),
+        Err(e) => return page.fail(Section::Build, format!("config: {e}")),
     };
     let history = format!("layerize page: {} files, {} deletions", rows.len(), deletes.len());
     page.progress.set(Some((0, rows.iter().map(|r| r.size).sum(), 0.0)));
@@ -95,6 +104,9 @@ fn start(page: Page) {
     let workers = page.workers.get_untracked();
     // The CLI's default profile, so `layerize layer` of the same files gives the same blob.
     let gzip = Profile::default();
+    let all_of = page.all_platforms_of();
+    let base_ref = page.base_ref.get_untracked();
+    let logins = page.logins.get_untracked();
     let result = layer_build::start(entries, files, 0, gzip, workers, move |event| match event {
         Event::Progress { done, total } => {
             let seconds = (js_sys::Date::now() - started) / 1000.0;
@@ -102,7 +114,7 @@ fn start(page: Page) {
         }
         Event::Failed(message) => {
             page.progress.set(None);
-            page.fail(format!("building the layer failed: {message}"));
+            page.fail(Section::Build, format!("building the layer failed: {message}"));
         }
         Event::Built { digests, blob, millis, wasm_memory } => {
             let diff_id = digests.diff_id.to_string();
@@ -116,26 +128,42 @@ fn start(page: Page) {
                     ..Default::default()
                 },
             };
-            match mutate::append(&image.manifest, &image.config, &[layer], &changes) {
-                Ok(appended) => {
-                    page.blob.set_value(Some(blob));
-                    page.built.set(Some(Built {
-                        appended,
-                        diff_id,
-                        created: created.clone(),
-                        history: history.clone(),
-                        millis,
-                        tar_size,
-                        wasm_memory,
-                        workers,
-                    }));
+            let appended = match mutate::append(&image.manifest, &image.config, std::slice::from_ref(&layer), &changes)
+            {
+                Ok(appended) => appended,
+                Err(e) => return page.fail(Section::Build, e.to_string()),
+            };
+            let built = Built {
+                appended,
+                diff_id,
+                created: created.clone(),
+                history: history.clone(),
+                millis,
+                tar_size,
+                wasm_memory,
+                workers,
+                all: None,
+            };
+            let (Some(index), Some(reference)) = (all_of.clone(), base_ref.clone()) else {
+                page.blob.set_value(Some(blob));
+                page.built.set(Some(built));
+                return;
+            };
+            // Every platform's config and manifest, rewritten over the one layer.
+            let (logins, changes) = (logins.clone(), changes.clone());
+            spawn_local(async move {
+                match api::append_all(&reference, &logins, &index, &layer, &changes).await {
+                    Ok(all) => {
+                        page.blob.set_value(Some(blob));
+                        page.built.set(Some(Built { all: Some(all), ..built }));
+                    }
+                    Err(e) => page.fail(Section::Build, format!("appending to every platform of {reference}: {e}")),
                 }
-                Err(e) => page.fail(e.to_string()),
-            }
+            });
         }
     });
     if let Err(e) = result {
-        page.fail(e);
+        page.fail(Section::Build, e);
     }
 }
 
@@ -161,6 +189,7 @@ pub fn BuildSection(page: Page) -> impl IntoView {
             </label>
             " "
             <button id="build-button" on:click=move |_| start(page)>"Build"</button>
+            <SectionError page=page section=Section::Build />
             {progress}
             {move || page.built.get().map(|b| {
                 let layer = b.appended.layers.first().cloned();
@@ -175,6 +204,15 @@ pub fn BuildSection(page: Page) -> impl IntoView {
                             <dt>"Speed"</dt><dd id="build-speed">{format!("{:.0} ms, {mbps:.1} MB/s, {} worker(s)", b.millis, b.workers)}</dd>
                             <dt>"Worker memory"</dt><dd id="build-memory">{format!("{} MiB", b.wasm_memory >> 20)}</dd>
                             <dt>"New manifest"</dt><dd><code id="new-manifest-digest">{b.appended.manifest_descriptor.digest.to_string()}</code></dd>
+                            {b.all.as_ref().map(|all| {
+                                let platforms = all.images.iter().map(|(_, a)| view! {
+                                    <li class="new-platform-manifest"><code>{a.manifest_descriptor.digest.to_string()}</code></li>
+                                }).collect_view();
+                                view! {
+                                    <dt>"New index"</dt><dd><code id="new-index-digest">{all.index_digest.to_string()}</code>
+                                        {format!(" over {} images:", all.images.len())}<ul>{platforms}</ul></dd>
+                                }
+                            })}
                         </dl>
                         <details><summary>"New config"</summary><pre id="new-config">{pretty(&b.appended.config)}</pre></details>
                         <details><summary>"New manifest"</summary><pre id="new-manifest">{pretty(&b.appended.manifest)}</pre></details>

@@ -6,6 +6,7 @@
 use layerize_core::flatten::MergedEntry;
 use leptos::prelude::*;
 
+use super::inspect::human;
 use crate::worker::ListedEntry;
 
 /// Height of one row in pixels (the CSS gives `.file-list-row` this height).
@@ -109,7 +110,7 @@ pub fn FileList<T: FileRow>(
                         <div class=format!("{row_class} file-list-row") style=top>
                             <span class="path" title=e.path().to_owned()><code>{e.path().to_owned()}</code></span>
                             <span class="kind">{e.kind().to_owned()}</span>
-                            <span class="num size">{sized.then(|| e.size().to_string())}</span>
+                            <span class="num size" data-bytes=sized.then(|| e.size().to_string())>{sized.then(|| human(e.size()))}</span>
                             <span class="mode"><code>{format!("{:04o}", e.mode())}</code></span>
                             <span class="owner">{e.owner()}</span>
                             <span class="target">{e.target().map(|t| view! { <code>{t}</code> })}</span>

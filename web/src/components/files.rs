@@ -9,7 +9,9 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{DragEvent, File, FileSystemDirectoryEntry, FileSystemEntry, FileSystemFileEntry, HtmlInputElement};
 
-use super::app::{Page, Row};
+use super::app::{Page, Row, SectionError};
+use super::inspect::human;
+use crate::failure::Section;
 
 /// Adds files with their paths relative to what was picked or dropped.
 fn add_files(page: Page, files: Vec<(String, File)>) {
@@ -85,7 +87,7 @@ fn on_drop(page: Page, ev: DragEvent) {
         let mut files = Vec::new();
         for entry in entries {
             if let Err(e) = walk(entry, String::new(), &mut files).await {
-                return page.fail(format!("reading the dropped files failed: {e:?}"));
+                return page.fail(Section::Files, format!("reading the dropped files failed: {e:?}"));
             }
         }
         files.sort_by(|a, b| a.0.cmp(&b.0));
@@ -125,7 +127,7 @@ pub fn FilesSection(page: Page) -> impl IntoView {
                             page.invalidate_build();
                             page.rows.update(|r| if let Some(x) = r.iter_mut().find(|x| x.id == id) { x.dest = Some(v) });
                         } /></td>
-                    <td class="num">{row.size}</td>
+                    <td class="num size" data-bytes=row.size.to_string()>{human(row.size)}</td>
                     <td><label><input class="exec" type="checkbox" prop:checked=row.exec
                         on:change=move |ev| {
                             let on = event_target_checked(&ev);
@@ -145,14 +147,17 @@ pub fn FilesSection(page: Page) -> impl IntoView {
                 on:dragleave=move |_| hover.set(false)
                 on:drop=move |ev: DragEvent| { hover.set(false); on_drop(page, ev); }>
                 <p>"Drop files and folders here, or pick them:"</p>
-                <label class="button">"Files… " <input id="file-input" type="file" multiple
+                // The inputs are hidden (their own buttons say "Choose Files" even for a folder);
+                // the labels are the buttons.
+                <label class="button picker" id="file-picker">"Choose files…" <input id="file-input" class="picker-input" type="file" multiple
                     on:change=move |ev| add_files(page, from_input(&event_target::<HtmlInputElement>(&ev))) /></label>
-                <label class="button">"Folder… " <input id="folder-input" type="file" multiple node_ref=folder
+                " "
+                <label class="button picker" id="folder-picker">"Choose a folder…" <input id="folder-input" class="picker-input" type="file" multiple node_ref=folder
                     on:change=move |ev| add_files(page, from_input(&event_target::<HtmlInputElement>(&ev))) /></label>
             </div>
             <label>"Put them under " <input id="prefix" type="text" prop:value=move || page.prefix.get()
                 on:input=move |ev| { page.invalidate_build(); page.prefix.set(event_target_value(&ev)); } /></label>
-            <table id="rows"><thead><tr><th>"Destination"</th><th>"Bytes"</th><th>"Executable"</th><th></th></tr></thead>
+            <table id="rows"><thead><tr><th>"Destination"</th><th>"Size"</th><th>"Executable"</th><th></th></tr></thead>
                 <tbody>{rows}</tbody></table>
             <h3>"Delete from the base"</h3>
             <form class="row" on:submit=move |ev| { ev.prevent_default(); add_delete(); }>
@@ -160,7 +165,14 @@ pub fn FilesSection(page: Page) -> impl IntoView {
                     on:input=move |ev| delete_input.set(event_target_value(&ev)) />
                 <button id="delete-add" type="submit">"Add"</button>
             </form>
-            <ul id="deletes">{move || page.deletes.get().into_iter().map(|d| view! { <li><code>{d}</code></li> }).collect_view()}</ul>
+            <ul id="deletes">{move || page.deletes.get().into_iter().enumerate().map(|(i, d)| view! {
+                <li><code>{d}</code> " " <button type="button" class="delete-remove" title="Keep this path"
+                    on:click=move |_| {
+                        page.invalidate_build();
+                        page.deletes.update(|d| if i < d.len() { d.remove(i); });
+                    }>"remove"</button></li>
+            }).collect_view()}</ul>
+            <SectionError page=page section=Section::Files />
         </section>
     }
 }

@@ -13,6 +13,7 @@ use leptos::prelude::*;
 use super::layer_files::LayerFiles;
 use super::merged_files::MergedFiles;
 use crate::api::BaseImage;
+use crate::remote_layer::LayerOrigin;
 
 pub fn human(bytes: u64) -> String {
     match bytes {
@@ -91,9 +92,11 @@ pub fn IndexEntries(index: Index, selected: Signal<Option<Digest>>, on_select: C
     }
 }
 
-/// The chosen image: summary, raw documents, history, layers and their files.
+/// The chosen image: summary, raw documents, history, layers and, under the row of the layer
+/// whose "Files" button was pressed, its files (until closed).
 #[component]
-pub fn ImageDetails(image: BaseImage, on_files: Callback<usize>) -> impl IntoView {
+pub fn ImageDetails(image: BaseImage, origin: LayerOrigin) -> impl IntoView {
+    let chosen = RwSignal::new(None::<usize>);
     let m = &image.manifest;
     let report = ImageReport::new(m, Some(&image.config));
     let summary = report.config.summary.clone().unwrap_or_default();
@@ -107,14 +110,26 @@ pub fn ImageDetails(image: BaseImage, on_files: Callback<usize>) -> impl IntoVie
         .iter()
         .map(|l| {
             let n = l.number;
+            let descriptor = image.manifest.layers.get(n - 1).cloned();
+            let origin = origin.clone();
+            let files = move || {
+                let layer = descriptor.clone().filter(|_| chosen.get() == Some(n))?;
+                let close = Callback::new(move |()| chosen.set(None));
+                Some(view! {
+                    <tr class="layer-files-row"><td colspan="5">
+                        <LayerFiles origin=origin.clone() number=n layer=layer on_close=close />
+                    </td></tr>
+                })
+            };
             view! {
-                <tr>
+                <tr class="layer-row">
                     <td>{n}</td>
                     <td><code>{l.digest.to_string()}</code></td>
                     <td class="num">{human(l.size)}</td>
                     <td>{l.media_type.to_string()}</td>
-                    <td><button class="layer-files-button" on:click=move |_| on_files.run(n)>"Files"</button></td>
+                    <td><button class="layer-files-button" on:click=move |_| chosen.set(Some(n))>"Files"</button></td>
                 </tr>
+                {files}
             }
         })
         .collect_view();
@@ -186,16 +201,12 @@ pub fn ImageDetails(image: BaseImage, on_files: Callback<usize>) -> impl IntoVie
     }
 }
 
-/// The details and, below them, the file listing of the layer chosen with a "Files" button.
+/// The details (with a layer's files under its row) and the merged filesystem.
 #[component]
-pub fn ImageInspection(image: BaseImage, origin: crate::remote_layer::LayerOrigin) -> impl IntoView {
+pub fn ImageInspection(image: BaseImage, origin: LayerOrigin) -> impl IntoView {
     let layers = image.manifest.layers.clone();
-    let chosen = RwSignal::new(None::<usize>);
     view! {
-        <ImageDetails image=image on_files=Callback::new(move |n| chosen.set(Some(n))) />
-        <MergedFiles origin=origin.clone() layers=layers.clone() />
-        {move || chosen.get().and_then(|n| layers.get(n - 1).map(|l| (n, l.clone()))).map(|(n, layer)| {
-            view! { <LayerFiles origin=origin.clone() number=n layer=layer /> }
-        })}
+        <ImageDetails image=image origin=origin.clone() />
+        <MergedFiles origin=origin layers=layers />
     }
 }

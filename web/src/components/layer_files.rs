@@ -22,7 +22,7 @@ enum State {
 }
 
 #[component]
-pub fn LayerFiles(origin: LayerOrigin, number: usize, layer: Descriptor) -> impl IntoView {
+pub fn LayerFiles(origin: LayerOrigin, number: usize, layer: Descriptor, on_close: Callback<()>) -> impl IntoView {
     let entries = RwSignal::new(Vec::<ListedEntry>::new());
     let state = RwSignal::new(State::Downloading(0));
     let job: StoredValue<Option<Worker>, LocalStorage> = StoredValue::new_local(None);
@@ -79,7 +79,8 @@ pub fn LayerFiles(origin: LayerOrigin, number: usize, layer: Descriptor) -> impl
     };
     view! {
         <div id="layer-files-panel">
-            <h3>"Files of layer " {number} " " <code>{layer.digest.to_string()}</code></h3>
+            <h3>"Files of layer " {number} " " <code>{layer.digest.to_string()}</code>
+                <button type="button" id="layer-files-close" title="Close this listing" on:click=move |_| on_close.run(())>"close"</button></h3>
             <p><span id="layer-files-count" data-done=move || matches!(state.get(), State::Done { .. }).to_string()>{move || entries.with(|e| e.len())}</span>
                " entries · " <span id="layer-files-status" class:error=move || matches!(state.get(), State::Failed(_))>{status}</span></p>
             <FileList id="layer-files" row_class="layer-file" entries=entries on_download=download />

@@ -6,8 +6,9 @@ use layerize_registry::BlobOutcome;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use super::app::Page;
+use super::app::{Page, SectionError};
 use crate::api::{self, PushJob};
+use crate::failure::{self, Section};
 
 #[derive(Clone, Debug, PartialEq)]
 struct BlobLine {
@@ -23,9 +24,12 @@ pub fn PushSection(page: Page) -> impl IntoView {
     let lines = RwSignal::new(Vec::<BlobLine>::new());
     let result = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
+    // Seconds since the push started, ticking while it runs.
+    let elapsed = RwSignal::new(None::<f64>);
     let push = move || {
-        page.error.set(None);
+        page.clear_error();
         result.set(None);
+        elapsed.set(None);
         lines.set(Vec::new());
         let (Some(base), Some(image), Some(built), Some(blob)) = (
             page.base_ref.get_untracked(),
@@ -33,14 +37,24 @@ pub fn PushSection(page: Page) -> impl IntoView {
             page.built.get_untracked(),
             page.blob.get_value(),
         ) else {
-            return page.fail("build the layer first");
+            return page.fail(Section::Push, "build the layer first");
         };
         let target_ref: Reference = match target.get_untracked().trim().parse() {
             Ok(r) => r,
-            Err(e) => return page.fail(e.to_string()),
+            Err(e) => return page.fail(Section::Push, e.to_string()),
         };
-        let login = page.login.get_untracked();
+        let logins = page.logins.get_untracked();
         busy.set(true);
+        let started = js_sys::Date::now();
+        let seconds = move || (js_sys::Date::now() - started) / 1000.0;
+        elapsed.set(Some(0.0));
+        let ticker = set_interval_with_handle(
+            move || {
+                elapsed.try_set(Some(seconds()));
+            },
+            std::time::Duration::from_millis(200),
+        )
+        .ok();
         spawn_local(async move {
             let mut on = |event: CopyEvent| {
                 let (digest, done, total, state) = match event {
@@ -74,14 +88,22 @@ pub fn PushSection(page: Page) -> impl IntoView {
                 appended: &built.appended,
                 target: &target_ref,
                 blob,
-                login: &login,
+                logins: &logins,
                 archive: archive.as_ref(),
+                all: built.all.as_ref(),
             };
             let pushed = api::push(job, &mut on).await;
+            if let Some(ticker) = ticker {
+                ticker.clear();
+            }
+            elapsed.try_set(Some(seconds()));
             busy.set(false);
             match pushed {
-                Ok(digest) => result.set(Some(target_ref.with_digest(digest).to_string())),
-                Err(e) => page.fail(format!("pushing {target_ref}: {e}")),
+                Ok(digest) => {
+                    result.set(Some(target_ref.with_digest(digest).to_string()));
+                    page.pushed.set(Some(target_ref));
+                }
+                Err(e) => page.fail(Section::Push, failure::while_doing(&format!("pushing {target_ref}"), &e)),
             }
         });
     };
@@ -97,7 +119,11 @@ pub fn PushSection(page: Page) -> impl IntoView {
                 <input id="target-ref" type="text" placeholder="127.0.0.1:5000/app:1" prop:value=move || target.get()
                     on:input=move |ev| target.set(event_target_value(&ev)) />
                 <button id="push-button" type="submit" disabled=move || busy.get() || page.built.get().is_none()>"Push"</button>
+                {move || elapsed.get().map(|s| view! {
+                    <span id="push-elapsed" data-running=busy.get().to_string()>{format!("{s:.1} s")}</span>
+                })}
             </form>
+            <SectionError page=page section=Section::Push />
             <ul id="push-progress">{move || lines.get().into_iter().map(|l| view! {
                 <li><code>{l.digest.get(..19).unwrap_or_default().to_owned()}</code> " " {l.state}
                     {(l.total > 0).then(|| format!(" {}/{} bytes", l.done, l.total))}</li>

@@ -7,9 +7,10 @@ use layerize_core::Reference;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use super::app::Page;
+use super::app::{Page, SectionError};
 use super::inspect::human;
 use crate::download::{self, Destination, FileRequest};
+use crate::failure::{self, Section};
 use crate::save::{self, SaveJob, SaveProgress};
 
 /// Which image goes into the tar.
@@ -20,13 +21,18 @@ enum Which {
 }
 
 /// The name the tar gives the image unless the person types another: the base's own name,
-/// or for the built image the base's repository at tag `layerize`.
-fn default_name(base: &Reference, which: Which) -> String {
+/// or for the built image the name it was pushed under, else the base's repository at tag
+/// `layerize`.
+fn default_name(base: &Reference, which: Which, pushed: Option<&Reference>) -> String {
     let named = match which {
         Which::Base if base.tag().is_some() => Some(base.clone()),
         Which::Base if base.digest().is_none() => base.with_tag("latest").ok(),
         Which::Base => None,
-        Which::Built => base.with_tag("layerize").ok(),
+        Which::Built => match pushed {
+            Some(p) if p.tag().is_some() => Some(p.clone()),
+            Some(p) => p.with_tag("latest").ok(),
+            None => base.with_tag("layerize").ok(),
+        },
     };
     named.and_then(|r| familiar_tag(&r)).unwrap_or_default()
 }
@@ -72,31 +78,35 @@ pub fn SaveSection(page: Page) -> impl IntoView {
         _ => Which::Built,
     };
     let name_text = move || {
-        typed.get().unwrap_or_else(|| page.base_ref.get().map(|b| default_name(&b, which())).unwrap_or_default())
+        typed.get().unwrap_or_else(|| {
+            let pushed = page.pushed.get();
+            page.base_ref.get().map(|b| default_name(&b, which(), pushed.as_ref())).unwrap_or_default()
+        })
     };
     let busy = move || matches!(state.get(), State::Saving(_));
     // Another base or another build: the old name and result no longer apply.
     Effect::new(move |_| {
         page.base_ref.track();
         page.built.track();
+        page.pushed.track();
         typed.set(None);
         state.set(State::Idle);
     });
 
     let start = move || {
-        page.error.set(None);
+        page.clear_error();
         let (Some(base), Some(image)) = (page.base_ref.get_untracked(), page.image.get_untracked()) else {
-            return page.fail("load a base image first");
+            return page.fail(Section::Save, "load a base image first");
         };
         let name = match parse_name(&name_text()) {
             Ok(n) => n,
-            Err(e) => return page.fail(e),
+            Err(e) => return page.fail(Section::Save, e),
         };
         let built = match which() {
             Which::Base => None,
             Which::Built => match (page.built.get_untracked(), page.blob.get_value()) {
                 (Some(b), Some(blob)) => Some((b.appended, blob)),
-                _ => return page.fail("build the layer first"),
+                _ => return page.fail(Section::Save, "build the layer first"),
             },
         };
         let file = file_name(&name);
@@ -104,14 +114,14 @@ pub fn SaveSection(page: Page) -> impl IntoView {
         let request = if pick_file.get_untracked() && download::can_pick_file() {
             match FileRequest::ask(&file) {
                 Ok(r) => Some(r),
-                Err(e) => return page.fail(e),
+                Err(e) => return page.fail(Section::Save, e),
             }
         } else {
             None
         };
         let job = SaveJob {
             base,
-            login: page.login.get_untracked(),
+            logins: page.logins.get_untracked(),
             image,
             built,
             name: name.clone(),
@@ -129,7 +139,7 @@ pub fn SaveSection(page: Page) -> impl IntoView {
                     }
                     Err(e) => {
                         state.set(State::Idle);
-                        return page.fail(e);
+                        return page.fail(Section::Save, e);
                     }
                 },
             };
@@ -144,7 +154,7 @@ pub fn SaveSection(page: Page) -> impl IntoView {
                 }
                 Err(e) => {
                     state.try_set(State::Idle);
-                    page.fail(format!("saving {file}: {e}"));
+                    page.fail(Section::Save, failure::while_doing(&format!("saving {file}"), &e));
                 }
             }
         });
@@ -188,6 +198,7 @@ pub fn SaveSection(page: Page) -> impl IntoView {
                         on:change=move |ev| pick_file.set(event_target_checked(&ev)) />
                         " choose where to save it (the file is written as it is made; otherwise it goes to your downloads when complete)"</label>
                 </Show>
+                <SectionError page=page section=Section::Save />
                 {status}
             </section>
         </Show>

@@ -15,6 +15,7 @@ use web_sys::Worker;
 use super::app::Page;
 use super::inspect::human;
 use super::merged_files::{start_merge, Merge};
+use crate::failure::Section;
 
 /// The planned layer's entries, as the build will make them (contents are not needed here).
 fn planned(page: Page) -> Result<Vec<Entry<()>>, String> {
@@ -104,7 +105,7 @@ pub fn ShadowSection(page: Page) -> impl IntoView {
     let current = move || page.image.with(|i| i.as_ref().map(|i| i.manifest.digest().clone()));
     let compare = move |_| {
         let (Some(origin), Some(image)) = (page.layer_origin(), page.image.get_untracked()) else {
-            return page.fail("load a base image first");
+            return page.fail(Section::Base, "load a base image first");
         };
         listed.set(Some(image.manifest.digest().clone()));
         start_merge(origin, image.manifest.layers.clone(), base_entries, state, job);

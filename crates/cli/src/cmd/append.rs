@@ -51,6 +51,10 @@ pub struct Args {
     /// A path to delete from the base (written as a whiteout; repeatable).
     #[arg(long = "delete", value_name = "PATH")]
     deletes: Vec<String>,
+    /// Give a file or directory of the layer this octal mode, whatever the disk says
+    /// (DEST=MODE, e.g. /app/run=0755; repeatable).
+    #[arg(long = "chmod", value_name = "DEST=MODE")]
+    chmods: Vec<files::ChmodArg>,
     /// Where to push the result; with -o, the name the image gets inside the archive.
     #[arg(short = 't', long = "tag", value_name = "REF", required_unless_present = "output")]
     target: Option<String>,
@@ -200,7 +204,8 @@ pub fn run(args: Args, store: StoreFlag) -> Result<()> {
         tries: args.retries.max(1),
     };
 
-    let plan = files::plan(&args.files, &args.deletes)?;
+    let mut plan = files::plan(&args.files, &args.deletes)?;
+    files::chmod(&mut plan, &args.chmods)?;
     let options = LayerOptions { mtime: args.mtime, gzip: args.gzip_profile };
     let history = History {
         created: Some(created.clone()),
@@ -311,6 +316,7 @@ fn describe(args: &Args) -> String {
     let mut parts = vec!["layerize append".to_owned()];
     parts.extend(args.files.iter().map(|f| format!("-f {}:{}", f.src.display(), f.dest)));
     parts.extend(args.deletes.iter().map(|d| format!("--delete {d}")));
+    parts.extend(args.chmods.iter().map(|c| format!("--chmod {}={:04o}", c.dest, c.mode)));
     parts.join(" ")
 }
 

@@ -172,6 +172,20 @@ impl<S> Plan<S> {
         self.entries.is_empty()
     }
 
+    /// Sets the mode of a file or directory already in the plan, whatever its source gave
+    /// (the CLI's `--chmod`, so a command can say exactly what the page built).
+    pub fn set_mode(&mut self, path: &LayerPath, mode: u32) -> Result<(), Error> {
+        let problem = match self.entries.get_mut(path) {
+            Some(EntryKind::File { mode: m, .. } | EntryKind::Dir { mode: m }) => {
+                *m = mode;
+                return Ok(());
+            }
+            Some(_) => "is not a file or directory, so it has no mode to set",
+            None => "is not in the layer, so its mode cannot be set",
+        };
+        Err(Error::LayerConflict { path: path.to_string(), problem })
+    }
+
     /// The entries in tar order, with every missing parent directory made explicit
     /// (mode 0755), so a runtime never has to invent one with a surprising mode.
     pub fn into_entries(self) -> Vec<Entry<S>> {

@@ -1,9 +1,10 @@
 //! The browser transport: `fetch` (through gloo-net) to the layerize server's proxy, because
 //! registries send no CORS headers. Works on a page and in a Web Worker.
 //!
-//! A request for `https://ghcr.io/v2/…?q` goes to `{proxy}/proxy/https/ghcr.io/v2/…?q`. The
-//! response keeps the registry URL as its `url`, so upload `Location`s (absolute registry URLs)
-//! resolve as they would natively and are mapped onto the proxy again on the next request.
+//! A request for `https://ghcr.io/v2/…?q` goes to `{proxy}/proxy/https/ghcr.io/v2/…?q` (see
+//! [`Proxy::proxied`]). The response keeps the registry URL as its `url`, so upload
+//! `Location`s (absolute registry URLs) resolve as they would natively and are mapped onto the
+//! proxy again on the next request.
 
 use bytes::Bytes;
 use futures_util::stream;
@@ -14,37 +15,38 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::ReadableStreamDefaultReader;
 
+use super::proxy::{Proxy, Vouching};
 use super::{BodyStream, Request, Response, Transport};
 use crate::error::Error;
 use crate::redact;
 
-/// Sends requests through the proxy at `proxy` (the page's own origin, usually).
+/// Sends requests through a layerize proxy; told at construction whether it is the page's own
+/// (see [`Proxy`]), which decides whether its word on a blob's digest counts.
 #[derive(Clone, Debug)]
 pub struct Browser {
-    proxy: Url,
+    proxy: Proxy,
 }
 
 impl Browser {
-    pub fn new(proxy: Url) -> Browser {
+    pub fn new(proxy: Proxy) -> Browser {
         Browser { proxy }
     }
 
     /// The proxy URL for a registry URL.
     pub fn proxied(&self, url: &Url) -> String {
-        let mut authority = url.host_str().unwrap_or_default().to_owned();
-        if let Some(port) = url.port() {
-            authority.push_str(&format!(":{port}"));
-        }
-        let base = self.proxy.as_str().trim_end_matches('/');
-        let query = url.query().map(|q| format!("?{q}")).unwrap_or_default();
-        format!("{base}/proxy/{}/{authority}{}{query}", url.scheme(), url.path())
+        self.proxy.proxied(url)
+    }
+
+    /// Whether a download's "checked" label from this proxy is believed.
+    pub fn vouching(&self) -> Vouching {
+        self.proxy.vouching()
     }
 }
 
 impl Transport for Browser {
-    /// Every request goes through the layerize proxy (see [`Browser::proxied`]).
+    /// Only the page's own proxy is believed (see [`Proxy`]).
     fn proxy_checks_blobs(&self) -> bool {
-        true
+        self.proxy.vouching() == Vouching::Believed
     }
 
     async fn send(&self, request: Request) -> Result<Response, Error> {

@@ -6,6 +6,7 @@
 pub mod browser;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod native;
+pub mod proxy;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -108,10 +109,11 @@ pub trait Transport {
         false
     }
 
-    /// Whether answers come through the page's proxy, which checks whole blob downloads against
-    /// their digest (cutting a wrong one short) and says so in [`PROXY_CHECKED_DIGEST`], a
-    /// header it never takes from a registry. Only then may that header be believed: a
-    /// registry reached directly could send it about anything.
+    /// Whether answers come through the page's own proxy, which checks whole blob downloads
+    /// against their digest (cutting a wrong one short) and says so in [`PROXY_CHECKED_DIGEST`],
+    /// a header it never takes from a registry. Only then may that header be believed: a
+    /// registry reached directly, or another proxy, could send it about anything (see
+    /// [`proxy::Proxy`]).
     fn proxy_checks_blobs(&self) -> bool {
         false
     }
