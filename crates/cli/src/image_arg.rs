@@ -48,6 +48,14 @@ impl ImageArg {
         }
     }
 
+    /// The registry this names, if any: where `--username`/`--password-stdin` go.
+    pub fn registries(&self) -> Vec<String> {
+        match self {
+            ImageArg::Registry(reference) => vec![reference.registry().to_owned()],
+            _ => Vec::new(),
+        }
+    }
+
     /// Parses `input` as where to write an image: a transport, a reference that names its
     /// registry (`127.0.0.1:5000/app:1`, `ghcr.io/me/app`), or else a name in the store
     /// (`app:dev`: a name without a registry host is never pushed to Docker Hub by accident).

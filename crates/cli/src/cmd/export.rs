@@ -39,7 +39,7 @@ pub struct Args {
 pub fn run(args: Args, store: StoreFlag) -> Result<()> {
     let arg = ImageArg::parse(&args.image, &store)?;
     let platforms = source::platforms(args.platform.as_deref(), false)?;
-    let access = args.registry.access(Vec::new())?;
+    let access = args.registry.access(arg.registries())?;
     let progress = Progress::lines(args.quiet);
     // The tree is built in a private temp directory beside the output (or in $TMPDIR).
     let scratch_dir = match args.output.as_deref().and_then(|p| p.parent()) {

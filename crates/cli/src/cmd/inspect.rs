@@ -47,7 +47,7 @@ pub fn run(args: Args, store: StoreFlag) -> Result<()> {
         _ => args.reference.clone(),
     };
     let platform = resolve::platform_arg(args.platform.as_deref())?;
-    let access = args.registry.access(Vec::new())?;
+    let access = args.registry.access(arg.registries())?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async {
         let client = source::client_for(&arg, &access)?;

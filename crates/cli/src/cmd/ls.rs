@@ -47,11 +47,7 @@ pub fn run(args: Args, store: StoreFlag) -> Result<()> {
     };
     let platforms = source::platforms(args.platform.as_deref(), false)?;
     // --username/--password-stdin are for the registry of the image listed.
-    let explicit_for = match &arg {
-        ImageArg::Registry(reference) => vec![reference.registry().to_owned()],
-        _ => Vec::new(),
-    };
-    let access = args.registry.access(explicit_for)?;
+    let access = args.registry.access(arg.registries())?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let listed = runtime.block_on(async {
         let client = source::client_for(&arg, &access)?;

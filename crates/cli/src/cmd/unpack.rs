@@ -34,7 +34,7 @@ pub struct Args {
 pub fn run(args: Args, store: StoreFlag) -> Result<()> {
     let arg = ImageArg::parse(&args.image, &store)?;
     let platforms = source::platforms(args.platform.as_deref(), false)?;
-    let access = args.registry.access(Vec::new())?;
+    let access = args.registry.access(arg.registries())?;
     let progress = Progress::lines(args.quiet);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let dir = args.dir.clone();
