@@ -14,9 +14,9 @@ use layerize_core::layer::gzip::{Profile, HEADER};
 use layerize_core::layer::LayerDigests;
 use layerize_core::Digest;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{Blob, Worker};
+use web_sys::Blob;
 
-use crate::worker::{self, field, FromWorker, WireEntry};
+use crate::worker::{self, field, FromWorker, WireEntry, WorkerJob};
 
 /// What the page hears of a build.
 #[derive(Debug)]
@@ -68,7 +68,7 @@ pub fn start(
             };
             (sink.borrow_mut())(event);
         });
-        return started.map(drop).map_err(|e| format!("cannot start the layer worker: {e:?}"));
+        return started.map(WorkerJob::detach).map_err(|e| format!("cannot start the layer worker: {e:?}"));
     }
     let state = Rc::new(RefCell::new(Shards {
         workers: Vec::new(),
@@ -125,8 +125,8 @@ struct ShareResult {
 /// A build spread over shares: blocks arrive from them out of order, are put in order here,
 /// and go on (as Blob parts) into the result and into the hasher as soon as they are next.
 struct Shards {
-    workers: Vec<Worker>,
-    hasher: Option<Worker>,
+    workers: Vec<WorkerJob>,
+    hasher: Option<WorkerJob>,
     /// The hasher takes parts only once it said `HashReady`; until then they wait here.
     hasher_ready: bool,
     queued: Vec<Blob>,
@@ -144,7 +144,8 @@ struct Shards {
 impl Shards {
     fn stop(&mut self) {
         self.failed = true;
-        self.workers.iter().chain(self.hasher.iter()).for_each(Worker::terminate);
+        self.workers.clear();
+        self.hasher = None;
     }
 
     /// Appends `part` (a Blob or bytes) to the result and sends it to the hasher.
@@ -155,7 +156,7 @@ impl Shards {
         };
         self.parts.push(&blob);
         match (&self.hasher, self.hasher_ready) {
-            (Some(h), true) => worker::post_part(h, &blob),
+            (Some(h), true) => worker::post_part(h.worker(), &blob),
             _ => {
                 self.queued.push(blob);
                 Ok(())
@@ -194,7 +195,9 @@ impl Shards {
         let trailer = js_sys::Uint8Array::from(trailer);
         self.add_part(&trailer).map_err(|e| format!("cannot hash the layer: {e:?}"))?;
         match &self.hasher {
-            Some(h) if self.hasher_ready => worker::post_end(h).map_err(|e| format!("cannot hash the layer: {e:?}"))?,
+            Some(h) if self.hasher_ready => {
+                worker::post_end(h.worker()).map_err(|e| format!("cannot hash the layer: {e:?}"))?
+            }
             _ => {}
         }
         Ok(true)
@@ -281,7 +284,7 @@ fn on_hasher_message(state: &Rc<RefCell<Shards>>, sink: &Sink, msg: FromWorker) 
                 let mut s = state.borrow_mut();
                 s.hasher_ready = true;
                 let queued = std::mem::take(&mut s.queued);
-                let hasher = s.hasher.clone();
+                let hasher = s.hasher.as_ref().map(|h| h.worker().clone());
                 let complete = s.results.iter().all(Option::is_some) && s.waiting.is_empty();
                 hasher.map(|h| {
                     queued.iter().try_for_each(|part| worker::post_part(&h, part)).and_then(|()| {

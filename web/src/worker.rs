@@ -1,8 +1,11 @@
-//! The page ⇄ worker protocol, and the page's handle on a worker.
+//! The page ⇄ worker protocol, and the page's handle on a job in a worker ([`WorkerJob`]).
 //!
 //! Messages are a serde enum (through serde-wasm-bindgen) in the `msg` field of a JS object;
 //! the dropped `File`s travel beside it in `files` (structured-cloned handles, not bytes), the
 //! built blob comes back in `blob`, and a ring to fill goes to a fetching worker in `ring`.
+
+use std::cell::RefCell;
+use std::rc::Rc;
 
 use layerize_core::flatten::MergedEntry;
 use serde::{Deserialize, Serialize};
@@ -178,8 +181,7 @@ pub fn field(data: &JsValue, name: &str) -> JsValue {
 }
 
 /// Starts a layer build in a fresh worker, deflating only blocks `shard`, `shard + shards`, …
-/// when `shards > 1`. `on_message` gets every message with its raw envelope; the worker is
-/// terminated after its last message. [`crate::layer_build`] drives this.
+/// when `shards > 1`. `on_message` gets every message with its raw envelope. [`crate::layer_build`] drives this.
 pub fn start_build(
     entries: Vec<WireEntry>,
     files: js_sys::Array,
@@ -187,13 +189,13 @@ pub fn start_build(
     gzip_profile: u8,
     (shard, shards): (u32, u32),
     on_message: impl FnMut(FromWorker, JsValue) + 'static,
-) -> Result<Worker, JsValue> {
+) -> Result<WorkerJob, JsValue> {
     start(ToWorker::Build { entries, mtime, gzip_profile, shard, shards }, "files", files.into(), on_message)
 }
 
 /// Starts a streamed hash in a fresh worker: once it answers `HashReady`, post it
 /// `HashPart`s and a `HashEnd` ([`post_part`], [`post_end`]); `Hashed` or `Failed` ends it.
-pub fn start_hash(what: String, on_message: impl FnMut(FromWorker, JsValue) + 'static) -> Result<Worker, JsValue> {
+pub fn start_hash(what: String, on_message: impl FnMut(FromWorker, JsValue) + 'static) -> Result<WorkerJob, JsValue> {
     start(ToWorker::Hash { what }, "none", JsValue::NULL, on_message)
 }
 
@@ -208,12 +210,11 @@ pub fn post_end(worker: &Worker) -> Result<(), JsValue> {
 }
 
 /// Lists the members of `layer` in a fresh worker that fetches it as it reads: `Progress`
-/// (bytes fetched), `Entries` batches, then `Listed` or `Failed`. The returned worker can be
-/// terminated to cancel.
+/// (bytes fetched), `Entries` batches, then `Listed` or `Failed`. Dropping the job cancels.
 pub fn start_listing(
     layer: RemoteLayer,
     on_message: impl FnMut(FromWorker, JsValue) + 'static,
-) -> Result<Worker, JsValue> {
+) -> Result<WorkerJob, JsValue> {
     start(ToWorker::List { layer }, "none", JsValue::NULL, on_message)
 }
 
@@ -222,7 +223,7 @@ pub fn start_listing(
 pub fn start_merge(
     layers: Vec<RemoteLayer>,
     on_message: impl FnMut(FromWorker, JsValue) + 'static,
-) -> Result<Worker, JsValue> {
+) -> Result<WorkerJob, JsValue> {
     start(ToWorker::Merge { layers }, "none", JsValue::NULL, on_message)
 }
 
@@ -232,7 +233,7 @@ pub fn start_extract(
     layer: RemoteLayer,
     path: String,
     on_message: impl FnMut(FromWorker, JsValue) + 'static,
-) -> Result<Worker, JsValue> {
+) -> Result<WorkerJob, JsValue> {
     start(ToWorker::Extract { layer, path }, "none", JsValue::NULL, on_message)
 }
 
@@ -240,8 +241,55 @@ pub fn start_extract(
 pub fn start_open_archive(
     file: web_sys::File,
     on_message: impl FnMut(FromWorker, JsValue) + 'static,
-) -> Result<Worker, JsValue> {
+) -> Result<WorkerJob, JsValue> {
     start(ToWorker::OpenArchive { what: file.name() }, "blob", file.into(), on_message)
+}
+
+/// A job in its own worker: spawned by [`start`], its events handed to a callback as they come
+/// (a request that cannot be sent, or an answer that cannot be read, arrives as
+/// [`FromWorker::Failed`]), the worker terminated after the job's last event. Dropping the
+/// handle stops the job; [`WorkerJob::detach`] lets it run to its end instead.
+pub struct WorkerJob {
+    inner: Rc<JobInner>,
+    keep: Rc<RefCell<Option<Rc<JobInner>>>>,
+}
+
+impl std::fmt::Debug for WorkerJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkerJob").finish_non_exhaustive()
+    }
+}
+
+/// A job's `onmessage` handler.
+type Handler = Closure<dyn FnMut(MessageEvent)>;
+
+struct JobInner {
+    worker: Worker,
+    handler: RefCell<Option<Handler>>,
+}
+
+impl Drop for JobInner {
+    fn drop(&mut self) {
+        self.worker.set_onmessage(None);
+        self.worker.terminate();
+        // The job may be dropped by its own handler (a callback that stops it): free the
+        // handler once it has returned.
+        if let Some(handler) = self.handler.borrow_mut().take() {
+            wasm_bindgen_futures::spawn_local(async move { drop(handler) });
+        }
+    }
+}
+
+impl WorkerJob {
+    /// The worker, for jobs that take more messages after the request ([`post_part`]).
+    pub fn worker(&self) -> &Worker {
+        &self.inner.worker
+    }
+
+    /// Lets the job run to its last event without a handle (it is dropped then).
+    pub fn detach(self) {
+        *self.keep.borrow_mut() = Some(Rc::clone(&self.inner));
+    }
 }
 
 /// Starts `request` in a fresh worker, `side` travelling beside it in the field `field`.
@@ -250,9 +298,11 @@ fn start(
     field: &'static str,
     side: JsValue,
     mut on_message: impl FnMut(FromWorker, JsValue) + 'static,
-) -> Result<Worker, JsValue> {
+) -> Result<WorkerJob, JsValue> {
     let worker = Worker::new("./worker_loader.js")?;
     let w = worker.clone();
+    let keep: Rc<RefCell<Option<Rc<JobInner>>>> = Rc::default();
+    let kept = Rc::clone(&keep);
     let mut request = Some((request, side));
     let handler = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
         let data = e.data();
@@ -260,20 +310,38 @@ fn start(
             Ok(m) => m,
             Err(message) => FromWorker::Failed { message },
         };
-        match &msg {
-            // The worker says Ready once its wasm is running: a message sent earlier is lost.
-            FromWorker::Ready => {
-                if let Some((request, side)) = request.take() {
-                    let env = envelope(&request, &[(field, &side)]);
-                    if let Err(e) = env.and_then(|env| w.post_message(&env)) {
-                        on_message(
-                            FromWorker::Failed { message: format!("cannot start the worker: {e:?}") },
-                            JsValue::NULL,
-                        );
-                    }
+        // The worker says Ready once its wasm is running: a message sent earlier is lost.
+        if let FromWorker::Ready = msg {
+            if let Some((request, side)) = request.take() {
+                let env = envelope(&request, &[(field, &side)]);
+                if let Err(e) = env.and_then(|env| w.post_message(&env)) {
+                    let message =
+                        format!("cannot start the worker: {}", e.as_string().unwrap_or_else(|| format!("{e:?}")));
+                    on_message(FromWorker::Failed { message }, JsValue::NULL);
                 }
-                return;
             }
+            return;
+        }
+        let last = msg.is_last();
+        if last {
+            w.set_onmessage(None);
+            w.terminate();
+        }
+        on_message(msg, data);
+        if last {
+            // A detached job ends here.
+            drop(kept.borrow_mut().take());
+        }
+    });
+    worker.set_onmessage(Some(handler.as_ref().unchecked_ref()));
+    let inner = Rc::new(JobInner { worker, handler: RefCell::new(Some(handler)) });
+    Ok(WorkerJob { inner, keep })
+}
+
+impl FromWorker {
+    /// Whether this ends a job (its worker has nothing more to say).
+    fn is_last(&self) -> bool {
+        match self {
             FromWorker::Built { .. }
             | FromWorker::ShardBuilt { .. }
             | FromWorker::Hashed { .. }
@@ -281,22 +349,14 @@ fn start(
             | FromWorker::MergeDone { .. }
             | FromWorker::Extracted { .. }
             | FromWorker::Archive { .. }
-            | FromWorker::Failed { .. } => {
-                w.set_onmessage(None);
-                w.terminate();
-            }
-            FromWorker::Progress { .. }
+            | FromWorker::Failed { .. } => true,
+            FromWorker::Ready
+            | FromWorker::Progress { .. }
             | FromWorker::Entries { .. }
             | FromWorker::Reading { .. }
             | FromWorker::Merged { .. }
             | FromWorker::Block { .. }
-            | FromWorker::HashReady => {}
+            | FromWorker::HashReady => false,
         }
-        on_message(msg, data);
-    });
-    worker.set_onmessage(Some(handler.as_ref().unchecked_ref()));
-    // The closure must outlive this call; it is dropped with the worker's last message
-    // (set_onmessage(None)) only by the GC, so it is leaked once per job, not per message.
-    handler.forget();
-    Ok(worker)
+    }
 }

@@ -77,9 +77,12 @@ fn open(page: Page, file: web_sys::File, loading: RwSignal<bool>) {
         }
         _ => {}
     });
-    if let Err(e) = started {
-        loading.set(false);
-        page.fail(Section::Base, format!("cannot start the worker: {e:?}"));
+    match started {
+        Ok(job) => job.detach(),
+        Err(e) => {
+            loading.set(false);
+            page.fail(Section::Base, format!("cannot start the worker: {e:?}"));
+        }
     }
 }
 

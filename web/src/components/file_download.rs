@@ -13,7 +13,7 @@ use wasm_bindgen::JsCast;
 use super::inspect::human;
 use crate::download;
 use crate::remote_layer::{self, LayerOrigin};
-use crate::worker::{self, field, FromWorker};
+use crate::worker::{self, field, FromWorker, WorkerJob};
 
 /// Where one file download stands.
 #[derive(Clone, Debug, PartialEq)]
@@ -44,16 +44,19 @@ pub fn save_file(origin: LayerOrigin, layer: Descriptor, path: String, state: Rw
         };
         let name = path.rsplit('/').next().unwrap_or("file").to_owned();
         let wanted = path.clone();
-        let handle: Rc<RefCell<Option<web_sys::Worker>>> = Rc::default();
+        // The job lives here until its last event, or until the list that asked is gone.
+        let handle: Rc<RefCell<Option<WorkerJob>>> = Rc::default();
         let held = handle.clone();
         let started = worker::start_extract(remote, path.clone(), move |msg, data| {
             // The list that asked is gone (closed, or another layer shown): stop reading, and
             // save nothing.
             if state.try_get_untracked().is_none() {
-                if let Some(w) = held.borrow_mut().take() {
-                    w.terminate();
-                }
+                drop(held.borrow_mut().take());
                 return;
+            }
+            // The job's last event: let go of it (its worker has ended).
+            if matches!(msg, FromWorker::Extracted { .. } | FromWorker::Failed { .. }) {
+                drop(held.borrow_mut().take());
             }
             let next = match msg {
                 FromWorker::Progress { done, total } => FileFetch::Reading { path: wanted.clone(), done, total },

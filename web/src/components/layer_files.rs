@@ -6,13 +6,12 @@
 use layerize_core::descriptor::Descriptor;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use web_sys::Worker;
 
 use super::file_download::{save_file, FileDownloadStatus, FileFetch};
 use super::file_list::FileList;
 use super::inspect::human;
 use crate::remote_layer::{self, LayerOrigin};
-use crate::worker::{self, FromWorker, ListedEntry};
+use crate::worker::{self, FromWorker, ListedEntry, WorkerJob};
 
 #[derive(Clone, Debug, PartialEq)]
 enum State {
@@ -25,11 +24,10 @@ enum State {
 pub fn LayerFiles(origin: LayerOrigin, number: usize, layer: Descriptor, on_close: Callback<()>) -> impl IntoView {
     let entries = RwSignal::new(Vec::<ListedEntry>::new());
     let state = RwSignal::new(State::Downloading(0));
-    let job: StoredValue<Option<Worker>, LocalStorage> = StoredValue::new_local(None);
+    let job: StoredValue<Option<WorkerJob>, LocalStorage> = StoredValue::new_local(None);
+    // Closing the view drops the job, which stops its worker.
     on_cleanup(move || {
-        if let Some(w) = job.try_get_value().flatten() {
-            w.terminate();
-        }
+        job.try_update_value(|j| *j = None);
     });
     let total = layer.size;
     let fetch = RwSignal::new(None::<FileFetch>);

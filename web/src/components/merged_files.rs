@@ -7,13 +7,12 @@ use layerize_core::descriptor::Descriptor;
 use layerize_core::flatten::MergedEntry;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use web_sys::Worker;
 
 use super::file_download::{save_file, FileDownloadStatus, FileFetch};
 use super::file_list::FileList;
 use super::inspect::human;
 use crate::remote_layer::{self, LayerOrigin};
-use crate::worker::{self, FromWorker};
+use crate::worker::{self, FromWorker, WorkerJob};
 
 /// Where a merge stands.
 #[derive(Clone, Debug, PartialEq)]
@@ -51,7 +50,7 @@ pub fn start_merge(
     layers: Vec<Descriptor>,
     entries: RwSignal<Vec<MergedEntry>>,
     state: RwSignal<Merge>,
-    job: StoredValue<Option<Worker>, LocalStorage>,
+    job: StoredValue<Option<WorkerJob>, LocalStorage>,
 ) {
     entries.set(Vec::new());
     state.set(Merge::Reading { layer: 1, layers: layers.len(), done: 0, total: layers.first().map_or(0, |l| l.size) });
@@ -91,10 +90,8 @@ pub fn start_merge(
             state.try_set(next);
         });
         match started {
+            // Replacing an earlier merge's job stops it.
             Ok(w) => {
-                if let Some(old) = job.try_get_value().flatten() {
-                    old.terminate();
-                }
                 job.try_set_value(Some(w));
             }
             Err(e) => {
@@ -109,11 +106,10 @@ pub fn start_merge(
 pub fn MergedFiles(origin: LayerOrigin, layers: Vec<Descriptor>) -> impl IntoView {
     let entries = RwSignal::new(Vec::<MergedEntry>::new());
     let state = RwSignal::new(Merge::Idle);
-    let job: StoredValue<Option<Worker>, LocalStorage> = StoredValue::new_local(None);
+    let job: StoredValue<Option<WorkerJob>, LocalStorage> = StoredValue::new_local(None);
+    // Closing the view drops the job, which stops its worker.
     on_cleanup(move || {
-        if let Some(w) = job.try_get_value().flatten() {
-            w.terminate();
-        }
+        job.try_update_value(|j| *j = None);
     });
     let fetch = RwSignal::new(None::<FileFetch>);
     let (o, d) = (origin.clone(), layers.clone());

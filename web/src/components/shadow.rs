@@ -10,12 +10,12 @@ use layerize_core::layer::{Entry, EntryKind, LayerPath, Plan, MODE_EXEC, MODE_FI
 use layerize_core::shadow::{shadowing, Shadowing};
 use layerize_core::Digest;
 use leptos::prelude::*;
-use web_sys::Worker;
 
 use super::app::Page;
 use super::inspect::human;
 use super::merged_files::{start_merge, Merge};
 use crate::failure::Section;
+use crate::worker::WorkerJob;
 
 /// The planned layer's entries, as the build will make them (contents are not needed here).
 fn planned(page: Page) -> Result<Vec<Entry<()>>, String> {
@@ -96,11 +96,10 @@ pub fn ShadowSection(page: Page) -> impl IntoView {
     let state = RwSignal::new(Merge::Idle);
     // Which image `base_entries` lists: choosing another base makes it stale.
     let listed = RwSignal::new(None::<Digest>);
-    let job: StoredValue<Option<Worker>, LocalStorage> = StoredValue::new_local(None);
+    let job: StoredValue<Option<WorkerJob>, LocalStorage> = StoredValue::new_local(None);
+    // Closing the view drops the job, which stops its worker.
     on_cleanup(move || {
-        if let Some(w) = job.try_get_value().flatten() {
-            w.terminate();
-        }
+        job.try_update_value(|j| *j = None);
     });
     let current = move || page.image.with(|i| i.as_ref().map(|i| i.manifest.digest().clone()));
     let compare = move |_| {
