@@ -10,6 +10,7 @@ use bytes::{Buf, Bytes};
 use futures_util::StreamExt;
 use layerize_core::descriptor::Descriptor;
 use layerize_registry::copy::ImageSource;
+use layerize_registry::BodyStream;
 use tokio::sync::mpsc;
 
 /// Chunks in flight per layer.
@@ -38,7 +39,7 @@ where
         if layers_tx.send((label.clone(), ChannelReader::new(rx))).await.is_err() {
             break; // the worker stopped (its error is the answer)
         }
-        let mut stream = match source.blob(layer).await {
+        let stream = match source.blob(layer).await {
             Ok(stream) => stream,
             Err(e) => {
                 download = Err(anyhow::Error::new(e).context(format!("reading {label}")));
@@ -47,24 +48,8 @@ where
         };
         // A worker done with a layer early (its tar ended before the blob did) drops its end;
         // the rest is still read so that the blob's digest is checked.
-        let mut tx = Some(tx);
-        while let Some(item) = stream.next().await {
-            match item {
-                Ok(chunk) => {
-                    if let Some(sender) = &tx {
-                        if sender.send(Ok(chunk)).await.is_err() {
-                            tx = None;
-                        }
-                    }
-                }
-                Err(e) => {
-                    if let Some(sender) = &tx {
-                        let _ = sender.send(Err(io::Error::other(e.to_string()))).await;
-                    }
-                    download = Err(anyhow::Error::new(e).context(format!("reading {label}")));
-                    break;
-                }
-            }
+        if let Err(e) = pump(stream, tx).await {
+            download = Err(anyhow::Error::new(e).context(format!("reading {label}")));
         }
         if download.is_err() {
             break;
@@ -77,6 +62,30 @@ where
         .map_err(|_| anyhow!("the worker thread stopped unexpectedly"))?;
     download?;
     worked
+}
+
+/// Forwards a blob's chunks while the reader wants them, then reads on to the end so the
+/// stream can check the digest; a failure is passed to the reader too.
+pub async fn pump(mut stream: BodyStream, tx: mpsc::Sender<io::Result<Bytes>>) -> Result<(), layerize_registry::Error> {
+    let mut tx = Some(tx);
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(chunk) => {
+                if let Some(sender) = &tx {
+                    if sender.send(Ok(chunk)).await.is_err() {
+                        tx = None;
+                    }
+                }
+            }
+            Err(e) => {
+                if let Some(sender) = &tx {
+                    let _ = sender.send(Err(io::Error::other(e.to_string()))).await;
+                }
+                return Err(e);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The receiving end of one layer as a blocking `Read`.

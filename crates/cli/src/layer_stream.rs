@@ -2,18 +2,13 @@
 //! blocking [`LayerReader`] on a worker thread through a small bounded channel, so gunzip and
 //! tar parsing overlap the transfer and no more than a few chunks are ever held.
 
-use std::io;
-
 use anyhow::{Context, Result};
-use bytes::Bytes;
-use futures_util::StreamExt;
 use layerize_core::descriptor::Descriptor;
 use layerize_core::layer::read::{LayerReader, StoredEntry};
 use layerize_registry::copy::ImageSource;
-use layerize_registry::BodyStream;
 use tokio::sync::mpsc;
 
-use crate::layer_feed::ChannelReader;
+use crate::layer_feed::{pump, ChannelReader};
 
 /// Chunks in flight between the download and the reader.
 const DEPTH: usize = 32;
@@ -55,28 +50,4 @@ where
         (Ok(value), Some(done)) => done.map(|()| value).map_err(Into::into),
         (Ok(value), None) => pump.await.map(|()| value).map_err(Into::into),
     }
-}
-
-/// Forwards the blob's chunks while the reader wants them, then reads on to the end so the
-/// stream can check the digest.
-async fn pump(mut stream: BodyStream, tx: mpsc::Sender<io::Result<Bytes>>) -> Result<(), layerize_registry::Error> {
-    let mut tx = Some(tx);
-    while let Some(item) = stream.next().await {
-        match item {
-            Ok(chunk) => {
-                if let Some(sender) = &tx {
-                    if sender.send(Ok(chunk)).await.is_err() {
-                        tx = None;
-                    }
-                }
-            }
-            Err(e) => {
-                if let Some(sender) = &tx {
-                    let _ = sender.send(Err(io::Error::other(e.to_string()))).await;
-                }
-                return Err(e);
-            }
-        }
-    }
-    Ok(())
 }
