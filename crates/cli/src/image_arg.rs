@@ -74,7 +74,7 @@ impl ImageArg {
 
     /// `oci:DIR[:NAME]`, `docker-archive:FILE[:NAME]`, `oci-archive:FILE[:NAME]`, or another
     /// transport (refused in words); `None` for what names no transport.
-    fn transport(input: &str) -> Result<Option<ImageArg>> {
+    pub fn transport(input: &str) -> Result<Option<ImageArg>> {
         let split = |rest: &str| -> (PathBuf, Option<String>) {
             match rest.split_once(':') {
                 Some((path, name)) if !name.is_empty() => (PathBuf::from(path), Some(name.to_owned())),

@@ -137,8 +137,10 @@ impl Base {
             return Ok(Base::Scratch);
         }
         // The path of an existing file is an archive, as `docker load -i` takes one.
-        let transport = ["oci:", "oci-archive:", "docker-archive:"].iter().any(|t| input.starts_with(t));
-        if !transport && Path::new(input).is_file() {
+        if let Some(arg) = ImageArg::transport(input)? {
+            return Ok(Base::Image(arg));
+        }
+        if Path::new(input).is_file() {
             return Ok(Base::Image(ImageArg::Archive { path: PathBuf::from(input), name: None }));
         }
         Ok(Base::Image(ImageArg::parse(input, store)?))
