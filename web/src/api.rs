@@ -174,11 +174,26 @@ pub struct PushJob<'a> {
     pub all: Option<&'a AllPlatforms>,
 }
 
-/// Where the base's blobs come from for a push: its repository (mounted or streamed across by
-/// the copy), or the tar it was dropped in.
-enum BaseBlobs<'a> {
+/// Where the base's blobs come from for a push or a save: its repository (mounted or
+/// streamed across by the copy), or the tar it was dropped in.
+pub enum BaseBlobs<'a> {
     Registry(Repository<'a, Browser>),
     Tar(&'a ArchiveBase),
+}
+
+impl<'a> BaseBlobs<'a> {
+    /// The dropped tar when there is one, else `base`'s repository through `client`.
+    pub fn new(
+        archive: Option<&'a ArchiveBase>,
+        client: Option<&'a Client<Browser>>,
+        base: &Reference,
+    ) -> Result<BaseBlobs<'a>, String> {
+        match (archive, client) {
+            (Some(tar), _) => Ok(BaseBlobs::Tar(tar)),
+            (None, Some(client)) => Ok(BaseBlobs::Registry(Repository { client, name: base.repository().to_owned() })),
+            (None, None) => Err("no client for the base's registry".into()),
+        }
+    }
 }
 
 impl ImageSource for BaseBlobs<'_> {
@@ -227,11 +242,7 @@ pub async fn push(job: PushJob<'_>, on: &mut dyn FnMut(CopyEvent)) -> Result<Dig
         Some(_) => None,
         None => Some(client(base, logins)?),
     };
-    let base_blobs = match (archive, &base_client) {
-        (Some(tar), _) => BaseBlobs::Tar(tar),
-        (None, Some(c)) => BaseBlobs::Registry(Repository { client: c, name: base.repository().to_owned() }),
-        (None, None) => return Err("no client for the base's registry".into()),
-    };
+    let base_blobs = BaseBlobs::new(archive, base_client.as_ref(), base)?;
     let mut overlay = Overlay::new(&base_blobs);
     let images: Vec<(Option<&ImageManifest>, &Appended)> = match all {
         Some(all) => all.images.iter().map(|(base, appended)| (Some(base), appended)).collect(),

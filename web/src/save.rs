@@ -1,31 +1,28 @@
-//! An image saved by the page as a tar that `docker load`, `podman load` and skopeo read: the
-//! core's `ArchiveWriter` (as in `layerize save`) fed blob by blob, chunk by chunk, from the
-//! registry (base layers, through the proxy; or slices of the image tar the base came from)
-//! and from the page (the built layer's Blob, the new config), its output drained to a
-//! [`Destination`] as it grows.
+//! An image saved by the page as a tar that `docker load`, `podman load` and skopeo read,
+//! through the one copy (as `layerize save`): the image is an overlay of the base's blobs
+//! (its repository, through the proxy; or slices of the image tar it came from) and what the
+//! page made (the built layer's Blob, the new config and manifest), and the sink is the
+//! registry crate's archive writer, its output handed to a [`Destination`] as it grows.
 //!
-//! Layers stay the registry's compressed blobs and configs keep their bytes, so the image ID
-//! after `docker load` is the config digest. Every blob is checked against its descriptor as
-//! it is written; a mismatch stops the save and the destination is abandoned.
+//! Layers stay the registry's compressed blobs and configs and manifests keep their bytes, so
+//! the image ID after `docker load` is the config digest. Every blob is checked against its
+//! descriptor as it is written (by the archive writer, which hashes what it writes); a
+//! mismatch stops the save and the destination is abandoned.
 
-use bytes::Bytes;
-use futures_util::StreamExt;
-use layerize_core::archive::ArchiveWriter;
-use layerize_core::config::Config;
-use layerize_core::descriptor::Descriptor;
-use layerize_core::manifest::ImageManifest;
+use std::cell::Cell;
+use std::rc::Rc;
+
 use layerize_core::mutate::Appended;
 use layerize_core::Reference;
-use layerize_registry::{BlobSource, BodyStream};
-use std::io::Write;
+use layerize_registry::archive_sink::{ArchiveOutput, ArchiveSink};
+use layerize_registry::copy::{self, CopyEvent, Overlay, Platforms};
+use layerize_registry::Error;
 use web_sys::Blob;
 
-use crate::api::{self, BaseImage, Logins, WebBlob};
+use crate::api::{self, BaseBlobs, BaseImage, Logins, WebBlob};
 use crate::archive_base::ArchiveBase;
 use crate::download::Destination;
-
-/// Output gathered before it is handed to the destination: few, large writes.
-const DRAIN: usize = 1 << 20;
+use crate::failure;
 
 /// What to save.
 #[derive(Debug)]
@@ -50,105 +47,76 @@ pub struct SaveProgress {
     pub written: u64,
 }
 
-/// Where one blob's bytes come from.
-enum Source {
-    Registry,
-    Memory(Bytes),
-    /// A browser Blob: the built layer, or a slice of the base's image tar.
-    Blob(Blob),
+/// The destination, counting what it was handed.
+struct Counted {
+    out: Destination,
+    written: Rc<Cell<u64>>,
+}
+
+impl ArchiveOutput for Counted {
+    async fn write(&mut self, bytes: Vec<u8>) -> Result<(), Error> {
+        self.out.write(&bytes).await.map_err(|e| Error::Local(e.into()))?;
+        self.written.set(self.written.get() + bytes.len() as u64);
+        Ok(())
+    }
 }
 
 /// Writes the image of `job` to `out` and completes it; returns the tar's size. On an error
 /// `out` is abandoned (a picked file keeps what it held before).
-pub async fn save(job: SaveJob, mut out: Destination, on: &mut dyn FnMut(SaveProgress)) -> Result<u64, String> {
-    match write(&job, &mut out, on).await {
-        Ok(written) => {
-            out.finish().await?;
-            Ok(written)
-        }
-        Err(e) => {
-            out.abort().await;
-            Err(e)
-        }
-    }
-}
-
-async fn write(job: &SaveJob, out: &mut Destination, on: &mut dyn FnMut(SaveProgress)) -> Result<u64, String> {
-    let Plan { manifest, config, blobs } = plan(job)?;
-    let client = api::client(&job.base, &job.logins)?;
-    let repository = job.base.repository();
-    let mut progress = SaveProgress { total: blobs.iter().map(|(d, _)| d.size).sum(), ..SaveProgress::default() };
-    on(progress);
-    let mut writer = ArchiveWriter::new(Vec::new()).map_err(|e| e.to_string())?;
-    for (descriptor, source) in blobs {
-        if writer.has_blob(&descriptor.digest) {
-            progress.done += descriptor.size;
-            continue;
-        }
-        let what = &descriptor.digest;
-        let mut stream: BodyStream = match source {
-            Source::Registry => client.blob(repository, what).await,
-            Source::Memory(bytes) => Ok(Box::pin(futures_util::stream::iter([Ok(bytes)])) as BodyStream),
-            Source::Blob(blob) => WebBlob(blob).open().await,
-        }
-        .map_err(|e| format!("reading blob {what}: {e}"))?;
-        let mut blob = writer.start_blob(&descriptor).map_err(|e| e.to_string())?;
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| format!("reading blob {what}: {e}"))?;
-            blob.write_all(&chunk).map_err(|e| format!("writing blob {what}: {e}"))?;
-            progress.done += chunk.len() as u64;
-            if blob.get_mut().len() >= DRAIN {
-                progress.written += drain(blob.get_mut(), out).await?;
-            }
-            on(progress);
-        }
-        blob.finish().map_err(|e| e.to_string())?;
-    }
-    let names = [job.name.clone()];
-    writer.add_image(&manifest, &config, &names).map_err(|e| e.to_string())?;
-    let rest = writer.finish().map_err(|e| e.to_string())?;
-    progress.written += rest.len() as u64;
-    out.write(&rest).await?;
-    on(progress);
-    Ok(progress.written)
-}
-
-/// Hands the gathered output to `out`; returns how many bytes that was.
-async fn drain(buffer: &mut Vec<u8>, out: &mut Destination) -> Result<u64, String> {
-    let bytes = std::mem::take(buffer);
-    out.write(&bytes).await?;
-    Ok(bytes.len() as u64)
-}
-
-/// The image to list and its blobs in manifest order: the base's layers, the built layer,
-/// the config (the manifest itself is written by `add_image`).
-struct Plan {
-    manifest: ImageManifest,
-    config: Config,
-    blobs: Vec<(Descriptor, Source)>,
-}
-
-fn plan(job: &SaveJob) -> Result<Plan, String> {
-    let mut blobs = Vec::new();
-    for layer in &job.image.manifest.layers {
-        let source = match &job.archive {
-            Some(archive) => Source::Blob(archive.layer(&layer.digest)?),
-            None => Source::Registry,
-        };
-        blobs.push((layer.clone(), source));
-    }
-    match &job.built {
+pub async fn save(job: SaveJob, out: Destination, on: &mut dyn FnMut(SaveProgress)) -> Result<u64, String> {
+    let SaveJob { base, logins, image, built, name, archive } = job;
+    let base_client = match archive {
+        Some(_) => None,
+        None => Some(api::client(&base, &logins)?),
+    };
+    let base_blobs = BaseBlobs::new(archive.as_ref(), base_client.as_ref(), &base)?;
+    let mut overlay = Overlay::new(&base_blobs);
+    let top = match &built {
         None => {
-            let config = job.image.config.clone();
-            blobs.push((job.image.manifest.config.clone(), Source::Memory(Bytes::copy_from_slice(config.raw()))));
-            Ok(Plan { manifest: job.image.manifest.clone(), config, blobs })
+            overlay.add_document(image.config.raw().to_vec(), image.manifest.config.media_type.clone());
+            overlay.add_document(image.manifest.raw().to_vec(), image.manifest.media_type().clone())
         }
         Some((appended, layer)) => {
-            let (manifest, config) = appended.image().map_err(|e| e.to_string())?;
-            let new = appended.layers.first().ok_or("the built image has no new layer")?;
-            blobs.push((new.clone(), Source::Blob(layer.clone())));
-            blobs.push((appended.config_descriptor.clone(), Source::Memory(Bytes::from(appended.config.clone()))));
-            Ok(Plan { manifest, config, blobs })
+            overlay.add_document(appended.config.clone(), appended.config_descriptor.media_type.clone());
+            if let Some(new) = appended.layers.first() {
+                overlay.add_blob(new.digest.clone(), WebBlob(layer.clone()));
+            }
+            overlay.add_document(appended.manifest.clone(), appended.manifest_descriptor.media_type.clone())
+        }
+    };
+    let plan = copy::plan(&overlay, top.digest.as_str(), &Platforms::All).await.map_err(|e| failure::registry(&e))?;
+    let written = Rc::new(Cell::new(0));
+    let sink = ArchiveSink::new(Counted { out, written: written.clone() }).map_err(|e| e.to_string())?;
+    let mut progress = SaveProgress { total: plan.blob_bytes(), ..SaveProgress::default() };
+    on(progress);
+    // Bytes of blobs finished, and of the one in progress.
+    let mut finished = 0;
+    let mut report = |event: CopyEvent| {
+        match event {
+            CopyEvent::Moved { done, .. } => progress.done = finished + done,
+            CopyEvent::Blob { size, .. } => {
+                finished += size;
+                progress.done = finished;
+            }
+            CopyEvent::Started { .. } | CopyEvent::Manifest { .. } => {}
+        }
+        progress.written = written.get();
+        on(progress);
+    };
+    // One blob at a time: an archive is written in order.
+    let copied = copy::copy(&overlay, &sink, &plan, Some(&name.to_string()), 1, &mut report).await;
+    if let Err(e) = copied {
+        sink.abandon().out.abort().await;
+        return Err(failure::registry(&e));
+    }
+    match sink.finish().await {
+        (counted, Ok(size)) => {
+            counted.out.finish().await?;
+            Ok(size)
+        }
+        (counted, Err(e)) => {
+            counted.out.abort().await;
+            Err(failure::registry(&e))
         }
     }
 }

@@ -1,24 +1,19 @@
-//! Archives (`docker save` tars, OCI layouts in a tar; gzipped or not) as a source and a sink
-//! of [`copy`](layerize_registry::copy), beside registries and OCI layouts.
+//! Archives (`docker save` tars, OCI layouts in a tar; gzipped or not) as a source of
+//! [`copy`](layerize_registry::copy), beside registries and OCI layouts. (Writing one is the
+//! registry crate's `ArchiveSink` into an [`OutputFile`](crate::archive_out::OutputFile).)
 
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::path::Path;
 
 use anyhow::{bail, Result};
-use futures_util::StreamExt;
 use layerize_core::archive::{ArchivedBlob, Found};
-use layerize_core::config::Config;
 use layerize_core::descriptor::Descriptor;
-use layerize_core::manifest::{ImageManifest, Manifest};
 use layerize_core::{Digest, Platform, Reference};
-use layerize_registry::copy::{Document, ImageSink, ImageSource};
-use layerize_registry::{BlobOutcome, BodyStream, Error, FetchedManifest};
-use tokio::sync::Mutex;
+use layerize_registry::copy::ImageSource;
+use layerize_registry::{BodyStream, Error, FetchedManifest};
 
 use crate::archive_file::ArchiveFile;
-use crate::archive_out::OutputArchive;
-use crate::blob_source::Blob;
 
 /// An archive opened for reading, with the images it holds.
 #[derive(Debug)]
@@ -115,106 +110,5 @@ impl ImageSource for ArchiveSource {
         self.file.blob(blob).verify()?;
         self.mark_checked(&descriptor.digest);
         Ok(())
-    }
-}
-
-/// Non-layer blobs up to this size (configs) are kept in memory while an archive is written.
-const KEPT_DOCUMENT: u64 = 4 << 20;
-
-/// An archive being written: blobs as they come (one at a time), then each image listed under
-/// its name; [`ArchiveSink::persist`] renames it into place.
-#[derive(Debug)]
-pub struct ArchiveSink {
-    out: Mutex<Option<OutputArchive>>,
-    /// Configs seen, kept to list images (the archive's `manifest.json` names their platform).
-    configs: std::sync::Mutex<Vec<(Digest, Vec<u8>)>>,
-}
-
-impl ArchiveSink {
-    pub fn create(path: &Path) -> Result<ArchiveSink> {
-        Ok(ArchiveSink { out: Mutex::new(Some(OutputArchive::create(path)?)), configs: Default::default() })
-    }
-
-    /// Finishes the archive and renames it into place.
-    pub fn persist(self) -> Result<()> {
-        match self.out.into_inner() {
-            Some(out) => out.persist(),
-            None => bail!("the archive was not written"),
-        }
-    }
-}
-
-fn local(e: anyhow::Error) -> Error {
-    Error::Local(e.into())
-}
-
-impl ImageSink for ArchiveSink {
-    async fn put_blob<S: ImageSource>(
-        &self,
-        descriptor: &Descriptor,
-        source: &S,
-        progress: &mut dyn FnMut(u64),
-    ) -> Result<BlobOutcome, Error> {
-        let mut guard = self.out.lock().await;
-        let Some(out) = guard.as_mut() else { return Err(local(anyhow::anyhow!("the archive was not written"))) };
-        if out.has_blob(&descriptor.digest) {
-            return Ok(BlobOutcome::AlreadyThere);
-        }
-        // Configs are kept to list their images; layers (and big artifact blobs) stream through.
-        if !descriptor.media_type.is_layer() && descriptor.size <= KEPT_DOCUMENT {
-            let raw = layerize_registry::copy::read_whole(source, descriptor).await?;
-            out.add_blob(descriptor, Blob::Memory(raw.clone().into())).await.map_err(local)?;
-            progress(raw.len() as u64);
-            self.configs.lock().map_err(|_| local(anyhow::anyhow!("poisoned")))?.push((descriptor.digest.clone(), raw));
-            return Ok(BlobOutcome::Uploaded);
-        }
-        // The bytes read so far, told whenever the source waits (the archive is written as
-        // they come, so read is as good as written).
-        let (read, mut seen) = tokio::sync::watch::channel(0u64);
-        let mut count = 0u64;
-        let stream: BodyStream = Box::pin(source.blob(descriptor).await?.inspect(move |chunk| {
-            if let Ok(bytes) = chunk {
-                count += bytes.len() as u64;
-                read.send_replace(count);
-            }
-        }));
-        let writing = out.add_stream(descriptor, stream);
-        tokio::pin!(writing);
-        let written = loop {
-            tokio::select! {
-                written = &mut writing => break written.map_err(local)?,
-                Ok(()) = seen.changed() => progress(*seen.borrow_and_update()),
-            }
-        };
-        if written {
-            progress(descriptor.size);
-        }
-        Ok(if written { BlobOutcome::Uploaded } else { BlobOutcome::AlreadyThere })
-    }
-
-    async fn put_manifest(&self, _document: &Document) -> Result<(), Error> {
-        Err(local(anyhow::anyhow!("an archive holds single images, not indexes: choose one with --platform")))
-    }
-
-    async fn put_top(&self, document: &Document, tag: Option<&str>) -> Result<(), Error> {
-        let what = document.descriptor.digest.to_string();
-        let image: ImageManifest = match Manifest::parse(&what, document.raw.to_vec(), None)? {
-            Manifest::Image(image) => image,
-            Manifest::Index(_) => {
-                return Err(local(anyhow::anyhow!(
-                    "an archive holds single images, not indexes: choose one with --platform"
-                )))
-            }
-        };
-        let config = {
-            let configs = self.configs.lock().map_err(|_| local(anyhow::anyhow!("poisoned")))?;
-            let raw = configs.iter().find(|(d, _)| d == &image.config.digest).map(|(_, raw)| raw.clone());
-            raw.ok_or_else(|| local(anyhow::anyhow!("the config of {what} was not written first")))?
-        };
-        let config = Config::parse(image.config.digest.as_str(), config)?;
-        let names: Vec<Reference> = tag.and_then(|t| t.parse().ok()).into_iter().collect();
-        let mut guard = self.out.lock().await;
-        let Some(out) = guard.as_mut() else { return Err(local(anyhow::anyhow!("the archive was not written"))) };
-        out.add_image(&image, &config, &names).map_err(local)
     }
 }

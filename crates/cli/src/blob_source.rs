@@ -24,8 +24,6 @@ const CHUNK: usize = 1 << 20;
 pub enum Blob {
     /// A local file (the layer just built).
     File(PathBuf),
-    /// Bytes in memory (a config).
-    Memory(Bytes),
     /// A plain layer of an archive, gzipped on the fast profile as it streams (see
     /// [`crate::gzip_stream`]); the plain bytes are checked against their diffID first.
     Gzip(ArchiveBlob),
@@ -37,7 +35,6 @@ impl BlobSource for Blob {
     async fn open(self) -> Result<Chunks, Error> {
         match self {
             Blob::File(path) => file_chunks(path).await,
-            Blob::Memory(bytes) => Ok(Box::pin(futures_util::stream::iter([Ok(bytes)]))),
             Blob::Gzip(blob) => Ok(crate::gzip_stream::gzip_fast(blob.checked())),
         }
     }

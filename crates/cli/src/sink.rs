@@ -10,14 +10,16 @@ use layerize_registry::transport::native::Native;
 use layerize_registry::{BlobOutcome, Error};
 use layerize_store::layout::Layout;
 
-use crate::archive_image::ArchiveSink;
+use layerize_registry::archive_sink::ArchiveSink;
+
+use crate::archive_out::OutputFile;
 
 /// Any sink a command writes images to.
 #[derive(Debug)]
 pub enum Sink<'a> {
     Layout(Layout),
     Registry(Repository<'a, Native>),
-    Archive(ArchiveSink),
+    Archive(ArchiveSink<OutputFile>),
 }
 
 impl Sink<'_> {
@@ -26,13 +28,17 @@ impl Sink<'_> {
         if path.exists() && !force {
             bail!("{} exists; give --force to replace it", path.display());
         }
-        Ok(Sink::Archive(ArchiveSink::create(path)?))
+        Ok(Sink::Archive(ArchiveSink::new(OutputFile::create(path)?)?))
     }
 
     /// Finishes what needs finishing (an archive is renamed into place).
-    pub fn finish(self) -> Result<()> {
+    pub async fn finish(self) -> Result<()> {
         match self {
-            Sink::Archive(archive) => archive.persist(),
+            Sink::Archive(archive) => {
+                let (file, size) = archive.finish().await;
+                size?;
+                file.persist()
+            }
             Sink::Layout(_) | Sink::Registry(_) => Ok(()),
         }
     }

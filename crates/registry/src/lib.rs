@@ -6,6 +6,7 @@
 //! sends every request through a [`Transport`], a trait with no `Send` bound so that a
 //! browser implementation (whose futures are `!Send`) can sit beside the native one.
 
+pub mod archive_sink;
 pub mod auth;
 mod client;
 pub mod copy;

@@ -110,7 +110,7 @@ pub fn run(args: Args, store: StoreFlag) -> Result<()> {
         let digest = run_copy(&source, &sink, &plan, tag.as_deref(), args.jobs, progress)
             .await
             .with_context(|| format!("copying {} to {}", args.source, args.destination))?;
-        sink.finish()?;
+        sink.finish().await?;
         Ok::<_, anyhow::Error>((printed, digest))
     })?;
     println!("{printed}@{digest}");

@@ -83,7 +83,7 @@ pub fn run(args: Args, store: StoreFlag) -> Result<()> {
                     (_, None) => format!("{input}@{digest}"),
                 });
             }
-            sink.finish()?;
+            sink.finish().await?;
             Ok::<_, anyhow::Error>(saved)
         })
         .with_context(|| format!("saving to {}", args.output.display()))?;

@@ -54,7 +54,7 @@ impl LocalJob {
         let (overlay, top) = base.overlay(source, &appended, Some(Blob::File(layer_file.to_owned())))?;
         let plan = copy::plan(&overlay, top.digest.as_str(), &Platforms::All).await?;
         let digest = run_copy(&overlay, &sink, &plan, name, DEFAULT_JOBS, self.progress).await?;
-        sink.finish()?;
+        sink.finish().await?;
         Ok(digest)
     }
 }
