@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use sha2::{Digest, Sha256};
+use layerize_core::digest::Hasher;
 use tempfile::TempDir;
 
 const BLOB_SIZE: usize = 1 << 30;
@@ -108,7 +108,7 @@ async fn pushing_a_1_gib_layer_keeps_the_server_under_64_mib() {
     let mut location = started.headers()["location"].to_str().expect("text").to_owned();
 
     let clock = Instant::now();
-    let mut hasher = Sha256::new();
+    let mut hasher = Hasher::new();
     for index in 0..BLOB_SIZE / CHUNK_SIZE {
         let bytes = chunk(index);
         hasher.update(&bytes);
@@ -125,7 +125,7 @@ async fn pushing_a_1_gib_layer_keeps_the_server_under_64_mib() {
         assert_eq!(patched.status(), 202, "chunk {index}");
         location = patched.headers()["location"].to_str().expect("text").to_owned();
     }
-    let digest = format!("sha256:{:x}", hasher.finalize());
+    let digest = hasher.finish().to_string();
     let separator = if location.contains('?') { '&' } else { '?' };
     let finished = client
         .put(format!("{}{separator}digest={digest}", via_proxy(&location)))
@@ -141,14 +141,14 @@ async fn pushing_a_1_gib_layer_keeps_the_server_under_64_mib() {
     let clock = Instant::now();
     let mut pulled = client.get(format!("{proxy}/v2/bench/rss/blobs/{digest}")).send().await.expect("GET");
     assert_eq!(pulled.status(), 200);
-    let mut hasher = Sha256::new();
+    let mut hasher = Hasher::new();
     let mut size = 0;
     while let Some(bytes) = pulled.chunk().await.expect("blob bytes") {
         size += bytes.len();
         hasher.update(&bytes);
     }
     assert_eq!(size, BLOB_SIZE);
-    assert_eq!(format!("sha256:{:x}", hasher.finalize()), digest);
+    assert_eq!(hasher.finish().to_string(), digest);
     let pulled_in = clock.elapsed();
 
     let peak_kib = status_kib(pid, "VmHWM");
@@ -195,14 +195,14 @@ async fn thirty_two_pulls_and_eight_pushes_at_once_keep_the_server_under_64_mib(
         tasks.push(tokio::spawn(async move {
             let mut response = client.get(url).send().await.expect("GET");
             assert_eq!(response.status(), 200);
-            let mut hasher = Sha256::new();
+            let mut hasher = Hasher::new();
             let mut size = 0;
             while let Some(bytes) = response.chunk().await.expect("blob bytes") {
                 size += bytes.len();
                 hasher.update(&bytes);
             }
             assert_eq!(size, LOAD_BLOB_SIZE);
-            assert_eq!(format!("sha256:{:x}", hasher.finalize()), digest);
+            assert_eq!(hasher.finish().to_string(), digest);
         }));
     }
     for (seed, blob) in blobs.into_iter().enumerate().skip(1) {
@@ -301,11 +301,11 @@ impl LoadBlob {
         let mut chunks: Vec<Bytes> = pieces.iter().cloned().collect();
         let count = chunks.len();
         chunks.rotate_left(seed % count);
-        let mut hasher = Sha256::new();
+        let mut hasher = Hasher::new();
         for chunk in &chunks {
             hasher.update(chunk);
         }
-        LoadBlob { chunks, digest: format!("sha256:{:x}", hasher.finalize()) }
+        LoadBlob { chunks, digest: hasher.finish().to_string() }
     }
 }
 

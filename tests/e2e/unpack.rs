@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use layerize_tests::fixtures::layered::push_layered;
-use layerize_tests::oci_layout::sha256_digest;
+use layerize_tests::oci_layout::{lower_hex, sha256_digest};
 use layerize_tests::{readers, tool, Dockerd, Format, OciLayout, Registry, RegistryAuth};
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -258,7 +258,7 @@ fn walk(root: &Path, dir: &Path, nodes: &mut BTreeMap<String, Node>, inodes: &mu
         } else if t.is_file() {
             node.kind = "file";
             node.size = meta.len();
-            node.sha256 = format!("{:x}", Sha256::digest(fs::read(&path).expect("read")));
+            node.sha256 = lower_hex(&Sha256::digest(fs::read(&path).expect("read")));
         } else {
             use std::os::unix::fs::FileTypeExt;
             node.kind = if t.is_fifo() { "fifo" } else { "device" };

@@ -12,7 +12,12 @@ pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
 
 /// A `sha256:…` digest of `bytes`.
 pub fn sha256_digest(bytes: &[u8]) -> String {
-    format!("sha256:{:x}", Sha256::digest(bytes))
+    format!("sha256:{}", lower_hex(&Sha256::digest(bytes)))
+}
+
+/// Bytes as lowercase hex, as digests spell them.
+pub fn lower_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[derive(Debug, Clone)]

@@ -3,7 +3,7 @@
 //! other than layerize.
 
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -203,9 +203,15 @@ fn uncompressed_digest(layout: &OciLayout, layer: &Value) -> String {
         panic!("layer {digest} has media type {media_type}; only tar and tar+gzip are read here")
     };
     let mut hasher = Sha256::new();
-    let copied = io::copy(&mut reader, &mut hasher);
-    copied.unwrap_or_else(|e| panic!("cannot decompress layer {digest}: {e}"));
-    format!("sha256:{:x}", hasher.finalize())
+    let mut buffer = vec![0; 1 << 20];
+    loop {
+        match reader.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => hasher.update(&buffer[..n]),
+            Err(e) => panic!("cannot decompress layer {digest}: {e}"),
+        }
+    }
+    format!("sha256:{}", oci_layout::lower_hex(&hasher.finalize()))
 }
 
 /// `podman pull` into private storage (vfs, under a temp dir removed afterwards); returns the
