@@ -176,6 +176,7 @@ pub struct PushJob<'a> {
 
 /// Where the base's blobs come from for a push or a save: its repository (mounted or
 /// streamed across by the copy), or the tar it was dropped in.
+#[derive(Debug)]
 pub enum BaseBlobs<'a> {
     Registry(Repository<'a, Browser>),
     Tar(&'a ArchiveBase),

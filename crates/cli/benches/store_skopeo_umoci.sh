@@ -4,6 +4,7 @@
 #
 #   crates/cli/benches/store_skopeo_umoci.sh [RUNS]     (default: 3)
 #   LAYERIZE=/path/to/layerize crates/cli/benches/store_skopeo_umoci.sh 3   (that binary, no build)
+#   OPS=pull crates/cli/benches/store_skopeo_umoci.sh 5   (only those rows; default: all four)
 #
 # Builds the release binary, starts a private `docker-registry` on a free port (the source), and
 # pushes two images to it once, made with `layerize append`:
@@ -214,7 +215,7 @@ echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)" >"$WORK/load"
 for run in $(seq 1 "$RUNS"); do
     echo "run $run of $RUNS" >&2
     for img in one ten; do
-        for op in pull unpack whole push; do
+        for op in ${OPS:-pull unpack whole push}; do
             read -ra tools <<<"${TOOLS[$op]}"
             # rotate the order run by run, so no tool always goes first
             n=${#tools[@]}

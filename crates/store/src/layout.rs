@@ -9,7 +9,7 @@
 //! (two writers of one blob write the same bytes, and the last rename wins harmlessly).
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use layerize_core::archive::oci_layout::{IMAGE_NAME, INDEX_JSON, OCI_LAYOUT, OCI_LAYOUT_CONTENT, REF_NAME};
@@ -148,7 +148,7 @@ impl Layout {
             .into_parts();
         let path = temp.to_path_buf();
         Ok(BlobWriter {
-            file,
+            file: BufWriter::with_capacity(WRITE_BUFFER, file),
             path,
             temp: Some(temp),
             hasher: Hasher::new(),
@@ -193,7 +193,15 @@ impl Layout {
             hasher.update(&buf[..n]);
             size += n as u64;
         }
-        Ok(BlobWriter { file, path, temp: None, hasher, size, expected: digest.clone(), dest: self.blob_path(digest) })
+        Ok(BlobWriter {
+            file: BufWriter::with_capacity(WRITE_BUFFER, file),
+            path,
+            temp: None,
+            hasher,
+            size,
+            expected: digest.clone(),
+            dest: self.blob_path(digest),
+        })
     }
 
     /// Writes a whole blob held in memory (a manifest or config).
@@ -382,10 +390,14 @@ impl Layout {
     }
 }
 
+/// Bytes gathered before a write to a blob's file: a network hands over chunks of a few KiB,
+/// and a system call for each costs more than the copy.
+const WRITE_BUFFER: usize = 1 << 20;
+
 /// A blob being written: hashed as it goes, renamed into place only if it is what it claims.
 #[derive(Debug)]
 pub struct BlobWriter {
-    file: File,
+    file: BufWriter<File>,
     /// Where the bytes are until the commit.
     path: PathBuf,
     /// Set for a private temp file (removed if the writer is dropped uncommitted); a partial
@@ -410,8 +422,9 @@ impl BlobWriter {
             let _ = fs::remove_file(&self.path);
             return Err(Error::DigestMismatch { blob: self.expected.clone(), found });
         }
-        readable(&self.file).map_err(Error::io("writing", &self.dest))?;
-        self.file.sync_data().map_err(Error::io("writing", &self.dest))?;
+        self.file.flush().map_err(Error::io("writing", &self.dest))?;
+        readable(self.file.get_ref()).map_err(Error::io("writing", &self.dest))?;
+        self.file.get_ref().sync_data().map_err(Error::io("writing", &self.dest))?;
         fs::rename(&self.path, &self.dest).map_err(Error::io("renaming a blob to", &self.dest))?;
         if let Some(temp) = self.temp.take() {
             // Renamed away already: nothing for the guard to remove.
