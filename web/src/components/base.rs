@@ -132,7 +132,8 @@ pub fn BaseSection() -> impl IntoView {
             <form class="row" on:submit=move |ev| { ev.prevent_default(); loader.load(&input.get_untracked(), None); }>
                 <input id="base-ref" type="text" placeholder="alpine:3.20, 127.0.0.1:5000/base:1 or …@sha256:…"
                     prop:value=move || input.get() on:input=move |ev| input.set(event_target_value(&ev)) />
-                <button id="base-load" type="submit" disabled=move || base.loading().get()>"Load"</button>
+                // Never disabled: a load started later replaces one still waiting for its answer.
+                <button id="base-load" type="submit">"Load"</button>
             </form>
             <ArchiveOpen />
             <SectionError section=Section::Base />
