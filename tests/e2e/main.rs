@@ -20,6 +20,7 @@ mod page_files;
 mod page_first_use;
 mod page_inspect;
 mod page_save;
+mod page_state;
 mod progress;
 mod proxy;
 mod proxy_hops;

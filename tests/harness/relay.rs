@@ -1,7 +1,8 @@
 //! A TCP relay between a client and a real registry that breaks the network the way real
 //! links do: it cuts connections once a number of bytes has crossed, or answers the first
 //! connections with `503` and `Retry-After` as a busy registry's load balancer does, or
-//! answers everything with `500`. It counts the bytes that cross each way, so a test can tell
+//! answers everything with `500`, or holds every answer back a while, as a registry far away
+//! does. It counts the bytes that cross each way, so a test can tell
 //! a transfer that resumed from one that started again.
 
 use std::io::{Read, Write};
@@ -23,6 +24,8 @@ pub struct Faults {
     pub busy_first: usize,
     /// Answer every request `500 Internal Server Error`.
     pub always_500: bool,
+    /// Hold each piece of what the registry sends back this long before passing it on.
+    pub delay_down: Duration,
 }
 
 #[derive(Debug, Default)]
@@ -65,8 +68,8 @@ impl Relay {
                 }
                 let Ok(client) = client else { continue };
                 let shared = Arc::clone(&accept);
-                let always_500 = faults.always_500;
-                thread::spawn(move || serve(client, target, &shared, always_500));
+                let (always_500, delay) = (faults.always_500, faults.delay_down);
+                thread::spawn(move || serve(client, target, &shared, always_500, delay));
             }
         });
         Relay { port, shared }
@@ -103,7 +106,7 @@ impl Drop for Relay {
     }
 }
 
-fn serve(mut client: TcpStream, target: u16, shared: &Arc<Shared>, always_500: bool) {
+fn serve(mut client: TcpStream, target: u16, shared: &Arc<Shared>, always_500: bool, delay: Duration) {
     if always_500 || take_one(&shared.busy_left) {
         let (status, extra) = if always_500 {
             ("500 Internal Server Error", "")
@@ -123,14 +126,14 @@ fn serve(mut client: TcpStream, target: u16, shared: &Arc<Shared>, always_500: b
     let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else { return };
     let (Ok(client2), Ok(server2)) = (client.try_clone(), server.try_clone()) else { return };
     let up_shared = Arc::clone(shared);
-    let up = thread::spawn(move || pump(client, server, &up_shared.up, &up_shared.cuts_up));
-    pump(server2, client2, &shared.down, &shared.cuts_down);
+    let up = thread::spawn(move || pump(client, server, &up_shared.up, &up_shared.cuts_up, Duration::ZERO));
+    pump(server2, client2, &shared.down, &shared.cuts_down, delay);
     let _ = up.join();
 }
 
-/// Copies `from` → `to`, counting into `total`; when `total` passes the next cut, both
-/// directions of this connection are shut down.
-fn pump(mut from: TcpStream, mut to: TcpStream, total: &AtomicU64, cuts: &Mutex<Vec<u64>>) {
+/// Copies `from` → `to`, each piece `delay` late, counting into `total`; when `total` passes
+/// the next cut, both directions of this connection are shut down.
+fn pump(mut from: TcpStream, mut to: TcpStream, total: &AtomicU64, cuts: &Mutex<Vec<u64>>, delay: Duration) {
     let _ = from.set_read_timeout(Some(Duration::from_secs(120)));
     let mut buf = vec![0u8; 64 << 10];
     loop {
@@ -138,6 +141,9 @@ fn pump(mut from: TcpStream, mut to: TcpStream, total: &AtomicU64, cuts: &Mutex<
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
+        if !delay.is_zero() {
+            thread::sleep(delay);
+        }
         let now = total.fetch_add(n as u64, Ordering::SeqCst) + n as u64;
         let cut = {
             let mut cuts = cuts.lock().expect("cuts");

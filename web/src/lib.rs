@@ -1,6 +1,9 @@
 //! The layerize page: pick a base image, drop files on it, build the layer in a Web Worker
 //! with the same core crate the CLI uses, and push the result through the server's proxy.
 //!
+//! The page's state is a few contexts in `state` (the base, the draft, the build), which the
+//! sections in `components` render and change.
+//!
 //! `components` render; `api` talks to registries (through the registry crate's browser
 //! transport); `worker` is the typed protocol with the layer worker (`bin/worker.rs`) and `layer_build`
 //! spreads a build over several of them;
@@ -26,6 +29,7 @@ pub mod merged_listing;
 pub mod range_read;
 pub mod remote_layer;
 pub mod save;
+pub mod state;
 pub mod worker;
 
 pub use components::app::App;

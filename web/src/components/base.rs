@@ -7,118 +7,138 @@ use layerize_core::{Digest, Platform, Reference};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use super::app::{Page, SectionError};
+use super::app::SectionError;
 use super::base_archive::ArchiveOpen;
 use super::inspect::{ImageInspection, IndexEntries};
+use crate::api::Logins;
 use crate::failure::{self, Section};
+use crate::state::{BaseState, Failures};
 use crate::{api, location};
 
-/// Loads the image at `digest` (or the top manifest itself) as the base; `platform` is what
-/// the address records for it (only for an image of an index).
-fn choose(page: Page, reference: Reference, manifest: Option<ImageManifest>, digest: Digest, platform: Option<String>) {
-    page.image.set(None);
-    page.invalidate_build();
-    location::replace(&reference.to_string(), platform.as_deref());
-    let login = page.logins.get_untracked();
-    spawn_local(async move {
-        match api::image(&reference, &login, manifest, &digest).await {
-            Ok(image) => page.image.set(Some(image)),
-            Err(e) => page.fail(Section::Base, failure::while_doing(&format!("loading {reference}"), &e)),
-        }
-    });
+/// What loading a base needs, taken from context once (the loads' tasks run outside the
+/// component, where context cannot be looked up).
+#[derive(Clone, Copy, Debug)]
+struct Loader {
+    base: BaseState,
+    logins: RwSignal<Logins>,
+    failures: Failures,
 }
 
-/// Chooses the image `digest` of the loaded index.
-fn choose_in_index(page: Page, digest: Digest) {
-    let Some(reference) = page.base_ref.get_untracked() else { return };
-    let platform = match page.top.get_untracked() {
-        Some(Manifest::Index(index)) => index
-            .manifests
-            .iter()
-            .find(|d| d.digest == digest)
-            .and_then(|d| d.platform.as_ref().map(ToString::to_string)),
-        _ => None,
-    };
-    choose(page, reference, None, digest, platform);
-}
+impl Loader {
+    fn new() -> Loader {
+        Loader { base: expect_context(), logins: expect_context(), failures: expect_context() }
+    }
 
-/// Resolves `text` and shows it; for an index, the image for `wanted` (else linux/amd64, else
-/// the first image).
-fn load(page: Page, text: &str, wanted: Option<Platform>, loading: RwSignal<bool>) {
-    let reference: Reference = match text.trim().parse() {
-        Ok(r) => r,
-        Err(e) => return page.fail(Section::Base, e.to_string()),
-    };
-    page.clear_error();
-    page.top.set(None);
-    page.image.set(None);
-    page.archive.set_value(None);
-    page.invalidate_build();
-    page.base_ref.set(Some(reference.clone()));
-    loading.set(true);
-    let login = page.logins.get_untracked();
-    spawn_local(async move {
-        let result = api::resolve(&reference, &login).await;
-        loading.set(false);
-        match result {
-            Ok(Manifest::Image(m)) => {
-                let digest = m.digest().clone();
-                page.top.set(Some(Manifest::Image(m.clone())));
-                choose(page, reference, Some(m), digest, None);
-            }
-            Ok(Manifest::Index(index)) => {
-                let wanted = wanted.unwrap_or_else(|| Platform::new("linux", "amd64", None));
-                let first = wanted
-                    .select(&index.manifests)
-                    .ok()
-                    .or_else(|| index.manifests.iter().find(|d| !d.is_attestation()))
-                    .map(|d| (d.digest.clone(), d.platform.as_ref().map(ToString::to_string)));
-                page.top.set(Some(Manifest::Index(index)));
-                if let Some((digest, platform)) = first {
-                    choose(page, reference, None, digest, platform);
+    /// Loads the image at `digest` of the base's reference (`manifest` when the reference
+    /// named it itself); `platform` is what the address records for it (only for an image of
+    /// an index).
+    fn choose(self, manifest: Option<ImageManifest>, digest: Digest, platform: Option<String>) {
+        let Loader { base, logins, failures } = self;
+        let Some(reference) = base.reference().get_untracked() else { return };
+        let Some(load) = base.load_image(digest.clone()) else { return };
+        location::replace(&reference.to_string(), platform.as_deref());
+        let logins = logins.get_untracked();
+        spawn_local(async move {
+            match api::image(&reference, &logins, manifest, &digest).await {
+                Ok(image) => base.loaded(&load, image),
+                Err(e) if base.failed(&load) => {
+                    failures.fail(Section::Base, failure::while_doing(&format!("loading {reference}"), &e));
                 }
+                Err(_) => {}
             }
-            Err(e) => page.fail(Section::Base, failure::while_doing(&format!("loading {reference}"), &e)),
-        }
-    });
+        });
+    }
+
+    /// Chooses the image `digest` of the loaded index.
+    fn choose_in_index(self, digest: Digest) {
+        let platform = self.base.top().with_untracked(|top| match top {
+            Some(Manifest::Index(index)) => index
+                .manifests
+                .iter()
+                .find(|d| d.digest == digest)
+                .and_then(|d| d.platform.as_ref().map(ToString::to_string)),
+            _ => None,
+        });
+        self.choose(None, digest, platform);
+    }
+
+    /// Resolves `text` and shows it; for an index, the image for `wanted` (else linux/amd64,
+    /// else the first image). A load started later wins, whichever answers first.
+    fn load(self, text: &str, wanted: Option<Platform>) {
+        let Loader { base, logins, failures } = self;
+        let reference: Reference = match text.trim().parse() {
+            Ok(r) => r,
+            Err(e) => return failures.fail(Section::Base, e.to_string()),
+        };
+        failures.clear();
+        let load = base.load_reference(reference.clone(), wanted.clone());
+        let logins = logins.get_untracked();
+        spawn_local(async move {
+            match api::resolve(&reference, &logins).await {
+                Ok(Manifest::Image(m)) => {
+                    let digest = m.digest().clone();
+                    if base.resolved(&load, Manifest::Image(m.clone())) {
+                        self.choose(Some(m), digest, None);
+                    }
+                }
+                Ok(Manifest::Index(index)) => {
+                    let wanted = wanted.unwrap_or_else(|| Platform::new("linux", "amd64", None));
+                    let first = wanted
+                        .select(&index.manifests)
+                        .ok()
+                        .or_else(|| index.manifests.iter().find(|d| !d.is_attestation()))
+                        .map(|d| (d.digest.clone(), d.platform.as_ref().map(ToString::to_string)));
+                    if base.resolved(&load, Manifest::Index(index)) {
+                        if let Some((digest, platform)) = first {
+                            self.choose(None, digest, platform);
+                        }
+                    }
+                }
+                Err(e) if base.failed(&load) => {
+                    failures.fail(Section::Base, failure::while_doing(&format!("loading {reference}"), &e));
+                }
+                // A newer load started: this one's failure no longer matters.
+                Err(_) => {}
+            }
+        });
+    }
 }
 
 #[component]
-pub fn BaseSection(page: Page) -> impl IntoView {
+pub fn BaseSection() -> impl IntoView {
+    let loader = Loader::new();
+    let Loader { base, logins, failures } = loader;
     let input = RwSignal::new(String::new());
-    let loading = RwSignal::new(false);
     // A shared address opens its view at once.
     let shared = location::read();
     if let Some(image) = shared.image {
         input.set(image.clone());
         let wanted = match shared.platform.as_deref().map(str::parse::<Platform>) {
             Some(Err(e)) => {
-                page.fail(Section::Base, format!("platform in the address: {e}"));
+                failures.fail(Section::Base, format!("platform in the address: {e}"));
                 None
             }
             Some(Ok(p)) => Some(p),
             None => None,
         };
-        load(page, &image, wanted, loading);
+        loader.load(&image, wanted);
     }
 
-    let platforms = move || match page.top.get() {
-        Some(Manifest::Index(index)) => Some(index),
-        _ => None,
-    };
-    let selected = Signal::derive(move || page.image.with(|i| i.as_ref().map(|i| i.manifest.digest().clone())));
+    let selected = Signal::derive(move || base.image().with(|i| i.as_ref().map(|i| i.manifest.digest().clone())));
+    let all_platforms = base.all_platforms();
     view! {
         <section id="base">
             <h2>"1. Base image"</h2>
-            <form class="row" on:submit=move |ev| { ev.prevent_default(); load(page, &input.get_untracked(), None, loading); }>
+            <form class="row" on:submit=move |ev| { ev.prevent_default(); loader.load(&input.get_untracked(), None); }>
                 <input id="base-ref" type="text" placeholder="alpine:3.20, 127.0.0.1:5000/base:1 or …@sha256:…"
                     prop:value=move || input.get() on:input=move |ev| input.set(event_target_value(&ev)) />
-                <button id="base-load" type="submit" disabled=move || loading.get()>"Load"</button>
+                // Never disabled: a load started later replaces one still waiting for its answer.
+                <button id="base-load" type="submit">"Load"</button>
             </form>
-            <ArchiveOpen page=page loading=loading />
-            <SectionError page=page section=Section::Base />
-            <Show when=move || loading.get()><p class="hint">"Loading…"</p></Show>
-            {move || platforms().map(|index| {
+            <ArchiveOpen />
+            <SectionError section=Section::Base />
+            <Show when=move || base.loading().get()><p class="hint">"Loading…"</p></Show>
+            {move || base.index().map(|index| {
                 let selected_str = move || selected.get().map(|d| d.to_string()).unwrap_or_default();
                 let options = index.manifests.iter().filter(|d| !d.is_attestation()).map(|d| {
                     let label = d.platform.as_ref().map(|p| p.to_string()).unwrap_or_else(|| "unknown platform".into());
@@ -131,17 +151,17 @@ pub fn BaseSection(page: Page) -> impl IntoView {
                     <label>"Platform "
                         <select id="platform" on:change=move |ev| {
                             if let Ok(d) = event_target_value(&ev).parse::<Digest>() {
-                                choose_in_index(page, d);
+                                loader.choose_in_index(d);
                             }
                         }>{options}</select>
                     </label>
-                    <label class="hint"><input id="all-platforms" type="checkbox" prop:checked=move || page.all_platforms.get()
-                        on:change=move |ev| { page.invalidate_build(); page.all_platforms.set(event_target_checked(&ev)); } />
+                    <label class="hint"><input id="all-platforms" type="checkbox" prop:checked=move || all_platforms.get()
+                        on:change=move |ev| base.set_all_platforms(event_target_checked(&ev)) />
                         " all platforms of this index: the layer is built once, added to every image, and a new index is pushed"</label>
-                    <IndexEntries index=index selected=selected on_select=Callback::new(move |d| choose_in_index(page, d)) />
+                    <IndexEntries index=index selected=selected on_select=Callback::new(move |d| loader.choose_in_index(d)) />
                 }
             })}
-            {move || page.image.get().zip(page.layer_origin()).map(|(image, origin)| {
+            {move || base.image().get().zip(base.layer_origin(&logins.get_untracked())).map(|(image, origin)| {
                 view! { <ImageInspection image=image origin=origin /> }
             })}
         </section>

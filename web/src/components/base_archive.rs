@@ -9,11 +9,11 @@ use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::HtmlInputElement;
 
-use super::app::Page;
 use crate::api::BaseImage;
 use crate::archive_base::{ArchiveBase, ArchiveImage};
-use crate::failure::Section;
+use crate::failure::{self, Section};
 use crate::location;
+use crate::state::{BaseState, Failures};
 use crate::worker::{self, FromWorker};
 
 /// The name the base goes by: the tar's own, else one made from the file name (`app.tar` →
@@ -44,62 +44,59 @@ fn base_image(what: &str, image: &ArchiveImage) -> Result<BaseImage, String> {
     Ok(BaseImage { manifest, config })
 }
 
-/// Reads `file` in the worker and makes its image the base.
-fn open(page: Page, file: web_sys::File, loading: RwSignal<bool>) {
-    page.clear_error();
-    page.top.set(None);
-    page.image.set(None);
-    page.base_ref.set(None);
-    page.archive.set_value(None);
-    page.invalidate_build();
+/// Reads `file` in the worker and makes its image the base, unless another load started
+/// meanwhile.
+fn open(base: BaseState, failures: Failures, file: web_sys::File) {
+    failures.clear();
     location::clear();
-    loading.set(true);
     let what = file.name();
+    let load = base.load_archive(what.clone());
+    let answered = load.clone();
     let started = worker::start_open_archive(file, move |msg, data| match msg {
         FromWorker::Archive { image } => {
-            loading.set(false);
             let tar = worker::field(&data, "blob")
                 .dyn_into::<web_sys::Blob>()
                 .map_err(|_| "the worker sent no tar".to_owned());
             match tar.and_then(|tar| Ok((tar, base_image(&what, &image)?, base_name(&image, &what)?))) {
-                Ok((tar, base, name)) => {
-                    page.archive.set_value(Some(ArchiveBase::new(what.clone(), tar, image.layers.clone())));
-                    page.base_ref.set(Some(name));
-                    page.top.set(Some(Manifest::Image(base.manifest.clone())));
-                    page.image.set(Some(base));
+                Ok((tar, image_base, name)) => {
+                    let archive = ArchiveBase::new(what.clone(), tar, image.layers.clone());
+                    base.opened(&answered, archive, name, image_base);
                 }
-                Err(e) => page.fail(Section::Base, format!("opening {what}: {e}")),
+                Err(e) if base.failed(&answered) => failures.fail(Section::Base, format!("opening {what}: {e}")),
+                Err(_) => {}
             }
         }
-        FromWorker::Failed { message } => {
-            loading.set(false);
-            page.fail(Section::Base, format!("opening {message}"));
+        FromWorker::Failed { message } if base.failed(&answered) => {
+            failures.fail(Section::Base, format!("opening {message}"));
         }
         _ => {}
     });
     match started {
-        Ok(job) => job.detach(),
+        Ok(job) => base.reading(&load, job),
         Err(e) => {
-            loading.set(false);
-            page.fail(Section::Base, format!("cannot start the worker: {e:?}"));
+            if base.failed(&load) {
+                failures.fail(Section::Base, format!("cannot start the worker: {}", failure::js_text(&e)));
+            }
         }
     }
 }
 
 #[component]
-pub fn ArchiveOpen(page: Page, loading: RwSignal<bool>) -> impl IntoView {
+pub fn ArchiveOpen() -> impl IntoView {
+    let (base, failures) = (expect_context::<BaseState>(), expect_context::<Failures>());
     let on_change = move |ev: web_sys::Event| {
         let input: HtmlInputElement = event_target(&ev);
         if let Some(file) = input.files().and_then(|f| f.get(0)) {
-            open(page, file, loading);
+            open(base, failures, file);
         }
         input.set_value("");
     };
+    let archive = base.archive();
     view! {
         <p class="hint">
             <label>"… or open an image tar (docker save, podman save, layerize save): "
                 <input id="archive-input" type="file" accept=".tar,.tar.gz,.tgz,application/x-tar,application/gzip" on:change=on_change /></label>
-            {move || page.image.with(Option::is_some).then(|| page.archive.with_value(|a| a.as_ref().map(|a| view! {
+            {move || base.image().with(Option::is_some).then(|| archive.with(|a| a.as_ref().map(|a| view! {
                 <span id="archive-name">" from " <code>{a.name.clone()}</code></span>
             })))}
         </p>

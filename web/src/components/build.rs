@@ -7,10 +7,12 @@ use layerize_core::mutate::{self, NewLayer};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use super::app::{Built, Page, SectionError};
-use crate::api;
+use super::app::SectionError;
+use crate::api::{self, Logins};
 use crate::failure::Section;
 use crate::layer_build::{self, Event};
+use crate::state::build::{Built, Progress};
+use crate::state::{BaseState, BuildState, DraftState, Failures};
 use crate::worker::{WireEntry, WireKind};
 
 /// Now, to the second, as RFC 3339 (the CLI's `--created` format).
@@ -33,34 +35,37 @@ fn shell_quote(s: &str) -> String {
     }
 }
 
-/// The CLI command that gives the same image (files at `./<relative path>`).
-fn cli_command(page: &Page, built: &Built) -> String {
-    let prefix = page.prefix.get_untracked();
+/// The CLI command that gives the same image (files at `./<relative path>`): made from the
+/// base and draft as they are, which are what `built` was made from while it is shown.
+fn cli_command(base: BaseState, draft: DraftState, built: &Built) -> String {
+    let prefix = draft.prefix().get_untracked();
     let mut parts = vec!["layerize append".to_owned()];
     // A base opened from a tar is that file for the CLI too (docker-archive: reads both layouts).
-    let base = match page.archive.get_value() {
+    let base_arg = match base.archive().get_untracked() {
         Some(archive) => format!("docker-archive:./{}", archive.name),
-        None => page.base_ref.get_untracked().map(|r| r.to_string()).unwrap_or_default(),
+        None => base.reference().get_untracked().map(|r| r.to_string()).unwrap_or_default(),
     };
-    parts.push(shell_quote(&base));
+    parts.push(shell_quote(&base_arg));
     if built.all.is_some() {
         parts.push("--all-platforms".to_owned());
-    } else if let Some(image) = page.image.get_untracked() {
-        if matches!(page.top.get_untracked(), Some(layerize_core::manifest::Manifest::Index(_))) {
+    } else if let Some(image) = base.image().get_untracked() {
+        if matches!(base.top().get_untracked(), Some(layerize_core::manifest::Manifest::Index(_))) {
             parts.push(format!("--platform {}", image.config.platform()));
         }
     }
     // Every file's mode is given: the CLI would take it from the disk, the page from its tick.
-    for row in page.rows.get_untracked() {
-        let dest = row.destination(&prefix);
-        parts.push(format!("-f {}", shell_quote(&format!("./{}:{dest}", row.rel))));
-        let mode = if row.exec { MODE_EXEC } else { MODE_FILE };
-        parts.push(format!("--chmod {}", shell_quote(&format!("{dest}={mode:04o}"))));
-    }
-    for d in page.deletes.get_untracked() {
+    draft.rows().with_untracked(|rows| {
+        for row in rows {
+            let dest = row.destination(&prefix);
+            parts.push(format!("-f {}", shell_quote(&format!("./{}:{dest}", row.rel))));
+            let mode = if row.exec { MODE_EXEC } else { MODE_FILE };
+            parts.push(format!("--chmod {}", shell_quote(&format!("{dest}={mode:04o}"))));
+        }
+    });
+    for d in draft.deletes().get_untracked() {
         parts.push(format!("--delete {}", shell_quote(&d)));
     }
-    for (flag, value) in page.edits.get_untracked().flags() {
+    for (flag, value) in draft.edits().get_untracked().flags() {
         parts.push(format!("{flag} {}", shell_quote(&value)));
     }
     parts.push(format!("--created {}", built.created));
@@ -69,108 +74,143 @@ fn cli_command(page: &Page, built: &Built) -> String {
     parts.join(" \\\n    ")
 }
 
-fn start(page: Page) {
-    page.clear_error();
-    page.invalidate_build();
-    let Some(image) = page.image.get_untracked() else {
-        return page.fail(Section::Build, "load a base image first");
-    };
-    let prefix = page.prefix.get_untracked();
-    let rows = page.rows.get_untracked();
-    let deletes = page.deletes.get_untracked();
-    if rows.is_empty() && deletes.is_empty() {
-        return page.fail(Section::Build, "add files or paths to delete first");
+/// What a build reads from context.
+#[derive(Clone, Copy, Debug)]
+struct Builder {
+    base: BaseState,
+    draft: DraftState,
+    build: BuildState,
+    logins: RwSignal<Logins>,
+    failures: Failures,
+}
+
+impl Builder {
+    fn new() -> Builder {
+        Builder {
+            base: expect_context(),
+            draft: expect_context(),
+            build: expect_context(),
+            logins: expect_context(),
+            failures: expect_context(),
+        }
     }
-    let files = js_sys::Array::new();
-    let mut entries = Vec::new();
-    for row in &rows {
-        let index = files.length();
-        if let Some(file) = page.files.with_value(|f| f.get(row.id).cloned()) {
-            files.push(&file);
+
+    /// Builds the layer of the draft on the base, as they are now.
+    fn start(self) {
+        let Builder { base, draft, build, logins, failures } = self;
+        failures.clear();
+        let Some(image) = base.image().get_untracked() else {
+            return failures.fail(Section::Build, "load a base image first");
+        };
+        let prefix = draft.prefix().get_untracked();
+        let rows = draft.rows().get_untracked();
+        let deletes = draft.deletes().get_untracked();
+        if rows.is_empty() && deletes.is_empty() {
+            return failures.fail(Section::Build, "add files or paths to delete first");
         }
-        let mode = if row.exec { MODE_EXEC } else { MODE_FILE };
-        entries
-            .push(WireEntry { path: row.destination(&prefix), kind: WireKind::File { mode, size: row.size, index } });
-    }
-    entries.extend(deletes.iter().map(|d| WireEntry { path: d.clone(), kind: WireKind::Whiteout }));
-    let created = now();
-    let changes = match page.edits.get_untracked().changes(&created) {
-        Ok(c) => c,
-        Err(e) => return page.fail(Section::Build, format!("config: {e}")),
-    };
-    let history = format!("layerize page: {} files, {} deletions", rows.len(), deletes.len());
-    page.progress.set(Some((0, rows.iter().map(|r| r.size).sum(), 0.0)));
-    let started = js_sys::Date::now();
-    let workers = page.workers.get_untracked();
-    // The CLI's default profile, so `layerize layer` of the same files gives the same blob.
-    let gzip = Profile::default();
-    let all_of = page.all_platforms_of();
-    let base_ref = page.base_ref.get_untracked();
-    let logins = page.logins.get_untracked();
-    let result = layer_build::start(entries, files, 0, gzip, workers, move |event| match event {
-        Event::Progress { done, total } => {
-            let seconds = (js_sys::Date::now() - started) / 1000.0;
-            page.progress.set(Some((done, total, if seconds > 0.0 { done as f64 / 1e6 / seconds } else { 0.0 })));
-        }
-        Event::Failed(message) => {
-            page.progress.set(None);
-            page.fail(Section::Build, format!("building the layer failed: {message}"));
-        }
-        Event::Built { digests, blob, millis, wasm_memory } => {
-            let diff_id = digests.diff_id.to_string();
-            let tar_size = digests.tar_size;
-            let layer = NewLayer {
-                digests,
-                history: History {
-                    created: Some(created.clone()),
-                    created_by: Some(history.clone()),
-                    comment: gzip.history_comment(),
-                    ..Default::default()
-                },
-            };
-            let appended = match mutate::append(&image.manifest, &image.config, std::slice::from_ref(&layer), &changes)
-            {
-                Ok(appended) => appended,
-                Err(e) => return page.fail(Section::Build, e.to_string()),
-            };
-            let built = Built {
-                appended,
-                diff_id,
-                created: created.clone(),
-                history: history.clone(),
-                millis,
-                tar_size,
-                wasm_memory,
-                workers,
-                all: None,
-            };
-            let (Some(index), Some(reference)) = (all_of.clone(), base_ref.clone()) else {
-                page.blob.set_value(Some(blob));
-                page.built.set(Some(built));
-                return;
-            };
-            // Every platform's config and manifest, rewritten over the one layer.
-            let (logins, changes) = (logins.clone(), changes.clone());
-            spawn_local(async move {
-                match api::append_all(&reference, &logins, &index, &layer, &changes).await {
-                    Ok(all) => {
-                        page.blob.set_value(Some(blob));
-                        page.built.set(Some(Built { all: Some(all), ..built }));
-                    }
-                    Err(e) => page.fail(Section::Build, format!("appending to every platform of {reference}: {e}")),
-                }
+        let files = js_sys::Array::new();
+        let mut entries = Vec::new();
+        for row in &rows {
+            let index = files.length();
+            files.push(&row.file);
+            let mode = if row.exec { MODE_EXEC } else { MODE_FILE };
+            entries.push(WireEntry {
+                path: row.destination(&prefix),
+                kind: WireKind::File { mode, size: row.size, index },
             });
         }
-    });
-    if let Err(e) = result {
-        page.fail(Section::Build, e);
+        entries.extend(deletes.iter().map(|d| WireEntry { path: d.clone(), kind: WireKind::Whiteout }));
+        let created = now();
+        let changes = match draft.edits().get_untracked().changes(&created) {
+            Ok(c) => c,
+            Err(e) => return failures.fail(Section::Build, format!("config: {e}")),
+        };
+        let history = format!("layerize page: {} files, {} deletions", rows.len(), deletes.len());
+        let run = build.start(rows.iter().map(|r| r.size).sum());
+        let started = js_sys::Date::now();
+        let workers = build.workers.get_untracked();
+        // The CLI's default profile, so `layerize layer` of the same files gives the same blob.
+        let gzip = Profile::default();
+        let all_of = base.all_platforms_of();
+        let base_ref = base.reference().get_untracked();
+        let logins = logins.get_untracked();
+        let failed = run.clone();
+        let result = layer_build::start(entries, files, 0, gzip, workers, move |event| match event {
+            Event::Progress { done, total } => {
+                let seconds = (js_sys::Date::now() - started) / 1000.0;
+                let mbps = if seconds > 0.0 { done as f64 / 1e6 / seconds } else { 0.0 };
+                build.progress(&run, Progress { done, total, mbps });
+            }
+            Event::Failed(message) => {
+                if build.failed(&run) {
+                    failures.fail(Section::Build, format!("building the layer failed: {message}"));
+                }
+            }
+            Event::Built { digests, blob, millis, wasm_memory } => {
+                let diff_id = digests.diff_id.to_string();
+                let tar_size = digests.tar_size;
+                let layer = NewLayer {
+                    digests,
+                    history: History {
+                        created: Some(created.clone()),
+                        created_by: Some(history.clone()),
+                        comment: gzip.history_comment(),
+                        ..Default::default()
+                    },
+                };
+                let appended =
+                    match mutate::append(&image.manifest, &image.config, std::slice::from_ref(&layer), &changes) {
+                        Ok(appended) => appended,
+                        Err(e) => {
+                            if build.failed(&run) {
+                                failures.fail(Section::Build, e.to_string());
+                            }
+                            return;
+                        }
+                    };
+                let built = Built {
+                    appended,
+                    diff_id,
+                    created: created.clone(),
+                    history: history.clone(),
+                    millis,
+                    tar_size,
+                    wasm_memory,
+                    workers,
+                    all: None,
+                };
+                let (Some(index), Some(reference)) = (all_of.clone(), base_ref.clone()) else {
+                    return build.finish(&run, built, blob);
+                };
+                // Every platform's config and manifest, rewritten over the one layer.
+                let (logins, changes, run) = (logins.clone(), changes.clone(), run.clone());
+                spawn_local(async move {
+                    match api::append_all(&reference, &logins, &index, &layer, &changes).await {
+                        Ok(all) => build.finish(&run, Built { all: Some(all), ..built }, blob),
+                        Err(e) => {
+                            if build.failed(&run) {
+                                failures
+                                    .fail(Section::Build, format!("appending to every platform of {reference}: {e}"));
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        if let Err(e) = result {
+            if build.failed(&failed) {
+                failures.fail(Section::Build, e);
+            }
+        }
     }
 }
 
 #[component]
-pub fn BuildSection(page: Page) -> impl IntoView {
+pub fn BuildSection() -> impl IntoView {
+    let builder = Builder::new();
+    let Builder { base, draft, build, .. } = builder;
     let progress = move || {
-        page.progress.get().map(|(done, total, mbps)| {
+        build.progress_shown().map(|Progress { done, total, mbps }| {
             let pct = if total == 0 { 100.0 } else { done as f64 * 100.0 / total as f64 };
             view! { <div id="build-progress"><progress max="100" value=pct /> {format!(" {done} / {total} bytes, {mbps:.1} MB/s")}</div> }
         })
@@ -180,21 +220,22 @@ pub fn BuildSection(page: Page) -> impl IntoView {
             <h2>"3. Build the layer"</h2>
             <label>
                 "Workers "
-                <input id="build-workers" type="number" min="1" max="16" prop:value=move || page.workers.get().to_string()
+                <input id="build-workers" type="number" min="1" max="16" prop:value=move || build.workers.get().to_string()
                     on:input=move |ev| {
                         if let Ok(n) = event_target_value(&ev).trim().parse::<u32>() {
-                            page.workers.set(n.clamp(1, 16));
+                            build.workers.set(n.clamp(1, 16));
                         }
                     } />
             </label>
             " "
-            <button id="build-button" on:click=move |_| start(page)>"Build"</button>
-            <SectionError page=page section=Section::Build />
+            <button id="build-button" on:click=move |_| builder.start()>"Build"</button>
+            <SectionError section=Section::Build />
             {progress}
-            {move || page.built.get().map(|b| {
+            {move || build.current().map(|finished| {
+                let b = finished.built;
                 let layer = b.appended.layers.first().cloned();
                 let mbps = if b.millis > 0.0 { b.tar_size as f64 / 1e6 / (b.millis / 1000.0) } else { 0.0 };
-                let command = cli_command(&page, &b);
+                let command = cli_command(base, draft, &b);
                 view! {
                     <div id="build-result">
                         <dl>

@@ -9,21 +9,10 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{DragEvent, File, FileSystemDirectoryEntry, FileSystemEntry, FileSystemFileEntry, HtmlInputElement};
 
-use super::app::{Page, Row, SectionError};
+use super::app::SectionError;
 use super::inspect::human;
-use crate::failure::Section;
-
-/// Adds files with their paths relative to what was picked or dropped.
-fn add_files(page: Page, files: Vec<(String, File)>) {
-    page.invalidate_build();
-    let first = page.files.with_value(Vec::len);
-    let mut rows = Vec::new();
-    for (i, (rel, file)) in files.into_iter().enumerate() {
-        rows.push(Row { id: first + i, rel, dest: None, size: file.size() as u64, exec: false });
-        page.files.update_value(|f| f.push(file));
-    }
-    page.rows.update(|r| r.extend(rows));
-}
+use crate::failure::{js_text, Section};
+use crate::state::{DraftState, Failures};
 
 fn from_input(input: &HtmlInputElement) -> Vec<(String, File)> {
     let Some(list) = input.files() else { return Vec::new() };
@@ -75,7 +64,8 @@ async fn walk(entry: FileSystemEntry, prefix: String, out: &mut Vec<(String, Fil
     Ok(())
 }
 
-fn on_drop(page: Page, ev: DragEvent) {
+/// Adds what was dropped: files, and folders with everything in them.
+fn on_drop(draft: DraftState, failures: Failures, ev: DragEvent) {
     ev.prevent_default();
     let Some(items) = ev.data_transfer().map(|d| d.items()) else { return };
     // Entries must be taken during the event; reading them can happen later.
@@ -87,16 +77,17 @@ fn on_drop(page: Page, ev: DragEvent) {
         let mut files = Vec::new();
         for entry in entries {
             if let Err(e) = walk(entry, String::new(), &mut files).await {
-                return page.fail(Section::Files, format!("reading the dropped files failed: {e:?}"));
+                return failures.fail(Section::Files, format!("reading the dropped files failed: {}", js_text(&e)));
             }
         }
         files.sort_by(|a, b| a.0.cmp(&b.0));
-        add_files(page, files);
+        draft.add_files(files);
     });
 }
 
 #[component]
-pub fn FilesSection(page: Page) -> impl IntoView {
+pub fn FilesSection() -> impl IntoView {
+    let (draft, failures) = (expect_context::<DraftState>(), expect_context::<Failures>());
     let folder: NodeRef<html::Input> = NodeRef::new();
     Effect::new(move |_| {
         if let Some(el) = folder.get() {
@@ -110,13 +101,12 @@ pub fn FilesSection(page: Page) -> impl IntoView {
         if path.is_empty() {
             return;
         }
-        page.invalidate_build();
-        page.deletes.update(|d| d.push(path));
+        draft.add_delete(path);
         delete_input.set(String::new());
     };
     let rows = move || {
-        let prefix = page.prefix.get();
-        page.rows.get().into_iter().map(|row| {
+        let prefix = draft.prefix().get();
+        draft.rows().get().into_iter().map(|row| {
             let id = row.id;
             let dest = row.destination(&prefix);
             view! {
@@ -124,17 +114,15 @@ pub fn FilesSection(page: Page) -> impl IntoView {
                     <td><input class="dest" type="text" prop:value=dest aria-label="destination path"
                         on:change=move |ev| {
                             let v = event_target_value(&ev);
-                            page.invalidate_build();
-                            page.rows.update(|r| if let Some(x) = r.iter_mut().find(|x| x.id == id) { x.dest = Some(v) });
+                            draft.edit_row(id, |r| r.dest = Some(v));
                         } /></td>
                     <td class="num size" data-bytes=row.size.to_string()>{human(row.size)}</td>
                     <td><label><input class="exec" type="checkbox" prop:checked=row.exec
                         on:change=move |ev| {
                             let on = event_target_checked(&ev);
-                            page.invalidate_build();
-                            page.rows.update(|r| if let Some(x) = r.iter_mut().find(|x| x.id == id) { x.exec = on });
-                        } />{move || if page.rows.with(|r| r.iter().any(|x| x.id == id && x.exec)) { " 0755" } else { " 0644" }}</label></td>
-                    <td><button class="remove" on:click=move |_| { page.invalidate_build(); page.rows.update(|r| r.retain(|x| x.id != id)); }>"remove"</button></td>
+                            draft.edit_row(id, |r| r.exec = on);
+                        } />{move || if draft.rows().with(|r| r.iter().any(|x| x.id == id && x.exec)) { " 0755" } else { " 0644" }}</label></td>
+                    <td><button class="remove" on:click=move |_| draft.remove_row(id)>"remove"</button></td>
                 </tr>
             }
         }).collect_view()
@@ -145,18 +133,18 @@ pub fn FilesSection(page: Page) -> impl IntoView {
             <div id="drop" class:hover=move || hover.get()
                 on:dragover=move |ev: DragEvent| { ev.prevent_default(); hover.set(true); }
                 on:dragleave=move |_| hover.set(false)
-                on:drop=move |ev: DragEvent| { hover.set(false); on_drop(page, ev); }>
+                on:drop=move |ev: DragEvent| { hover.set(false); on_drop(draft, failures, ev); }>
                 <p>"Drop files and folders here, or pick them:"</p>
                 // The inputs are hidden (their own buttons say "Choose Files" even for a folder);
                 // the labels are the buttons.
                 <label class="button picker" id="file-picker">"Choose files…" <input id="file-input" class="picker-input" type="file" multiple
-                    on:change=move |ev| add_files(page, from_input(&event_target::<HtmlInputElement>(&ev))) /></label>
+                    on:change=move |ev| draft.add_files(from_input(&event_target::<HtmlInputElement>(&ev))) /></label>
                 " "
                 <label class="button picker" id="folder-picker">"Choose a folder…" <input id="folder-input" class="picker-input" type="file" multiple node_ref=folder
-                    on:change=move |ev| add_files(page, from_input(&event_target::<HtmlInputElement>(&ev))) /></label>
+                    on:change=move |ev| draft.add_files(from_input(&event_target::<HtmlInputElement>(&ev))) /></label>
             </div>
-            <label>"Put them under " <input id="prefix" type="text" prop:value=move || page.prefix.get()
-                on:input=move |ev| { page.invalidate_build(); page.prefix.set(event_target_value(&ev)); } /></label>
+            <label>"Put them under " <input id="prefix" type="text" prop:value=move || draft.prefix().get()
+                on:input=move |ev| draft.set_prefix(event_target_value(&ev)) /></label>
             <table id="rows"><thead><tr><th>"Destination"</th><th>"Size"</th><th>"Executable"</th><th></th></tr></thead>
                 <tbody>{rows}</tbody></table>
             <h3>"Delete from the base"</h3>
@@ -165,14 +153,11 @@ pub fn FilesSection(page: Page) -> impl IntoView {
                     on:input=move |ev| delete_input.set(event_target_value(&ev)) />
                 <button id="delete-add" type="submit">"Add"</button>
             </form>
-            <ul id="deletes">{move || page.deletes.get().into_iter().enumerate().map(|(i, d)| view! {
+            <ul id="deletes">{move || draft.deletes().get().into_iter().enumerate().map(|(i, d)| view! {
                 <li><code>{d}</code> " " <button type="button" class="delete-remove" title="Keep this path"
-                    on:click=move |_| {
-                        page.invalidate_build();
-                        page.deletes.update(|d| if i < d.len() { d.remove(i); });
-                    }>"remove"</button></li>
+                    on:click=move |_| draft.remove_delete(i)>"remove"</button></li>
             }).collect_view()}</ul>
-            <SectionError page=page section=Section::Files />
+            <SectionError section=Section::Files />
         </section>
     }
 }

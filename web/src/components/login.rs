@@ -3,15 +3,14 @@
 
 use leptos::prelude::*;
 
-use super::app::Page;
-use crate::api::Login;
+use crate::api::{Login, Logins};
 
 /// One registry's row. The first row's fields keep the ids the page has always had.
-fn login_row(page: Page, index: usize, login: Login) -> impl IntoView {
+fn login_row(logins: RwSignal<Logins>, index: usize, login: Login) -> impl IntoView {
     let set = move |f: fn(&mut Login, String)| {
         move |ev| {
             let value = event_target_value(&ev);
-            page.logins.update(|l| {
+            logins.update(|l| {
                 if let Some(login) = l.0.get_mut(index) {
                     f(login, value);
                 }
@@ -20,7 +19,7 @@ fn login_row(page: Page, index: usize, login: Login) -> impl IntoView {
     };
     let id = |name: &str| (index == 0).then(|| format!("login-{name}"));
     let remove = move |_| {
-        page.logins.update(|l| {
+        logins.update(|l| {
             if index < l.0.len() {
                 l.0.remove(index);
             }
@@ -43,19 +42,20 @@ fn login_row(page: Page, index: usize, login: Login) -> impl IntoView {
 }
 
 #[component]
-pub fn LoginSection(page: Page) -> impl IntoView {
+pub fn LoginSection() -> impl IntoView {
+    let logins = expect_context::<RwSignal<Logins>>();
     // Rows are rebuilt only when one is added or removed, so typing keeps its focus.
-    let count = Memo::new(move |_| page.logins.with(|l| l.0.len()));
+    let count = Memo::new(move |_| logins.with(|l| l.0.len()));
     let rows = move || {
         let n = count.get();
-        let logins = page.logins.get_untracked();
-        (0..n).map(|i| login_row(page, i, logins.0.get(i).cloned().unwrap_or_default())).collect_view()
+        let typed = logins.get_untracked();
+        (0..n).map(|i| login_row(logins, i, typed.0.get(i).cloned().unwrap_or_default())).collect_view()
     };
     view! {
         <section id="login">
             <h2>"Registry logins " <small>"(optional)"</small></h2>
             {rows}
-            <button type="button" id="login-add" on:click=move |_| page.logins.update(|l| l.0.push(Login::default()))>"Add a login for another registry"</button>
+            <button type="button" id="login-add" on:click=move |_| logins.update(|l| l.0.push(Login::default()))>"Add a login for another registry"</button>
             <p class="hint">"Each login is used for the base and the target on its registry. Leave the username empty to use a bearer token."</p>
         </section>
     }

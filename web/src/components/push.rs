@@ -6,9 +6,10 @@ use layerize_registry::BlobOutcome;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use super::app::{Page, SectionError};
-use crate::api::{self, PushJob};
+use super::app::SectionError;
+use crate::api::{self, Logins, PushJob};
 use crate::failure::{self, Section};
+use crate::state::{BaseState, BuildState, Failures};
 
 #[derive(Clone, Debug, PartialEq)]
 struct BlobLine {
@@ -19,7 +20,11 @@ struct BlobLine {
 }
 
 #[component]
-pub fn PushSection(page: Page) -> impl IntoView {
+pub fn PushSection() -> impl IntoView {
+    let base = expect_context::<BaseState>();
+    let build = expect_context::<BuildState>();
+    let logins = expect_context::<RwSignal<Logins>>();
+    let failures = expect_context::<Failures>();
     let target = RwSignal::new(String::new());
     let lines = RwSignal::new(Vec::<BlobLine>::new());
     let result = RwSignal::new(None::<String>);
@@ -27,23 +32,21 @@ pub fn PushSection(page: Page) -> impl IntoView {
     // Seconds since the push started, ticking while it runs.
     let elapsed = RwSignal::new(None::<f64>);
     let push = move || {
-        page.clear_error();
+        failures.clear();
         result.set(None);
         elapsed.set(None);
         lines.set(Vec::new());
-        let (Some(base), Some(image), Some(built), Some(blob)) = (
-            page.base_ref.get_untracked(),
-            page.image.get_untracked(),
-            page.built.get_untracked(),
-            page.blob.get_value(),
-        ) else {
-            return page.fail(Section::Push, "build the layer first");
+        let (Some(base_ref), Some(image), Some(finished)) =
+            (base.reference().get_untracked(), base.image().get_untracked(), untrack(|| build.current()))
+        else {
+            return failures.fail(Section::Push, "build the layer first");
         };
         let target_ref: Reference = match target.get_untracked().trim().parse() {
             Ok(r) => r,
-            Err(e) => return page.fail(Section::Push, e.to_string()),
+            Err(e) => return failures.fail(Section::Push, e.to_string()),
         };
-        let logins = page.logins.get_untracked();
+        let logins = logins.get_untracked();
+        let archive = base.archive().get_untracked();
         busy.set(true);
         let started = js_sys::Date::now();
         let seconds = move || (js_sys::Date::now() - started) / 1000.0;
@@ -81,16 +84,15 @@ pub fn PushSection(page: Page) -> impl IntoView {
                     None => l.push(BlobLine { digest, done, total, state }),
                 });
             };
-            let archive = page.archive.get_value();
             let job = PushJob {
-                base: &base,
+                base: &base_ref,
                 base_image: &image.manifest,
-                appended: &built.appended,
+                appended: &finished.built.appended,
                 target: &target_ref,
-                blob,
+                blob: finished.blob.clone(),
                 logins: &logins,
                 archive: archive.as_ref(),
-                all: built.all.as_ref(),
+                all: finished.built.all.as_ref(),
             };
             let pushed = api::push(job, &mut on).await;
             if let Some(ticker) = ticker {
@@ -101,9 +103,9 @@ pub fn PushSection(page: Page) -> impl IntoView {
             match pushed {
                 Ok(digest) => {
                     result.set(Some(target_ref.with_digest(digest).to_string()));
-                    page.pushed.set(Some(target_ref));
+                    build.pushed(&finished.run, target_ref);
                 }
-                Err(e) => page.fail(Section::Push, failure::while_doing(&format!("pushing {target_ref}"), &e)),
+                Err(e) => failures.fail(Section::Push, failure::while_doing(&format!("pushing {target_ref}"), &e)),
             }
         });
     };
@@ -118,12 +120,12 @@ pub fn PushSection(page: Page) -> impl IntoView {
             <form class="row" on:submit=move |ev| { ev.prevent_default(); push(); }>
                 <input id="target-ref" type="text" placeholder="127.0.0.1:5000/app:1" prop:value=move || target.get()
                     on:input=move |ev| target.set(event_target_value(&ev)) />
-                <button id="push-button" type="submit" disabled=move || busy.get() || page.built.get().is_none()>"Push"</button>
+                <button id="push-button" type="submit" disabled=move || busy.get() || build.current().is_none()>"Push"</button>
                 {move || elapsed.get().map(|s| view! {
                     <span id="push-elapsed" data-running=busy.get().to_string()>{format!("{s:.1} s")}</span>
                 })}
             </form>
-            <SectionError page=page section=Section::Push />
+            <SectionError section=Section::Push />
             <ul id="push-progress">{move || lines.get().into_iter().map(|l| view! {
                 <li><code>{l.digest.get(..19).unwrap_or_default().to_owned()}</code> " " {l.state}
                     {(l.total > 0).then(|| format!(" {}/{} bytes", l.done, l.total))}</li>

@@ -7,11 +7,13 @@ use layerize_core::Reference;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use super::app::{Page, SectionError};
+use super::app::SectionError;
 use super::inspect::human;
+use crate::api::Logins;
 use crate::download::{self, Destination, FileRequest};
 use crate::failure::{self, Section};
 use crate::save::{self, SaveJob, SaveProgress};
+use crate::state::{BaseState, BuildState, Failures};
 
 /// Which image goes into the tar.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,46 +69,51 @@ enum State {
 }
 
 #[component]
-pub fn SaveSection(page: Page) -> impl IntoView {
+pub fn SaveSection() -> impl IntoView {
+    let base = expect_context::<BaseState>();
+    let build = expect_context::<BuildState>();
+    let logins = expect_context::<RwSignal<Logins>>();
+    let failures = expect_context::<Failures>();
+    // The build shown, by its start, and where it was pushed: what the default name follows.
+    let shown = Memo::new(move |_| build.current().map(|f| (f.run, f.pushed)));
     let choice = RwSignal::new(None::<Which>);
     let typed = RwSignal::new(None::<String>);
     let pick_file = RwSignal::new(download::can_pick_file());
     let state = RwSignal::new(State::Idle);
     // The built image when there is one, unless the person chose the base.
-    let which = move || match (choice.get(), page.built.with(Option::is_some)) {
+    let which = move || match (choice.get(), shown.with(Option::is_some)) {
         (Some(Which::Base), _) | (_, false) => Which::Base,
         _ => Which::Built,
     };
     let name_text = move || {
         typed.get().unwrap_or_else(|| {
-            let pushed = page.pushed.get();
-            page.base_ref.get().map(|b| default_name(&b, which(), pushed.as_ref())).unwrap_or_default()
+            let pushed = shown.get().and_then(|(_, pushed)| pushed);
+            base.reference().get().map(|b| default_name(&b, which(), pushed.as_ref())).unwrap_or_default()
         })
     };
     let busy = move || matches!(state.get(), State::Saving(_));
     // Another base or another build: the old name and result no longer apply.
     Effect::new(move |_| {
-        page.base_ref.track();
-        page.built.track();
-        page.pushed.track();
+        base.reference().track();
+        shown.track();
         typed.set(None);
         state.set(State::Idle);
     });
 
     let start = move || {
-        page.clear_error();
-        let (Some(base), Some(image)) = (page.base_ref.get_untracked(), page.image.get_untracked()) else {
-            return page.fail(Section::Save, "load a base image first");
+        failures.clear();
+        let (Some(base_ref), Some(image)) = (base.reference().get_untracked(), base.image().get_untracked()) else {
+            return failures.fail(Section::Save, "load a base image first");
         };
         let name = match parse_name(&name_text()) {
             Ok(n) => n,
-            Err(e) => return page.fail(Section::Save, e),
+            Err(e) => return failures.fail(Section::Save, e),
         };
         let built = match which() {
             Which::Base => None,
-            Which::Built => match (page.built.get_untracked(), page.blob.get_value()) {
-                (Some(b), Some(blob)) => Some((b.appended, blob)),
-                _ => return page.fail(Section::Save, "build the layer first"),
+            Which::Built => match untrack(|| build.current()) {
+                Some(finished) => Some((finished.built.appended, finished.blob)),
+                None => return failures.fail(Section::Save, "build the layer first"),
             },
         };
         let file = file_name(&name);
@@ -114,18 +121,18 @@ pub fn SaveSection(page: Page) -> impl IntoView {
         let request = if pick_file.get_untracked() && download::can_pick_file() {
             match FileRequest::ask(&file) {
                 Ok(r) => Some(r),
-                Err(e) => return page.fail(Section::Save, e),
+                Err(e) => return failures.fail(Section::Save, e),
             }
         } else {
             None
         };
         let job = SaveJob {
-            base,
-            logins: page.logins.get_untracked(),
+            base: base_ref,
+            logins: logins.get_untracked(),
             image,
             built,
             name: name.clone(),
-            archive: page.archive.get_value(),
+            archive: base.archive().get_untracked(),
         };
         state.set(State::Saving(SaveProgress::default()));
         spawn_local(async move {
@@ -139,7 +146,7 @@ pub fn SaveSection(page: Page) -> impl IntoView {
                     }
                     Err(e) => {
                         state.set(State::Idle);
-                        return page.fail(Section::Save, e);
+                        return failures.fail(Section::Save, e);
                     }
                 },
             };
@@ -154,7 +161,7 @@ pub fn SaveSection(page: Page) -> impl IntoView {
                 }
                 Err(e) => {
                     state.try_set(State::Idle);
-                    page.fail(Section::Save, failure::while_doing(&format!("saving {file}"), &e));
+                    failures.fail(Section::Save, failure::while_doing(&format!("saving {file}"), &e));
                 }
             }
         });
@@ -180,14 +187,14 @@ pub fn SaveSection(page: Page) -> impl IntoView {
         ),
     };
     view! {
-        <Show when=move || page.image.with(Option::is_some)>
+        <Show when=move || base.image().with(Option::is_some)>
             <section id="save">
                 <h2>"5. Download as docker-load tar"</h2>
                 <form class="row" on:submit=move |ev| { ev.prevent_default(); start(); }>
                     <label><input type="radio" name="save-which" id="save-base" prop:checked=move || which() == Which::Base
                         on:change=move |_| { choice.set(Some(Which::Base)); typed.set(None); } />" the base image"</label>
                     <label><input type="radio" name="save-which" id="save-built" prop:checked=move || which() == Which::Built
-                        disabled=move || page.built.with(Option::is_none)
+                        disabled=move || shown.with(Option::is_none)
                         on:change=move |_| { choice.set(Some(Which::Built)); typed.set(None); } />" the built image"</label>
                     <input id="save-name" type="text" placeholder="app:1" prop:value=name_text
                         on:input=move |ev| typed.set(Some(event_target_value(&ev))) />
@@ -198,7 +205,7 @@ pub fn SaveSection(page: Page) -> impl IntoView {
                         on:change=move |ev| pick_file.set(event_target_checked(&ev)) />
                         " choose where to save it (the file is written as it is made; otherwise it goes to your downloads when complete)"</label>
                 </Show>
-                <SectionError page=page section=Section::Save />
+                <SectionError section=Section::Save />
                 {status}
             </section>
         </Show>

@@ -1,72 +1,18 @@
 //! Optional config edits for the new image: env, entrypoint, cmd, workdir, labels — the same
-//! edits as `layerize append --env/--entrypoint/--cmd/--workdir/--label`.
+//! edits as `layerize append --env/--entrypoint/--cmd/--workdir/--label` (see `state::edits`).
 
-use layerize_core::config::ConfigChanges;
 use leptos::prelude::*;
 
-use super::app::Page;
-
-/// The edits as typed; turned into [`ConfigChanges`] when the layer is built.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Edits {
-    pub env: String,
-    pub entrypoint: String,
-    pub cmd: String,
-    pub workdir: String,
-    pub labels: String,
-}
-
-impl Edits {
-    /// The changes, or a message naming the field that is wrong.
-    pub fn changes(&self, created: &str) -> Result<ConfigChanges, String> {
-        let lines = |s: &str| s.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect::<Vec<_>>();
-        let command = |what: &str, s: &str| -> Result<Option<Vec<String>>, String> {
-            if s.trim().is_empty() {
-                return Ok(None);
-            }
-            ConfigChanges::parse_command(s).map(Some).map_err(|e| format!("{what}: {e}"))
-        };
-        let env = lines(&self.env);
-        for e in &env {
-            ConfigChanges::parse_key_value(e).map_err(|e| format!("Env: {e}"))?;
-        }
-        Ok(ConfigChanges {
-            created: Some(created.to_owned()),
-            env,
-            entrypoint: command("Entrypoint", &self.entrypoint)?,
-            cmd: command("Cmd", &self.cmd)?,
-            working_dir: Some(self.workdir.trim().to_owned()).filter(|w| !w.is_empty()),
-            labels: lines(&self.labels)
-                .iter()
-                .map(|l| ConfigChanges::parse_key_value(l).map_err(|e| format!("Labels: {e}")))
-                .collect::<Result<_, _>>()?,
-            user: None,
-            exposed_ports: Vec::new(),
-        })
-    }
-
-    /// The `layerize append` flags for these edits.
-    pub fn flags(&self) -> Vec<(&'static str, String)> {
-        let mut out = Vec::new();
-        let lines = |s: &str| s.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect::<Vec<_>>();
-        out.extend(lines(&self.env).into_iter().map(|e| ("--env", e)));
-        for (flag, value) in [("--entrypoint", &self.entrypoint), ("--cmd", &self.cmd), ("--workdir", &self.workdir)] {
-            if !value.trim().is_empty() {
-                out.push((flag, value.trim().to_owned()));
-            }
-        }
-        out.extend(lines(&self.labels).into_iter().map(|l| ("--label", l)));
-        out
-    }
-}
+use crate::state::edits::Edits;
+use crate::state::DraftState;
 
 #[component]
-pub fn SettingsSection(page: Page) -> impl IntoView {
+pub fn SettingsSection() -> impl IntoView {
+    let draft = expect_context::<DraftState>();
     let edit = move |f: fn(&mut Edits, String)| {
         move |ev| {
             let value = event_target_value(&ev);
-            page.invalidate_build();
-            page.edits.update(|e| f(e, value));
+            draft.edit(|e| f(e, value));
         }
     };
     view! {

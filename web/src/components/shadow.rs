@@ -11,22 +11,26 @@ use layerize_core::shadow::{shadowing, Shadowing};
 use layerize_core::Digest;
 use leptos::prelude::*;
 
-use super::app::Page;
 use super::inspect::human;
 use super::merged_files::{start_merge, Merge};
+use crate::api::Logins;
 use crate::failure::Section;
+use crate::state::{BaseState, DraftState, Failures};
 use crate::worker::WorkerJob;
 
 /// The planned layer's entries, as the build will make them (contents are not needed here).
-fn planned(page: Page) -> Result<Vec<Entry<()>>, String> {
-    let prefix = page.prefix.get();
+fn planned(draft: DraftState) -> Result<Vec<Entry<()>>, String> {
+    let prefix = draft.prefix().get();
     let mut plan = Plan::new();
-    for row in page.rows.get() {
-        let path = LayerPath::new(&row.destination(&prefix)).map_err(|e| e.to_string())?;
-        let mode = if row.exec { MODE_EXEC } else { MODE_FILE };
-        plan.add(path, EntryKind::File { mode, size: row.size, source: () }).map_err(|e| e.to_string())?;
-    }
-    for delete in page.deletes.get() {
+    draft.rows().with(|rows| {
+        for row in rows {
+            let path = LayerPath::new(&row.destination(&prefix)).map_err(|e| e.to_string())?;
+            let mode = if row.exec { MODE_EXEC } else { MODE_FILE };
+            plan.add(path, EntryKind::File { mode, size: row.size, source: () }).map_err(|e| e.to_string())?;
+        }
+        Ok::<_, String>(())
+    })?;
+    for delete in draft.deletes().get() {
         plan.add(LayerPath::new(&delete).map_err(|e| e.to_string())?, EntryKind::Whiteout)
             .map_err(|e| e.to_string())?;
     }
@@ -91,7 +95,9 @@ fn report_view(report: Shadowing) -> impl IntoView {
 
 /// The comparison, shown once files or deletions are planned on a loaded base.
 #[component]
-pub fn ShadowSection(page: Page) -> impl IntoView {
+pub fn ShadowSection() -> impl IntoView {
+    let (base, draft) = (expect_context::<BaseState>(), expect_context::<DraftState>());
+    let (logins, failures) = (expect_context::<RwSignal<Logins>>(), expect_context::<Failures>());
     let base_entries = RwSignal::new(Vec::<MergedEntry>::new());
     let state = RwSignal::new(Merge::Idle);
     // Which image `base_entries` lists: choosing another base makes it stale.
@@ -101,10 +107,11 @@ pub fn ShadowSection(page: Page) -> impl IntoView {
     on_cleanup(move || {
         job.try_update_value(|j| *j = None);
     });
-    let current = move || page.image.with(|i| i.as_ref().map(|i| i.manifest.digest().clone()));
+    let current = move || base.image().with(|i| i.as_ref().map(|i| i.manifest.digest().clone()));
     let compare = move |_| {
-        let (Some(origin), Some(image)) = (page.layer_origin(), page.image.get_untracked()) else {
-            return page.fail(Section::Base, "load a base image first");
+        let (Some(origin), Some(image)) = (base.layer_origin(&logins.get_untracked()), base.image().get_untracked())
+        else {
+            return failures.fail(Section::Base, "load a base image first");
         };
         listed.set(Some(image.manifest.digest().clone()));
         start_merge(origin, image.manifest.layers.clone(), base_entries, state, job);
@@ -114,13 +121,14 @@ pub fn ShadowSection(page: Page) -> impl IntoView {
         if !fresh() {
             return None;
         }
-        Some(match planned(page) {
+        Some(match planned(draft) {
             Ok(entries) => base_entries.with(|base| report_view(shadowing(base, &entries))).into_any(),
             Err(e) => view! { <p id="shadow-plan-error" class="error">{e}</p> }.into_any(),
         })
     };
     let planning = move || {
-        page.image.with(Option::is_some) && (page.rows.with(|r| !r.is_empty()) || page.deletes.with(|d| !d.is_empty()))
+        base.image().with(Option::is_some)
+            && (draft.rows().with(|r| !r.is_empty()) || draft.deletes().with(|d| !d.is_empty()))
     };
     let busy = move || matches!(state.get(), Merge::Reading { .. });
     view! {
