@@ -259,6 +259,8 @@ print("| image | job | tool | wall (s) | CPU (s) | max RSS (MiB) | wall vs peer 
 print("| --- | --- | --- | ---: | ---: | ---: | ---: |")
 for img, img_label in images.items():
     for op, (op_label, peer, tools) in ops.items():
+        if not rows[f"{img}/{op}/{peer}"]:
+            continue
         base = statistics.median(w for w, _, _ in rows[f"{img}/{op}/{peer}"])
         for tool in sorted(tools, key=lambda t: (t != "layerize", t != peer)):
             runs = rows[f"{img}/{op}/{tool}"]
@@ -268,16 +270,19 @@ for img, img_label in images.items():
                   f"| {fmt([c for _, c, _ in runs], lambda x: f'{x:.2f}')} "
                   f"| {fmt([k / 1024 for _, _, k in runs], lambda x: f'{x:.1f}')} | {ratio} |")
 def med(name):
-    return statistics.median(w for w, _, _ in rows[name])
+    return statistics.median(w for w, _, _ in rows[name]) if rows[name] else None
 print()
 print("Goals (medians):")
 for img, img_label in images.items():
     pull = med(f"{img}/pull/layerize")
-    for what, ratio, goal in [
-        ("pull vs skopeo", pull / med(f"{img}/pull/skopeo"), 0.6),
-        ("pull vs curl", pull / med(f"{img}/pull/curl"), 1.3),
-        ("unpack vs umoci", med(f"{img}/unpack/layerize") / med(f"{img}/unpack/umoci"), 0.5),
+    for what, num, den, goal in [
+        ("pull vs skopeo", pull, med(f"{img}/pull/skopeo"), 0.6),
+        ("pull vs curl", pull, med(f"{img}/pull/curl"), 1.3),
+        ("unpack vs umoci", med(f"{img}/unpack/layerize"), med(f"{img}/unpack/umoci"), 0.5),
     ]:
+        if num is None or den is None:
+            continue
+        ratio = num / den
         print(f"- {img_label}, {what}: {ratio:.2f}× (goal ≤ {goal}×): {'met' if ratio <= goal else 'MISSED'}")
     rss = max(k for op in ops for _, _, k in rows[f"{img}/{op}/layerize"]) / 1024
     print(f"- {img_label}, layerize max RSS over all runs: {rss:.1f} MiB (goal < 64): {'met' if rss < 64 else 'MISSED'}")
