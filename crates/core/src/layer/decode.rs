@@ -14,7 +14,6 @@
 use std::ops::Range;
 
 use super::gunzip::GzipInflate;
-use super::read::StoredEntry;
 pub use super::untar::MemberHeader;
 use super::untar::{checksum_matches, Found, Problem, TarParser};
 use super::unzstd::ZstdInflate;
@@ -314,9 +313,13 @@ fn is_tar_header(head: &[u8]) -> bool {
 /// Everything a decoder says about a blob fed in chunks of `chunk` bytes: entries, each
 /// member's content, and the error that ended it, for tests that compare chunkings.
 #[cfg(test)]
-pub(crate) fn decode_all(blob: &[u8], chunk: usize, check: bool) -> (Vec<(StoredEntry, Vec<u8>)>, Option<String>) {
+pub(crate) fn decode_all(
+    blob: &[u8],
+    chunk: usize,
+    check: bool,
+) -> (Vec<(super::read::StoredEntry, Vec<u8>)>, Option<String>) {
     let mut decoder = LayerDecoder::new("sha256:layer", check);
-    let mut members: Vec<(StoredEntry, Vec<u8>)> = Vec::new();
+    let mut members: Vec<(super::read::StoredEntry, Vec<u8>)> = Vec::new();
     let mut chunks = blob.chunks(chunk.max(1));
     loop {
         match decoder.poll() {
