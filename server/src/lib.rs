@@ -43,14 +43,12 @@ pub struct AppState {
     pub targets: Targets,
     /// Origins other than the server's own that may call it.
     pub cors_origins: Vec<CorsOrigin>,
-    /// Whether the page is served cross-origin isolated (see [`static_files::service`]).
-    pub isolated: bool,
     upstream: Upstream,
 }
 
 impl AppState {
     pub fn new(dist: impl Into<PathBuf>, targets: Targets, cors_origins: Vec<CorsOrigin>) -> Result<AppState, Error> {
-        Ok(AppState { dist: dist.into(), targets, cors_origins, isolated: true, upstream: Upstream::new()? })
+        Ok(AppState { dist: dist.into(), targets, cors_origins, upstream: Upstream::new()? })
     }
 }
 
@@ -66,7 +64,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/proxy/{*target}", on(methods, proxy::forward))
         .route(health::PATH, get(health::healthz))
-        .fallback_service(static_files::service(&state.dist, state.isolated))
+        .fallback_service(static_files::service(&state.dist))
         .layer(cors::layer(&state.cors_origins))
         .layer(middleware::from_fn(access_log::log))
         .with_state(state)

@@ -32,10 +32,9 @@ struct Args {
     /// server; repeatable, or comma-separated.
     #[arg(long = "cors-origin", env = "LAYERIZE_CORS_ORIGIN", value_name = "ORIGIN", value_delimiter = ',')]
     cors_origin: Vec<CorsOrigin>,
-    /// Serve the page without the COOP/COEP headers that make it cross-origin isolated (for
-    /// a page that must be embedded in another site). Layers are then read with synchronous
-    /// Range requests, several times slower than with the shared memory isolation allows.
-    #[arg(long, env = "LAYERIZE_NO_ISOLATION")]
+    /// No effect, kept so that deployments passing it still start: the page is never served
+    /// cross-origin isolated now (it shares no memory between workers, so it needs no COOP/COEP).
+    #[arg(long, env = "LAYERIZE_NO_ISOLATION", hide = true)]
     no_isolation: bool,
     /// Log lines as text, or as one JSON object per line (for a log collector).
     #[arg(long, env = "LAYERIZE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
@@ -72,8 +71,10 @@ async fn serve(args: Args) -> anyhow::Result<()> {
             args.dist.display()
         );
     }
-    let mut state = AppState::new(args.dist, Targets::new(args.allow_registry), args.cors_origin)?;
-    state.isolated = !args.no_isolation;
+    if args.no_isolation {
+        tracing::info!("--no-isolation has no effect: the page is never served cross-origin isolated");
+    }
+    let state = AppState::new(args.dist, Targets::new(args.allow_registry), args.cors_origin)?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;

@@ -3,29 +3,15 @@
 
 use std::path::Path;
 
-use http::header::HeaderName;
-use http::HeaderValue;
 use tower_http::services::{ServeDir, ServeFile};
-use tower_http::set_header::SetResponseHeader;
-
-type Isolated<S> = SetResponseHeader<SetResponseHeader<S, Option<HeaderValue>>, Option<HeaderValue>>;
 
 /// Serves `dist`. Content types come from file extensions (`.wasm` is `application/wasm`, which
-/// browsers require for streaming compilation). Every file is sent cross-origin isolated
-/// (COOP `same-origin`, COEP `require-corp`): only such a page may share memory between its
-/// workers, which is how a layer is downloaded and read at the same time. With `isolated`
-/// false the headers are left out (for a page that must be embedded or load cross-origin
-/// content); the page then reads layers with slower synchronous Range requests.
-pub fn service(dist: &Path, isolated: bool) -> Isolated<ServeDir<ServeFile>> {
-    let files =
-        ServeDir::new(dist).append_index_html_on_directories(true).fallback(ServeFile::new(dist.join("index.html")));
-    let value = |v: &'static str| isolated.then(|| HeaderValue::from_static(v));
-    let embedder = SetResponseHeader::overriding(
-        files,
-        HeaderName::from_static("cross-origin-embedder-policy"),
-        value("require-corp"),
-    );
-    SetResponseHeader::overriding(embedder, HeaderName::from_static("cross-origin-opener-policy"), value("same-origin"))
+/// browsers require for streaming compilation). The page is not made cross-origin isolated
+/// (no COOP/COEP headers): nothing in it shares memory between workers (a layer is read
+/// straight off its download in one worker), and without them it may be embedded and load
+/// cross-origin content.
+pub fn service(dist: &Path) -> ServeDir<ServeFile> {
+    ServeDir::new(dist).append_index_html_on_directories(true).fallback(ServeFile::new(dist.join("index.html")))
 }
 
 #[cfg(test)]
@@ -61,10 +47,9 @@ mod tests {
                 .unwrap_or_default()
                 .to_owned();
             assert!(got_type.starts_with(content_type), "{path}: {got_type}");
-            let isolation =
-                |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-            assert_eq!(isolation("cross-origin-opener-policy"), "same-origin", "{path}");
-            assert_eq!(isolation("cross-origin-embedder-policy"), "require-corp", "{path}");
+            for isolation in ["cross-origin-opener-policy", "cross-origin-embedder-policy"] {
+                assert!(response.headers().get(isolation).is_none(), "{path}: {isolation}");
+            }
             let got = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(&got[..], body, "{path}");
         }

@@ -254,7 +254,7 @@ fn page_listing_vs_cli_and_skopeo() {
     let row = |name: &str, f: f64, a: f64, n: usize| format!("| {name} | {f:.3} | {a:.3} | {:.2}× | {n} |", a / ca);
     let table = format!(
         "Layer 2: {layer_mib:.0} MiB gzip, {cli_count} members; median of 3 runs, seconds\n\n| lister | first row / line | full listing | full listing ÷ CLI | members |\n|---|---:|---:|---:|---:|\n{}\n{}\n{}\n{}\n",
-        row("page (a worker streams the blob through the proxy, another reads it)", median(page_first), median(page_all), page_count),
+        row("page (one worker decodes the blob as it streams through the proxy)", median(page_first), median(page_all), page_count),
         fetch_row,
         row("`layerize ls REF --layer 2`", cf, ca, cli_count),
         row("`skopeo copy docker://REF oci:DIR` + `tar -tzf` layer 2", median(sk_first), median(sk_all), sk_count),

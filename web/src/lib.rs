@@ -10,23 +10,20 @@
 //! `location` keeps the shareable address (`?image=…&platform=…`); `save` writes an image as a
 //! docker-load tar to a `download` destination, large results kept in `blob_parts`;
 //! `archive_base` takes an image tar as the base. In the
-//! worker, `remote_layer` reads a layer as it downloads and checks it (fetched by a second
-//! worker, `layer_fetch`, through a shared `blob_ring`, or by `range_read` requests), for the
-//! listing, `merged_listing` (the merged filesystem) and `file_extract` (one file's bytes).
+//! worker, `remote_layer` reads a layer as it downloads (one streamed `fetch`, fed to the
+//! core's push decoder) and checks it, for the listing, `merged_listing` (the merged
+//! filesystem) and `file_extract` (one file's bytes).
 
 pub mod api;
 pub mod archive_base;
 pub mod blob_parts;
-pub mod blob_ring;
 pub mod components;
 pub mod download;
 pub mod failure;
 pub mod file_extract;
 pub mod layer_build;
-pub mod layer_fetch;
 pub mod location;
 pub mod merged_listing;
-pub mod range_read;
 pub mod remote_layer;
 pub mod save;
 pub mod state;

@@ -1,17 +1,32 @@
-//! A layer blob a worker reads as it downloads (see [`Fetch`]) and holds to its digest and
-//! size once it has read it to the end.
+//! A layer blob a worker reads as it downloads and holds to its digest and size once it has
+//! read it to the end: one streamed `fetch` (through the page's proxy, or of an object URL of
+//! an opened tar's slice), each chunk of its `ReadableStream` awaited, hashed and fed to the
+//! core's push decoder ([`LayerDecoder`]) in the same worker, whose events go to the caller
+//! as they come. No second worker, no shared memory, no synchronous requests: the page needs
+//! no cross-origin isolation to read layers.
+//!
+//! Hashing would be the largest cost after inflating (SHA-256 in wasm runs at ~220 MB/s), but
+//! a whole blob the page's own server proxies comes checked: the proxy hashes it natively and
+//! cuts the body short if it does not match (see `server/src/blob_check.rs`), so it is not
+//! hashed again, and the check is [`BlobCheck::VouchedByProxy`]. Anything else (an opened
+//! tar's slice, a label from a proxy that is not the page's own) is hashed in wasm as it
+//! passes: [`BlobCheck::Computed`].
 
+use js_sys::Uint8Array;
 use layerize_core::descriptor::Descriptor;
-use layerize_core::layer::read::LayerReader;
+use layerize_core::digest::Hasher;
+use layerize_core::layer::decode::{Event, LayerDecoder};
+use layerize_core::media_type::Compression;
 use layerize_core::{Digest, Reference};
 use layerize_registry::transport::proxy::{BlobCheck, Vouching};
+use layerize_registry::transport::PROXY_CHECKED_DIGEST;
 use serde::{Deserialize, Serialize};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Headers, ReadableStreamDefaultReader, RequestInit, Response, WorkerGlobalScope};
 
 use crate::api::{self, Logins};
 use crate::archive_base::ArchiveBase;
-use crate::blob_ring::{self, RingRead};
-use crate::layer_fetch::Fetcher;
-use crate::range_read::RangeRead;
 
 /// Where a layer is and what it must be.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -27,108 +42,144 @@ pub struct RemoteLayer {
     pub size: u64,
 }
 
+/// Progress goes to the page every this many bytes.
+const REPORT_EVERY: u64 = 4 << 20;
+
+/// What a reader of a layer's events wants next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wanted {
+    More,
+    /// Nothing more: the rest of the blob is only downloaded and checked.
+    Done,
+}
+
 impl RemoteLayer {
-    /// Runs `read` on the layer's core reader as the blob arrives, then reads whatever `read`
-    /// left and checks the whole blob: a result from bytes that fail the check is not returned.
+    /// Downloads the layer and hands the decoder's events to `on_event` as the bytes arrive,
+    /// until it has what it wants; then reads the rest and checks the whole blob. A reader's
+    /// result must not be used unless this returns `Ok` (with how the blob is compressed).
     /// `on_fetched(done, size)` follows the download.
-    pub fn read_verified<T>(
+    pub async fn read_verified(
         &self,
-        fetch: &Fetch,
         on_fetched: &mut dyn FnMut(u64, u64),
-        read: impl FnOnce(&mut LayerReader<&mut Source<'_>>) -> Result<T, layerize_core::Error>,
-    ) -> Result<T, String> {
-        let mut source = match fetch {
-            Fetch::Ring(fetcher) => {
-                Source::Ring { ring: fetcher.open(self)?, size: self.size, reported: 0, on_fetched }
+        on_event: &mut dyn FnMut(Event<'_>) -> Result<Wanted, layerize_core::Error>,
+    ) -> Result<Compression, String> {
+        let fetching = |e: String| format!("fetching layer {}: {e}", self.digest);
+        let response = self.fetch().await.map_err(fetching)?;
+        let body = response.body().ok_or_else(|| fetching("the response has no body".into()))?;
+        let reader: ReadableStreamDefaultReader = body.get_reader().unchecked_into();
+        let label = response.headers().get(PROXY_CHECKED_DIGEST).ok().flatten();
+        let vouched = self.vouching.vouches(label.as_deref(), &self.digest);
+        let mut hasher = (!vouched).then(Hasher::new);
+        let mut decoder = LayerDecoder::new(self.digest.as_str(), false);
+        let mut decoding = true;
+        let (mut chunk, mut received, mut reported) = (Vec::new(), 0u64, 0u64);
+        loop {
+            let next = JsFuture::from(reader.read())
+                .await
+                .map_err(|e| fetching(format!("the download broke off: {}", js_text(&e))))?;
+            let done = js_sys::Reflect::get(&next, &"done".into()).map(|d| d.is_truthy()).unwrap_or(true);
+            if !done {
+                let value: Uint8Array =
+                    js_sys::Reflect::get(&next, &"value".into()).map_err(|e| fetching(js_text(&e)))?.unchecked_into();
+                received += u64::from(value.length());
+                if received > self.size {
+                    return Err(fetching(format!(
+                        "the registry sent more than the {} bytes the descriptor gives",
+                        self.size
+                    )));
+                }
+                if hasher.is_none() && !decoding {
+                    continue;
+                }
+                // One copy into wasm memory, for the hash and the decoder both.
+                chunk.resize(value.length() as usize, 0);
+                value.copy_to(&mut chunk);
+                if let Some(hasher) = hasher.as_mut() {
+                    hasher.update(&chunk);
+                }
+                if received >= reported + REPORT_EVERY {
+                    reported = received;
+                    on_fetched(received, self.size);
+                }
             }
-            Fetch::Range => {
-                Source::Range(RangeRead::new(self.url.clone(), self.authorization.clone(), self.size, on_fetched))
+            if decoding {
+                if done {
+                    decoder.finish();
+                } else {
+                    decoder.feed(&chunk);
+                }
+                decoding = drain(&mut decoder, on_event).map_err(|e| e.to_string())? == Wanted::More;
             }
+            if done {
+                break;
+            }
+        }
+        on_fetched(received, self.size);
+        let check = match hasher {
+            Some(hasher) => BlobCheck::Computed(hasher.finish()),
+            None => BlobCheck::VouchedByProxy(self.digest.clone()),
         };
-        let result = {
-            let what = self.digest.to_string();
-            let mut reader = LayerReader::new_digest_checked(&what, &mut source).map_err(|e| e.to_string())?;
-            read(&mut reader).map_err(|e| e.to_string())?
-        };
-        let (check, len) = source.finish().map_err(|e| format!("reading layer {}: {e}", self.digest))?;
-        if !check.confirms(&self.digest) || len != self.size {
+        if !check.confirms(&self.digest) || received != self.size {
             return Err(format!(
-                "layer {} does not match its descriptor: {len} of {} bytes, and {}",
+                "layer {} does not match its descriptor: {received} of {} bytes, and {}",
                 self.digest,
                 self.size,
                 check.describe()
             ));
         }
-        Ok(result)
+        Ok(decoder.compression())
+    }
+
+    /// Starts the download: the response, once its status says the body is the blob.
+    async fn fetch(&self) -> Result<Response, String> {
+        let scope: WorkerGlobalScope = js_sys::global().unchecked_into();
+        let headers = Headers::new().map_err(|e| js_text(&e))?;
+        if let Some(value) = &self.authorization {
+            headers.set("Authorization", value).map_err(|e| js_text(&e))?;
+        }
+        let init = RequestInit::new();
+        init.set_headers(&headers);
+        let response: Response = JsFuture::from(scope.fetch_with_str_and_init(&self.url, &init))
+            .await
+            .map_err(|e| format!("the request failed: {}", js_text(&e)))?
+            .unchecked_into();
+        if !response.ok() {
+            let said = match response.text() {
+                Ok(text) => JsFuture::from(text).await.ok().and_then(|t| t.as_string()).unwrap_or_default(),
+                Err(_) => String::new(),
+            };
+            return Err(format!(
+                "the registry answered {}: {}",
+                response.status(),
+                said.chars().take(300).collect::<String>().trim()
+            ));
+        }
+        Ok(response)
     }
 }
 
-/// How a reading worker gets layer bytes. A worker blocks while the core reads, so it cannot
-/// download at the same time: with shared memory (the page is cross-origin isolated) a second
-/// worker streams each layer into a ring, and fetching, hashing and inflating overlap; without
-/// it, the reading worker makes one synchronous Range request per chunk.
-#[derive(Debug)]
-pub enum Fetch {
-    Ring(Fetcher),
-    Range,
-}
-
-impl Fetch {
-    /// The fastest way this page allows.
-    pub async fn start() -> Result<Fetch, String> {
-        if blob_ring::available() {
-            Ok(Fetch::Ring(Fetcher::start().await?))
-        } else {
-            Ok(Fetch::Range)
+/// Hands `decoder`'s events to `on_event` until it wants more input or nothing more.
+fn drain(
+    decoder: &mut LayerDecoder,
+    on_event: &mut dyn FnMut(Event<'_>) -> Result<Wanted, layerize_core::Error>,
+) -> Result<Wanted, layerize_core::Error> {
+    while let Some(event) = decoder.poll()? {
+        let end = event == Event::End;
+        if on_event(event)? == Wanted::Done || end {
+            return Ok(Wanted::Done);
         }
     }
+    Ok(Wanted::More)
 }
 
-/// The bytes of one layer as the reading worker sees them.
-pub enum Source<'a> {
-    Ring { ring: RingRead, size: u64, reported: u64, on_fetched: &'a mut dyn FnMut(u64, u64) },
-    Range(RangeRead<'a>),
-}
-
-impl std::fmt::Debug for Source<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Source::Ring { ring, .. } => ring.fmt(f),
-            Source::Range(range) => range.fmt(f),
-        }
+/// What a JS error says, for a person: its message, not its debug form.
+pub(crate) fn js_text(e: &JsValue) -> String {
+    if let Some(text) = e.as_string() {
+        return text;
     }
-}
-
-/// Progress goes to the page every this many bytes.
-const REPORT_EVERY: u64 = 4 << 20;
-
-impl Source<'_> {
-    /// Reads what is left; how the whole blob was checked, and its length.
-    fn finish(self) -> std::io::Result<(BlobCheck, u64)> {
-        match self {
-            Source::Ring { ring, size, on_fetched, .. } => {
-                let done = ring.finish()?;
-                on_fetched(done.1, size);
-                Ok(done)
-            }
-            Source::Range(range) => range.finish(),
-        }
-    }
-}
-
-impl std::io::Read for Source<'_> {
-    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        match self {
-            Source::Ring { ring, size, reported, on_fetched } => {
-                let n = ring.read(out)?;
-                if ring.position() >= *reported + REPORT_EVERY {
-                    *reported = ring.position();
-                    on_fetched(*reported, *size);
-                }
-                Ok(n)
-            }
-            Source::Range(range) => range.read(out),
-        }
+    match e.dyn_ref::<js_sys::Error>() {
+        Some(error) => String::from(error.message()),
+        None => String::from(js_sys::JSON::stringify(e).ok().unwrap_or_else(|| "an unknown error".into())),
     }
 }
 

@@ -1,8 +1,8 @@
 //! The page ⇄ worker protocol, and the page's handle on a job in a worker ([`WorkerJob`]).
 //!
 //! Messages are a serde enum (through serde-wasm-bindgen) in the `msg` field of a JS object;
-//! the dropped `File`s travel beside it in `files` (structured-cloned handles, not bytes), the
-//! built blob comes back in `blob`, and a ring to fill goes to a fetching worker in `ring`.
+//! the dropped `File`s travel beside it in `files` (structured-cloned handles, not bytes), and
+//! the built blob comes back in `blob`.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -48,8 +48,8 @@ pub enum ToWorker {
     },
     HashPart,
     HashEnd,
-    /// List the members of a layer the worker fetches as the reader needs bytes, so they show
-    /// while it downloads; the layer is held to its digest and size at the end.
+    /// List the members of a layer the worker fetches, as they arrive, so they show while it
+    /// downloads; the layer is held to its digest and size at the end.
     List {
         layer: RemoteLayer,
     },
@@ -66,11 +66,6 @@ pub enum ToWorker {
     Extract {
         layer: RemoteLayer,
         path: String,
-    },
-    /// Download `layer` into the `SharedArrayBuffer` ring in the `ring` field (sent by a
-    /// reading worker to the fetching worker it started; answered through the ring only).
-    Fetch {
-        layer: RemoteLayer,
     },
 }
 
@@ -209,7 +204,7 @@ pub fn post_end(worker: &Worker) -> Result<(), JsValue> {
     worker.post_message(&envelope(&ToWorker::HashEnd, &[])?.into())
 }
 
-/// Lists the members of `layer` in a fresh worker that fetches it as it reads: `Progress`
+/// Lists the members of `layer` in a fresh worker that reads it as it downloads: `Progress`
 /// (bytes fetched), `Entries` batches, then `Listed` or `Failed`. Dropping the job cancels.
 pub fn start_listing(
     layer: RemoteLayer,

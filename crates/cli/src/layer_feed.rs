@@ -66,7 +66,7 @@ where
 
 /// Forwards a blob's chunks while the reader wants them, then reads on to the end so the
 /// stream can check the digest; a failure is passed to the reader too.
-pub async fn pump(mut stream: BodyStream, tx: mpsc::Sender<io::Result<Bytes>>) -> Result<(), layerize_registry::Error> {
+async fn pump(mut stream: BodyStream, tx: mpsc::Sender<io::Result<Bytes>>) -> Result<(), layerize_registry::Error> {
     let mut tx = Some(tx);
     while let Some(item) = stream.next().await {
         match item {

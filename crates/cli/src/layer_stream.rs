@@ -1,53 +1,44 @@
-//! A layer read while it downloads: the registry's verified blob stream feeds the core's
-//! blocking [`LayerReader`] on a worker thread through a small bounded channel, so gunzip and
-//! tar parsing overlap the transfer and no more than a few chunks are ever held.
+//! A layer read while it downloads: each chunk of the source's verified blob stream is fed to
+//! the core's push decoder as it arrives, and the entries it yields go to the caller at once.
+//! Gunzip and tar parsing run between chunks on the same task (the network keeps buffering
+//! meanwhile), so nothing but the chunk in hand and the decoder's buffer is held.
 
 use anyhow::{Context, Result};
+use futures_util::StreamExt;
 use layerize_core::descriptor::Descriptor;
-use layerize_core::layer::read::{LayerReader, StoredEntry};
+use layerize_core::layer::decode::{Event, LayerDecoder};
+use layerize_core::layer::read::StoredEntry;
 use layerize_registry::copy::ImageSource;
-use tokio::sync::mpsc;
 
-use crate::layer_feed::{pump, ChannelReader};
-
-/// Chunks in flight between the download and the reader.
-const DEPTH: usize = 32;
-
-/// The entries of a layer as the reader yields them.
-pub type EntryIter<'a> = &'a mut dyn Iterator<Item = Result<StoredEntry, layerize_core::Error>>;
-
-/// Reads `layer` from `source` and hands its entries to `consume`, which runs on a
-/// worker thread while the blob arrives. When `consume` returns early without error, the rest
-/// of the blob is still read, so a blob that fails its digest check is always an error.
-pub async fn read_layer<S, T, F>(source: &S, layer: &Descriptor, consume: F) -> Result<T>
-where
-    S: ImageSource,
-    T: Send + 'static,
-    F: FnOnce(EntryIter<'_>) -> Result<T> + Send + 'static,
-{
+/// Reads `layer` from `source`, handing each entry to `on_entry` as it is read. The blob is
+/// read to its end even when the tar ends earlier, so a blob that fails its digest check is
+/// always an error; and when the layer cannot be read, a broken download is named as the
+/// cause rather than what the decoder made of the cut-off stream.
+pub async fn read_layer<S: ImageSource>(
+    source: &S,
+    layer: &Descriptor,
+    mut on_entry: impl FnMut(StoredEntry) -> Result<()>,
+) -> Result<()> {
     let what = layer.digest.to_string();
-    let stream = source.blob(layer).await.with_context(|| format!("fetching layer {what}"))?;
-    let (tx, rx) = mpsc::channel(DEPTH);
-    let mut parse = tokio::task::spawn_blocking(move || -> Result<T> {
-        let mut reader = LayerReader::new(&what, ChannelReader::new(rx))?;
-        let mut entries = reader.entries()?;
-        consume(&mut entries)
-    });
-    let pump = pump(stream, tx);
-    tokio::pin!(pump);
-    let mut pumped = None;
-    let parsed = loop {
-        tokio::select! {
-            done = &mut pump, if pumped.is_none() => pumped = Some(done),
-            joined = &mut parse => break joined.context("the layer reader stopped unexpectedly")?,
+    let mut stream = source.blob(layer).await.with_context(|| format!("fetching layer {what}"))?;
+    let mut decoder = LayerDecoder::new(&what, true);
+    let mut decoded = None;
+    loop {
+        while decoded.is_none() {
+            match decoder.poll() {
+                Ok(Some(Event::Member(member))) => on_entry(member.entry)?,
+                Ok(Some(Event::Data(_))) => {}
+                Ok(Some(Event::End)) => decoded = Some(Ok(())),
+                Ok(None) => break,
+                Err(e) => decoded = Some(Err(e)),
+            }
         }
-    };
-    match (parsed, pumped) {
-        // The download failed first (a broken connection, a digest mismatch): that is the
-        // cause, whatever the reader made of the cut-off stream.
-        (Err(_), Some(Err(download))) => Err(download.into()),
-        (Err(e), _) => Err(e),
-        (Ok(value), Some(done)) => done.map(|()| value).map_err(Into::into),
-        (Ok(value), None) => pump.await.map(|()| value).map_err(Into::into),
+        match stream.next().await {
+            Some(Ok(chunk)) => decoder.feed(&chunk),
+            Some(Err(e)) => return Err(e).with_context(|| format!("reading layer {what}")),
+            None if decoded.is_none() => decoder.finish(),
+            None => break,
+        }
     }
+    decoded.unwrap_or(Ok(())).map_err(Into::into)
 }

@@ -2,12 +2,44 @@
 //! or gzip when the bytes start like it), and gzip-wrapped so the tar parser behind the
 //! decompressor sees the fuzzer's bytes too, with and without the CRC check. Every entry is
 //! drained; one mode extracts a member's content.
+//! The push decoder (`layer::decode::LayerDecoder`) fed the same blob in small chunks
+//! gives the same events as fed in one.
 //! Properties: never panics, never reads past a bounded amount, never loops.
 #![no_main]
 
+use layerize_core::layer::decode::{Event, LayerDecoder};
 use layerize_core::layer::read::LayerReader;
-use layerize_fuzz::{gzip, CappedSink};
+use layerize_fuzz::{gzip, CappedSink, MAX_OUT};
 use libfuzzer_sys::fuzz_target;
+
+/// What a decoder fed `chunk` bytes at a time says: each member's path and content length
+/// (content capped), and the error that ended it.
+fn events(blob: &[u8], chunk: usize) -> (Vec<(String, u64)>, Option<String>) {
+    let mut decoder = LayerDecoder::new("fuzz", true);
+    let mut chunks = blob.chunks(chunk);
+    let (mut members, mut content) = (Vec::new(), 0u64);
+    loop {
+        match decoder.poll() {
+            Ok(Some(Event::Member(m))) => members.push((m.entry.path.clone(), 0)),
+            Ok(Some(Event::Data(data))) => {
+                content += data.len() as u64;
+                if content > MAX_OUT {
+                    // A bomb: where it stops depends on the chunking, so only the paths count.
+                    return (members.into_iter().map(|(path, _)| (path, 0)).collect(), Some("capped".into()));
+                }
+                if let Some(last) = members.last_mut() {
+                    last.1 += data.len() as u64;
+                }
+            }
+            Ok(Some(Event::End)) => return (members, None),
+            Ok(None) => match chunks.next() {
+                Some(c) => decoder.feed(c),
+                None => decoder.finish(),
+            },
+            Err(e) => return (members, Some(e.to_string())),
+        }
+    }
+}
 
 fuzz_target!(|data: &[u8]| {
     let Some((&mode, blob)) = data.split_first() else { return };
@@ -15,6 +47,10 @@ fuzz_target!(|data: &[u8]| {
         0 | 3 => blob.to_vec(),
         _ => gzip(blob),
     };
+    if blob.len() < 64 << 10 {
+        let chunk = usize::from(mode / 4) + 1;
+        assert_eq!(events(&blob, chunk), events(&blob, blob.len().max(1)), "chunks of {chunk}");
+    }
     let open = if mode % 4 == 2 { LayerReader::new_digest_checked } else { LayerReader::new };
     let Ok(mut reader) = open("fuzz", &blob[..]) else { return };
     let _ = reader.compression();

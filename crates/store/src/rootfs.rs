@@ -136,7 +136,7 @@ impl Rootfs {
         }
         let key = key_of(&entry.path);
         let host = self.parents(&entry.path, &raw)?;
-        let xattrs = member.xattrs().map_err(self.failed(&raw, "read its extended attributes"))?;
+        let xattrs = member.xattrs.clone();
         self.not_made.remove(&key);
         let meta = DirMeta { mode: entry.mode, uid: entry.uid, gid: entry.gid, mtime: Some(entry.mtime) };
         match &entry.kind {

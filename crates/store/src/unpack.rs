@@ -90,8 +90,7 @@ pub(crate) fn apply_layer<R: Read>(
     let what = label.strip_prefix("layer ").unwrap_or(label);
     let mut reader = LayerReader::new(what, blob)?;
     rootfs.start_layer(label);
-    for member in reader.members()? {
-        let mut member = member?;
+    while let Some(mut member) = reader.next_member()? {
         rootfs.apply(&mut member, warn)?;
         seen(&member.entry);
     }

@@ -1,20 +1,22 @@
 //! The layer Web Worker: builds a layer (reads the dropped files as streams, FileReaderSync,
 //! 1 MiB at a time, runs the core's layer builder, hands back a Blob of the gzip layer), hashes
-//! a blob sent in parts, opens an image tar, or reads remote layers through the core's layer
-//! reader (a listing, the merged filesystem, one file) while a second instance of this worker
-//! downloads them (`Fetch`, see `layerize_web::layer_fetch`).
+//! a blob sent in parts, opens an image tar, or reads remote layers as they download through
+//! the core's push decoder (a listing, the merged filesystem, one file; see
+//! `layerize_web::remote_layer`).
 
+use std::future::Future;
 use std::io::{self, Read, Seek, SeekFrom};
 
 use layerize_core::digest::HashingWriter;
+use layerize_core::layer::decode::Event;
 use layerize_core::layer::gzip::{Profile, Sequential};
-use layerize_core::layer::read::{LayerReader, StoredEntry};
+use layerize_core::layer::read::StoredEntry;
 use layerize_core::layer::share::write_layer_share;
 use layerize_core::layer::{write_layer, Entry, EntryKind, LayerOptions, LayerPath, Plan};
 use layerize_web::blob_parts::BlobParts;
-use layerize_web::remote_layer::{Fetch, RemoteLayer};
+use layerize_web::remote_layer::{RemoteLayer, Wanted};
 use layerize_web::worker::{envelope, field, open, FromWorker, ListedEntry, ToWorker, WireEntry, WireKind};
-use layerize_web::{file_extract, layer_fetch, merged_listing};
+use layerize_web::{file_extract, merged_listing};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{Blob, DedicatedWorkerGlobalScope, FileReaderSync, MessageEvent};
@@ -65,25 +67,24 @@ fn main() {
                 }
             }
             Ok(ToWorker::List { layer }) => {
-                read_remote(reply.clone(), move |scope, fetch| list(scope, &layer, fetch).map(|m| (m, None)));
+                let scope = reply.clone();
+                read_remote(reply.clone(), async move { list(&scope, &layer).await.map(|m| (m, None)) });
                 return;
             }
             Ok(ToWorker::Merge { layers }) => {
-                read_remote(reply.clone(), move |scope, fetch| {
-                    merged_listing::merge(&layers, fetch, &mut |msg| post(scope, &msg, &[])).map(|m| (m, None))
+                let scope = reply.clone();
+                read_remote(reply.clone(), async move {
+                    merged_listing::merge(&layers, &mut |msg| post(&scope, &msg, &[])).await.map(|m| (m, None))
                 });
                 return;
             }
             Ok(ToWorker::Extract { layer, path }) => {
-                read_remote(reply.clone(), move |scope, fetch| {
-                    file_extract::extract(&layer, &path, fetch, &mut |msg| post(scope, &msg, &[]))
+                let scope = reply.clone();
+                read_remote(reply.clone(), async move {
+                    file_extract::extract(&layer, &path, &mut |msg| post(&scope, &msg, &[]))
+                        .await
                         .map(|(m, blob)| (m, Some(blob.into())))
                 });
-                return;
-            }
-            Ok(ToWorker::Fetch { layer }) => {
-                let ring: js_sys::SharedArrayBuffer = field(&data, "ring").unchecked_into();
-                wasm_bindgen_futures::spawn_local(async move { layer_fetch::fetch_into(&layer, &ring).await });
                 return;
             }
             Ok(ToWorker::OpenArchive { what }) => {
@@ -103,17 +104,13 @@ fn main() {
     post(&scope, &FromWorker::Ready, &[]);
 }
 
-/// Runs `job` on remote layers once the way to fetch them is ready (a fetching worker must
-/// be running before this one blocks reading), then posts its answer.
+/// Runs `job` on remote layers (it awaits their downloads), then posts its answer.
 fn read_remote(
     scope: DedicatedWorkerGlobalScope,
-    job: impl FnOnce(&DedicatedWorkerGlobalScope, &Fetch) -> Result<(FromWorker, Option<JsValue>), String> + 'static,
+    job: impl Future<Output = Result<(FromWorker, Option<JsValue>), String>> + 'static,
 ) {
     wasm_bindgen_futures::spawn_local(async move {
-        let (msg, blob) = match Fetch::start().await.and_then(|fetch| job(&scope, &fetch)) {
-            Ok(done) => done,
-            Err(message) => (FromWorker::Failed { message }, None),
-        };
+        let (msg, blob) = job.await.unwrap_or_else(|message| (FromWorker::Failed { message }, None));
         post(&scope, &msg, &[("blob", &blob.unwrap_or(JsValue::NULL))]);
     });
 }
@@ -226,34 +223,30 @@ fn copy_blob(blob: Blob, sink: &mut impl io::Write) -> Result<(), String> {
 /// Members per `Entries` message at most: few enough messages for a large layer.
 const BATCH: usize = 500;
 
-/// Lists `layer` while fetching it (see `RemoteLayer::read_verified`), posting members in
+/// Lists `layer` as it downloads (see `RemoteLayer::read_verified`), posting members in
 /// batches: the first at once, then every [`BATCH`] members or 100 ms, so rows show as soon
 /// as they are read.
-fn list(scope: &DedicatedWorkerGlobalScope, layer: &RemoteLayer, fetch: &Fetch) -> Result<FromWorker, String> {
+async fn list(scope: &DedicatedWorkerGlobalScope, layer: &RemoteLayer) -> Result<FromWorker, String> {
     let mut fetched = |done: u64, total: u64| post(scope, &FromWorker::Progress { done, total }, &[]);
-    layer.read_verified(fetch, &mut fetched, |reader| list_members(scope, reader))
-}
-
-fn list_members<R: Read>(
-    scope: &DedicatedWorkerGlobalScope,
-    layer: &mut LayerReader<R>,
-) -> Result<FromWorker, layerize_core::Error> {
-    let compression = format!("{:?}", layer.compression()).to_lowercase();
     let mut count = 0u64;
     let mut batch = Vec::with_capacity(BATCH);
     let mut posted = 0.0;
-    for entry in layer.entries()? {
-        batch.push(listed(&entry?));
+    let mut take = |event: Event<'_>| -> Result<Wanted, layerize_core::Error> {
+        let Event::Member(member) = event else { return Ok(Wanted::More) };
+        batch.push(listed(&member.entry));
         count += 1;
         let now = js_sys::Date::now();
         if batch.len() == BATCH || count == 1 || now - posted > 100.0 {
             post(scope, &FromWorker::Entries { entries: std::mem::take(&mut batch) }, &[]);
             posted = now;
         }
-    }
+        Ok(Wanted::More)
+    };
+    let compression = layer.read_verified(&mut fetched, &mut take).await?;
     if !batch.is_empty() {
         post(scope, &FromWorker::Entries { entries: batch }, &[]);
     }
+    let compression = format!("{compression:?}").to_lowercase();
     Ok(FromWorker::Listed { count, compression })
 }
 

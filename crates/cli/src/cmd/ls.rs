@@ -73,23 +73,21 @@ pub fn run(args: Args, store: StoreFlag) -> Result<()> {
             }
             Some(n) => {
                 let what = format!("listing layer {n} ({}) of {reference}", layers[n - 1].digest);
-                read_layer(&source, &layers[n - 1], move |entries| {
-                    let mut out = Output::new(json);
-                    for entry in entries {
-                        out.stored(&entry?)?;
-                    }
-                    out.finish()
-                })
-                .await
-                .context(what)
+                let mut out = Output::new(json);
+                read_layer(&source, &layers[n - 1], |entry| out.stored(&entry)).await.context(what)?;
+                out.finish()
             }
             None => {
                 let mut flattener = Flattener::new();
                 for (i, layer) in layers.iter().enumerate() {
                     let what = format!("reading layer {} ({}) of {reference}", i + 1, layer.digest);
-                    let entries = read_layer(&source, layer, |entries| Ok(entries.collect::<Result<Vec<_>, _>>()?))
-                        .await
-                        .context(what)?;
+                    let mut entries = Vec::new();
+                    read_layer(&source, layer, |entry| {
+                        entries.push(entry);
+                        Ok(())
+                    })
+                    .await
+                    .context(what)?;
                     flattener.apply(&entries);
                 }
                 let mut out = Output::new(json);

@@ -1,162 +1,203 @@
-//! gzip members decompressed without their CRC-32, for a caller that holds the whole blob to
-//! its sha256 digest: the digest already vouches for every compressed byte, so the CRC adds
-//! nothing there, and in wasm (no carry-less multiply) it is a quarter of the inflate time.
-//! The member length (ISIZE) is still checked, as are the header and the deflate stream.
+//! gzip decompressed as its bytes arrive (push-based: input slices in, output into a buffer
+//! the caller owns), for [`super::decode::LayerDecoder`]. One or more concatenated members
+//! (RFC 1952 §2.2) are read, like `gunzip` and `MultiGzDecoder`.
 //!
-//! Reads one or more concatenated members (RFC 1952 §2.2), like `gunzip` and `MultiGzDecoder`.
+//! The CRC-32 is optional: a caller that holds the whole blob to its sha256 digest has every
+//! compressed byte vouched for already, and in wasm (no carry-less multiply) the CRC is a
+//! quarter of the inflate time. The member length (ISIZE) is always checked, as are the
+//! header and the deflate stream.
 
-use std::io::{self, BufRead, Read};
+use std::io;
 
-use flate2::{Decompress, FlushDecompress, Status};
+use flate2::{Crc, Decompress, FlushDecompress, Status};
 
 const FHCRC: u8 = 1 << 1;
 const FEXTRA: u8 = 1 << 2;
 const FNAME: u8 = 1 << 3;
 const FCOMMENT: u8 = 1 << 4;
 
+/// A header longer than this (its name or comment never ends) is refused rather than held.
+const MAX_HEADER: usize = 1 << 20;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
     /// Before a member header; `true` once a member has been read (so the end may come).
     Header {
         after_member: bool,
     },
     Body,
-    End,
+    Trailer,
 }
 
-/// A gzip stream as its decompressed bytes, CRC-32 unchecked.
-pub struct Gunzip<R: BufRead> {
-    inner: R,
+/// A gzip stream being inflated; see [`GzipInflate::inflate`].
+pub struct GzipInflate {
     inflate: Decompress,
     phase: Phase,
     /// Bytes out of the current member (ISIZE is this modulo 2³²).
     member_out: u64,
+    /// The running CRC-32 of the member, when it is checked.
+    crc: Option<Crc>,
 }
 
-impl<R: BufRead> std::fmt::Debug for Gunzip<R> {
+impl std::fmt::Debug for GzipInflate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Gunzip").field("member_out", &self.member_out).finish_non_exhaustive()
+        f.debug_struct("GzipInflate").field("phase", &self.phase).field("member_out", &self.member_out).finish()
     }
 }
 
-impl<R: BufRead> Gunzip<R> {
-    pub fn new(inner: R) -> Gunzip<R> {
-        Gunzip { inner, inflate: Decompress::new(false), phase: Phase::Header { after_member: false }, member_out: 0 }
+impl GzipInflate {
+    /// With `check_crc`, each member's CRC-32 is compared with its bytes'.
+    pub fn new(check_crc: bool) -> GzipInflate {
+        GzipInflate {
+            inflate: Decompress::new(false),
+            phase: Phase::Header { after_member: false },
+            member_out: 0,
+            crc: check_crc.then(Crc::new),
+        }
     }
 
-    /// Reads the 8-byte trailer of the member just inflated and checks its length.
-    fn trailer(&mut self) -> io::Result<()> {
-        let mut trailer = [0u8; 8];
-        self.inner.read_exact(&mut trailer).map_err(|e| ended(e, "the gzip trailer"))?;
-        let isize = u32::from_le_bytes([trailer[4], trailer[5], trailer[6], trailer[7]]);
-        if isize != self.member_out as u32 {
-            return Err(invalid(format!(
-                "the gzip member holds {} bytes but its trailer says {isize} (mod 2³²)",
-                self.member_out
-            )));
-        }
-        Ok(())
-    }
-}
-
-impl<R: BufRead> Read for Gunzip<R> {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        if out.is_empty() {
-            return Ok(0);
-        }
+    /// Inflates what it can of `input` into the spare capacity of `out` (never growing it)
+    /// and returns how many bytes of `input` it used. It uses none when `input` stops inside
+    /// a header or trailer: call again with more input after those bytes.
+    pub fn inflate(&mut self, input: &[u8], out: &mut Vec<u8>) -> io::Result<usize> {
+        let mut used = 0;
         loop {
+            let rest = &input[used..];
             match self.phase {
-                Phase::End => return Ok(0),
                 Phase::Header { after_member } => {
-                    if after_member && self.inner.fill_buf()?.is_empty() {
-                        self.phase = Phase::End;
-                        continue;
+                    if after_member && rest.is_empty() {
+                        return Ok(used);
                     }
-                    read_header(&mut self.inner)?;
+                    let Some(len) = header_len(rest)? else { return Ok(used) };
+                    used += len;
                     self.inflate.reset(false);
                     self.member_out = 0;
+                    if let Some(crc) = &mut self.crc {
+                        crc.reset();
+                    }
                     self.phase = Phase::Body;
                 }
                 Phase::Body => {
-                    let input = self.inner.fill_buf()?;
-                    let at_eof = input.is_empty();
-                    let (in_before, out_before) = (self.inflate.total_in(), self.inflate.total_out());
+                    // Called even without input: the inflater may still hold output.
+                    if out.len() == out.capacity() {
+                        return Ok(used);
+                    }
+                    let (in_before, out_before, len_before) =
+                        (self.inflate.total_in(), self.inflate.total_out(), out.len());
                     let status = self
                         .inflate
-                        .decompress(input, out, FlushDecompress::None)
+                        .decompress_vec(rest, out, FlushDecompress::None)
                         .map_err(|e| invalid(format!("the deflate data is corrupt: {e}")))?;
                     let consumed = (self.inflate.total_in() - in_before) as usize;
                     let produced = (self.inflate.total_out() - out_before) as usize;
-                    self.inner.consume(consumed);
+                    used += consumed;
                     self.member_out += produced as u64;
+                    if let Some(crc) = &mut self.crc {
+                        crc.update(&out[len_before..]);
+                    }
                     if status == Status::StreamEnd {
-                        self.trailer()?;
-                        self.phase = Phase::Header { after_member: true };
-                    } else if produced == 0 && at_eof {
-                        return Err(ended(io::ErrorKind::UnexpectedEof.into(), "the deflate data"));
+                        self.phase = Phase::Trailer;
+                    } else if consumed == 0 && produced == 0 {
+                        return Ok(used);
                     }
-                    if produced > 0 {
-                        return Ok(produced);
+                }
+                Phase::Trailer => {
+                    let Some(trailer) = rest.get(..8) else { return Ok(used) };
+                    let isize = u32::from_le_bytes([trailer[4], trailer[5], trailer[6], trailer[7]]);
+                    if isize != self.member_out as u32 {
+                        return Err(invalid(format!(
+                            "the gzip member holds {} bytes but its trailer says {isize} (mod 2³²)",
+                            self.member_out
+                        )));
                     }
+                    let stored = u32::from_le_bytes([trailer[0], trailer[1], trailer[2], trailer[3]]);
+                    if let Some(crc) = self.crc.as_ref().filter(|crc| crc.sum() != stored) {
+                        return Err(invalid(format!(
+                            "the gzip member fails its CRC-32 (stored {stored:08x}, computed {:08x})",
+                            crc.sum()
+                        )));
+                    }
+                    used += 8;
+                    self.phase = Phase::Header { after_member: true };
                 }
             }
         }
     }
+
+    /// Checks that the stream may end here, after all the input was given to
+    /// [`GzipInflate::inflate`] (`left` bytes of it unused): after a whole member.
+    pub fn finish(&self, left: usize) -> io::Result<()> {
+        let inside = match self.phase {
+            Phase::Header { after_member: true } if left == 0 => return Ok(()),
+            Phase::Header { .. } => "a gzip header",
+            Phase::Body => "the deflate data",
+            Phase::Trailer => "the gzip trailer",
+        };
+        Err(io::Error::new(io::ErrorKind::UnexpectedEof, format!("the blob ends inside {inside}")))
+    }
 }
 
-/// Reads a member header (RFC 1952 §2.3), skipping its optional fields.
-fn read_header(r: &mut impl BufRead) -> io::Result<()> {
-    let mut fixed = [0u8; 10];
-    r.read_exact(&mut fixed).map_err(|e| ended(e, "a gzip header"))?;
-    if fixed[..2] != [0x1f, 0x8b] {
-        return Err(invalid(format!("expected a gzip member, found bytes {:02x} {:02x}", fixed[0], fixed[1])));
-    }
+/// The length of the member header (RFC 1952 §2.3) `input` starts with, or `None` if it
+/// does not hold all of it yet.
+fn header_len(input: &[u8]) -> io::Result<Option<usize>> {
+    let Some(fixed) = input.get(..10) else {
+        return check_magic(input).map(|()| None);
+    };
+    check_magic(fixed)?;
     if fixed[2] != 8 {
         return Err(invalid(format!("gzip compression method {} is not deflate", fixed[2])));
     }
     let flags = fixed[3];
+    let mut at = 10;
     if flags & FEXTRA != 0 {
-        let mut len = [0u8; 2];
-        r.read_exact(&mut len).map_err(|e| ended(e, "a gzip header"))?;
-        let len = u64::from(u16::from_le_bytes(len));
-        if io::copy(&mut r.take(len), &mut io::sink())? != len {
-            return Err(ended(io::ErrorKind::UnexpectedEof.into(), "a gzip header"));
-        }
+        let Some(len) = input.get(at..at + 2) else { return Ok(None) };
+        at += 2 + usize::from(u16::from_le_bytes([len[0], len[1]]));
     }
     for flag in [FNAME, FCOMMENT] {
         if flags & flag != 0 {
-            let mut text = Vec::new();
-            r.read_until(0, &mut text)?;
-            if text.last() != Some(&0) {
-                return Err(ended(io::ErrorKind::UnexpectedEof.into(), "a gzip header"));
-            }
+            let Some(end) = input.get(at..).and_then(|rest| rest.iter().position(|b| *b == 0)) else {
+                return too_long(input.len());
+            };
+            at += end + 1;
         }
     }
     if flags & FHCRC != 0 {
-        r.read_exact(&mut [0u8; 2]).map_err(|e| ended(e, "a gzip header"))?;
+        at += 2;
+    }
+    if at > input.len() {
+        return too_long(input.len());
+    }
+    Ok(Some(at))
+}
+
+fn check_magic(start: &[u8]) -> io::Result<()> {
+    if start.iter().zip([0x1f, 0x8b]).any(|(b, magic)| *b != magic) {
+        let found: Vec<String> = start.iter().take(2).map(|b| format!("{b:02x}")).collect();
+        return Err(invalid(format!("expected a gzip member, found bytes {}", found.join(" "))));
     }
     Ok(())
+}
+
+/// Waits for more of a header, unless it has grown past [`MAX_HEADER`].
+fn too_long(held: usize) -> io::Result<Option<usize>> {
+    if held > MAX_HEADER {
+        return Err(invalid(format!("a gzip header runs past {MAX_HEADER} bytes (its name or comment never ends)")));
+    }
+    Ok(None)
 }
 
 fn invalid(message: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, message)
 }
 
-fn ended(e: io::Error, what: &str) -> io::Error {
-    if e.kind() == io::ErrorKind::UnexpectedEof {
-        io::Error::new(io::ErrorKind::UnexpectedEof, format!("the blob ends inside {what}"))
-    } else {
-        e
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use std::io::{Read, Write};
+    use std::io::Write;
 
     use flate2::write::GzEncoder;
     use flate2::{Compression, GzBuilder};
 
-    use super::Gunzip;
+    use super::GzipInflate;
 
     fn gzip(data: &[u8]) -> Vec<u8> {
         let mut e = GzEncoder::new(Vec::new(), Compression::new(6));
@@ -164,10 +205,29 @@ mod tests {
         e.finish().unwrap_or_else(|e| panic!("{e}"))
     }
 
+    /// Feeds `blob` in chunks of `chunk` bytes into a 1000-byte output buffer.
+    fn gunzip_in(blob: &[u8], chunk: usize, crc: bool) -> std::io::Result<Vec<u8>> {
+        let mut inflate = GzipInflate::new(crc);
+        let (mut pending, mut got, mut out) = (Vec::new(), Vec::new(), Vec::with_capacity(1000));
+        for part in blob.chunks(chunk) {
+            pending.extend_from_slice(part);
+            loop {
+                let used = inflate.inflate(&pending, &mut out)?;
+                pending.drain(..used);
+                if out.is_empty() && used == 0 {
+                    break;
+                }
+                got.append(&mut out);
+            }
+        }
+        inflate.finish(pending.len())?;
+        Ok(got)
+    }
+
     fn gunzip(blob: &[u8]) -> std::io::Result<Vec<u8>> {
-        let mut out = Vec::new();
-        Gunzip::new(blob).read_to_end(&mut out)?;
-        Ok(out)
+        let whole = gunzip_in(blob, blob.len().max(1), false)?;
+        assert_eq!(gunzip_in(blob, 1, false).ok().as_ref(), Some(&whole), "byte by byte");
+        Ok(whole)
     }
 
     fn sample(n: usize) -> Vec<u8> {
@@ -193,12 +253,14 @@ mod tests {
     }
 
     #[test]
-    fn skips_the_crc_but_not_the_length_nor_the_end() {
+    fn the_crc_is_checked_when_asked_and_the_length_and_end_always() {
         let data = sample(100_000);
         let mut blob = gzip(&data);
         let n = blob.len();
         blob[n - 8] ^= 0xff;
         assert_eq!(gunzip(&blob).unwrap_or_else(|e| panic!("{e}")), data, "a bad CRC passes (the digest checks)");
+        let crc = gunzip_in(&blob, 4096, true).unwrap_err();
+        assert!(crc.to_string().contains("fails its CRC-32"), "{crc}");
         blob[n - 4] ^= 0xff;
         assert!(gunzip(&blob).unwrap_err().to_string().contains("trailer says"));
         let whole = gzip(&data);

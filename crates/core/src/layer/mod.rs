@@ -1,12 +1,14 @@
 //! Building a layer: entries → tar → diffID hash → gzip → blob hash and size → sink, in one
 //! streaming pass. Nothing is held in memory beyond one gzip block per worker.
 
+pub mod decode;
 pub mod entry;
 pub mod gunzip;
 pub mod gzip;
 pub mod read;
 pub mod share;
 mod tar;
+mod untar;
 pub mod unzstd;
 
 use std::io::{self, Read, Write};

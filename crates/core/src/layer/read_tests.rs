@@ -6,6 +6,7 @@ use tar::{EntryType, Header};
 
 use super::*;
 use crate::flatten::flatten;
+use crate::layer::decode::decode_all;
 
 /// A tar built member by member.
 struct Tar(tar::Builder<Vec<u8>>);
@@ -161,8 +162,7 @@ fn members_carry_contents_and_names_as_stored() {
     let blob = sample().zstd();
     let mut reader = LayerReader::new("x", Cursor::new(&blob)).unwrap();
     let mut seen = Vec::new();
-    for member in reader.members().unwrap() {
-        let mut member = member.unwrap();
+    while let Some(mut member) = reader.next_member().unwrap() {
         let mut content = Vec::new();
         member.read_to_end(&mut content).unwrap();
         seen.push((member.entry.path.clone(), member.raw_path.clone(), member.raw_link.clone(), content));
@@ -392,4 +392,108 @@ fn extracting_what_is_not_a_file_names_the_path() {
         Err(Error::LayerRead { what, .. }) => assert_eq!(what, "sha256:cut"),
         other => panic!("{other:?}"),
     }
+}
+
+/// A layer with every kind of member, long names, and a file large enough to span many
+/// chunks of decompressed output.
+fn everything() -> Tar {
+    let big: Vec<u8> = (0..700_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    let mut tar = sample()
+        .pax_symlink(&format!("srv/{}/link", "d".repeat(120)), &format!("/{}", "t".repeat(150)))
+        .file("var/odd", &[5u8; 513])
+        .file("var/big", &big);
+    let mut gnu = Header::new_gnu();
+    gnu.set_size(2);
+    gnu.set_mode(0o600);
+    gnu.set_uid(0);
+    gnu.set_gid(0);
+    gnu.set_mtime(0);
+    tar.0.append_data(&mut gnu, format!("srv/{}", "g".repeat(150)), &b"hi"[..]).unwrap();
+    tar
+}
+
+#[test]
+fn one_byte_chunks_and_one_chunk_give_the_same_events() {
+    for (name, blob) in [("plain", everything().tar()), ("gzip", everything().gzip()), ("zstd", everything().zstd())] {
+        let whole = decode_all(&blob, blob.len(), true);
+        assert_eq!(whole.1, None, "{name}");
+        assert_eq!(whole.0.len(), 14, "{name}");
+        assert_eq!(whole.0[12].1.len(), 700_000, "{name}: the big file's content");
+        assert_eq!(whole.0[13].1, b"hi", "{name}: a GNU long name's content");
+        for chunk in [1, 7, 512, 4096] {
+            assert!(decode_all(&blob, chunk, true) == whole, "{name} in chunks of {chunk}");
+        }
+        let cut = &blob[..blob.len() * 2 / 3];
+        let cut_whole = decode_all(cut, cut.len(), true);
+        assert!(cut_whole.1.is_some(), "{name}: a cut blob is an error");
+        assert!(decode_all(cut, 1, true) == cut_whole, "{name} cut, byte by byte");
+    }
+    let entries: Vec<StoredEntry> = decode_all(&everything().tar(), 100, true).0.into_iter().map(|m| m.0).collect();
+    assert_eq!(read(&everything().gzip()).unwrap(), entries, "the pull reader gives the decoder's entries");
+}
+
+#[test]
+fn the_decoder_reports_the_compression_and_takes_nothing_after_the_end() {
+    use crate::layer::decode::{Event, LayerDecoder};
+    let mut blob = everything().zstd();
+    let mut decoder = LayerDecoder::new("x", false);
+    decoder.feed(&blob[..10]);
+    assert!(decoder.poll().unwrap().is_none(), "the first block is not in yet");
+    decoder.feed(&blob[10..]);
+    let mut members = 0;
+    while let Some(event) = decoder.poll().unwrap() {
+        match event {
+            Event::Member(_) => members += 1,
+            Event::Data(_) => {}
+            Event::End => break,
+        }
+    }
+    assert_eq!((members, decoder.compression()), (14, Compression::Zstd));
+    blob.truncate(100);
+    decoder.feed(&blob);
+    decoder.finish();
+    assert!(decoder.poll().unwrap().is_none(), "nothing after the end");
+}
+
+#[test]
+fn extractions_of_pushed_events_stop_at_the_end_of_the_file() {
+    use crate::layer::decode::LayerDecoder;
+    let blob = everything().gzip();
+    let mut decoder = LayerDecoder::new("x", true);
+    let mut extraction = Extraction::new("x", "/var/odd");
+    let mut out = Vec::new();
+    let mut fed = 0;
+    let size = loop {
+        match decoder.poll().unwrap() {
+            Some(event) => {
+                if let Some(size) = extraction.take(event, &mut out).unwrap() {
+                    break size;
+                }
+            }
+            None => {
+                let end = blob.len().min(fed + 1000);
+                decoder.feed(&blob[fed..end]);
+                fed = end;
+            }
+        }
+    };
+    assert_eq!((size, out), (513, vec![5u8; 513]));
+    assert!(fed < blob.len(), "read {fed} of {} bytes", blob.len());
+}
+
+#[test]
+fn pax_records_set_ids_and_sizes_and_bad_ones_are_named() {
+    let mut tar = Tar::new();
+    tar.0.append_pax_extensions([("uid", &b"4000000000"[..]), ("SCHILY.xattr.user.a", b"v")]).unwrap();
+    let tar = tar.file("a", b"1").tar();
+    let members = decode_all(&tar, 3, true).0;
+    assert_eq!(members[0].0.uid, 4_000_000_000);
+    let mut reader = LayerReader::new("x", Cursor::new(&tar)).unwrap();
+    let member = reader.next_member().unwrap().unwrap();
+    assert_eq!(member.xattrs, [("user.a".to_owned(), b"v".to_vec())]);
+    let mut bad = Tar::new();
+    bad.0.append_pax_extensions([("size", &b"lots"[..])]).unwrap();
+    let bad = bad.file("a", b"1").tar();
+    let error = read(&bad).unwrap_err().to_string();
+    assert!(error.contains("the PAX record size=\"lots\" is not a number"), "{error}");
 }
