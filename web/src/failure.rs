@@ -100,8 +100,13 @@ pub fn once_each_url(text: &str) -> String {
 /// value's debug form.
 pub fn js_text(e: &wasm_bindgen::JsValue) -> String {
     use wasm_bindgen::JsCast;
+    if let Some(text) = e.as_string() {
+        return text;
+    }
     match e.dyn_ref::<js_sys::Error>() {
         Some(err) => String::from(err.message()),
-        None => e.as_string().unwrap_or_else(|| "the browser gave no reason".to_owned()),
+        None => {
+            js_sys::JSON::stringify(e).ok().map(String::from).unwrap_or_else(|| "the browser gave no reason".to_owned())
+        }
     }
 }

@@ -7,7 +7,8 @@ use layerize_core::layer::decode::Event;
 use layerize_core::layer::read::Extraction;
 
 use crate::blob_parts::BlobParts;
-use crate::remote_layer::{js_text, RemoteLayer, Wanted};
+use crate::failure::js_text;
+use crate::remote_layer::{RemoteLayer, Wanted};
 use crate::worker::FromWorker;
 
 /// Extracts the file at `path` of `layer`: `Extracted` and the file's Blob.

@@ -68,7 +68,9 @@ pub fn start(
             };
             (sink.borrow_mut())(event);
         });
-        return started.map(WorkerJob::detach).map_err(|e| format!("cannot start the layer worker: {e:?}"));
+        return started
+            .map(WorkerJob::detach)
+            .map_err(|e| format!("cannot start the layer worker: {}", crate::failure::js_text(&e)));
     }
     let state = Rc::new(RefCell::new(Shards {
         workers: Vec::new(),
@@ -86,10 +88,13 @@ pub fn start(
     // The hasher first, so it is running when the first blocks come.
     let (s, k) = (Rc::clone(&state), Rc::clone(&sink));
     let hasher = worker::start_hash("the built layer".to_owned(), move |msg, _| on_hasher_message(&s, &k, msg))
-        .map_err(|e| format!("cannot start the hashing worker: {e:?}"))?;
+        .map_err(|e| format!("cannot start the hashing worker: {}", crate::failure::js_text(&e)))?;
     state.borrow_mut().hasher = Some(hasher);
     let header = js_sys::Uint8Array::from(&HEADER[..]);
-    state.borrow_mut().add_part(&header).map_err(|e| format!("cannot hash the layer: {e:?}"))?;
+    state
+        .borrow_mut()
+        .add_part(&header)
+        .map_err(|e| format!("cannot hash the layer: {}", crate::failure::js_text(&e)))?;
     for shard in 0..workers {
         let (s, k) = (Rc::clone(&state), Rc::clone(&sink));
         let handle = worker::start_build(
@@ -106,7 +111,7 @@ pub fn start(
             Ok(w) => state.borrow_mut().workers.push(w),
             Err(e) => {
                 state.borrow_mut().stop();
-                return Err(format!("cannot start layer worker {shard}: {e:?}"));
+                return Err(format!("cannot start layer worker {shard}: {}", crate::failure::js_text(&e)));
             }
         }
     }
@@ -193,11 +198,10 @@ impl Shards {
             .filter(|t| t.len() == 8)
             .ok_or("the first layer worker returned a malformed gzip frame")?;
         let trailer = js_sys::Uint8Array::from(trailer);
-        self.add_part(&trailer).map_err(|e| format!("cannot hash the layer: {e:?}"))?;
+        self.add_part(&trailer).map_err(|e| format!("cannot hash the layer: {}", crate::failure::js_text(&e)))?;
         match &self.hasher {
-            Some(h) if self.hasher_ready => {
-                worker::post_end(h.worker()).map_err(|e| format!("cannot hash the layer: {e:?}"))?
-            }
+            Some(h) if self.hasher_ready => worker::post_end(h.worker())
+                .map_err(|e| format!("cannot hash the layer: {}", crate::failure::js_text(&e)))?,
             _ => {}
         }
         Ok(true)
@@ -214,8 +218,8 @@ impl Shards {
             .parse()
             .map_err(|_| "the first layer worker returned no diffID".to_owned())?;
         let digest: Digest = digest.parse().map_err(|_| "the hashing worker returned a malformed digest".to_owned())?;
-        let blob =
-            Blob::new_with_blob_sequence(&self.parts).map_err(|e| format!("cannot join the layer's blocks: {e:?}"))?;
+        let blob = Blob::new_with_blob_sequence(&self.parts)
+            .map_err(|e| format!("cannot join the layer's blocks: {}", crate::failure::js_text(&e)))?;
         if blob.size() as u64 != size {
             return Err(format!("the joined layer has {} bytes, the hashed one {size}", blob.size()));
         }
@@ -252,7 +256,7 @@ fn on_shard_message(state: &Rc<RefCell<Shards>>, sink: &Sink, shard: usize, msg:
         }
         FromWorker::Block { number } => {
             let taken = match field(data, "blob").dyn_into::<Blob>() {
-                Ok(block) => state.borrow_mut().take_block(number, block).map_err(|e| format!("{e:?}")),
+                Ok(block) => state.borrow_mut().take_block(number, block).map_err(|e| crate::failure::js_text(&e)),
                 Err(_) => Err(format!("gzip block {number} came without its bytes")),
             };
             if let Err(e) = taken {
@@ -297,7 +301,7 @@ fn on_hasher_message(state: &Rc<RefCell<Shards>>, sink: &Sink, msg: FromWorker) 
                 })
             };
             if let Some(Err(e)) = sent {
-                fail(state, sink, format!("cannot hash the layer: {e:?}"));
+                fail(state, sink, format!("cannot hash the layer: {}", crate::failure::js_text(&e)));
             }
         }
         FromWorker::Hashed { digest, size } => {

@@ -21,12 +21,13 @@ use layerize_core::{Digest, Reference};
 use layerize_registry::transport::proxy::{BlobCheck, Vouching};
 use layerize_registry::transport::PROXY_CHECKED_DIGEST;
 use serde::{Deserialize, Serialize};
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Headers, ReadableStreamDefaultReader, RequestInit, Response, WorkerGlobalScope};
 
 use crate::api::{self, Logins};
 use crate::archive_base::ArchiveBase;
+use crate::failure::js_text;
 
 /// Where a layer is and what it must be.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -170,17 +171,6 @@ fn drain(
         }
     }
     Ok(Wanted::More)
-}
-
-/// What a JS error says, for a person: its message, not its debug form.
-pub(crate) fn js_text(e: &JsValue) -> String {
-    if let Some(text) = e.as_string() {
-        return text;
-    }
-    match e.dyn_ref::<js_sys::Error>() {
-        Some(error) => String::from(error.message()),
-        None => String::from(js_sys::JSON::stringify(e).ok().unwrap_or_else(|| "an unknown error".into())),
-    }
 }
 
 /// Where an image's layers are read from.

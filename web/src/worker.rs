@@ -166,7 +166,7 @@ pub fn envelope<T: Serialize>(msg: &T, extra: &[(&str, &JsValue)]) -> Result<js_
 
 /// Reads the `msg` field of an envelope.
 pub fn open<T: for<'de> Deserialize<'de>>(data: &JsValue) -> Result<T, String> {
-    let msg = js_sys::Reflect::get(data, &"msg".into()).map_err(|e| format!("{e:?}"))?;
+    let msg = js_sys::Reflect::get(data, &"msg".into()).map_err(|e| crate::failure::js_text(&e))?;
     serde_wasm_bindgen::from_value(msg).map_err(|e| e.to_string())
 }
 
@@ -310,8 +310,7 @@ fn start(
             if let Some((request, side)) = request.take() {
                 let env = envelope(&request, &[(field, &side)]);
                 if let Err(e) = env.and_then(|env| w.post_message(&env)) {
-                    let message =
-                        format!("cannot start the worker: {}", e.as_string().unwrap_or_else(|| format!("{e:?}")));
+                    let message = format!("cannot start the worker: {}", crate::failure::js_text(&e));
                     on_message(FromWorker::Failed { message }, JsValue::NULL);
                 }
             }

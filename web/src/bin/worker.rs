@@ -138,7 +138,7 @@ fn entries(wire: Vec<WireEntry>) -> Result<(Vec<Entry<u32>>, u64), String> {
 
 /// Opens dropped file number `index` of `files` for reading in slices.
 fn opener(files: &js_sys::Array) -> Result<impl FnMut(&u32) -> io::Result<FileRead> + '_, String> {
-    let reader = FileReaderSync::new().map_err(|e| format!("{e:?}"))?;
+    let reader = FileReaderSync::new().map_err(|e| layerize_web::failure::js_text(&e))?;
     Ok(move |index: &u32| -> io::Result<FileRead> {
         let blob: Blob = files.get(*index).dyn_into().map_err(|_| io::Error::other("not a file"))?;
         Ok(FileRead { size: blob.size(), blob, pos: 0.0, reader: reader.clone(), buf: Vec::new(), at: 0 })
@@ -168,7 +168,7 @@ fn build(
     let sink = BlobParts::new();
     let (digests, sink) = write_layer(&entries, options, opener(files)?, Sequential, sink, &mut progress(scope, total))
         .map_err(|e| e.to_string())?;
-    let blob = sink.finish().map_err(|e| format!("{e:?}"))?;
+    let blob = sink.finish().map_err(|e| layerize_web::failure::js_text(&e))?;
     let msg = FromWorker::Built {
         diff_id: digests.diff_id.to_string(),
         digest: digests.digest.to_string(),
@@ -196,7 +196,8 @@ fn build_shard(
     let mut blocks = 0u64;
     let emit = |number: u64, bytes: Vec<u8>| {
         let part = js_sys::Array::of1(&js_sys::Uint8Array::from(&bytes[..]));
-        let block = Blob::new_with_u8_array_sequence(&part).map_err(|e| io::Error::other(format!("{e:?}")))?;
+        let block = Blob::new_with_u8_array_sequence(&part)
+            .map_err(|e| io::Error::other(layerize_web::failure::js_text(&e)))?;
         post(scope, &FromWorker::Block { number }, &[("blob", &block)]);
         blocks += 1;
         Ok(())
@@ -215,7 +216,7 @@ fn build_shard(
 
 /// Feeds all of `blob` to `sink`, read in slices.
 fn copy_blob(blob: Blob, sink: &mut impl io::Write) -> Result<(), String> {
-    let reader = FileReaderSync::new().map_err(|e| format!("{e:?}"))?;
+    let reader = FileReaderSync::new().map_err(|e| layerize_web::failure::js_text(&e))?;
     let mut source = FileRead { size: blob.size(), blob, pos: 0.0, reader, buf: Vec::new(), at: 0 };
     io::copy(&mut source, sink).map(drop).map_err(|e| e.to_string())
 }
@@ -269,7 +270,7 @@ const CHUNK: f64 = (1 << 20) as f64;
 /// `file` itself, or, when it is gzipped, the tar decompressed into Blob parts first (layers
 /// must be read by offset; Chromium keeps large Blobs on disk).
 fn open_archive(what: &str, file: Blob) -> Result<(FromWorker, Blob), String> {
-    let reader = FileReaderSync::new().map_err(|e| format!("{e:?}"))?;
+    let reader = FileReaderSync::new().map_err(|e| layerize_web::failure::js_text(&e))?;
     let read = |blob: &Blob| FileRead {
         size: blob.size(),
         blob: blob.clone(),
@@ -285,7 +286,8 @@ fn open_archive(what: &str, file: Blob) -> Result<(FromWorker, Blob), String> {
         // Only the tar is kept, checked as it streams: a gzip bomb stops at its first block.
         layerize_core::archive::copy_tar(flate2::read::MultiGzDecoder::new(read(&file)), &mut out)
             .map_err(|e| format!("{what}: {e}"))?;
-        out.finish().map_err(|e| format!("{what}: keeping the gunzipped tar: {e:?}"))?
+        out.finish()
+            .map_err(|e| format!("{what}: keeping the gunzipped tar: {}", layerize_web::failure::js_text(&e)))?
     } else {
         file
     };
@@ -336,9 +338,14 @@ impl Read for FileRead {
                 return Ok(0);
             }
             let end = (self.pos + CHUNK).min(self.size);
-            let slice =
-                self.blob.slice_with_f64_and_f64(self.pos, end).map_err(|e| io::Error::other(format!("{e:?}")))?;
-            let array = self.reader.read_as_array_buffer(&slice).map_err(|e| io::Error::other(format!("{e:?}")))?;
+            let slice = self
+                .blob
+                .slice_with_f64_and_f64(self.pos, end)
+                .map_err(|e| io::Error::other(layerize_web::failure::js_text(&e)))?;
+            let array = self
+                .reader
+                .read_as_array_buffer(&slice)
+                .map_err(|e| io::Error::other(layerize_web::failure::js_text(&e)))?;
             self.buf = js_sys::Uint8Array::new(&array).to_vec();
             self.at = 0;
             self.pos = end;

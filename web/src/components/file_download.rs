@@ -67,7 +67,7 @@ pub fn save_file(origin: LayerOrigin, layer: Descriptor, path: String, state: Rw
                         .and_then(|blob| {
                             binary(&blob)
                                 .and_then(|blob| download::save_blob(&blob, &name))
-                                .map_err(|e| format!("{e:?}"))
+                                .map_err(|e| crate::failure::js_text(&e))
                         });
                     match saved {
                         Ok(()) => FileFetch::Saved { path, size },
@@ -82,7 +82,10 @@ pub fn save_file(origin: LayerOrigin, layer: Descriptor, path: String, state: Rw
         match started {
             Ok(w) => *handle.borrow_mut() = Some(w),
             Err(e) => {
-                state.try_set(Some(FileFetch::Failed(format!("cannot start the layer worker: {e:?}"))));
+                state.try_set(Some(FileFetch::Failed(format!(
+                    "cannot start the layer worker: {}",
+                    crate::failure::js_text(&e)
+                ))));
             }
         }
     });

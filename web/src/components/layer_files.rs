@@ -65,7 +65,7 @@ pub fn LayerFiles(origin: LayerOrigin, number: usize, layer: Descriptor, on_clos
                 job.try_set_value(Some(w));
             }
             Err(e) => {
-                state.try_set(State::Failed(format!("cannot start the layer worker: {e:?}")));
+                state.try_set(State::Failed(format!("cannot start the layer worker: {}", crate::failure::js_text(&e))));
             }
         }
     });

@@ -95,7 +95,7 @@ pub fn start_merge(
                 job.try_set_value(Some(w));
             }
             Err(e) => {
-                state.try_set(Merge::Failed(format!("cannot start the layer worker: {e:?}")));
+                state.try_set(Merge::Failed(format!("cannot start the layer worker: {}", crate::failure::js_text(&e))));
             }
         }
     });
