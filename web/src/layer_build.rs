@@ -53,14 +53,14 @@ pub fn start(
             let event = match msg {
                 FromWorker::Progress { done, total } => Event::Progress { done, total },
                 FromWorker::Built { diff_id, digest, size, tar_size, millis, wasm_memory } => {
-                    match (diff_id.parse(), digest.parse(), field(&data, "blob").dyn_into()) {
-                        (Ok(diff_id), Ok(digest), Ok(blob)) => Event::Built {
+                    match field(&data, "blob").dyn_into() {
+                        Ok(blob) => Event::Built {
                             digests: LayerDigests { diff_id, digest, size, tar_size },
                             blob,
                             millis,
                             wasm_memory,
                         },
-                        _ => Event::Failed("the layer worker returned a malformed result".to_owned()),
+                        Err(_) => Event::Failed("the layer worker sent no layer".to_owned()),
                     }
                 }
                 FromWorker::Failed { message } => Event::Failed(message),
@@ -120,7 +120,7 @@ pub fn start(
 
 /// What a finished share computed.
 struct ShareResult {
-    diff_id: Option<String>,
+    diff_id: Option<Digest>,
     tar_size: u64,
     frame: Vec<u8>,
     blocks: u64,
@@ -208,16 +208,10 @@ impl Shards {
     }
 
     /// The result once the hasher has answered.
-    fn built(&self, digest: &str, size: u64) -> Result<Event, String> {
+    fn built(&self, digest: Digest, size: u64) -> Result<Event, String> {
         let results: Vec<&ShareResult> = self.results.iter().flatten().collect();
         let first = results.first().ok_or("no layer worker finished")?;
-        let diff_id: Digest = first
-            .diff_id
-            .as_deref()
-            .unwrap_or_default()
-            .parse()
-            .map_err(|_| "the first layer worker returned no diffID".to_owned())?;
-        let digest: Digest = digest.parse().map_err(|_| "the hashing worker returned a malformed digest".to_owned())?;
+        let diff_id = first.diff_id.clone().ok_or("the first layer worker returned no diffID")?;
         let blob = Blob::new_with_blob_sequence(&self.parts)
             .map_err(|e| format!("cannot join the layer's blocks: {}", crate::failure::js_text(&e)))?;
         if blob.size() as u64 != size {
@@ -305,7 +299,7 @@ fn on_hasher_message(state: &Rc<RefCell<Shards>>, sink: &Sink, msg: FromWorker) 
             }
         }
         FromWorker::Hashed { digest, size } => {
-            let event = state.borrow().built(&digest, size);
+            let event = state.borrow().built(digest, size);
             match event {
                 Ok(event) => (sink.borrow_mut())(event),
                 Err(message) => fail(state, sink, message),

@@ -8,6 +8,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use layerize_core::flatten::MergedEntry;
+use layerize_core::Digest;
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -92,8 +93,8 @@ pub enum FromWorker {
     },
     /// The layer is built; the blob is in the message's `blob` field.
     Built {
-        diff_id: String,
-        digest: String,
+        diff_id: Digest,
+        digest: Digest,
         size: u64,
         tar_size: u64,
         millis: f64,
@@ -106,7 +107,7 @@ pub enum FromWorker {
     /// One share of the layer is built, after it posted its `blocks` blocks. `frame` is the
     /// gzip header and the 8-byte trailer; `diff_id` and `frame` come from share 0 only.
     ShardBuilt {
-        diff_id: Option<String>,
+        diff_id: Option<Digest>,
         tar_size: u64,
         frame: Vec<u8>,
         blocks: u64,
@@ -114,7 +115,7 @@ pub enum FromWorker {
     },
     HashReady,
     Hashed {
-        digest: String,
+        digest: Digest,
         size: u64,
     },
     /// The next members of the layer being listed, in stream order.

@@ -48,7 +48,7 @@ fn main() {
             Ok(ToWorker::HashEnd) => match hashing.take() {
                 Some((_, sink)) => {
                     let (digest, size, _) = sink.finish();
-                    (FromWorker::Hashed { digest: digest.to_string(), size }, None)
+                    (FromWorker::Hashed { digest, size }, None)
                 }
                 None => (FromWorker::Failed { message: "no hash was started".to_owned() }, None),
             },
@@ -170,8 +170,8 @@ fn build(
         .map_err(|e| e.to_string())?;
     let blob = sink.finish().map_err(|e| layerize_web::failure::js_text(&e))?;
     let msg = FromWorker::Built {
-        diff_id: digests.diff_id.to_string(),
-        digest: digests.digest.to_string(),
+        diff_id: digests.diff_id,
+        digest: digests.digest,
         size: digests.size,
         tar_size: digests.tar_size,
         millis: js_sys::Date::now() - started,
@@ -205,7 +205,7 @@ fn build_shard(
     let out = write_layer_share(&entries, options, opener(files)?, (shard, shards), emit, &mut progress(scope, total))
         .map_err(|e| e.to_string())?;
     let msg = FromWorker::ShardBuilt {
-        diff_id: out.diff_id.map(|d| d.to_string()),
+        diff_id: out.diff_id,
         tar_size: out.tar_size,
         frame: out.frame,
         blocks,
