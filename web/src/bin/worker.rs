@@ -141,7 +141,7 @@ fn opener(files: &js_sys::Array) -> Result<impl FnMut(&u32) -> io::Result<FileRe
     let reader = FileReaderSync::new().map_err(|e| layerize_web::failure::js_text(&e))?;
     Ok(move |index: &u32| -> io::Result<FileRead> {
         let blob: Blob = files.get(*index).dyn_into().map_err(|_| io::Error::other("not a file"))?;
-        Ok(FileRead { size: blob.size(), blob, pos: 0.0, reader: reader.clone(), buf: Vec::new(), at: 0 })
+        Ok(FileRead::new(blob, reader.clone()))
     })
 }
 
@@ -217,7 +217,7 @@ fn build_shard(
 /// Feeds all of `blob` to `sink`, read in slices.
 fn copy_blob(blob: Blob, sink: &mut impl io::Write) -> Result<(), String> {
     let reader = FileReaderSync::new().map_err(|e| layerize_web::failure::js_text(&e))?;
-    let mut source = FileRead { size: blob.size(), blob, pos: 0.0, reader, buf: Vec::new(), at: 0 };
+    let mut source = FileRead::new(blob, reader);
     io::copy(&mut source, sink).map(drop).map_err(|e| e.to_string())
 }
 
@@ -271,14 +271,7 @@ const CHUNK: f64 = (1 << 20) as f64;
 /// must be read by offset; Chromium keeps large Blobs on disk).
 fn open_archive(what: &str, file: Blob) -> Result<(FromWorker, Blob), String> {
     let reader = FileReaderSync::new().map_err(|e| layerize_web::failure::js_text(&e))?;
-    let read = |blob: &Blob| FileRead {
-        size: blob.size(),
-        blob: blob.clone(),
-        pos: 0.0,
-        reader: reader.clone(),
-        buf: Vec::new(),
-        at: 0,
-    };
+    let read = |blob: &Blob| FileRead::new(blob.clone(), reader.clone());
     let mut magic = [0u8; 2];
     let gzipped = read(&file).read_exact(&mut magic).is_ok() && magic == [0x1f, 0x8b];
     let tar = if gzipped {
@@ -329,6 +322,12 @@ struct FileRead {
     reader: FileReaderSync,
     buf: Vec<u8>,
     at: usize,
+}
+
+impl FileRead {
+    fn new(blob: Blob, reader: FileReaderSync) -> FileRead {
+        FileRead { size: blob.size(), blob, pos: 0.0, reader, buf: Vec::new(), at: 0 }
+    }
 }
 
 impl Read for FileRead {
