@@ -8,6 +8,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use layerize_core::flatten::MergedEntry;
+use layerize_core::layer::read::StoredEntry;
 use layerize_core::Digest;
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
@@ -70,20 +71,6 @@ pub enum ToWorker {
     },
 }
 
-/// One member of a listed layer, as the page shows it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ListedEntry {
-    pub path: String,
-    /// `file`, `dir`, `symlink`, `hardlink`, `whiteout`, … (the core's `Kind` tag).
-    pub kind: String,
-    /// Link target, or what a whiteout hides.
-    pub target: Option<String>,
-    pub mode: u32,
-    pub uid: u64,
-    pub gid: u64,
-    pub size: u64,
-}
-
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum FromWorker {
     Ready,
@@ -120,7 +107,7 @@ pub enum FromWorker {
     },
     /// The next members of the layer being listed, in stream order.
     Entries {
-        entries: Vec<ListedEntry>,
+        entries: Vec<StoredEntry>,
     },
     /// The listing is complete.
     Listed {

@@ -10,12 +10,11 @@ use std::io::{self, Read, Seek, SeekFrom};
 use layerize_core::digest::HashingWriter;
 use layerize_core::layer::decode::Event;
 use layerize_core::layer::gzip::{Profile, Sequential};
-use layerize_core::layer::read::StoredEntry;
 use layerize_core::layer::share::write_layer_share;
 use layerize_core::layer::{write_layer, Entry, EntryKind, LayerOptions, LayerPath, Plan};
 use layerize_web::blob_parts::BlobParts;
 use layerize_web::remote_layer::{RemoteLayer, Wanted};
-use layerize_web::worker::{envelope, field, open, FromWorker, ListedEntry, ToWorker, WireEntry, WireKind};
+use layerize_web::worker::{envelope, field, open, FromWorker, ToWorker, WireEntry, WireKind};
 use layerize_web::{file_extract, merged_listing};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -234,7 +233,7 @@ async fn list(scope: &DedicatedWorkerGlobalScope, layer: &RemoteLayer) -> Result
     let mut posted = 0.0;
     let mut take = |event: Event<'_>| -> Result<Wanted, layerize_core::Error> {
         let Event::Member(member) = event else { return Ok(Wanted::More) };
-        batch.push(listed(&member.entry));
+        batch.push(member.entry.clone());
         count += 1;
         let now = js_sys::Date::now();
         if batch.len() == BATCH || count == 1 || now - posted > 100.0 {
@@ -249,11 +248,6 @@ async fn list(scope: &DedicatedWorkerGlobalScope, layer: &RemoteLayer) -> Result
     }
     let compression = format!("{compression:?}").to_lowercase();
     Ok(FromWorker::Listed { count, compression })
-}
-
-fn listed(e: &StoredEntry) -> ListedEntry {
-    let (kind, target) = (e.kind.name().to_owned(), e.kind.detail());
-    ListedEntry { path: e.path.clone(), kind, target, mode: e.mode, uid: e.uid, gid: e.gid, size: e.size }
 }
 
 /// The worker's wasm memory size: it only grows, so this is the peak of the build.

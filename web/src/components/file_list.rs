@@ -7,7 +7,7 @@ use layerize_core::flatten::MergedEntry;
 use leptos::prelude::*;
 
 use super::inspect::human;
-use crate::worker::ListedEntry;
+use layerize_core::layer::read::StoredEntry;
 
 /// Height of one row in pixels (the CSS gives `.file-list-row` this height).
 const ROW_PX: i32 = 22;
@@ -30,12 +30,12 @@ pub trait FileRow: Clone + Send + Sync + 'static {
     fn layer(&self) -> Option<usize>;
 }
 
-impl FileRow for ListedEntry {
+impl FileRow for StoredEntry {
     fn path(&self) -> &str {
         &self.path
     }
     fn kind(&self) -> &str {
-        &self.kind
+        self.kind.name()
     }
     fn size(&self) -> u64 {
         self.size
@@ -47,7 +47,7 @@ impl FileRow for ListedEntry {
         format!("{}:{}", self.uid, self.gid)
     }
     fn target(&self) -> Option<String> {
-        self.target.clone()
+        self.kind.detail()
     }
     fn layer(&self) -> Option<usize> {
         None

@@ -11,7 +11,9 @@ use super::file_download::{save_file, FileDownloadStatus, FileFetch};
 use super::file_list::FileList;
 use super::inspect::human;
 use crate::remote_layer::{self, LayerOrigin};
-use crate::worker::{self, FromWorker, ListedEntry, WorkerJob};
+use layerize_core::layer::read::StoredEntry;
+
+use crate::worker::{self, FromWorker, WorkerJob};
 
 #[derive(Clone, Debug, PartialEq)]
 enum State {
@@ -22,7 +24,7 @@ enum State {
 
 #[component]
 pub fn LayerFiles(origin: LayerOrigin, number: usize, layer: Descriptor, on_close: Callback<()>) -> impl IntoView {
-    let entries = RwSignal::new(Vec::<ListedEntry>::new());
+    let entries = RwSignal::new(Vec::<StoredEntry>::new());
     let state = RwSignal::new(State::Downloading(0));
     let job: StoredValue<Option<WorkerJob>, LocalStorage> = StoredValue::new_local(None);
     // Closing the view drops the job, which stops its worker.
@@ -32,7 +34,7 @@ pub fn LayerFiles(origin: LayerOrigin, number: usize, layer: Descriptor, on_clos
     let total = layer.size;
     let fetch = RwSignal::new(None::<FileFetch>);
     let (o, d) = (origin.clone(), layer.clone());
-    let download = Callback::new(move |entry: ListedEntry| save_file(o.clone(), d.clone(), entry.path, fetch));
+    let download = Callback::new(move |entry: StoredEntry| save_file(o.clone(), d.clone(), entry.path, fetch));
     let located = layer.clone();
     spawn_local(async move {
         let remote = match remote_layer::locate(&origin, &located).await {
