@@ -47,22 +47,15 @@ struct State<O> {
     written: u64,
 }
 
-impl<O: ArchiveOutput> State<O> {
-    /// Hands what the writer gathered to the output once there is enough of it (or all of it
-    /// with `all`).
-    async fn drain(&mut self, all: bool) -> Result<(), Error> {
-        let buffer = self.writer.get_mut();
-        if buffer.is_empty() || (!all && buffer.len() < DRAIN) {
-            return Ok(());
-        }
-        let bytes = std::mem::take(buffer);
-        self.written += bytes.len() as u64;
-        self.out.write(bytes).await
+/// Hands what the writer gathered in `buffer` to `out` once there is [`DRAIN`] of it: called
+/// between whole blobs and, through a blob's writer, while one streams.
+async fn hand_over<O: ArchiveOutput>(buffer: &mut Vec<u8>, out: &mut O, written: &mut u64) -> Result<(), Error> {
+    if buffer.len() < DRAIN {
+        return Ok(());
     }
-}
-
-fn archive_error(e: layerize_core::Error) -> Error {
-    Error::Core(e)
+    let bytes = std::mem::take(buffer);
+    *written += bytes.len() as u64;
+    out.write(bytes).await
 }
 
 fn single_images_only() -> Error {
@@ -71,7 +64,7 @@ fn single_images_only() -> Error {
 
 impl<O: ArchiveOutput> ArchiveSink<O> {
     pub fn new(out: O) -> Result<ArchiveSink<O>, Error> {
-        let writer = ArchiveWriter::new(Vec::with_capacity(DRAIN)).map_err(archive_error)?;
+        let writer = ArchiveWriter::new(Vec::with_capacity(DRAIN)).map_err(Error::Core)?;
         Ok(ArchiveSink { state: Mutex::new(State { writer, out, configs: Vec::new(), written: 0 }) })
     }
 
@@ -81,7 +74,7 @@ impl<O: ArchiveOutput> ArchiveSink<O> {
     pub async fn finish(self) -> (O, Result<u64, Error>) {
         let State { writer, mut out, written, .. } = self.state.into_inner();
         let size = async {
-            let rest = writer.finish().map_err(archive_error)?;
+            let rest = writer.finish().map_err(Error::Core)?;
             let size = written + rest.len() as u64;
             if !rest.is_empty() {
                 out.write(rest).await?;
@@ -112,15 +105,16 @@ impl<O: ArchiveOutput> ImageSink for ArchiveSink<O> {
         }
         if !descriptor.media_type.is_layer() && descriptor.size <= KEPT_DOCUMENT {
             let raw = read_whole(source, descriptor).await?;
-            state.writer.add_blob(descriptor, &raw).map_err(archive_error)?;
+            state.writer.add_blob(descriptor, &raw).map_err(Error::Core)?;
             progress(raw.len() as u64);
             state.configs.push((descriptor.digest.clone(), raw));
-            return state.drain(false).await.map(|()| BlobOutcome::Uploaded);
+            hand_over(state.writer.get_mut(), &mut state.out, &mut state.written).await?;
+            return Ok(BlobOutcome::Uploaded);
         }
         // Unchecked bytes will do: the archive's blob writer hashes what it writes and fails
         // the archive on a mismatch, so nothing is hashed twice.
         let mut stream = source.blob_from(descriptor, 0).await?;
-        let mut blob = state.writer.start_blob(descriptor).map_err(archive_error)?;
+        let mut blob = state.writer.start_blob(descriptor).map_err(Error::Core)?;
         let mut done = 0u64;
         while let Some(chunk) = stream.next().await {
             let chunk = chunk?;
@@ -129,13 +123,9 @@ impl<O: ArchiveOutput> ImageSink for ArchiveSink<O> {
             })?;
             done += chunk.len() as u64;
             progress(done);
-            if blob.get_mut().len() >= DRAIN {
-                let bytes = std::mem::take(blob.get_mut());
-                state.written += bytes.len() as u64;
-                state.out.write(bytes).await?;
-            }
+            hand_over(blob.get_mut(), &mut state.out, &mut state.written).await?;
         }
-        blob.finish().map_err(archive_error)?;
+        blob.finish().map_err(Error::Core)?;
         Ok(BlobOutcome::Uploaded)
     }
 
@@ -154,8 +144,9 @@ impl<O: ArchiveOutput> ImageSink for ArchiveSink<O> {
         let raw = raw.ok_or_else(|| Error::Local(format!("the config of {what} was not written first").into()))?;
         let config = Config::parse(image.config.digest.as_str(), raw)?;
         let names: Vec<Reference> = tag.and_then(|t| t.parse().ok()).into_iter().collect();
-        state.writer.add_image(&image, &config, &names).map_err(archive_error)?;
-        state.drain(false).await
+        let state = &mut *state;
+        state.writer.add_image(&image, &config, &names).map_err(Error::Core)?;
+        hand_over(state.writer.get_mut(), &mut state.out, &mut state.written).await
     }
 }
 
