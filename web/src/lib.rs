@@ -24,6 +24,7 @@ pub mod file_extract;
 pub mod layer_build;
 pub mod location;
 pub mod merged_listing;
+pub mod read_ahead;
 pub mod remote_layer;
 pub mod save;
 pub mod state;

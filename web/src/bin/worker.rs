@@ -1,5 +1,6 @@
-//! The layer Web Worker: builds a layer (reads the dropped files as streams, FileReaderSync,
-//! 1 MiB at a time, runs the core's layer builder, hands back a Blob of the gzip layer), hashes
+//! The layer Web Worker: builds a layer (reads the dropped files ahead in pieces, see
+//! `layerize_web::read_ahead`, feeds them to the core's layer encoder, hands back a Blob of
+//! the gzip layer), hashes
 //! a blob sent in parts, opens an image tar, or reads remote layers as they download through
 //! the core's push decoder (a listing, the merged filesystem, one file; see
 //! `layerize_web::remote_layer`).
@@ -10,9 +11,10 @@ use std::io::{self, Read, Seek, SeekFrom};
 use layerize_core::digest::HashingWriter;
 use layerize_core::layer::decode::Event;
 use layerize_core::layer::gzip::{Profile, Sequential};
-use layerize_core::layer::share::write_layer_share;
-use layerize_core::layer::{write_layer, Entry, EntryKind, LayerOptions, LayerPath, Plan};
+use layerize_core::layer::share::ShareEncoder;
+use layerize_core::layer::{Entry, EntryKind, LayerEncoder, LayerOptions, LayerPath, Plan};
 use layerize_web::blob_parts::BlobParts;
+use layerize_web::read_ahead::{Piece, ReadAhead};
 use layerize_web::remote_layer::{RemoteLayer, Wanted};
 use layerize_web::worker::{envelope, field, open, FromWorker, ToWorker, WireEntry, WireKind};
 use layerize_web::{file_extract, merged_listing};
@@ -53,33 +55,37 @@ fn main() {
             },
             Ok(ToWorker::Build { entries, mtime, gzip_profile, shard, shards }) => {
                 let files: js_sys::Array = field(&data, "files").unchecked_into();
-                let built = match Profile::pinned(gzip_profile) {
-                    None => Err(format!("there is no gzip profile {gzip_profile}")),
-                    Some(gzip) if shards > 1 => {
-                        build_shard(&reply, entries, &files, &LayerOptions { mtime, gzip }, shard, shards)
-                    }
-                    Some(gzip) => build(&reply, entries, &files, &LayerOptions { mtime, gzip }),
+                let Some(gzip) = Profile::pinned(gzip_profile) else {
+                    let message = format!("there is no gzip profile {gzip_profile}");
+                    post(&reply, &FromWorker::Failed { message }, &[]);
+                    return;
                 };
-                match built {
-                    Ok((msg, blob)) => (msg, Some(blob)),
-                    Err(message) => (FromWorker::Failed { message }, None),
-                }
+                let (scope, options) = (reply.clone(), LayerOptions { mtime, gzip });
+                run(reply.clone(), async move {
+                    let built = if shards > 1 {
+                        build_shard(&scope, entries, &files, &options, shard, shards).await
+                    } else {
+                        build(&scope, entries, &files, &options).await
+                    };
+                    built.map(|(msg, blob)| (msg, Some(blob)))
+                });
+                return;
             }
             Ok(ToWorker::List { layer }) => {
                 let scope = reply.clone();
-                read_remote(reply.clone(), async move { list(&scope, &layer).await.map(|m| (m, None)) });
+                run(reply.clone(), async move { list(&scope, &layer).await.map(|m| (m, None)) });
                 return;
             }
             Ok(ToWorker::Merge { layers }) => {
                 let scope = reply.clone();
-                read_remote(reply.clone(), async move {
+                run(reply.clone(), async move {
                     merged_listing::merge(&layers, &mut |msg| post(&scope, &msg, &[])).await.map(|m| (m, None))
                 });
                 return;
             }
             Ok(ToWorker::Extract { layer, path }) => {
                 let scope = reply.clone();
-                read_remote(reply.clone(), async move {
+                run(reply.clone(), async move {
                     file_extract::extract(&layer, &path, &mut |msg| post(&scope, &msg, &[]))
                         .await
                         .map(|(m, blob)| (m, Some(blob.into())))
@@ -103,8 +109,9 @@ fn main() {
     post(&scope, &FromWorker::Ready, &[]);
 }
 
-/// Runs `job` on remote layers (it awaits their downloads), then posts its answer.
-fn read_remote(
+/// Runs `job` (it awaits downloads, or the browser's reads of the dropped files), then posts
+/// its answer.
+fn run(
     scope: DedicatedWorkerGlobalScope,
     job: impl Future<Output = Result<(FromWorker, Option<JsValue>), String>> + 'static,
 ) {
@@ -135,15 +142,6 @@ fn entries(wire: Vec<WireEntry>) -> Result<(Vec<Entry<u32>>, u64), String> {
     Ok((plan.into_entries(), total))
 }
 
-/// Opens dropped file number `index` of `files` for reading in slices.
-fn opener(files: &js_sys::Array) -> Result<impl FnMut(&u32) -> io::Result<FileRead> + '_, String> {
-    let reader = FileReaderSync::new().map_err(|e| layerize_web::failure::js_text(&e))?;
-    Ok(move |index: &u32| -> io::Result<FileRead> {
-        let blob: Blob = files.get(*index).dyn_into().map_err(|_| io::Error::other("not a file"))?;
-        Ok(FileRead::new(blob, reader.clone()))
-    })
-}
-
 /// Posts `Progress` every 4 MiB of content and at the end.
 fn progress(scope: &DedicatedWorkerGlobalScope, total: u64) -> impl FnMut(u64) + '_ {
     let mut last = 0u64;
@@ -156,7 +154,7 @@ fn progress(scope: &DedicatedWorkerGlobalScope, total: u64) -> impl FnMut(u64) +
 }
 
 /// Builds the whole layer here: the gzip blob comes back as one Blob.
-fn build(
+async fn build(
     scope: &DedicatedWorkerGlobalScope,
     wire: Vec<WireEntry>,
     files: &js_sys::Array,
@@ -164,9 +162,24 @@ fn build(
 ) -> Result<(FromWorker, JsValue), String> {
     let started = js_sys::Date::now();
     let (entries, total) = self::entries(wire)?;
-    let sink = BlobParts::new();
-    let (digests, sink) = write_layer(&entries, options, opener(files)?, Sequential, sink, &mut progress(scope, total))
-        .map_err(|e| e.to_string())?;
+    let mut encoder = LayerEncoder::new(options, Sequential, BlobParts::new()).map_err(|e| e.to_string())?;
+    let mut reads = ReadAhead::new(&entries, files, (0, 1), options.mtime).map_err(|e| e.to_string())?;
+    let mut progress = progress(scope, total);
+    let mut done = 0;
+    for entry in &entries {
+        encoder.add(entry).map_err(|e| e.to_string())?;
+        let EntryKind::File { size, .. } = entry.kind else { continue };
+        let end = done + size;
+        while done < end {
+            let Some(Piece::Bytes(bytes)) = reads.next().await.transpose().map_err(|e| e.to_string())? else {
+                return Err(format!("{}: the layer worker lost its place in the files", entry.path));
+            };
+            encoder.content(&bytes).map_err(|e| e.to_string())?;
+            done += bytes.len() as u64;
+            progress(done);
+        }
+    }
+    let (digests, sink) = encoder.finish().map_err(|e| e.to_string())?;
     let blob = sink.finish().map_err(|e| layerize_web::failure::js_text(&e))?;
     let msg = FromWorker::Built {
         diff_id: digests.diff_id,
@@ -183,7 +196,7 @@ fn build(
 /// the blocks the core's `gzip::share_of` gives it, and past share 0 reads only their bytes.
 /// The page runs one such worker per core and interleaves their blocks. Each block is posted
 /// as its own Blob as soon as it is made, so the page can hash the blob while it is built.
-fn build_shard(
+async fn build_shard(
     scope: &DedicatedWorkerGlobalScope,
     wire: Vec<WireEntry>,
     files: &js_sys::Array,
@@ -201,8 +214,26 @@ fn build_shard(
         blocks += 1;
         Ok(())
     };
-    let out = write_layer_share(&entries, options, opener(files)?, (shard, shards), emit, &mut progress(scope, total))
-        .map_err(|e| e.to_string())?;
+    let mut encoder = ShareEncoder::new(options, (shard, shards), emit).map_err(|e| e.to_string())?;
+    let mut reads = ReadAhead::new(&entries, files, (shard, shards), options.mtime).map_err(|e| e.to_string())?;
+    let mut progress = progress(scope, total);
+    let mut done = 0;
+    for entry in &entries {
+        encoder.add(entry).map_err(|e| e.to_string())?;
+        let EntryKind::File { size, .. } = entry.kind else { continue };
+        let end = done + size;
+        while done < end {
+            let piece = reads.next().await.transpose().map_err(|e| e.to_string())?;
+            done += match piece {
+                Some(Piece::Bytes(bytes)) => encoder.content(&bytes).map(|()| bytes.len() as u64),
+                Some(Piece::Skipped(n)) => encoder.skip(n).map(|()| n),
+                None => return Err(format!("{}: the layer worker lost its place in the files", entry.path)),
+            }
+            .map_err(|e| e.to_string())?;
+            progress(done);
+        }
+    }
+    let out = encoder.finish().map_err(|e| e.to_string())?;
     let msg = FromWorker::ShardBuilt {
         diff_id: out.diff_id,
         tar_size: out.tar_size,
@@ -308,7 +339,8 @@ impl Seek for FileRead {
     }
 }
 
-/// A dropped file (or an opened tar) read synchronously in slices: never the whole file in wasm memory.
+/// An opened image tar, or a blob to hash, read synchronously in slices: never the whole of it
+/// in wasm memory.
 struct FileRead {
     blob: Blob,
     size: f64,

@@ -1,7 +1,7 @@
 //! Deterministic tar headers: ustar, uid/gid 0, empty owner names, one mtime, and PAX
 //! records for names or link targets that do not fit ustar's 100-byte fields.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 
 use tar::{EntryType, Header};
 
@@ -10,18 +10,24 @@ use super::entry::{Entry, EntryKind};
 /// Writes entries to a tar stream. Thin over `tar::Builder`: all that is ours is the choice
 /// of header fields, which is what makes the bytes reproducible.
 pub(crate) struct TarWriter<W: Write> {
-    builder: tar::Builder<W>,
+    builder: tar::Builder<Counted<W>>,
     mtime: u64,
 }
 
 impl<W: Write> TarWriter<W> {
     pub(crate) fn new(inner: W, mtime: u64) -> Self {
-        TarWriter { builder: tar::Builder::new(inner), mtime }
+        TarWriter { builder: tar::Builder::new(Counted { inner, written: 0 }), mtime }
     }
 
-    /// Appends one entry; `data` is read for regular files only and must yield exactly the
-    /// entry's size (the caller guards that).
-    pub(crate) fn append<S>(&mut self, entry: &Entry<S>, data: impl Read) -> io::Result<()> {
+    /// The tar offset the next byte lands at.
+    pub(crate) fn position(&self) -> u64 {
+        self.builder.get_ref().written
+    }
+
+    /// Writes one entry's header (and PAX records); a regular file's content follows through
+    /// [`TarWriter::content`], exactly as many bytes as the header says (the caller guards
+    /// that), then [`TarWriter::end`] with that size.
+    pub(crate) fn begin<S>(&mut self, entry: &Entry<S>) -> io::Result<()> {
         let name = entry.tar_name();
         let mut header = Header::new_ustar();
         header.set_uid(0);
@@ -49,11 +55,41 @@ impl<W: Write> TarWriter<W> {
             self.builder.append_pax_extensions(pax)?;
         }
         header.set_cksum();
-        self.builder.append(&header, data)
+        self.builder.get_mut().write_all(header.as_bytes())
     }
 
-    pub(crate) fn into_inner(self) -> io::Result<W> {
-        self.builder.into_inner()
+    /// Content of the entry begun last.
+    pub(crate) fn content(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.builder.get_mut().write_all(bytes)
+    }
+
+    /// Pads the content of `size` bytes to the next 512-byte record.
+    pub(crate) fn end(&mut self, size: u64) -> io::Result<()> {
+        let pad = (512 - size % 512) % 512;
+        self.builder.get_mut().write_all(&[0; 512][..pad as usize])
+    }
+
+    /// Ends the archive (two zero records); the inner writer and the archive's size.
+    pub(crate) fn into_inner(self) -> io::Result<(W, u64)> {
+        self.builder.into_inner().map(|counted| (counted.inner, counted.written))
+    }
+}
+
+/// Counts what the tar builder writes (PAX records included), for [`TarWriter::position`].
+struct Counted<W> {
+    inner: W,
+    written: u64,
+}
+
+impl<W: Write> Write for Counted<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
     }
 }
 

@@ -161,3 +161,49 @@ proptest! {
         prop_assert_eq!(blob_a, blob_b);
     }
 }
+
+/// Content fed to a [`LayerEncoder`] in pieces of any size, as the page's worker feeds what
+/// the browser reads, gives the bytes of [`write_layer`]; too much or too little content is an
+/// error naming the file.
+mod encoder {
+    use super::*;
+
+    fn files() -> Plan<Vec<u8>> {
+        let big: Vec<u8> = (0..BLOCK + 4321).map(|i| (i * 7 % 251) as u8).collect();
+        plan(&[("/a/one", b"one\n", MODE_FILE), ("/a/big", &big, MODE_FILE), ("/b/empty", b"", MODE_EXEC)])
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+        #[test]
+        fn pieces_of_any_size_give_the_same_bytes(piece in 1usize..200_000) {
+            let entries = files().into_entries();
+            let (whole, blob) = build(files());
+            let mut encoder = LayerEncoder::new(&LayerOptions::default(), Sequential, Vec::new()).unwrap();
+            for entry in &entries {
+                encoder.add(entry).unwrap();
+                if let EntryKind::File { source, .. } = &entry.kind {
+                    source.chunks(piece).for_each(|p| encoder.content(p).unwrap());
+                }
+            }
+            let (digests, fed) = encoder.finish().unwrap();
+            prop_assert_eq!(digests, whole);
+            prop_assert_eq!(fed, blob);
+        }
+    }
+
+    #[test]
+    fn content_beyond_or_short_of_the_size_names_the_file() {
+        let entries = files().into_entries();
+        let file = |name: &str| entries.iter().find(|e| e.path.to_string() == name).unwrap();
+        let mut encoder = LayerEncoder::new(&LayerOptions::default(), Sequential, Vec::new()).unwrap();
+        encoder.add(file("/a/one")).unwrap();
+        let e = encoder.content(b"one\nand more").unwrap_err().to_string();
+        assert!(e.contains("/a/one") && e.contains("4 bytes when listed"), "{e}");
+        let mut encoder = LayerEncoder::new(&LayerOptions::default(), Sequential, Vec::new()).unwrap();
+        encoder.add(file("/a/one")).unwrap();
+        encoder.content(b"on").unwrap();
+        let e = encoder.finish().unwrap_err().to_string();
+        assert!(e.contains("/a/one") && e.contains("2 bytes short"), "{e}");
+    }
+}
