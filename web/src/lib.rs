@@ -14,19 +14,9 @@
 //! core's push decoder) and checks it, for the listing, `merged_listing` (the merged
 //! filesystem) and `file_extract` (one file's bytes).
 
-pub mod api;
-pub mod archive_base;
 pub mod blob_parts;
-pub mod components;
-pub mod download;
-pub mod failure;
-pub mod file_extract;
-pub mod layer_build;
-pub mod location;
-pub mod merged_listing;
-pub mod remote_layer;
-pub mod save;
-pub mod state;
+pub mod page;
+pub mod protocol;
 pub mod worker;
 
-pub use components::app::App;
+pub use page::components::app::App;

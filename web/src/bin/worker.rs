@@ -13,9 +13,9 @@ use layerize_core::layer::gzip::{Profile, Sequential};
 use layerize_core::layer::share::write_layer_share;
 use layerize_core::layer::{write_layer, Entry, EntryKind, LayerOptions, LayerPath, Plan};
 use layerize_web::blob_parts::BlobParts;
-use layerize_web::remote_layer::{RemoteLayer, Wanted};
-use layerize_web::worker::{envelope, field, open, FromWorker, ToWorker, WireEntry, WireKind};
-use layerize_web::{file_extract, merged_listing};
+use layerize_web::protocol::{envelope, field, open, FromWorker, ToWorker, WireEntry, WireKind};
+use layerize_web::worker::remote_layer::{RemoteLayer, Wanted};
+use layerize_web::worker::{extract as file_extract, merge as merged_listing};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{Blob, DedicatedWorkerGlobalScope, FileReaderSync, MessageEvent};
@@ -137,7 +137,7 @@ fn entries(wire: Vec<WireEntry>) -> Result<(Vec<Entry<u32>>, u64), String> {
 
 /// Opens dropped file number `index` of `files` for reading in slices.
 fn opener(files: &js_sys::Array) -> Result<impl FnMut(&u32) -> io::Result<FileRead> + '_, String> {
-    let reader = FileReaderSync::new().map_err(|e| layerize_web::failure::js_text(&e))?;
+    let reader = FileReaderSync::new().map_err(|e| layerize_web::page::failure::js_text(&e))?;
     Ok(move |index: &u32| -> io::Result<FileRead> {
         let blob: Blob = files.get(*index).dyn_into().map_err(|_| io::Error::other("not a file"))?;
         Ok(FileRead::new(blob, reader.clone()))
@@ -167,7 +167,7 @@ fn build(
     let sink = BlobParts::new();
     let (digests, sink) = write_layer(&entries, options, opener(files)?, Sequential, sink, &mut progress(scope, total))
         .map_err(|e| e.to_string())?;
-    let blob = sink.finish().map_err(|e| layerize_web::failure::js_text(&e))?;
+    let blob = sink.finish().map_err(|e| layerize_web::page::failure::js_text(&e))?;
     let msg = FromWorker::Built {
         diff_id: digests.diff_id,
         digest: digests.digest,
@@ -196,7 +196,7 @@ fn build_shard(
     let emit = |number: u64, bytes: Vec<u8>| {
         let part = js_sys::Array::of1(&js_sys::Uint8Array::from(&bytes[..]));
         let block = Blob::new_with_u8_array_sequence(&part)
-            .map_err(|e| io::Error::other(layerize_web::failure::js_text(&e)))?;
+            .map_err(|e| io::Error::other(layerize_web::page::failure::js_text(&e)))?;
         post(scope, &FromWorker::Block { number }, &[("blob", &block)]);
         blocks += 1;
         Ok(())
@@ -215,7 +215,7 @@ fn build_shard(
 
 /// Feeds all of `blob` to `sink`, read in slices.
 fn copy_blob(blob: Blob, sink: &mut impl io::Write) -> Result<(), String> {
-    let reader = FileReaderSync::new().map_err(|e| layerize_web::failure::js_text(&e))?;
+    let reader = FileReaderSync::new().map_err(|e| layerize_web::page::failure::js_text(&e))?;
     let mut source = FileRead::new(blob, reader);
     io::copy(&mut source, sink).map(drop).map_err(|e| e.to_string())
 }
@@ -264,7 +264,7 @@ const CHUNK: f64 = (1 << 20) as f64;
 /// `file` itself, or, when it is gzipped, the tar decompressed into Blob parts first (layers
 /// must be read by offset; Chromium keeps large Blobs on disk).
 fn open_archive(what: &str, file: Blob) -> Result<(FromWorker, Blob), String> {
-    let reader = FileReaderSync::new().map_err(|e| layerize_web::failure::js_text(&e))?;
+    let reader = FileReaderSync::new().map_err(|e| layerize_web::page::failure::js_text(&e))?;
     let read = |blob: &Blob| FileRead::new(blob.clone(), reader.clone());
     let mut magic = [0u8; 2];
     let gzipped = read(&file).read_exact(&mut magic).is_ok() && magic == [0x1f, 0x8b];
@@ -274,11 +274,11 @@ fn open_archive(what: &str, file: Blob) -> Result<(FromWorker, Blob), String> {
         layerize_core::archive::copy_tar(flate2::read::MultiGzDecoder::new(read(&file)), &mut out)
             .map_err(|e| format!("{what}: {e}"))?;
         out.finish()
-            .map_err(|e| format!("{what}: keeping the gunzipped tar: {}", layerize_web::failure::js_text(&e)))?
+            .map_err(|e| format!("{what}: keeping the gunzipped tar: {}", layerize_web::page::failure::js_text(&e)))?
     } else {
         file
     };
-    let image = layerize_web::archive_base::read_image(read(&tar)).map_err(|e| format!("{what}: {e}"))?;
+    let image = layerize_web::page::archive_base::read_image(read(&tar)).map_err(|e| format!("{what}: {e}"))?;
     Ok((FromWorker::Archive { image }, tar))
 }
 
@@ -334,11 +334,11 @@ impl Read for FileRead {
             let slice = self
                 .blob
                 .slice_with_f64_and_f64(self.pos, end)
-                .map_err(|e| io::Error::other(layerize_web::failure::js_text(&e)))?;
+                .map_err(|e| io::Error::other(layerize_web::page::failure::js_text(&e)))?;
             let array = self
                 .reader
                 .read_as_array_buffer(&slice)
-                .map_err(|e| io::Error::other(layerize_web::failure::js_text(&e)))?;
+                .map_err(|e| io::Error::other(layerize_web::page::failure::js_text(&e)))?;
             self.buf = js_sys::Uint8Array::new(&array).to_vec();
             self.at = 0;
             self.pos = end;

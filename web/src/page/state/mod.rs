@@ -27,7 +27,7 @@ pub use build::BuildState;
 pub use draft::DraftState;
 pub use failures::Failures;
 
-use crate::api::Logins;
+use crate::page::api::Logins;
 
 /// Puts the page's state in context for every section below.
 pub fn provide() {

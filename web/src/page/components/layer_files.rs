@@ -10,10 +10,10 @@ use leptos::task::spawn_local;
 use super::file_download::{save_file, FileDownloadStatus, FileFetch};
 use super::file_list::FileList;
 use super::inspect::human;
-use crate::remote_layer::{self, LayerOrigin};
+use crate::worker::remote_layer::{self, LayerOrigin};
 use layerize_core::layer::read::StoredEntry;
 
-use crate::worker::{self, FromWorker, WorkerJob};
+use crate::protocol::{self, FromWorker, WorkerJob};
 
 #[derive(Clone, Debug, PartialEq)]
 enum State {
@@ -47,7 +47,7 @@ pub fn LayerFiles(origin: LayerOrigin, number: usize, layer: Descriptor, on_clos
         if state.try_set(State::Downloading(0)).is_some() {
             return; // the listing was closed meanwhile
         }
-        let started = worker::start_listing(remote, move |msg, _| match msg {
+        let started = protocol::start_listing(remote, move |msg, _| match msg {
             FromWorker::Progress { done, .. } => {
                 state.try_set(State::Downloading(done));
             }
@@ -67,7 +67,10 @@ pub fn LayerFiles(origin: LayerOrigin, number: usize, layer: Descriptor, on_clos
                 job.try_set_value(Some(w));
             }
             Err(e) => {
-                state.try_set(State::Failed(format!("cannot start the layer worker: {}", crate::failure::js_text(&e))));
+                state.try_set(State::Failed(format!(
+                    "cannot start the layer worker: {}",
+                    crate::page::failure::js_text(&e)
+                )));
             }
         }
     });

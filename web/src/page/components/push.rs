@@ -7,9 +7,9 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use super::app::SectionError;
-use crate::api::{self, Logins, PushJob};
-use crate::failure::{self, Section};
-use crate::state::{BaseState, BuildState, Failures};
+use crate::page::api::{self, Logins, PushJob};
+use crate::page::failure::{self, Section};
+use crate::page::state::{BaseState, BuildState, Failures};
 
 #[derive(Clone, Debug, PartialEq)]
 struct BlobLine {

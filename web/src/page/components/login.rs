@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use crate::api::{Login, Logins};
+use crate::page::api::{Login, Logins};
 
 /// One registry's row. The first row's fields keep the ids the page has always had.
 fn login_row(logins: RwSignal<Logins>, index: usize, login: Login) -> impl IntoView {

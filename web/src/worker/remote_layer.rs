@@ -25,9 +25,9 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Headers, ReadableStreamDefaultReader, RequestInit, Response, WorkerGlobalScope};
 
-use crate::api::{self, Logins};
-use crate::archive_base::ArchiveBase;
-use crate::failure::js_text;
+use crate::page::api::{self, Logins};
+use crate::page::archive_base::ArchiveBase;
+use crate::page::failure::js_text;
 
 /// Where a layer is and what it must be.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

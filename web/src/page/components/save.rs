@@ -9,11 +9,11 @@ use leptos::task::spawn_local;
 
 use super::app::SectionError;
 use super::inspect::human;
-use crate::api::Logins;
-use crate::download::{self, Destination, FileRequest};
-use crate::failure::{self, Section};
-use crate::save::{self, SaveJob, SaveProgress};
-use crate::state::{BaseState, BuildState, Failures};
+use crate::page::api::Logins;
+use crate::page::download::{self, Destination, FileRequest};
+use crate::page::failure::{self, Section};
+use crate::page::save::{self, SaveJob, SaveProgress};
+use crate::page::state::{BaseState, BuildState, Failures};
 
 /// Which image goes into the tar.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

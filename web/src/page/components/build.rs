@@ -8,12 +8,12 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use super::app::SectionError;
-use crate::api::{self, Logins};
-use crate::failure::Section;
-use crate::layer_build::{self, Event};
-use crate::state::build::{Built, Progress};
-use crate::state::{BaseState, BuildState, DraftState, Failures};
-use crate::worker::{WireEntry, WireKind};
+use crate::page::api::{self, Logins};
+use crate::page::failure::Section;
+use crate::page::layer_build::{self, Event};
+use crate::page::state::build::{Built, Progress};
+use crate::page::state::{BaseState, BuildState, DraftState, Failures};
+use crate::protocol::{WireEntry, WireKind};
 
 /// Now, to the second, as RFC 3339 (the CLI's `--created` format).
 fn now() -> String {

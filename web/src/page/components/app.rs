@@ -8,8 +8,8 @@ use super::{
     base::BaseSection, build::BuildSection, files::FilesSection, login::LoginSection, push::PushSection,
     save::SaveSection,
 };
-use crate::failure::Section;
-use crate::state::{self, Failures};
+use crate::page::failure::Section;
+use crate::page::state::{self, Failures};
 
 /// The failure of `section`'s action, shown where the person pressed the button.
 #[component]

@@ -11,7 +11,7 @@ use web_sys::Blob;
 use super::base::BaseState;
 use super::draft::DraftState;
 use super::latest::{Latest, Ticket};
-use crate::api::AllPlatforms;
+use crate::page::api::AllPlatforms;
 
 /// The revisions of the base and the draft a build read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,7 +80,7 @@ impl BuildState {
         BuildState {
             runs: Latest::new(),
             last: RwSignal::new_local(None),
-            workers: RwSignal::new(crate::layer_build::default_workers()),
+            workers: RwSignal::new(crate::page::layer_build::default_workers()),
             base,
             draft,
         }

@@ -10,10 +10,10 @@ use leptos::prelude::*;
 
 use super::latest::{Latest, Ticket};
 use super::versioned::Versioned;
-use crate::api::{BaseImage, Logins};
-use crate::archive_base::ArchiveBase;
-use crate::remote_layer::LayerOrigin;
-use crate::worker::WorkerJob;
+use crate::page::api::{BaseImage, Logins};
+use crate::page::archive_base::ArchiveBase;
+use crate::protocol::WorkerJob;
+use crate::worker::remote_layer::LayerOrigin;
 
 /// What a load loads.
 #[derive(Clone, Debug, PartialEq)]

@@ -16,7 +16,7 @@ use layerize_core::Digest;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::Blob;
 
-use crate::worker::{self, field, FromWorker, WireEntry, WorkerJob};
+use crate::protocol::{self, field, FromWorker, WireEntry, WorkerJob};
 
 /// What the page hears of a build.
 #[derive(Debug)]
@@ -49,7 +49,7 @@ pub fn start(
     let started = js_sys::Date::now();
     if workers <= 1 {
         let sink = Rc::clone(&sink);
-        let started = worker::start_build(entries, files, mtime, gzip_profile, (0, 1), move |msg, data| {
+        let started = protocol::start_build(entries, files, mtime, gzip_profile, (0, 1), move |msg, data| {
             let event = match msg {
                 FromWorker::Progress { done, total } => Event::Progress { done, total },
                 FromWorker::Built { diff_id, digest, size, tar_size, millis, wasm_memory } => {
@@ -70,7 +70,7 @@ pub fn start(
         });
         return started
             .map(WorkerJob::detach)
-            .map_err(|e| format!("cannot start the layer worker: {}", crate::failure::js_text(&e)));
+            .map_err(|e| format!("cannot start the layer worker: {}", crate::page::failure::js_text(&e)));
     }
     let state = Rc::new(RefCell::new(Shards {
         workers: Vec::new(),
@@ -87,17 +87,17 @@ pub fn start(
     }));
     // The hasher first, so it is running when the first blocks come.
     let (s, k) = (Rc::clone(&state), Rc::clone(&sink));
-    let hasher = worker::start_hash("the built layer".to_owned(), move |msg, _| on_hasher_message(&s, &k, msg))
-        .map_err(|e| format!("cannot start the hashing worker: {}", crate::failure::js_text(&e)))?;
+    let hasher = protocol::start_hash("the built layer".to_owned(), move |msg, _| on_hasher_message(&s, &k, msg))
+        .map_err(|e| format!("cannot start the hashing worker: {}", crate::page::failure::js_text(&e)))?;
     state.borrow_mut().hasher = Some(hasher);
     let header = js_sys::Uint8Array::from(&HEADER[..]);
     state
         .borrow_mut()
         .add_part(&header)
-        .map_err(|e| format!("cannot hash the layer: {}", crate::failure::js_text(&e)))?;
+        .map_err(|e| format!("cannot hash the layer: {}", crate::page::failure::js_text(&e)))?;
     for shard in 0..workers {
         let (s, k) = (Rc::clone(&state), Rc::clone(&sink));
-        let handle = worker::start_build(
+        let handle = protocol::start_build(
             entries.clone(),
             files.clone(),
             mtime,
@@ -111,7 +111,7 @@ pub fn start(
             Ok(w) => state.borrow_mut().workers.push(w),
             Err(e) => {
                 state.borrow_mut().stop();
-                return Err(format!("cannot start layer worker {shard}: {}", crate::failure::js_text(&e)));
+                return Err(format!("cannot start layer worker {shard}: {}", crate::page::failure::js_text(&e)));
             }
         }
     }
@@ -161,7 +161,7 @@ impl Shards {
         };
         self.parts.push(&blob);
         match (&self.hasher, self.hasher_ready) {
-            (Some(h), true) => worker::post_part(h.worker(), &blob),
+            (Some(h), true) => protocol::post_part(h.worker(), &blob),
             _ => {
                 self.queued.push(blob);
                 Ok(())
@@ -198,10 +198,10 @@ impl Shards {
             .filter(|t| t.len() == 8)
             .ok_or("the first layer worker returned a malformed gzip frame")?;
         let trailer = js_sys::Uint8Array::from(trailer);
-        self.add_part(&trailer).map_err(|e| format!("cannot hash the layer: {}", crate::failure::js_text(&e)))?;
+        self.add_part(&trailer).map_err(|e| format!("cannot hash the layer: {}", crate::page::failure::js_text(&e)))?;
         match &self.hasher {
-            Some(h) if self.hasher_ready => worker::post_end(h.worker())
-                .map_err(|e| format!("cannot hash the layer: {}", crate::failure::js_text(&e)))?,
+            Some(h) if self.hasher_ready => protocol::post_end(h.worker())
+                .map_err(|e| format!("cannot hash the layer: {}", crate::page::failure::js_text(&e)))?,
             _ => {}
         }
         Ok(true)
@@ -213,7 +213,7 @@ impl Shards {
         let first = results.first().ok_or("no layer worker finished")?;
         let diff_id = first.diff_id.clone().ok_or("the first layer worker returned no diffID")?;
         let blob = Blob::new_with_blob_sequence(&self.parts)
-            .map_err(|e| format!("cannot join the layer's blocks: {}", crate::failure::js_text(&e)))?;
+            .map_err(|e| format!("cannot join the layer's blocks: {}", crate::page::failure::js_text(&e)))?;
         if blob.size() as u64 != size {
             return Err(format!("the joined layer has {} bytes, the hashed one {size}", blob.size()));
         }
@@ -250,7 +250,9 @@ fn on_shard_message(state: &Rc<RefCell<Shards>>, sink: &Sink, shard: usize, msg:
         }
         FromWorker::Block { number } => {
             let taken = match field(data, "blob").dyn_into::<Blob>() {
-                Ok(block) => state.borrow_mut().take_block(number, block).map_err(|e| crate::failure::js_text(&e)),
+                Ok(block) => {
+                    state.borrow_mut().take_block(number, block).map_err(|e| crate::page::failure::js_text(&e))
+                }
                 Err(_) => Err(format!("gzip block {number} came without its bytes")),
             };
             if let Err(e) = taken {
@@ -285,9 +287,9 @@ fn on_hasher_message(state: &Rc<RefCell<Shards>>, sink: &Sink, msg: FromWorker) 
                 let hasher = s.hasher.as_ref().map(|h| h.worker().clone());
                 let complete = s.results.iter().all(Option::is_some) && s.waiting.is_empty();
                 hasher.map(|h| {
-                    queued.iter().try_for_each(|part| worker::post_part(&h, part)).and_then(|()| {
+                    queued.iter().try_for_each(|part| protocol::post_part(&h, part)).and_then(|()| {
                         if complete {
-                            worker::post_end(&h)
+                            protocol::post_end(&h)
                         } else {
                             Ok(())
                         }
@@ -295,7 +297,7 @@ fn on_hasher_message(state: &Rc<RefCell<Shards>>, sink: &Sink, msg: FromWorker) 
                 })
             };
             if let Some(Err(e)) = sent {
-                fail(state, sink, format!("cannot hash the layer: {}", crate::failure::js_text(&e)));
+                fail(state, sink, format!("cannot hash the layer: {}", crate::page::failure::js_text(&e)));
             }
         }
         FromWorker::Hashed { digest, size } => {

@@ -9,12 +9,12 @@ use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::HtmlInputElement;
 
-use crate::api::BaseImage;
-use crate::archive_base::{ArchiveBase, ArchiveImage};
-use crate::failure::{self, Section};
-use crate::location;
-use crate::state::{BaseState, Failures};
-use crate::worker::{self, FromWorker};
+use crate::page::api::BaseImage;
+use crate::page::archive_base::{ArchiveBase, ArchiveImage};
+use crate::page::failure::{self, Section};
+use crate::page::location;
+use crate::page::state::{BaseState, Failures};
+use crate::protocol::{self, FromWorker};
 
 /// The name the base goes by: the tar's own, else one made from the file name (`app.tar` →
 /// `app:latest`), since every later step names the base.
@@ -52,9 +52,9 @@ fn open(base: BaseState, failures: Failures, file: web_sys::File) {
     let what = file.name();
     let load = base.load_archive(what.clone());
     let answered = load.clone();
-    let started = worker::start_open_archive(file, move |msg, data| match msg {
+    let started = protocol::start_open_archive(file, move |msg, data| match msg {
         FromWorker::Archive { image } => {
-            let tar = worker::field(&data, "blob")
+            let tar = protocol::field(&data, "blob")
                 .dyn_into::<web_sys::Blob>()
                 .map_err(|_| "the worker sent no tar".to_owned());
             match tar.and_then(|tar| Ok((tar, base_image(&what, &image)?, base_name(&image, &what)?))) {

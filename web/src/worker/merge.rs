@@ -5,8 +5,8 @@
 use layerize_core::flatten::Flattener;
 use layerize_core::layer::decode::Event;
 
-use crate::remote_layer::{RemoteLayer, Wanted};
-use crate::worker::FromWorker;
+use crate::protocol::FromWorker;
+use crate::worker::remote_layer::{RemoteLayer, Wanted};
 
 /// Merged entries per message: few messages, none too large to clone quickly.
 const BATCH: usize = 1000;

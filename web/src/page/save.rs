@@ -19,10 +19,10 @@ use layerize_registry::copy::{self, CopyEvent, Overlay, Platforms};
 use layerize_registry::Error;
 use web_sys::Blob;
 
-use crate::api::{self, BaseBlobs, BaseImage, Logins, WebBlob};
-use crate::archive_base::ArchiveBase;
-use crate::download::Destination;
-use crate::failure;
+use crate::page::api::{self, BaseBlobs, BaseImage, Logins, WebBlob};
+use crate::page::archive_base::ArchiveBase;
+use crate::page::download::Destination;
+use crate::page::failure;
 
 /// What to save.
 #[derive(Debug)]

@@ -7,9 +7,9 @@ use layerize_core::layer::decode::Event;
 use layerize_core::layer::read::Extraction;
 
 use crate::blob_parts::BlobParts;
-use crate::failure::js_text;
-use crate::remote_layer::{RemoteLayer, Wanted};
-use crate::worker::FromWorker;
+use crate::page::failure::js_text;
+use crate::protocol::FromWorker;
+use crate::worker::remote_layer::{RemoteLayer, Wanted};
 
 /// Extracts the file at `path` of `layer`: `Extracted` and the file's Blob.
 pub async fn extract(

@@ -98,8 +98,8 @@ impl ArchiveBase {
         if let Some(url) = urls.get(digest.as_str()) {
             return Ok(url.clone());
         }
-        let url =
-            web_sys::Url::create_object_url_with_blob(&self.layer(digest)?).map_err(|e| crate::failure::js_text(&e))?;
+        let url = web_sys::Url::create_object_url_with_blob(&self.layer(digest)?)
+            .map_err(|e| crate::page::failure::js_text(&e))?;
         urls.insert(digest.to_string(), url.clone());
         Ok(url)
     }
@@ -114,6 +114,6 @@ impl ArchiveBase {
             .ok_or_else(|| format!("{} holds no layer {digest}", self.name))?;
         self.tar
             .slice_with_f64_and_f64(span.offset as f64, (span.offset + span.size) as f64)
-            .map_err(|e| format!("reading layer {digest} of {}: {}", self.name, crate::failure::js_text(&e)))
+            .map_err(|e| format!("reading layer {digest} of {}: {}", self.name, crate::page::failure::js_text(&e)))
     }
 }

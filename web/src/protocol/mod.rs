@@ -15,7 +15,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{MessageEvent, Worker};
 
-pub use crate::remote_layer::RemoteLayer;
+pub use crate::worker::remote_layer::RemoteLayer;
 
 /// One entry of the layer as the page describes it; files point into the `files` array.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -116,7 +116,7 @@ pub enum FromWorker {
     },
     /// The image of an opened tar.
     Archive {
-        image: crate::archive_base::ArchiveImage,
+        image: crate::page::archive_base::ArchiveImage,
     },
     /// Merging has reached layer `layer` (from 1) of `layers`; `Progress` follows its bytes.
     Reading {
@@ -154,7 +154,7 @@ pub fn envelope<T: Serialize>(msg: &T, extra: &[(&str, &JsValue)]) -> Result<js_
 
 /// Reads the `msg` field of an envelope.
 pub fn open<T: for<'de> Deserialize<'de>>(data: &JsValue) -> Result<T, String> {
-    let msg = js_sys::Reflect::get(data, &"msg".into()).map_err(|e| crate::failure::js_text(&e))?;
+    let msg = js_sys::Reflect::get(data, &"msg".into()).map_err(|e| crate::page::failure::js_text(&e))?;
     serde_wasm_bindgen::from_value(msg).map_err(|e| e.to_string())
 }
 
@@ -164,7 +164,7 @@ pub fn field(data: &JsValue, name: &str) -> JsValue {
 }
 
 /// Starts a layer build in a fresh worker, deflating only blocks `shard`, `shard + shards`, …
-/// when `shards > 1`. `on_message` gets every message with its raw envelope. [`crate::layer_build`] drives this.
+/// when `shards > 1`. `on_message` gets every message with its raw envelope. [`crate::page::layer_build`] drives this.
 pub fn start_build(
     entries: Vec<WireEntry>,
     files: js_sys::Array,
@@ -298,7 +298,7 @@ fn start(
             if let Some((request, side)) = request.take() {
                 let env = envelope(&request, &[(field, &side)]);
                 if let Err(e) = env.and_then(|env| w.post_message(&env)) {
-                    let message = format!("cannot start the worker: {}", crate::failure::js_text(&e));
+                    let message = format!("cannot start the worker: {}", crate::page::failure::js_text(&e));
                     on_message(FromWorker::Failed { message }, JsValue::NULL);
                 }
             }

@@ -13,10 +13,10 @@ use leptos::prelude::*;
 
 use super::inspect::human;
 use super::merged_files::{start_merge, Merge};
-use crate::api::Logins;
-use crate::failure::Section;
-use crate::state::{BaseState, DraftState, Failures};
-use crate::worker::WorkerJob;
+use crate::page::api::Logins;
+use crate::page::failure::Section;
+use crate::page::state::{BaseState, DraftState, Failures};
+use crate::protocol::WorkerJob;
 
 /// The planned layer's entries, as the build will make them (contents are not needed here).
 fn planned(draft: DraftState) -> Result<Vec<Entry<()>>, String> {

@@ -11,8 +11,8 @@ use web_sys::{DragEvent, File, FileSystemDirectoryEntry, FileSystemEntry, FileSy
 
 use super::app::SectionError;
 use super::inspect::human;
-use crate::failure::{js_text, Section};
-use crate::state::{DraftState, Failures};
+use crate::page::failure::{js_text, Section};
+use crate::page::state::{DraftState, Failures};
 
 fn from_input(input: &HtmlInputElement) -> Vec<(String, File)> {
     let Some(list) = input.files() else { return Vec::new() };

@@ -11,9 +11,9 @@ use leptos::task::spawn_local;
 use wasm_bindgen::JsCast;
 
 use super::inspect::human;
-use crate::download;
-use crate::remote_layer::{self, LayerOrigin};
-use crate::worker::{self, field, FromWorker, WorkerJob};
+use crate::page::download;
+use crate::protocol::{self, field, FromWorker, WorkerJob};
+use crate::worker::remote_layer::{self, LayerOrigin};
 
 /// Where one file download stands.
 #[derive(Clone, Debug, PartialEq)]
@@ -47,7 +47,7 @@ pub fn save_file(origin: LayerOrigin, layer: Descriptor, path: String, state: Rw
         // The job lives here until its last event, or until the list that asked is gone.
         let handle: Rc<RefCell<Option<WorkerJob>>> = Rc::default();
         let held = handle.clone();
-        let started = worker::start_extract(remote, path.clone(), move |msg, data| {
+        let started = protocol::start_extract(remote, path.clone(), move |msg, data| {
             // The list that asked is gone (closed, or another layer shown): stop reading, and
             // save nothing.
             if state.try_get_untracked().is_none() {
@@ -67,7 +67,7 @@ pub fn save_file(origin: LayerOrigin, layer: Descriptor, path: String, state: Rw
                         .and_then(|blob| {
                             binary(&blob)
                                 .and_then(|blob| download::save_blob(&blob, &name))
-                                .map_err(|e| crate::failure::js_text(&e))
+                                .map_err(|e| crate::page::failure::js_text(&e))
                         });
                     match saved {
                         Ok(()) => FileFetch::Saved { path, size },
@@ -84,7 +84,7 @@ pub fn save_file(origin: LayerOrigin, layer: Descriptor, path: String, state: Rw
             Err(e) => {
                 state.try_set(Some(FileFetch::Failed(format!(
                     "cannot start the layer worker: {}",
-                    crate::failure::js_text(&e)
+                    crate::page::failure::js_text(&e)
                 ))));
             }
         }

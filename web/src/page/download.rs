@@ -35,18 +35,18 @@ impl FileRequest {
     pub fn ask(name: &str) -> Result<FileRequest, String> {
         let options = js_sys::Object::new();
         let set = |k: &str, v: &JsValue| js_sys::Reflect::set(&options, &k.into(), v).map(drop);
-        set("suggestedName", &name.into()).map_err(|e| crate::failure::js_text(&e))?;
+        set("suggestedName", &name.into()).map_err(|e| crate::page::failure::js_text(&e))?;
         let tar = js_sys::Object::new();
         js_sys::Reflect::set(&tar, &"application/x-tar".into(), &js_sys::Array::of1(&".tar".into()))
-            .map_err(|e| crate::failure::js_text(&e))?;
+            .map_err(|e| crate::page::failure::js_text(&e))?;
         let kind = js_sys::Object::new();
         js_sys::Reflect::set(&kind, &"description".into(), &"Image archive (docker load)".into())
-            .map_err(|e| crate::failure::js_text(&e))?;
-        js_sys::Reflect::set(&kind, &"accept".into(), &tar).map_err(|e| crate::failure::js_text(&e))?;
-        set("types", &js_sys::Array::of1(&kind)).map_err(|e| crate::failure::js_text(&e))?;
+            .map_err(|e| crate::page::failure::js_text(&e))?;
+        js_sys::Reflect::set(&kind, &"accept".into(), &tar).map_err(|e| crate::page::failure::js_text(&e))?;
+        set("types", &js_sys::Array::of1(&kind)).map_err(|e| crate::page::failure::js_text(&e))?;
         show_save_file_picker(&options)
             .map(FileRequest)
-            .map_err(|e| format!("cannot open the save dialog: {}", crate::failure::js_text(&e)))
+            .map_err(|e| format!("cannot open the save dialog: {}", crate::page::failure::js_text(&e)))
     }
 
     /// The chosen file, opened for writing; `None` when the person cancelled the dialog.
@@ -54,14 +54,14 @@ impl FileRequest {
         let handle = match JsFuture::from(self.0).await {
             Ok(h) => h,
             Err(e) if error_name(&e) == "AbortError" => return Ok(None),
-            Err(e) => return Err(format!("the save dialog failed: {}", crate::failure::js_text(&e))),
+            Err(e) => return Err(format!("the save dialog failed: {}", crate::page::failure::js_text(&e))),
         };
         let handle: FileSystemFileHandle =
             handle.dyn_into().map_err(|_| "the save dialog returned no file".to_owned())?;
         let name = handle.name();
         let stream = JsFuture::from(handle.create_writable())
             .await
-            .map_err(|e| format!("cannot write {name}: {}", crate::failure::js_text(&e)))?;
+            .map_err(|e| format!("cannot write {name}: {}", crate::page::failure::js_text(&e)))?;
         let stream: FileSystemWritableFileStream =
             stream.dyn_into().map_err(|_| format!("cannot write {name}: no writable stream"))?;
         Ok(Some(Destination::File { stream, name }))
@@ -105,10 +105,10 @@ impl Destination {
                 let copy = js_sys::Uint8Array::from(bytes);
                 let written = stream
                     .write_with_js_u8_array(&copy)
-                    .map_err(|e| format!("writing {name}: {}", crate::failure::js_text(&e)))?;
+                    .map_err(|e| format!("writing {name}: {}", crate::page::failure::js_text(&e)))?;
                 JsFuture::from(written)
                     .await
-                    .map_err(|e| format!("writing {name}: {}", crate::failure::js_text(&e)))?;
+                    .map_err(|e| format!("writing {name}: {}", crate::page::failure::js_text(&e)))?;
                 Ok(())
             }
             Destination::Download { parts, name } => parts.write_all(bytes).map_err(|e| format!("keeping {name}: {e}")),
@@ -122,12 +122,14 @@ impl Destination {
             Destination::File { stream, name } => {
                 JsFuture::from(stream.close())
                     .await
-                    .map_err(|e| format!("closing {name}: {}", crate::failure::js_text(&e)))?;
+                    .map_err(|e| format!("closing {name}: {}", crate::page::failure::js_text(&e)))?;
                 Ok(())
             }
             Destination::Download { parts, name } => {
-                let blob = parts.finish().map_err(|e| format!("keeping {name}: {}", crate::failure::js_text(&e)))?;
-                save_blob(&blob, &name).map_err(|e| format!("downloading {name}: {}", crate::failure::js_text(&e)))
+                let blob =
+                    parts.finish().map_err(|e| format!("keeping {name}: {}", crate::page::failure::js_text(&e)))?;
+                save_blob(&blob, &name)
+                    .map_err(|e| format!("downloading {name}: {}", crate::page::failure::js_text(&e)))
             }
         }
     }

@@ -10,10 +10,10 @@ use leptos::task::spawn_local;
 use super::app::SectionError;
 use super::base_archive::ArchiveOpen;
 use super::inspect::{ImageInspection, IndexEntries};
-use crate::api::Logins;
-use crate::failure::{self, Section};
-use crate::state::{BaseState, Failures};
-use crate::{api, location};
+use crate::page::api::Logins;
+use crate::page::failure::{self, Section};
+use crate::page::state::{BaseState, Failures};
+use crate::page::{api, location};
 
 /// What loading a base needs, taken from context once (the loads' tasks run outside the
 /// component, where context cannot be looked up).

@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use crate::failure::{Failure, Section};
+use crate::page::failure::{Failure, Section};
 
 #[derive(Clone, Copy, Debug)]
 pub struct Failures(RwSignal<Option<Failure>>);

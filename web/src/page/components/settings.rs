@@ -3,8 +3,8 @@
 
 use leptos::prelude::*;
 
-use crate::state::edits::Edits;
-use crate::state::DraftState;
+use crate::page::state::edits::Edits;
+use crate::page::state::DraftState;
 
 #[component]
 pub fn SettingsSection() -> impl IntoView {

@@ -12,8 +12,8 @@ use leptos::prelude::*;
 
 use super::layer_files::LayerFiles;
 use super::merged_files::MergedFiles;
-use crate::api::BaseImage;
-use crate::remote_layer::LayerOrigin;
+use crate::page::api::BaseImage;
+use crate::worker::remote_layer::LayerOrigin;
 
 pub fn human(bytes: u64) -> String {
     match bytes {

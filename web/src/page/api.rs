@@ -17,8 +17,8 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::Blob;
 
-use crate::archive_base::ArchiveBase;
-use crate::failure;
+use crate::page::archive_base::ArchiveBase;
+use crate::page::failure;
 
 /// Credentials the user typed for one registry; kept in page memory only.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -62,7 +62,8 @@ impl Logins {
 /// The transport through the proxy on this page's origin: the server that served the page,
 /// whose word on a blob's digest counts (see [`Proxy::PageOwn`]).
 fn proxy() -> Result<Browser, String> {
-    let origin = web_sys::window().ok_or("no window")?.location().origin().map_err(|e| crate::failure::js_text(&e))?;
+    let origin =
+        web_sys::window().ok_or("no window")?.location().origin().map_err(|e| crate::page::failure::js_text(&e))?;
     Ok(Browser::new(Proxy::PageOwn(url::Url::parse(&origin).map_err(|e| e.to_string())?)))
 }
 
@@ -305,5 +306,8 @@ impl BlobSource for WebBlob {
 }
 
 fn js_error(e: wasm_bindgen::JsValue) -> Error {
-    Error::Source(std::io::Error::other(format!("reading the built layer failed: {}", crate::failure::js_text(&e))))
+    Error::Source(std::io::Error::other(format!(
+        "reading the built layer failed: {}",
+        crate::page::failure::js_text(&e)
+    )))
 }

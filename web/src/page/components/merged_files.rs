@@ -11,8 +11,8 @@ use leptos::task::spawn_local;
 use super::file_download::{save_file, FileDownloadStatus, FileFetch};
 use super::file_list::FileList;
 use super::inspect::human;
-use crate::remote_layer::{self, LayerOrigin};
-use crate::worker::{self, FromWorker, WorkerJob};
+use crate::protocol::{self, FromWorker, WorkerJob};
+use crate::worker::remote_layer::{self, LayerOrigin};
 
 /// Where a merge stands.
 #[derive(Clone, Debug, PartialEq)]
@@ -67,7 +67,7 @@ pub fn start_merge(
         }
         let sizes: Vec<u64> = layers.iter().map(|l| l.size).collect();
         let mut at = (1, sizes.len());
-        let started = worker::start_merge(remote, move |msg, _| {
+        let started = protocol::start_merge(remote, move |msg, _| {
             let next = match msg {
                 FromWorker::Reading { layer, layers } => {
                     at = (layer, layers);
@@ -95,7 +95,10 @@ pub fn start_merge(
                 job.try_set_value(Some(w));
             }
             Err(e) => {
-                state.try_set(Merge::Failed(format!("cannot start the layer worker: {}", crate::failure::js_text(&e))));
+                state.try_set(Merge::Failed(format!(
+                    "cannot start the layer worker: {}",
+                    crate::page::failure::js_text(&e)
+                )));
             }
         }
     });
