@@ -15,6 +15,7 @@
 //! filesystem) and `file_extract` (one file's bytes).
 
 pub mod blob_parts;
+pub mod js_error;
 pub mod page;
 pub mod protocol;
 pub mod worker;

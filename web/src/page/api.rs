@@ -17,8 +17,8 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::Blob;
 
-use crate::page::archive_base::ArchiveBase;
-use crate::page::failure;
+use super::archive_base::ArchiveBase;
+use super::Error as PageError;
 
 /// Credentials the user typed for one registry; kept in page memory only.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -61,21 +61,27 @@ impl Logins {
 
 /// The transport through the proxy on this page's origin: the server that served the page,
 /// whose word on a blob's digest counts (see [`Proxy::PageOwn`]).
-fn proxy() -> Result<Browser, String> {
-    let origin =
-        web_sys::window().ok_or("no window")?.location().origin().map_err(|e| crate::page::failure::js_text(&e))?;
-    Ok(Browser::new(Proxy::PageOwn(url::Url::parse(&origin).map_err(|e| e.to_string())?)))
+fn proxy() -> Result<Browser, PageError> {
+    let reading = "reading the page's address";
+    let origin = web_sys::window()
+        .ok_or(PageError::Internal("no window"))?
+        .location()
+        .origin()
+        .map_err(|e| PageError::browser(reading, &e))?;
+    let origin = url::Url::parse(&origin)
+        .map_err(|e| PageError::Browser { doing: reading.to_owned(), reason: e.to_string() })?;
+    Ok(Browser::new(Proxy::PageOwn(origin)))
 }
 
 /// A client for the registry of `reference`, through the proxy on this page's origin.
-pub fn client(reference: &Reference, logins: &Logins) -> Result<Client<Browser>, String> {
-    Client::new(
+pub fn client(reference: &Reference, logins: &Logins) -> Result<Client<Browser>, PageError> {
+    let client = Client::new(
         proxy()?,
         reference.api_host(),
         Scheme::for_reference(reference, false),
         logins.credentials_for(reference),
-    )
-    .map_err(|e| failure::registry(&e))
+    )?;
+    Ok(client)
 }
 
 /// One image of a base: its manifest and config.
@@ -85,8 +91,8 @@ pub struct BaseImage {
     pub config: Config,
 }
 
-pub async fn resolve(reference: &Reference, logins: &Logins) -> Result<Manifest, String> {
-    client(reference, logins)?.resolve(reference).await.map_err(|e| failure::registry(&e))
+pub async fn resolve(reference: &Reference, logins: &Logins) -> Result<Manifest, PageError> {
+    Ok(client(reference, logins)?.resolve(reference).await?)
 }
 
 pub async fn image(
@@ -94,13 +100,13 @@ pub async fn image(
     logins: &Logins,
     manifest: Option<ImageManifest>,
     digest: &Digest,
-) -> Result<BaseImage, String> {
+) -> Result<BaseImage, PageError> {
     let c = client(reference, logins)?;
     let manifest = match manifest {
         Some(m) => m,
-        None => c.image_manifest(reference.repository(), digest).await.map_err(|e| failure::registry(&e))?,
+        None => c.image_manifest(reference.repository(), digest).await?,
     };
-    let config = c.config(reference.repository(), &manifest).await.map_err(|e| failure::registry(&e))?;
+    let config = c.config(reference.repository(), &manifest).await?;
     Ok(BaseImage { manifest, config })
 }
 
@@ -124,22 +130,22 @@ pub async fn append_all(
     index: &Index,
     layer: &NewLayer,
     changes: &ConfigChanges,
-) -> Result<AllPlatforms, String> {
+) -> Result<AllPlatforms, PageError> {
     let c = client(reference, logins)?;
     let repository = reference.repository();
     let mut images = Vec::new();
     for entry in index.manifests.iter().filter(|d| !d.is_attestation()) {
-        let manifest = c.image_manifest(repository, &entry.digest).await.map_err(|e| failure::registry(&e))?;
-        let config = c.config(repository, &manifest).await.map_err(|e| failure::registry(&e))?;
+        let manifest = c.image_manifest(repository, &entry.digest).await?;
+        let config = c.config(repository, &manifest).await?;
         let appended = mutate::append(&manifest, &config, std::slice::from_ref(layer), changes)
-            .map_err(|e| format!("appending to {}: {e}", entry.digest))?;
+            .map_err(|source| PageError::Append { digest: entry.digest.clone(), source })?;
         images.push((manifest, appended));
     }
     if images.is_empty() {
-        return Err(format!("{reference} is an index with no images in it"));
+        return Err(PageError::EmptyIndex(reference.clone()));
     }
     let replaced: Vec<_> = images.iter().map(|(m, a)| (m.digest().clone(), a.manifest_descriptor.clone())).collect();
-    let (_, descriptor) = mutate::replace_in_index(index, &replaced).map_err(|e| e.to_string())?;
+    let (_, descriptor) = mutate::replace_in_index(index, &replaced)?;
     Ok(AllPlatforms { index: index.clone(), images, index_digest: descriptor.digest })
 }
 
@@ -150,11 +156,8 @@ pub async fn blob_access(
     reference: &Reference,
     logins: &Logins,
     digest: &Digest,
-) -> Result<(String, Option<String>, Vouching), String> {
-    let access = client(reference, logins)?
-        .blob_access(reference.repository(), digest)
-        .await
-        .map_err(|e| failure::registry(&e))?;
+) -> Result<(String, Option<String>, Vouching), PageError> {
+    let access = client(reference, logins)?.blob_access(reference.repository(), digest).await?;
     let proxy = proxy()?;
     Ok((proxy.proxied(&access.url), access.authorization, proxy.vouching()))
 }
@@ -189,11 +192,11 @@ impl<'a> BaseBlobs<'a> {
         archive: Option<&'a ArchiveBase>,
         client: Option<&'a Client<Browser>>,
         base: &Reference,
-    ) -> Result<BaseBlobs<'a>, String> {
+    ) -> Result<BaseBlobs<'a>, PageError> {
         match (archive, client) {
             (Some(tar), _) => Ok(BaseBlobs::Tar(tar)),
             (None, Some(client)) => Ok(BaseBlobs::Registry(Repository { client, name: base.repository().to_owned() })),
-            (None, None) => Err("no client for the base's registry".into()),
+            (None, None) => Err(PageError::Internal("no client for the base's registry")),
         }
     }
 }
@@ -220,7 +223,8 @@ impl ImageSource for BaseBlobs<'_> {
         match self {
             BaseBlobs::Registry(r) => r.blob(descriptor).await,
             BaseBlobs::Tar(a) => {
-                let layer = a.layer(&descriptor.digest).map_err(|e| Error::Source(std::io::Error::other(e)))?;
+                let layer =
+                    a.layer(&descriptor.digest).map_err(|e| Error::Source(std::io::Error::other(e.to_string())))?;
                 WebBlob(layer).open().await
             }
         }
@@ -237,7 +241,7 @@ impl ImageSource for BaseBlobs<'_> {
 /// Pushes the appended image to `job.target` through the one copy: the base's layers (skipped,
 /// mounted within one registry, else streamed across; from the tar for a dropped base), the new
 /// layer, each config, each manifest, then the tagged manifest, or with `all` the new index.
-pub async fn push(job: PushJob<'_>, on: &mut dyn FnMut(CopyEvent)) -> Result<Digest, String> {
+pub async fn push(job: PushJob<'_>, on: &mut dyn FnMut(CopyEvent)) -> Result<Digest, PageError> {
     let PushJob { base, base_image: _, appended, target, blob, logins, archive, all } = job;
     let dest = client(target, logins)?;
     let base_client = match archive {
@@ -265,15 +269,15 @@ pub async fn push(job: PushJob<'_>, on: &mut dyn FnMut(CopyEvent)) -> Result<Dig
     }
     let top = match all {
         Some(all) => {
-            let (bytes, descriptor) = mutate::replace_in_index(&all.index, &replaced).map_err(|e| e.to_string())?;
+            let (bytes, descriptor) = mutate::replace_in_index(&all.index, &replaced)?;
             overlay.add_document(bytes, descriptor.media_type)
         }
-        None => top.ok_or("nothing was appended")?,
+        None => top.ok_or(PageError::Internal("nothing was appended"))?,
     };
-    let plan = copy::plan(&overlay, top.digest.as_str(), &Platforms::All).await.map_err(|e| failure::registry(&e))?;
+    let plan = copy::plan(&overlay, top.digest.as_str(), &Platforms::All).await?;
     let sink = Repository { client: &dest, name: target.repository().to_owned() };
     let tag = target.tag().unwrap_or("latest");
-    copy::copy(&overlay, &sink, &plan, Some(tag), PUSH_JOBS, on).await.map_err(|e| failure::registry(&e))
+    Ok(copy::copy(&overlay, &sink, &plan, Some(tag), PUSH_JOBS, on).await?)
 }
 
 /// Blobs pushed at a time from the page (each one request through the proxy).
@@ -306,8 +310,5 @@ impl BlobSource for WebBlob {
 }
 
 fn js_error(e: wasm_bindgen::JsValue) -> Error {
-    Error::Source(std::io::Error::other(format!(
-        "reading the built layer failed: {}",
-        crate::page::failure::js_text(&e)
-    )))
+    Error::Source(std::io::Error::other(format!("reading the built layer failed: {}", crate::js_error::js_text(&e))))
 }

@@ -10,6 +10,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{FileSystemFileHandle, FileSystemWritableFileStream};
 
+use super::Error;
 use crate::blob_parts::BlobParts;
 
 #[wasm_bindgen]
@@ -32,38 +33,40 @@ pub struct FileRequest(js_sys::Promise);
 
 impl FileRequest {
     /// Opens the save dialog suggesting `name`.
-    pub fn ask(name: &str) -> Result<FileRequest, String> {
+    pub fn ask(name: &str) -> Result<FileRequest, Error> {
         let options = js_sys::Object::new();
-        let set = |k: &str, v: &JsValue| js_sys::Reflect::set(&options, &k.into(), v).map(drop);
-        set("suggestedName", &name.into()).map_err(|e| crate::page::failure::js_text(&e))?;
+        let set = |o: &js_sys::Object, k: &str, v: &JsValue| js_sys::Reflect::set(o, &k.into(), v).map(drop);
         let tar = js_sys::Object::new();
-        js_sys::Reflect::set(&tar, &"application/x-tar".into(), &js_sys::Array::of1(&".tar".into()))
-            .map_err(|e| crate::page::failure::js_text(&e))?;
         let kind = js_sys::Object::new();
-        js_sys::Reflect::set(&kind, &"description".into(), &"Image archive (docker load)".into())
-            .map_err(|e| crate::page::failure::js_text(&e))?;
-        js_sys::Reflect::set(&kind, &"accept".into(), &tar).map_err(|e| crate::page::failure::js_text(&e))?;
-        set("types", &js_sys::Array::of1(&kind)).map_err(|e| crate::page::failure::js_text(&e))?;
-        show_save_file_picker(&options)
+        set(&options, "suggestedName", &name.into())
+            .and_then(|()| set(&tar, "application/x-tar", &js_sys::Array::of1(&".tar".into())))
+            .and_then(|()| set(&kind, "description", &"Image archive (docker load)".into()))
+            .and_then(|()| set(&kind, "accept", &tar))
+            .and_then(|()| set(&options, "types", &js_sys::Array::of1(&kind)))
+            .and_then(|()| show_save_file_picker(&options))
             .map(FileRequest)
-            .map_err(|e| format!("cannot open the save dialog: {}", crate::page::failure::js_text(&e)))
+            .map_err(|e| Error::browser("cannot open the save dialog", &e))
     }
 
     /// The chosen file, opened for writing; `None` when the person cancelled the dialog.
-    pub async fn open(self) -> Result<Option<Destination>, String> {
+    pub async fn open(self) -> Result<Option<Destination>, Error> {
         let handle = match JsFuture::from(self.0).await {
             Ok(h) => h,
             Err(e) if error_name(&e) == "AbortError" => return Ok(None),
-            Err(e) => return Err(format!("the save dialog failed: {}", crate::page::failure::js_text(&e))),
+            Err(e) => return Err(Error::browser("the save dialog failed", &e)),
         };
-        let handle: FileSystemFileHandle =
-            handle.dyn_into().map_err(|_| "the save dialog returned no file".to_owned())?;
+        let handle: FileSystemFileHandle = handle.dyn_into().map_err(|_| Error::Browser {
+            doing: "the save dialog".to_owned(),
+            reason: "it returned no file".to_owned(),
+        })?;
         let name = handle.name();
         let stream = JsFuture::from(handle.create_writable())
             .await
-            .map_err(|e| format!("cannot write {name}: {}", crate::page::failure::js_text(&e)))?;
-        let stream: FileSystemWritableFileStream =
-            stream.dyn_into().map_err(|_| format!("cannot write {name}: no writable stream"))?;
+            .map_err(|e| Error::browser(format!("cannot write {name}"), &e))?;
+        let stream: FileSystemWritableFileStream = stream.dyn_into().map_err(|_| Error::Browser {
+            doing: format!("cannot write {name}"),
+            reason: "no writable stream".to_owned(),
+        })?;
         Ok(Some(Destination::File { stream, name }))
     }
 }
@@ -94,7 +97,7 @@ impl Destination {
     }
 
     /// Appends `bytes`. For a picked file this waits until the browser took them.
-    pub async fn write(&mut self, bytes: &[u8]) -> Result<(), String> {
+    pub async fn write(&mut self, bytes: &[u8]) -> Result<(), Error> {
         if bytes.is_empty() {
             return Ok(());
         }
@@ -103,33 +106,28 @@ impl Destination {
                 // A copy on the JS heap: the write completes after this returns, and wasm
                 // memory may move meanwhile.
                 let copy = js_sys::Uint8Array::from(bytes);
-                let written = stream
-                    .write_with_js_u8_array(&copy)
-                    .map_err(|e| format!("writing {name}: {}", crate::page::failure::js_text(&e)))?;
-                JsFuture::from(written)
-                    .await
-                    .map_err(|e| format!("writing {name}: {}", crate::page::failure::js_text(&e)))?;
+                let written =
+                    stream.write_with_js_u8_array(&copy).map_err(|e| Error::browser(format!("writing {name}"), &e))?;
+                JsFuture::from(written).await.map_err(|e| Error::browser(format!("writing {name}"), &e))?;
                 Ok(())
             }
-            Destination::Download { parts, name } => parts.write_all(bytes).map_err(|e| format!("keeping {name}: {e}")),
+            Destination::Download { parts, name } => parts
+                .write_all(bytes)
+                .map_err(|e| Error::Browser { doing: format!("keeping {name}"), reason: e.to_string() }),
         }
     }
 
     /// Completes the file: closes a picked file (it appears under its name only now), or
     /// hands the gathered Blob to the browser's downloads.
-    pub async fn finish(self) -> Result<(), String> {
+    pub async fn finish(self) -> Result<(), Error> {
         match self {
             Destination::File { stream, name } => {
-                JsFuture::from(stream.close())
-                    .await
-                    .map_err(|e| format!("closing {name}: {}", crate::page::failure::js_text(&e)))?;
+                JsFuture::from(stream.close()).await.map_err(|e| Error::browser(format!("closing {name}"), &e))?;
                 Ok(())
             }
             Destination::Download { parts, name } => {
-                let blob =
-                    parts.finish().map_err(|e| format!("keeping {name}: {}", crate::page::failure::js_text(&e)))?;
-                save_blob(&blob, &name)
-                    .map_err(|e| format!("downloading {name}: {}", crate::page::failure::js_text(&e)))
+                let blob = parts.finish().map_err(|e| Error::browser(format!("keeping {name}"), &e))?;
+                save_blob(&blob, &name).map_err(|e| Error::browser(format!("downloading {name}"), &e))
             }
         }
     }

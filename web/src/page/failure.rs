@@ -95,18 +95,3 @@ pub fn once_each_url(text: &str) -> String {
     out.push_str(rest);
     out
 }
-
-/// A JavaScript error in words: its message when it is an `Error`, else its text; never the
-/// value's debug form.
-pub fn js_text(e: &wasm_bindgen::JsValue) -> String {
-    use wasm_bindgen::JsCast;
-    if let Some(text) = e.as_string() {
-        return text;
-    }
-    match e.dyn_ref::<js_sys::Error>() {
-        Some(err) => String::from(err.message()),
-        None => {
-            js_sys::JSON::stringify(e).ok().map(String::from).unwrap_or_else(|| "the browser gave no reason".to_owned())
-        }
-    }
-}

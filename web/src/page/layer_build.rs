@@ -14,16 +14,20 @@ use layerize_core::layer::gzip::{Profile, HEADER};
 use layerize_core::layer::LayerDigests;
 use layerize_core::Digest;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::Blob;
+use web_sys::{Blob, File};
 
-use crate::protocol::{self, field, FromWorker, WireEntry, WorkerJob};
+use super::worker_job::{self, WorkerJob};
+use super::Error;
+use crate::protocol::build::{Built, ShareBuilt, ShareUpdate};
+use crate::protocol::hash::{HashInput, HashUpdate, Hashed};
+use crate::protocol::{Build, BuildShare, Hash, Progress, WireEntry};
 
 /// What the page hears of a build.
 #[derive(Debug)]
 pub enum Event {
     Progress { done: u64, total: u64 },
     Built { digests: LayerDigests, blob: Blob, millis: f64, wasm_memory: u64 },
-    Failed(String),
+    Failed(Error),
 }
 
 /// One worker per core the browser reports (at most 8: share 0 still reads every byte, and the
@@ -38,39 +42,34 @@ type Sink = Rc<RefCell<dyn FnMut(Event)>>;
 /// progress and then exactly one `Built` or `Failed`.
 pub fn start(
     entries: Vec<WireEntry>,
-    files: js_sys::Array,
+    files: Vec<File>,
     mtime: u64,
     gzip: Profile,
     workers: u32,
     on_event: impl FnMut(Event) + 'static,
-) -> Result<(), String> {
-    let gzip_profile = gzip.version().ok_or("the page builds layers in a pinned gzip profile only")?;
+) -> Result<(), Error> {
+    let gzip_profile = gzip.version().ok_or(Error::Internal("the page builds layers in a pinned gzip profile only"))?;
     let sink: Sink = Rc::new(RefCell::new(on_event));
     let started = js_sys::Date::now();
     if workers <= 1 {
         let sink = Rc::clone(&sink);
-        let started = protocol::start_build(entries, files, mtime, gzip_profile, (0, 1), move |msg, data| {
-            let event = match msg {
-                FromWorker::Progress { done, total } => Event::Progress { done, total },
-                FromWorker::Built { diff_id, digest, size, tar_size, millis, wasm_memory } => {
-                    match field(&data, "blob").dyn_into() {
-                        Ok(blob) => Event::Built {
-                            digests: LayerDigests { diff_id, digest, size, tar_size },
-                            blob,
-                            millis,
-                            wasm_memory,
-                        },
-                        Err(_) => Event::Failed("the layer worker sent no layer".to_owned()),
+        let job = Build { entries, files, mtime, gzip_profile };
+        let started = WorkerJob::start(job, move |event| {
+            let event = match event {
+                worker_job::Event::Update(Progress { done, total }) => Event::Progress { done, total },
+                worker_job::Event::Done(Built { diff_id, digest, size, tar_size, millis, wasm_memory, blob }) => {
+                    Event::Built {
+                        digests: LayerDigests { diff_id, digest, size, tar_size },
+                        blob,
+                        millis,
+                        wasm_memory,
                     }
                 }
-                FromWorker::Failed { message } => Event::Failed(message),
-                _ => return,
+                worker_job::Event::Failed(e) => Event::Failed(e),
             };
             (sink.borrow_mut())(event);
         });
-        return started
-            .map(WorkerJob::detach)
-            .map_err(|e| format!("cannot start the layer worker: {}", crate::page::failure::js_text(&e)));
+        return started.map(WorkerJob::detach);
     }
     let state = Rc::new(RefCell::new(Shards {
         workers: Vec::new(),
@@ -87,31 +86,21 @@ pub fn start(
     }));
     // The hasher first, so it is running when the first blocks come.
     let (s, k) = (Rc::clone(&state), Rc::clone(&sink));
-    let hasher = protocol::start_hash("the built layer".to_owned(), move |msg, _| on_hasher_message(&s, &k, msg))
-        .map_err(|e| format!("cannot start the hashing worker: {}", crate::page::failure::js_text(&e)))?;
+    let hasher =
+        WorkerJob::start(Hash { what: "the built layer".to_owned() }, move |event| on_hasher_message(&s, &k, event))?;
     state.borrow_mut().hasher = Some(hasher);
     let header = js_sys::Uint8Array::from(&HEADER[..]);
-    state
-        .borrow_mut()
-        .add_part(&header)
-        .map_err(|e| format!("cannot hash the layer: {}", crate::page::failure::js_text(&e)))?;
+    state.borrow_mut().add_part(&header)?;
     for shard in 0..workers {
         let (s, k) = (Rc::clone(&state), Rc::clone(&sink));
-        let handle = protocol::start_build(
-            entries.clone(),
-            files.clone(),
-            mtime,
-            gzip_profile,
-            (shard, workers),
-            move |msg, data| {
-                on_shard_message(&s, &k, shard as usize, msg, &data);
-            },
-        );
+        let job =
+            BuildShare { entries: entries.clone(), files: files.clone(), mtime, gzip_profile, shard, shards: workers };
+        let handle = WorkerJob::start(job, move |event| on_shard_message(&s, &k, shard as usize, event));
         match handle {
             Ok(w) => state.borrow_mut().workers.push(w),
             Err(e) => {
                 state.borrow_mut().stop();
-                return Err(format!("cannot start layer worker {shard}: {}", crate::page::failure::js_text(&e)));
+                return Err(e);
             }
         }
     }
@@ -130,8 +119,8 @@ struct ShareResult {
 /// A build spread over shares: blocks arrive from them out of order, are put in order here,
 /// and go on (as Blob parts) into the result and into the hasher as soon as they are next.
 struct Shards {
-    workers: Vec<WorkerJob>,
-    hasher: Option<WorkerJob>,
+    workers: Vec<WorkerJob<BuildShare>>,
+    hasher: Option<WorkerJob<Hash>>,
     /// The hasher takes parts only once it said `HashReady`; until then they wait here.
     hasher_ready: bool,
     queued: Vec<Blob>,
@@ -154,14 +143,15 @@ impl Shards {
     }
 
     /// Appends `part` (a Blob or bytes) to the result and sends it to the hasher.
-    fn add_part(&mut self, part: &JsValue) -> Result<(), JsValue> {
+    fn add_part(&mut self, part: &JsValue) -> Result<(), Error> {
         let blob = match part.dyn_ref::<Blob>() {
             Some(b) => b.clone(),
-            None => Blob::new_with_u8_array_sequence(&js_sys::Array::of1(part))?,
+            None => Blob::new_with_u8_array_sequence(&js_sys::Array::of1(part))
+                .map_err(|e| Error::browser("cannot hash the layer", &e))?,
         };
         self.parts.push(&blob);
         match (&self.hasher, self.hasher_ready) {
-            (Some(h), true) => protocol::post_part(h.worker(), &blob),
+            (Some(h), true) => h.send(&HashInput::Part { blob }),
             _ => {
                 self.queued.push(blob);
                 Ok(())
@@ -170,7 +160,7 @@ impl Shards {
     }
 
     /// Moves every block that is next in line into the result.
-    fn take_block(&mut self, number: u64, block: Blob) -> Result<(), JsValue> {
+    fn take_block(&mut self, number: u64, block: Blob) -> Result<(), Error> {
         self.waiting.insert(number, block);
         while let Some(block) = self.waiting.remove(&self.next_block) {
             self.add_part(&block)?;
@@ -180,42 +170,43 @@ impl Shards {
     }
 
     /// Once every share is done and every block is in: the trailer, and the end of the hash.
-    fn finish_if_complete(&mut self) -> Result<bool, String> {
+    fn finish_if_complete(&mut self) -> Result<bool, Error> {
         let results: Vec<&ShareResult> = self.results.iter().flatten().collect();
         if results.len() < self.results.len() {
             return Ok(false);
         }
-        let first = results.first().ok_or("no layer worker finished")?;
+        let first = results.first().ok_or(Error::Shares("no layer worker finished"))?;
         if results.iter().any(|r| r.tar_size != first.tar_size) {
-            return Err("the layer workers disagree on the layer's size (a file changed while it was read?)".to_owned());
+            return Err(Error::Shares(
+                "the layer workers disagree on the layer's size (a file changed while it was read?)",
+            ));
         }
         if self.next_block != results.iter().map(|r| r.blocks).sum::<u64>() || !self.waiting.is_empty() {
-            return Err(format!("gzip block {} is missing", self.next_block));
+            return Err(Error::MissingBlock(self.next_block));
         }
         let trailer = first
             .frame
             .get(HEADER.len()..)
             .filter(|t| t.len() == 8)
-            .ok_or("the first layer worker returned a malformed gzip frame")?;
+            .ok_or(Error::Shares("the first layer worker returned a malformed gzip frame"))?;
         let trailer = js_sys::Uint8Array::from(trailer);
-        self.add_part(&trailer).map_err(|e| format!("cannot hash the layer: {}", crate::page::failure::js_text(&e)))?;
+        self.add_part(&trailer)?;
         match &self.hasher {
-            Some(h) if self.hasher_ready => protocol::post_end(h.worker())
-                .map_err(|e| format!("cannot hash the layer: {}", crate::page::failure::js_text(&e)))?,
+            Some(h) if self.hasher_ready => h.send(&HashInput::End)?,
             _ => {}
         }
         Ok(true)
     }
 
     /// The result once the hasher has answered.
-    fn built(&self, digest: Digest, size: u64) -> Result<Event, String> {
+    fn built(&self, digest: Digest, size: u64) -> Result<Event, Error> {
         let results: Vec<&ShareResult> = self.results.iter().flatten().collect();
-        let first = results.first().ok_or("no layer worker finished")?;
-        let diff_id = first.diff_id.clone().ok_or("the first layer worker returned no diffID")?;
+        let first = results.first().ok_or(Error::Shares("no layer worker finished"))?;
+        let diff_id = first.diff_id.clone().ok_or(Error::Shares("the first layer worker returned no diffID"))?;
         let blob = Blob::new_with_blob_sequence(&self.parts)
-            .map_err(|e| format!("cannot join the layer's blocks: {}", crate::page::failure::js_text(&e)))?;
+            .map_err(|e| Error::browser("cannot join the layer's blocks", &e))?;
         if blob.size() as u64 != size {
-            return Err(format!("the joined layer has {} bytes, the hashed one {size}", blob.size()));
+            return Err(Error::JoinedSize { joined: blob.size() as u64, hashed: size });
         }
         Ok(Event::Built {
             digests: LayerDigests { diff_id, digest, size, tar_size: first.tar_size },
@@ -227,20 +218,20 @@ impl Shards {
 }
 
 /// Stops everything and reports `message` once.
-fn fail(state: &Rc<RefCell<Shards>>, sink: &Sink, message: String) {
+fn fail(state: &Rc<RefCell<Shards>>, sink: &Sink, error: Error) {
     if state.borrow().failed {
         return;
     }
     state.borrow_mut().stop();
-    (sink.borrow_mut())(Event::Failed(message));
+    (sink.borrow_mut())(Event::Failed(error));
 }
 
-fn on_shard_message(state: &Rc<RefCell<Shards>>, sink: &Sink, shard: usize, msg: FromWorker, data: &JsValue) {
+fn on_shard_message(state: &Rc<RefCell<Shards>>, sink: &Sink, shard: usize, event: worker_job::Event<BuildShare>) {
     if state.borrow().failed {
         return;
     }
-    match msg {
-        FromWorker::Progress { done, total } => {
+    match event {
+        worker_job::Event::Update(ShareUpdate::Progress(Progress { done, total })) => {
             let event = {
                 let mut s = state.borrow_mut();
                 s.done[shard] = done;
@@ -248,48 +239,41 @@ fn on_shard_message(state: &Rc<RefCell<Shards>>, sink: &Sink, shard: usize, msg:
             };
             (sink.borrow_mut())(event);
         }
-        FromWorker::Block { number } => {
-            let taken = match field(data, "blob").dyn_into::<Blob>() {
-                Ok(block) => {
-                    state.borrow_mut().take_block(number, block).map_err(|e| crate::page::failure::js_text(&e))
-                }
-                Err(_) => Err(format!("gzip block {number} came without its bytes")),
-            };
+        worker_job::Event::Update(ShareUpdate::Block { number, blob }) => {
+            let taken = state.borrow_mut().take_block(number, blob);
             if let Err(e) = taken {
-                fail(state, sink, format!("joining the layer's blocks: {e}"));
+                fail(state, sink, e);
             }
         }
-        FromWorker::ShardBuilt { diff_id, tar_size, frame, blocks, wasm_memory } => {
+        worker_job::Event::Done(ShareBuilt { diff_id, tar_size, frame, blocks, wasm_memory }) => {
             let finished = {
                 let mut s = state.borrow_mut();
                 s.results[shard] = Some(ShareResult { diff_id, tar_size, frame, blocks, wasm_memory });
                 s.finish_if_complete()
             };
-            if let Err(message) = finished {
-                fail(state, sink, message);
+            if let Err(e) = finished {
+                fail(state, sink, e);
             }
         }
-        FromWorker::Failed { message } => fail(state, sink, message),
-        _ => {}
+        worker_job::Event::Failed(e) => fail(state, sink, e),
     }
 }
 
-fn on_hasher_message(state: &Rc<RefCell<Shards>>, sink: &Sink, msg: FromWorker) {
+fn on_hasher_message(state: &Rc<RefCell<Shards>>, sink: &Sink, event: worker_job::Event<Hash>) {
     if state.borrow().failed {
         return;
     }
-    match msg {
-        FromWorker::HashReady => {
+    match event {
+        worker_job::Event::Update(HashUpdate::Ready) => {
             let sent = {
                 let mut s = state.borrow_mut();
                 s.hasher_ready = true;
                 let queued = std::mem::take(&mut s.queued);
-                let hasher = s.hasher.as_ref().map(|h| h.worker().clone());
                 let complete = s.results.iter().all(Option::is_some) && s.waiting.is_empty();
-                hasher.map(|h| {
-                    queued.iter().try_for_each(|part| protocol::post_part(&h, part)).and_then(|()| {
+                s.hasher.as_ref().map(|h| {
+                    queued.into_iter().try_for_each(|blob| h.send(&HashInput::Part { blob })).and_then(|()| {
                         if complete {
-                            protocol::post_end(&h)
+                            h.send(&HashInput::End)
                         } else {
                             Ok(())
                         }
@@ -297,17 +281,16 @@ fn on_hasher_message(state: &Rc<RefCell<Shards>>, sink: &Sink, msg: FromWorker) 
                 })
             };
             if let Some(Err(e)) = sent {
-                fail(state, sink, format!("cannot hash the layer: {}", crate::page::failure::js_text(&e)));
+                fail(state, sink, e);
             }
         }
-        FromWorker::Hashed { digest, size } => {
+        worker_job::Event::Done(Hashed { digest, size }) => {
             let event = state.borrow().built(digest, size);
             match event {
                 Ok(event) => (sink.borrow_mut())(event),
-                Err(message) => fail(state, sink, message),
+                Err(e) => fail(state, sink, e),
             }
         }
-        FromWorker::Failed { message } => fail(state, sink, message),
-        _ => {}
+        worker_job::Event::Failed(e) => fail(state, sink, e),
     }
 }

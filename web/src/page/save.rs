@@ -19,10 +19,10 @@ use layerize_registry::copy::{self, CopyEvent, Overlay, Platforms};
 use layerize_registry::Error;
 use web_sys::Blob;
 
+use super::Error as PageError;
 use crate::page::api::{self, BaseBlobs, BaseImage, Logins, WebBlob};
 use crate::page::archive_base::ArchiveBase;
 use crate::page::download::Destination;
-use crate::page::failure;
 
 /// What to save.
 #[derive(Debug)]
@@ -63,7 +63,7 @@ impl ArchiveOutput for Counted {
 
 /// Writes the image of `job` to `out` and completes it; returns the tar's size. On an error
 /// `out` is abandoned (a picked file keeps what it held before).
-pub async fn save(job: SaveJob, out: Destination, on: &mut dyn FnMut(SaveProgress)) -> Result<u64, String> {
+pub async fn save(job: SaveJob, out: Destination, on: &mut dyn FnMut(SaveProgress)) -> Result<u64, PageError> {
     let SaveJob { base, logins, image, built, name, archive } = job;
     let base_client = match archive {
         Some(_) => None,
@@ -84,9 +84,9 @@ pub async fn save(job: SaveJob, out: Destination, on: &mut dyn FnMut(SaveProgres
             overlay.add_document(appended.manifest.clone(), appended.manifest_descriptor.media_type.clone())
         }
     };
-    let plan = copy::plan(&overlay, top.digest.as_str(), &Platforms::All).await.map_err(|e| failure::registry(&e))?;
+    let plan = copy::plan(&overlay, top.digest.as_str(), &Platforms::All).await?;
     let written = Rc::new(Cell::new(0));
-    let sink = ArchiveSink::new(Counted { out, written: written.clone() }).map_err(|e| e.to_string())?;
+    let sink = ArchiveSink::new(Counted { out, written: written.clone() })?;
     let mut progress = SaveProgress { total: plan.blob_bytes(), ..SaveProgress::default() };
     on(progress);
     // Bytes of blobs finished, and of the one in progress.
@@ -107,7 +107,7 @@ pub async fn save(job: SaveJob, out: Destination, on: &mut dyn FnMut(SaveProgres
     let copied = copy::copy(&overlay, &sink, &plan, Some(&name.to_string()), 1, &mut report).await;
     if let Err(e) = copied {
         sink.abandon().out.abort().await;
-        return Err(failure::registry(&e));
+        return Err(e.into());
     }
     match sink.finish().await {
         (counted, Ok(size)) => {
@@ -116,7 +116,7 @@ pub async fn save(job: SaveJob, out: Destination, on: &mut dyn FnMut(SaveProgres
         }
         (counted, Err(e)) => {
             counted.out.abort().await;
-            Err(failure::registry(&e))
+            Err(e.into())
         }
     }
 }

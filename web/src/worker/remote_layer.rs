@@ -13,35 +13,18 @@
 //! passes: [`BlobCheck::Computed`].
 
 use js_sys::Uint8Array;
-use layerize_core::descriptor::Descriptor;
 use layerize_core::digest::Hasher;
 use layerize_core::layer::decode::{Event, LayerDecoder};
 use layerize_core::media_type::Compression;
-use layerize_core::{Digest, Reference};
-use layerize_registry::transport::proxy::{BlobCheck, Vouching};
+use layerize_registry::transport::proxy::BlobCheck;
 use layerize_registry::transport::PROXY_CHECKED_DIGEST;
-use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Headers, ReadableStreamDefaultReader, RequestInit, Response, WorkerGlobalScope};
 
-use crate::page::api::{self, Logins};
-use crate::page::archive_base::ArchiveBase;
-use crate::page::failure::js_text;
-
-/// Where a layer is and what it must be.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct RemoteLayer {
-    /// Its digest; also names it in errors.
-    pub digest: Digest,
-    /// The proxied blob URL, or an object URL of a slice of an opened tar.
-    pub url: String,
-    /// Whether a "checked" label on the download is believed (only from the page's own proxy).
-    pub vouching: Vouching,
-    /// The pull's Authorization header: a secret, sent only to `url`.
-    pub authorization: Option<String>,
-    pub size: u64,
-}
+use super::error::{Error, FetchProblem};
+use crate::js_error::js_text;
+use crate::protocol::RemoteLayer;
 
 /// Progress goes to the page every this many bytes.
 const REPORT_EVERY: u64 = 4 << 20;
@@ -54,6 +37,7 @@ pub enum Wanted {
     Done,
 }
 
+/// Reading a layer is the worker's side of [`RemoteLayer`].
 impl RemoteLayer {
     /// Downloads the layer and hands the decoder's events to `on_event` as the bytes arrive,
     /// until it has what it wants; then reads the rest and checks the whole blob. A reader's
@@ -63,10 +47,10 @@ impl RemoteLayer {
         &self,
         on_fetched: &mut dyn FnMut(u64, u64),
         on_event: &mut dyn FnMut(Event<'_>) -> Result<Wanted, layerize_core::Error>,
-    ) -> Result<Compression, String> {
-        let fetching = |e: String| format!("fetching layer {}: {e}", self.digest);
+    ) -> Result<Compression, Error> {
+        let fetching = |problem: FetchProblem| Error::Fetch { digest: self.digest.clone(), problem };
         let response = self.fetch().await.map_err(fetching)?;
-        let body = response.body().ok_or_else(|| fetching("the response has no body".into()))?;
+        let body = response.body().ok_or_else(|| fetching(FetchProblem::NoBody))?;
         let reader: ReadableStreamDefaultReader = body.get_reader().unchecked_into();
         let label = response.headers().get(PROXY_CHECKED_DIGEST).ok().flatten();
         let vouched = self.vouching.vouches(label.as_deref(), &self.digest);
@@ -77,17 +61,15 @@ impl RemoteLayer {
         loop {
             let next = JsFuture::from(reader.read())
                 .await
-                .map_err(|e| fetching(format!("the download broke off: {}", js_text(&e))))?;
+                .map_err(|e| fetching(FetchProblem::Read(format!("the download broke off: {}", js_text(&e)))))?;
             let done = js_sys::Reflect::get(&next, &"done".into()).map(|d| d.is_truthy()).unwrap_or(true);
             if !done {
-                let value: Uint8Array =
-                    js_sys::Reflect::get(&next, &"value".into()).map_err(|e| fetching(js_text(&e)))?.unchecked_into();
+                let value: Uint8Array = js_sys::Reflect::get(&next, &"value".into())
+                    .map_err(|e| fetching(FetchProblem::Read(js_text(&e))))?
+                    .unchecked_into();
                 received += u64::from(value.length());
                 if received > self.size {
-                    return Err(fetching(format!(
-                        "the registry sent more than the {} bytes the descriptor gives",
-                        self.size
-                    )));
+                    return Err(fetching(FetchProblem::TooLong { size: self.size }));
                 }
                 if hasher.is_none() && !decoding {
                     continue;
@@ -109,7 +91,7 @@ impl RemoteLayer {
                 } else {
                     decoder.feed(&chunk);
                 }
-                decoding = drain(&mut decoder, on_event).map_err(|e| e.to_string())? == Wanted::More;
+                decoding = drain(&mut decoder, on_event)? == Wanted::More;
             }
             if done {
                 break;
@@ -121,39 +103,36 @@ impl RemoteLayer {
             None => BlobCheck::VouchedByProxy(self.digest.clone()),
         };
         if !check.confirms(&self.digest) || received != self.size {
-            return Err(format!(
-                "layer {} does not match its descriptor: {received} of {} bytes, and {}",
-                self.digest,
-                self.size,
-                check.describe()
-            ));
+            return Err(Error::Mismatch {
+                digest: self.digest.clone(),
+                received,
+                size: self.size,
+                check: check.describe(),
+            });
         }
         Ok(decoder.compression())
     }
 
     /// Starts the download: the response, once its status says the body is the blob.
-    async fn fetch(&self) -> Result<Response, String> {
+    async fn fetch(&self) -> Result<Response, FetchProblem> {
         let scope: WorkerGlobalScope = js_sys::global().unchecked_into();
-        let headers = Headers::new().map_err(|e| js_text(&e))?;
+        let headers = Headers::new().map_err(|e| FetchProblem::Request(js_text(&e)))?;
         if let Some(value) = &self.authorization {
-            headers.set("Authorization", value).map_err(|e| js_text(&e))?;
+            headers.set("Authorization", value).map_err(|e| FetchProblem::Request(js_text(&e)))?;
         }
         let init = RequestInit::new();
         init.set_headers(&headers);
         let response: Response = JsFuture::from(scope.fetch_with_str_and_init(&self.url, &init))
             .await
-            .map_err(|e| format!("the request failed: {}", js_text(&e)))?
+            .map_err(|e| FetchProblem::Request(js_text(&e)))?
             .unchecked_into();
         if !response.ok() {
             let said = match response.text() {
                 Ok(text) => JsFuture::from(text).await.ok().and_then(|t| t.as_string()).unwrap_or_default(),
                 Err(_) => String::new(),
             };
-            return Err(format!(
-                "the registry answered {}: {}",
-                response.status(),
-                said.chars().take(300).collect::<String>().trim()
-            ));
+            let said = said.chars().take(300).collect::<String>().trim().to_owned();
+            return Err(FetchProblem::Status { status: response.status(), said });
         }
         Ok(response)
     }
@@ -171,24 +150,4 @@ fn drain(
         }
     }
     Ok(Wanted::More)
-}
-
-/// Where an image's layers are read from.
-#[derive(Clone, Debug)]
-pub enum LayerOrigin {
-    /// Its repository, through the proxy, with the page's login.
-    Registry { reference: Reference, logins: Logins },
-    /// The image tar opened as the base: slices of the file.
-    Archive(ArchiveBase),
-}
-
-/// Where the worker finds `layer`: for a registry, the proxied URL and the Authorization header
-/// the registry client negotiated for it; for an opened tar, an object URL of the layer's slice
-/// of the file (see [`ArchiveBase::layer_url`]).
-pub async fn locate(origin: &LayerOrigin, layer: &Descriptor) -> Result<RemoteLayer, String> {
-    let (url, authorization, vouching) = match origin {
-        LayerOrigin::Registry { reference, logins } => api::blob_access(reference, logins, &layer.digest).await?,
-        LayerOrigin::Archive(archive) => (archive.layer_url(&layer.digest)?, None, Vouching::NotBelieved),
-    };
-    Ok(RemoteLayer { digest: layer.digest.clone(), url, authorization, vouching, size: layer.size })
 }

@@ -42,7 +42,7 @@ impl Loader {
             match api::image(&reference, &logins, manifest, &digest).await {
                 Ok(image) => base.loaded(&load, image),
                 Err(e) if base.failed(&load) => {
-                    failures.fail(Section::Base, failure::while_doing(&format!("loading {reference}"), &e));
+                    failures.fail(Section::Base, failure::while_doing(&format!("loading {reference}"), &e.to_string()));
                 }
                 Err(_) => {}
             }
@@ -95,7 +95,7 @@ impl Loader {
                     }
                 }
                 Err(e) if base.failed(&load) => {
-                    failures.fail(Section::Base, failure::while_doing(&format!("loading {reference}"), &e));
+                    failures.fail(Section::Base, failure::while_doing(&format!("loading {reference}"), &e.to_string()));
                 }
                 // A newer load started: this one's failure no longer matters.
                 Err(_) => {}

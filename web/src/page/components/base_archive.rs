@@ -6,19 +6,21 @@ use layerize_core::config::Config;
 use layerize_core::manifest::Manifest;
 use layerize_core::Reference;
 use leptos::prelude::*;
-use wasm_bindgen::JsCast;
 use web_sys::HtmlInputElement;
 
 use crate::page::api::BaseImage;
-use crate::page::archive_base::{ArchiveBase, ArchiveImage};
-use crate::page::failure::{self, Section};
+use crate::page::archive_base::ArchiveBase;
+use crate::page::failure::Section;
 use crate::page::location;
 use crate::page::state::{BaseState, Failures};
-use crate::protocol::{self, FromWorker};
+use crate::page::worker_job::{Event, WorkerJob};
+use crate::page::Error;
+use crate::protocol::open_archive::{ArchiveImage, Opened};
+use crate::protocol::OpenArchive;
 
 /// The name the base goes by: the tar's own, else one made from the file name (`app.tar` →
 /// `app:latest`), since every later step names the base.
-fn base_name(image: &ArchiveImage, file_name: &str) -> Result<Reference, String> {
+fn base_name(image: &ArchiveImage, file_name: &str) -> Result<Reference, Error> {
     if let Some(r) = image.names.iter().find_map(|n| n.parse::<Reference>().ok()) {
         return Ok(r);
     }
@@ -28,19 +30,16 @@ fn base_name(image: &ArchiveImage, file_name: &str) -> Result<Reference, String>
         .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_' { c } else { '-' })
         .collect();
     let clean = clean.trim_matches(|c: char| !c.is_ascii_alphanumeric());
-    format!("{clean}:latest")
-        .parse()
-        .or_else(|_| "image:latest".parse())
-        .map_err(|e: layerize_core::Error| e.to_string())
+    format!("{clean}:latest").parse().or_else(|_| "image:latest".parse()).map_err(Error::from)
 }
 
 /// The typed views of what the worker read (it checked the bytes against their digests).
-fn base_image(what: &str, image: &ArchiveImage) -> Result<BaseImage, String> {
-    let manifest = match Manifest::parse(what, image.manifest.clone(), None).map_err(|e| e.to_string())? {
+fn base_image(what: &str, image: &ArchiveImage) -> Result<BaseImage, Error> {
+    let manifest = match Manifest::parse(what, image.manifest.clone(), None)? {
         Manifest::Image(m) => m,
-        Manifest::Index(_) => return Err(format!("{what}: the image is an index, not an image manifest")),
+        Manifest::Index(_) => return Err(Error::IndexInArchive(what.to_owned())),
     };
-    let config = Config::parse(&manifest.config.digest.to_string(), image.config.clone()).map_err(|e| e.to_string())?;
+    let config = Config::parse(&manifest.config.digest.to_string(), image.config.clone())?;
     Ok(BaseImage { manifest, config })
 }
 
@@ -52,13 +51,10 @@ fn open(base: BaseState, failures: Failures, file: web_sys::File) {
     let what = file.name();
     let load = base.load_archive(what.clone());
     let answered = load.clone();
-    let started = protocol::start_open_archive(file, move |msg, data| match msg {
-        FromWorker::Archive { image } => {
-            let tar = protocol::field(&data, "blob")
-                .dyn_into::<web_sys::Blob>()
-                .map_err(|_| "the worker sent no tar".to_owned());
-            match tar.and_then(|tar| Ok((tar, base_image(&what, &image)?, base_name(&image, &what)?))) {
-                Ok((tar, image_base, name)) => {
+    let started = WorkerJob::start(OpenArchive { file }, move |event| match event {
+        Event::Done(Opened { image, tar }) => {
+            match base_image(&what, &image).and_then(|image_base| Ok((image_base, base_name(&image, &what)?))) {
+                Ok((image_base, name)) => {
                     let archive = ArchiveBase::new(what.clone(), tar, image.layers.clone());
                     base.opened(&answered, archive, name, image_base);
                 }
@@ -66,16 +62,16 @@ fn open(base: BaseState, failures: Failures, file: web_sys::File) {
                 Err(_) => {}
             }
         }
-        FromWorker::Failed { message } if base.failed(&answered) => {
-            failures.fail(Section::Base, format!("opening {message}"));
-        }
-        _ => {}
+        // The worker's message names the file.
+        Event::Failed(e) if base.failed(&answered) => failures.fail(Section::Base, format!("opening {e}")),
+        Event::Failed(_) => {}
+        Event::Update(nothing) => match nothing {},
     });
     match started {
         Ok(job) => base.reading(&load, job),
         Err(e) => {
             if base.failed(&load) {
-                failures.fail(Section::Base, format!("cannot start the worker: {}", failure::js_text(&e)));
+                failures.fail(Section::Base, e.to_string());
             }
         }
     }

@@ -108,11 +108,11 @@ impl Builder {
         if rows.is_empty() && deletes.is_empty() {
             return failures.fail(Section::Build, "add files or paths to delete first");
         }
-        let files = js_sys::Array::new();
+        let mut files = Vec::with_capacity(rows.len());
         let mut entries = Vec::new();
         for row in &rows {
-            let index = files.length();
-            files.push(&row.file);
+            let index = files.len() as u32;
+            files.push(row.file.clone());
             let mode = if row.exec { MODE_EXEC } else { MODE_FILE };
             entries.push(WireEntry {
                 path: row.destination(&prefix),
@@ -141,9 +141,9 @@ impl Builder {
                 let mbps = if seconds > 0.0 { done as f64 / 1e6 / seconds } else { 0.0 };
                 build.progress(&run, Progress { done, total, mbps });
             }
-            Event::Failed(message) => {
+            Event::Failed(e) => {
                 if build.failed(&run) {
-                    failures.fail(Section::Build, format!("building the layer failed: {message}"));
+                    failures.fail(Section::Build, format!("building the layer failed: {e}"));
                 }
             }
             Event::Built { digests, blob, millis, wasm_memory } => {
@@ -199,7 +199,7 @@ impl Builder {
         });
         if let Err(e) = result {
             if build.failed(&failed) {
-                failures.fail(Section::Build, e);
+                failures.fail(Section::Build, e.to_string());
             }
         }
     }

@@ -8,12 +8,13 @@ use std::rc::Rc;
 use layerize_core::descriptor::Descriptor;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use wasm_bindgen::JsCast;
 
 use super::inspect::human;
 use crate::page::download;
-use crate::protocol::{self, field, FromWorker, WorkerJob};
-use crate::worker::remote_layer::{self, LayerOrigin};
+use crate::page::layer_origin::{self, LayerOrigin};
+use crate::page::worker_job::{Event, WorkerJob};
+use crate::protocol::extract::Extracted;
+use crate::protocol::{Extract, Progress};
 
 /// Where one file download stands.
 #[derive(Clone, Debug, PartialEq)]
@@ -35,7 +36,7 @@ pub enum FileFetch {
 pub fn save_file(origin: LayerOrigin, layer: Descriptor, path: String, state: RwSignal<Option<FileFetch>>) {
     state.set(Some(FileFetch::Reading { path: path.clone(), done: 0, total: layer.size }));
     spawn_local(async move {
-        let remote = match remote_layer::locate(&origin, &layer).await {
+        let remote = match layer_origin::locate(&origin, &layer).await {
             Ok(r) => r,
             Err(e) => {
                 state.try_set(Some(FileFetch::Failed(format!("downloading {path}: {e}"))));
@@ -45,9 +46,9 @@ pub fn save_file(origin: LayerOrigin, layer: Descriptor, path: String, state: Rw
         let name = path.rsplit('/').next().unwrap_or("file").to_owned();
         let wanted = path.clone();
         // The job lives here until its last event, or until the list that asked is gone.
-        let handle: Rc<RefCell<Option<WorkerJob>>> = Rc::default();
+        let handle: Rc<RefCell<Option<WorkerJob<Extract>>>> = Rc::default();
         let held = handle.clone();
-        let started = protocol::start_extract(remote, path.clone(), move |msg, data| {
+        let started = WorkerJob::start(Extract { layer: remote, path: path.clone() }, move |event| {
             // The list that asked is gone (closed, or another layer shown): stop reading, and
             // save nothing.
             if state.try_get_untracked().is_none() {
@@ -55,37 +56,26 @@ pub fn save_file(origin: LayerOrigin, layer: Descriptor, path: String, state: Rw
                 return;
             }
             // The job's last event: let go of it (its worker has ended).
-            if matches!(msg, FromWorker::Extracted { .. } | FromWorker::Failed { .. }) {
+            if !matches!(event, Event::Update(_)) {
                 drop(held.borrow_mut().take());
             }
-            let next = match msg {
-                FromWorker::Progress { done, total } => FileFetch::Reading { path: wanted.clone(), done, total },
-                FromWorker::Extracted { path, size } => {
-                    let saved = field(&data, "blob")
-                        .dyn_into::<web_sys::Blob>()
-                        .map_err(|_| "the worker sent no file".to_owned())
-                        .and_then(|blob| {
-                            binary(&blob)
-                                .and_then(|blob| download::save_blob(&blob, &name))
-                                .map_err(|e| crate::page::failure::js_text(&e))
-                        });
+            let next = match event {
+                Event::Update(Progress { done, total }) => FileFetch::Reading { path: wanted.clone(), done, total },
+                Event::Done(Extracted { path, size, blob }) => {
+                    let saved = binary(&blob).and_then(|blob| download::save_blob(&blob, &name));
                     match saved {
                         Ok(()) => FileFetch::Saved { path, size },
-                        Err(e) => FileFetch::Failed(format!("saving {path}: {e}")),
+                        Err(e) => FileFetch::Failed(format!("saving {path}: {}", crate::js_error::js_text(&e))),
                     }
                 }
-                FromWorker::Failed { message } => FileFetch::Failed(format!("downloading {wanted}: {message}")),
-                _ => return,
+                Event::Failed(e) => FileFetch::Failed(format!("downloading {wanted}: {e}")),
             };
             state.try_set(Some(next));
         });
         match started {
             Ok(w) => *handle.borrow_mut() = Some(w),
             Err(e) => {
-                state.try_set(Some(FileFetch::Failed(format!(
-                    "cannot start the layer worker: {}",
-                    crate::page::failure::js_text(&e)
-                ))));
+                state.try_set(Some(FileFetch::Failed(e.to_string())));
             }
         }
     });

@@ -11,7 +11,8 @@ use web_sys::{DragEvent, File, FileSystemDirectoryEntry, FileSystemEntry, FileSy
 
 use super::app::SectionError;
 use super::inspect::human;
-use crate::page::failure::{js_text, Section};
+use crate::js_error::js_text;
+use crate::page::failure::Section;
 use crate::page::state::{DraftState, Failures};
 
 fn from_input(input: &HtmlInputElement) -> Vec<(String, File)> {

@@ -13,7 +13,7 @@ use leptos::prelude::*;
 use super::layer_files::LayerFiles;
 use super::merged_files::MergedFiles;
 use crate::page::api::BaseImage;
-use crate::worker::remote_layer::LayerOrigin;
+use crate::page::layer_origin::LayerOrigin;
 
 pub fn human(bytes: u64) -> String {
     match bytes {

@@ -10,15 +10,17 @@ use leptos::task::spawn_local;
 use super::file_download::{save_file, FileDownloadStatus, FileFetch};
 use super::file_list::FileList;
 use super::inspect::human;
-use crate::worker::remote_layer::{self, LayerOrigin};
+use crate::page::layer_origin::{self, LayerOrigin};
+use crate::page::worker_job::{Event, WorkerJob};
+use crate::protocol::list::ListUpdate;
+use crate::protocol::List;
 use layerize_core::layer::read::StoredEntry;
-
-use crate::protocol::{self, FromWorker, WorkerJob};
+use layerize_core::media_type::Compression;
 
 #[derive(Clone, Debug, PartialEq)]
 enum State {
     Downloading(u64),
-    Done { compression: String },
+    Done { compression: Compression },
     Failed(String),
 }
 
@@ -26,7 +28,7 @@ enum State {
 pub fn LayerFiles(origin: LayerOrigin, number: usize, layer: Descriptor, on_close: Callback<()>) -> impl IntoView {
     let entries = RwSignal::new(Vec::<StoredEntry>::new());
     let state = RwSignal::new(State::Downloading(0));
-    let job: StoredValue<Option<WorkerJob>, LocalStorage> = StoredValue::new_local(None);
+    let job: StoredValue<Option<WorkerJob<List>>, LocalStorage> = StoredValue::new_local(None);
     // Closing the view drops the job, which stops its worker.
     on_cleanup(move || {
         job.try_update_value(|j| *j = None);
@@ -37,7 +39,7 @@ pub fn LayerFiles(origin: LayerOrigin, number: usize, layer: Descriptor, on_clos
     let download = Callback::new(move |entry: StoredEntry| save_file(o.clone(), d.clone(), entry.path, fetch));
     let located = layer.clone();
     spawn_local(async move {
-        let remote = match remote_layer::locate(&origin, &located).await {
+        let remote = match layer_origin::locate(&origin, &located).await {
             Ok(remote) => remote,
             Err(e) => {
                 state.try_set(State::Failed(format!("downloading layer {number}: {e}")));
@@ -47,30 +49,26 @@ pub fn LayerFiles(origin: LayerOrigin, number: usize, layer: Descriptor, on_clos
         if state.try_set(State::Downloading(0)).is_some() {
             return; // the listing was closed meanwhile
         }
-        let started = protocol::start_listing(remote, move |msg, _| match msg {
-            FromWorker::Progress { done, .. } => {
-                state.try_set(State::Downloading(done));
+        let started = WorkerJob::start(List { layer: remote }, move |event| match event {
+            Event::Update(ListUpdate::Fetched(progress)) => {
+                state.try_set(State::Downloading(progress.done));
             }
-            FromWorker::Entries { entries: batch } => {
+            Event::Update(ListUpdate::Entries(batch)) => {
                 entries.try_update(|e| e.extend(batch));
             }
-            FromWorker::Listed { compression, .. } => {
-                state.try_set(State::Done { compression });
+            Event::Done(listed) => {
+                state.try_set(State::Done { compression: listed.compression });
             }
-            FromWorker::Failed { message } => {
-                state.try_set(State::Failed(format!("reading layer {number}: {message}")));
+            Event::Failed(e) => {
+                state.try_set(State::Failed(format!("reading layer {number}: {e}")));
             }
-            _ => {}
         });
         match started {
             Ok(w) => {
                 job.try_set_value(Some(w));
             }
             Err(e) => {
-                state.try_set(State::Failed(format!(
-                    "cannot start the layer worker: {}",
-                    crate::page::failure::js_text(&e)
-                )));
+                state.try_set(State::Failed(e.to_string()));
             }
         }
     });

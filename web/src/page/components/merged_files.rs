@@ -11,8 +11,10 @@ use leptos::task::spawn_local;
 use super::file_download::{save_file, FileDownloadStatus, FileFetch};
 use super::file_list::FileList;
 use super::inspect::human;
-use crate::protocol::{self, FromWorker, WorkerJob};
-use crate::worker::remote_layer::{self, LayerOrigin};
+use crate::page::layer_origin::{self, LayerOrigin};
+use crate::page::worker_job::{Event, WorkerJob};
+use crate::protocol::merge::MergeUpdate;
+use crate::protocol::Progress;
 
 /// Where a merge stands.
 #[derive(Clone, Debug, PartialEq)]
@@ -50,14 +52,14 @@ pub fn start_merge(
     layers: Vec<Descriptor>,
     entries: RwSignal<Vec<MergedEntry>>,
     state: RwSignal<Merge>,
-    job: StoredValue<Option<WorkerJob>, LocalStorage>,
+    job: StoredValue<Option<WorkerJob<crate::protocol::Merge>>, LocalStorage>,
 ) {
     entries.set(Vec::new());
     state.set(Merge::Reading { layer: 1, layers: layers.len(), done: 0, total: layers.first().map_or(0, |l| l.size) });
     spawn_local(async move {
         let mut remote = Vec::with_capacity(layers.len());
         for (i, layer) in layers.iter().enumerate() {
-            match remote_layer::locate(&origin, layer).await {
+            match layer_origin::locate(&origin, layer).await {
                 Ok(r) => remote.push(r),
                 Err(e) => {
                     state.try_set(Merge::Failed(format!("layer {} of {}: {e}", i + 1, layers.len())));
@@ -67,9 +69,9 @@ pub fn start_merge(
         }
         let sizes: Vec<u64> = layers.iter().map(|l| l.size).collect();
         let mut at = (1, sizes.len());
-        let started = protocol::start_merge(remote, move |msg, _| {
-            let next = match msg {
-                FromWorker::Reading { layer, layers } => {
+        let started = WorkerJob::start(crate::protocol::Merge { layers: remote }, move |event| {
+            let next = match event {
+                Event::Update(MergeUpdate::Reading { layer, layers }) => {
                     at = (layer, layers);
                     Merge::Reading {
                         layer,
@@ -78,14 +80,15 @@ pub fn start_merge(
                         total: layer.checked_sub(1).and_then(|i| sizes.get(i)).copied().unwrap_or(0),
                     }
                 }
-                FromWorker::Progress { done, total } => Merge::Reading { layer: at.0, layers: at.1, done, total },
-                FromWorker::Merged { entries: batch } => {
+                Event::Update(MergeUpdate::Fetched(Progress { done, total })) => {
+                    Merge::Reading { layer: at.0, layers: at.1, done, total }
+                }
+                Event::Update(MergeUpdate::Entries(batch)) => {
                     entries.try_update(|e| e.extend(batch));
                     return;
                 }
-                FromWorker::MergeDone { .. } => Merge::Done,
-                FromWorker::Failed { message } => Merge::Failed(message),
-                _ => return,
+                Event::Done(_) => Merge::Done,
+                Event::Failed(e) => Merge::Failed(e.to_string()),
             };
             state.try_set(next);
         });
@@ -95,10 +98,7 @@ pub fn start_merge(
                 job.try_set_value(Some(w));
             }
             Err(e) => {
-                state.try_set(Merge::Failed(format!(
-                    "cannot start the layer worker: {}",
-                    crate::page::failure::js_text(&e)
-                )));
+                state.try_set(Merge::Failed(e.to_string()));
             }
         }
     });
@@ -109,7 +109,7 @@ pub fn start_merge(
 pub fn MergedFiles(origin: LayerOrigin, layers: Vec<Descriptor>) -> impl IntoView {
     let entries = RwSignal::new(Vec::<MergedEntry>::new());
     let state = RwSignal::new(Merge::Idle);
-    let job: StoredValue<Option<WorkerJob>, LocalStorage> = StoredValue::new_local(None);
+    let job: StoredValue<Option<WorkerJob<crate::protocol::Merge>>, LocalStorage> = StoredValue::new_local(None);
     // Closing the view drops the job, which stops its worker.
     on_cleanup(move || {
         job.try_update_value(|j| *j = None);

@@ -105,7 +105,9 @@ pub fn PushSection() -> impl IntoView {
                     result.set(Some(target_ref.with_digest(digest).to_string()));
                     build.pushed(&finished.run, target_ref);
                 }
-                Err(e) => failures.fail(Section::Push, failure::while_doing(&format!("pushing {target_ref}"), &e)),
+                Err(e) => {
+                    failures.fail(Section::Push, failure::while_doing(&format!("pushing {target_ref}"), &e.to_string()))
+                }
             }
         });
     };

@@ -107,7 +107,7 @@ pub fn SaveSection() -> impl IntoView {
         };
         let name = match parse_name(&name_text()) {
             Ok(n) => n,
-            Err(e) => return failures.fail(Section::Save, e),
+            Err(e) => return failures.fail(Section::Save, e.to_string()),
         };
         let built = match which() {
             Which::Base => None,
@@ -121,7 +121,7 @@ pub fn SaveSection() -> impl IntoView {
         let request = if pick_file.get_untracked() && download::can_pick_file() {
             match FileRequest::ask(&file) {
                 Ok(r) => Some(r),
-                Err(e) => return failures.fail(Section::Save, e),
+                Err(e) => return failures.fail(Section::Save, e.to_string()),
             }
         } else {
             None
@@ -146,7 +146,7 @@ pub fn SaveSection() -> impl IntoView {
                     }
                     Err(e) => {
                         state.set(State::Idle);
-                        return failures.fail(Section::Save, e);
+                        return failures.fail(Section::Save, e.to_string());
                     }
                 },
             };
@@ -161,7 +161,7 @@ pub fn SaveSection() -> impl IntoView {
                 }
                 Err(e) => {
                     state.try_set(State::Idle);
-                    failures.fail(Section::Save, failure::while_doing(&format!("saving {file}"), &e));
+                    failures.fail(Section::Save, failure::while_doing(&format!("saving {file}"), &e.to_string()));
                 }
             }
         });

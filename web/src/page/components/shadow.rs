@@ -16,7 +16,8 @@ use super::merged_files::{start_merge, Merge};
 use crate::page::api::Logins;
 use crate::page::failure::Section;
 use crate::page::state::{BaseState, DraftState, Failures};
-use crate::protocol::WorkerJob;
+use crate::page::worker_job::WorkerJob;
+use crate::protocol::Merge as MergeJob;
 
 /// The planned layer's entries, as the build will make them (contents are not needed here).
 fn planned(draft: DraftState) -> Result<Vec<Entry<()>>, String> {
@@ -102,7 +103,7 @@ pub fn ShadowSection() -> impl IntoView {
     let state = RwSignal::new(Merge::Idle);
     // Which image `base_entries` lists: choosing another base makes it stale.
     let listed = RwSignal::new(None::<Digest>);
-    let job: StoredValue<Option<WorkerJob>, LocalStorage> = StoredValue::new_local(None);
+    let job: StoredValue<Option<WorkerJob<MergeJob>>, LocalStorage> = StoredValue::new_local(None);
     // Closing the view drops the job, which stops its worker.
     on_cleanup(move || {
         job.try_update_value(|j| *j = None);

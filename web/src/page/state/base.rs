@@ -12,8 +12,9 @@ use super::latest::{Latest, Ticket};
 use super::versioned::Versioned;
 use crate::page::api::{BaseImage, Logins};
 use crate::page::archive_base::ArchiveBase;
-use crate::protocol::WorkerJob;
-use crate::worker::remote_layer::LayerOrigin;
+use crate::page::layer_origin::LayerOrigin;
+use crate::page::worker_job::WorkerJob;
+use crate::protocol::OpenArchive;
 
 /// What a load loads.
 #[derive(Clone, Debug, PartialEq)]
@@ -45,7 +46,7 @@ pub struct BaseState {
     /// Whether the newest load is waiting for its first answer.
     loading: RwSignal<bool>,
     /// The worker reading an image tar, stopped when a newer load starts.
-    reading: StoredValue<Option<WorkerJob>, LocalStorage>,
+    reading: StoredValue<Option<WorkerJob<OpenArchive>>, LocalStorage>,
     revision: RwSignal<u64>,
 }
 
@@ -152,7 +153,7 @@ impl BaseState {
 
     /// `job` reads the tar of `load`: it is kept until the answer, or stopped when a newer
     /// load starts.
-    pub fn reading(&self, load: &Load, job: WorkerJob) {
+    pub fn reading(&self, load: &Load, job: WorkerJob<OpenArchive>) {
         if self.is_current(load) {
             self.reading.set_value(Some(job));
         }
