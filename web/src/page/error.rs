@@ -13,8 +13,8 @@ pub enum Error {
     #[error(transparent)]
     Core(#[from] layerize_core::Error),
     /// A field the person typed is wrong (`Env`, `name for the tar`).
-    #[error("{field}: {source}")]
-    Field { field: &'static str, source: layerize_core::Error },
+    #[error("{field}: {reason}")]
+    Field { field: &'static str, reason: String },
     #[error("give the image a name for the tar, e.g. app:1")]
     NoTarName,
     #[error("name for the tar: {0:?} has a digest but no tag; give a tag, e.g. app:1")]

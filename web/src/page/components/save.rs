@@ -14,6 +14,7 @@ use crate::page::download::{self, Destination, FileRequest};
 use crate::page::failure::{self, Section};
 use crate::page::save::{self, SaveJob, SaveProgress};
 use crate::page::state::{BaseState, BuildState, Failures};
+use crate::page::Error;
 
 /// Which image goes into the tar.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,16 +42,18 @@ fn default_name(base: &Reference, which: Which, pushed: Option<&Reference>) -> S
 
 /// The name typed, as a reference with a tag: `app` means `app:latest`; a digest alone names
 /// no tag, so `docker load` could not tag the image.
-fn parse_name(text: &str) -> Result<Reference, String> {
+fn parse_name(text: &str) -> Result<Reference, Error> {
     let text = text.trim();
     if text.is_empty() {
-        return Err("give the image a name for the tar, e.g. app:1".into());
+        return Err(Error::NoTarName);
     }
-    let reference: Reference = text.parse().map_err(|e| format!("name for the tar: {e}"))?;
+    let reference: Reference = text
+        .parse()
+        .map_err(|e: layerize_core::Error| Error::Field { field: "name for the tar", reason: e.to_string() })?;
     match (reference.tag(), reference.digest()) {
         (Some(_), _) => Ok(reference),
-        (None, None) => reference.with_tag("latest").map_err(|e| e.to_string()),
-        (None, Some(_)) => Err(format!("name for the tar: {text:?} has a digest but no tag; give a tag, e.g. app:1")),
+        (None, None) => Ok(reference.with_tag("latest")?),
+        (None, Some(_)) => Err(Error::TarNameWithoutTag(text.to_owned())),
     }
 }
 

@@ -20,20 +20,19 @@ use crate::page::worker_job::WorkerJob;
 use crate::protocol::Merge as MergeJob;
 
 /// The planned layer's entries, as the build will make them (contents are not needed here).
-fn planned(draft: DraftState) -> Result<Vec<Entry<()>>, String> {
+fn planned(draft: DraftState) -> Result<Vec<Entry<()>>, layerize_core::Error> {
     let prefix = draft.prefix().get();
     let mut plan = Plan::new();
     draft.rows().with(|rows| {
         for row in rows {
-            let path = LayerPath::new(&row.destination(&prefix)).map_err(|e| e.to_string())?;
+            let path = LayerPath::new(&row.destination(&prefix))?;
             let mode = if row.exec { MODE_EXEC } else { MODE_FILE };
-            plan.add(path, EntryKind::File { mode, size: row.size, source: () }).map_err(|e| e.to_string())?;
+            plan.add(path, EntryKind::File { mode, size: row.size, source: () })?;
         }
-        Ok::<_, String>(())
+        Ok::<_, layerize_core::Error>(())
     })?;
     for delete in draft.deletes().get() {
-        plan.add(LayerPath::new(&delete).map_err(|e| e.to_string())?, EntryKind::Whiteout)
-            .map_err(|e| e.to_string())?;
+        plan.add(LayerPath::new(&delete)?, EntryKind::Whiteout)?;
     }
     Ok(plan.into_entries())
 }
@@ -124,7 +123,7 @@ pub fn ShadowSection() -> impl IntoView {
         }
         Some(match planned(draft) {
             Ok(entries) => base_entries.with(|base| report_view(shadowing(base, &entries))).into_any(),
-            Err(e) => view! { <p id="shadow-plan-error" class="error">{e}</p> }.into_any(),
+            Err(e) => view! { <p id="shadow-plan-error" class="error">{e.to_string()}</p> }.into_any(),
         })
     };
     let planning = move || {

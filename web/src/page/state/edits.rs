@@ -3,6 +3,8 @@
 
 use layerize_core::config::ConfigChanges;
 
+use crate::page::Error;
+
 /// The edits as typed; turned into [`ConfigChanges`] when the layer is built.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Edits {
@@ -14,18 +16,18 @@ pub struct Edits {
 }
 
 impl Edits {
-    /// The changes, or a message naming the field that is wrong.
-    pub fn changes(&self, created: &str) -> Result<ConfigChanges, String> {
+    /// The changes, or an error naming the field that is wrong.
+    pub fn changes(&self, created: &str) -> Result<ConfigChanges, Error> {
         let lines = |s: &str| s.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect::<Vec<_>>();
-        let command = |what: &str, s: &str| -> Result<Option<Vec<String>>, String> {
+        let command = |field: &'static str, s: &str| -> Result<Option<Vec<String>>, Error> {
             if s.trim().is_empty() {
                 return Ok(None);
             }
-            ConfigChanges::parse_command(s).map(Some).map_err(|e| format!("{what}: {e}"))
+            ConfigChanges::parse_command(s).map(Some).map_err(|reason| Error::Field { field, reason })
         };
         let env = lines(&self.env);
         for e in &env {
-            ConfigChanges::parse_key_value(e).map_err(|e| format!("Env: {e}"))?;
+            ConfigChanges::parse_key_value(e).map_err(|reason| Error::Field { field: "Env", reason })?;
         }
         Ok(ConfigChanges {
             created: Some(created.to_owned()),
@@ -35,7 +37,7 @@ impl Edits {
             working_dir: Some(self.workdir.trim().to_owned()).filter(|w| !w.is_empty()),
             labels: lines(&self.labels)
                 .iter()
-                .map(|l| ConfigChanges::parse_key_value(l).map_err(|e| format!("Labels: {e}")))
+                .map(|l| ConfigChanges::parse_key_value(l).map_err(|reason| Error::Field { field: "Labels", reason }))
                 .collect::<Result<_, _>>()?,
             user: None,
             exposed_ports: Vec::new(),
