@@ -35,7 +35,7 @@ impl BlobParts {
         if !self.buf.is_empty() {
             let bytes = js_sys::Array::of1(&js_sys::Uint8Array::from(&self.buf[..]));
             let part = Blob::new_with_u8_array_sequence(&bytes)
-                .map_err(|e| io::Error::other(format!("cannot make a Blob: {}", crate::failure::js_text(&e))))?;
+                .map_err(|e| io::Error::other(format!("cannot make a Blob: {}", crate::js_error::js_text(&e))))?;
             self.parts.push(&part);
             self.buf.clear();
         }

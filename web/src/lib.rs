@@ -1,33 +1,18 @@
-//! The layerize page: pick a base image, drop files on it, build the layer in a Web Worker
+//! The layerize page: pick a base image, drop files on it, build the layer in Web Workers
 //! with the same core crate the CLI uses, and push the result through the server's proxy.
 //!
-//! The page's state is a few contexts in `state` (the base, the draft, the build), which the
-//! sections in `components` render and change.
-//!
-//! `components` render; `api` talks to registries (through the registry crate's browser
-//! transport); `worker` is the typed protocol with the layer worker (`bin/worker.rs`) and `layer_build`
-//! spreads a build over several of them;
-//! `location` keeps the shareable address (`?image=…&platform=…`); `save` writes an image as a
-//! docker-load tar to a `download` destination, large results kept in `blob_parts`;
-//! `archive_base` takes an image tar as the base. In the
-//! worker, `remote_layer` reads a layer as it downloads (one streamed `fetch`, fed to the
-//! core's push decoder) and checks it, for the listing, `merged_listing` (the merged
-//! filesystem) and `file_extract` (one file's bytes).
+//! `page` is what runs in the page (its state in `page::state`, the sections in
+//! `page::components`, registries through `page::api`, builds spread over workers by
+//! `page::layer_build`, each job in a worker driven by `page::worker_job`); `worker` is what
+//! runs in a layer worker (one module per job: building a layer or a share of it from files
+//! read ahead, hashing, listing, merging, extracting, opening an image tar); `protocol` is
+//! what they say to each other, one request and event type per job. `blob_parts` (large
+//! results kept by the browser) and `js_error` serve both sides.
 
-pub mod api;
-pub mod archive_base;
 pub mod blob_parts;
-pub mod components;
-pub mod download;
-pub mod failure;
-pub mod file_extract;
-pub mod layer_build;
-pub mod location;
-pub mod merged_listing;
-pub mod read_ahead;
-pub mod remote_layer;
-pub mod save;
-pub mod state;
+pub mod js_error;
+pub mod page;
+pub mod protocol;
 pub mod worker;
 
-pub use components::app::App;
+pub use page::components::app::App;

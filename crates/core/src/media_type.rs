@@ -32,8 +32,10 @@ application/vnd.docker.distribution.manifest.list.v2+json, \
 application/vnd.oci.image.manifest.v1+json, \
 application/vnd.docker.distribution.manifest.v2+json";
 
-/// How a layer blob is compressed.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+/// How a layer blob is compressed. Travels from the page's worker to the page by name
+/// (`"gzip"`), as it is shown.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Compression {
     None,
     Gzip,
@@ -51,6 +53,16 @@ impl Compression {
         } else {
             Compression::None
         }
+    }
+}
+
+impl fmt::Display for Compression {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Compression::None => "none",
+            Compression::Gzip => "gzip",
+            Compression::Zstd => "zstd",
+        })
     }
 }
 
