@@ -4,7 +4,7 @@
 
 use std::io;
 
-use layerize_core::layer::gzip::{Profile, Sequential};
+use layerize_core::layer::gzip::{Deflate, Profile, Sequential};
 use layerize_core::layer::share::ShareEncoder;
 use layerize_core::layer::{Entry, EntryKind, LayerEncoder, LayerOptions, LayerPath, Plan};
 use wasm_bindgen::JsCast;
@@ -53,22 +53,8 @@ pub async fn build(reply: &Reply<Build>, job: Build) -> Result<Built, Error> {
     let options = LayerOptions { mtime: job.mtime, gzip: gzip_profile(job.gzip_profile)? };
     let (entries, total) = self::entries(job.entries)?;
     let mut encoder = LayerEncoder::new(&options, Sequential, BlobParts::new())?;
-    let mut reads = ReadAhead::new(&entries, &job.files, (0, 1), options.mtime)?;
-    let mut progress = progress(reply, total, |p| p);
-    let mut done = 0;
-    for entry in &entries {
-        encoder.add(entry)?;
-        let EntryKind::File { size, .. } = entry.kind else { continue };
-        let end = done + size;
-        while done < end {
-            let Some(Piece::Bytes(bytes)) = reads.next().await.transpose()? else {
-                return Err(Error::LostPlace(entry.path.to_string()));
-            };
-            encoder.content(&bytes)?;
-            done += bytes.len() as u64;
-            progress(done);
-        }
-    }
+    let reads = ReadAhead::new(&entries, &job.files, (0, 1), options.mtime)?;
+    feed(&mut encoder, &entries, reads, progress(reply, total, |p| p)).await?;
     let (digests, sink) = encoder.finish()?;
     let blob = sink.finish().map_err(|e| Error::browser("keeping the built layer", &e))?;
     Ok(Built {
@@ -99,22 +85,8 @@ pub async fn build_share(reply: &Reply<BuildShare>, job: BuildShare) -> Result<S
     };
     let share = (job.shard, job.shards);
     let mut encoder = ShareEncoder::new(&options, share, emit)?;
-    let mut reads = ReadAhead::new(&entries, &job.files, share, options.mtime)?;
-    let mut progress = progress(reply, total, ShareUpdate::Progress);
-    let mut done = 0;
-    for entry in &entries {
-        encoder.add(entry)?;
-        let EntryKind::File { size, .. } = entry.kind else { continue };
-        let end = done + size;
-        while done < end {
-            done += match reads.next().await.transpose()? {
-                Some(Piece::Bytes(bytes)) => encoder.content(&bytes).map(|()| bytes.len() as u64)?,
-                Some(Piece::Skipped(n)) => encoder.skip(n).map(|()| n)?,
-                None => return Err(Error::LostPlace(entry.path.to_string())),
-            };
-            progress(done);
-        }
-    }
+    let reads = ReadAhead::new(&entries, &job.files, share, options.mtime)?;
+    feed(&mut encoder, &entries, reads, progress(reply, total, ShareUpdate::Progress)).await?;
     let out = encoder.finish()?;
     Ok(ShareBuilt {
         diff_id: out.diff_id,
@@ -123,6 +95,62 @@ pub async fn build_share(reply: &Reply<BuildShare>, job: BuildShare) -> Result<S
         blocks,
         wasm_memory: wasm_memory(),
     })
+}
+
+/// The core's two layer encoders, as [`feed`] drives them.
+trait Encoder {
+    fn add(&mut self, entry: &Entry<u32>) -> Result<(), layerize_core::Error>;
+    fn piece(&mut self, piece: Piece) -> Result<u64, layerize_core::Error>;
+}
+
+impl<W: io::Write, D: Deflate> Encoder for LayerEncoder<W, D> {
+    fn add(&mut self, entry: &Entry<u32>) -> Result<(), layerize_core::Error> {
+        LayerEncoder::add(self, entry)
+    }
+
+    fn piece(&mut self, piece: Piece) -> Result<u64, layerize_core::Error> {
+        match piece {
+            Piece::Bytes(bytes) => self.content(&bytes).map(|()| bytes.len() as u64),
+            // The whole layer reads every byte: `ReadAhead` skips nothing for share (0, 1).
+            Piece::Skipped(_) => {
+                Err(layerize_core::Error::LayerWrite { source: io::Error::other("a piece was skipped") })
+            }
+        }
+    }
+}
+
+impl<F: FnMut(u64, Vec<u8>) -> io::Result<()>> Encoder for ShareEncoder<F> {
+    fn add(&mut self, entry: &Entry<u32>) -> Result<(), layerize_core::Error> {
+        ShareEncoder::add(self, entry)
+    }
+
+    fn piece(&mut self, piece: Piece) -> Result<u64, layerize_core::Error> {
+        match piece {
+            Piece::Bytes(bytes) => self.content(&bytes).map(|()| bytes.len() as u64),
+            Piece::Skipped(n) => self.skip(n).map(|()| n),
+        }
+    }
+}
+
+/// Feeds `entries` to `encoder`, each file's content as `reads` brings it.
+async fn feed(
+    encoder: &mut impl Encoder,
+    entries: &[Entry<u32>],
+    mut reads: ReadAhead<'_, u32>,
+    mut progress: impl FnMut(u64),
+) -> Result<(), Error> {
+    let mut done = 0;
+    for entry in entries {
+        encoder.add(entry)?;
+        let EntryKind::File { size, .. } = entry.kind else { continue };
+        let end = done + size;
+        while done < end {
+            let piece = reads.next().await.transpose()?.ok_or_else(|| Error::LostPlace(entry.path.to_string()))?;
+            done += encoder.piece(piece)?;
+            progress(done);
+        }
+    }
+    Ok(())
 }
 
 /// The worker's wasm memory size: it only grows, so this is the peak of the build.
