@@ -107,11 +107,7 @@ fn page_merges_layers_like_the_cli() {
     b.goto(&format!("{}/?image={}", server.url(), pushed.reference));
     assert_eq!(b.wait_text("#base-digest"), pushed.digest);
     b.click("#merged-load");
-    b.wait_until(
-        "return document.querySelector('#merged-files-count')?.dataset.done ?? '';",
-        &Value::from("true"),
-        "the merge to finish",
-    );
+    b.wait_done("#merged-files-count");
     assert_eq!(b.wait_text("#merged-files-status"), "complete");
     assert_eq!(b.wait_text("#merged-files-count"), expected.len().to_string(), "the page merges what the CLI merges");
     b.screenshot("merged");
@@ -133,11 +129,7 @@ fn page_downloads_one_file_from_a_layer_and_from_the_merged_view() {
     let layer1 = ok(&["ls", "--layer", "1", "--json", &pushed.reference]);
     let at = layer1.lines().position(|l| as_row(l).0 == "/bin/busybox").expect("/bin/busybox in layer 1");
     b.click("#base-layers tbody tr:nth-child(1) button.layer-files-button");
-    b.wait_until(
-        "return document.querySelector('#layer-files-count')?.dataset.done ?? '';",
-        &Value::from("true"),
-        "the listing to finish",
-    );
+    b.wait_done("#layer-files-count");
     download_from(&b, "layer-files", at, "/bin/busybox");
     let saved = b.wait_download("busybox");
     let busybox = tool::tool_path("busybox").unwrap_or_else(|| "/bin/busybox".into());
@@ -148,11 +140,7 @@ fn page_downloads_one_file_from_a_layer_and_from_the_merged_view() {
         saved.metadata().map(|m| m.len()).unwrap_or(0),
         want.len()
     );
-    b.wait_until(
-        "return document.querySelector('#layer-files-panel .file-download-status')?.dataset.done ?? '';",
-        &Value::from("true"),
-        "the status to say saved",
-    );
+    b.wait_done("#layer-files-panel .file-download-status");
     b.screenshot("layer-file-saved");
 
     // The config file from the merged list: the version of layer 2, which replaced layer 1's.
@@ -160,11 +148,7 @@ fn page_downloads_one_file_from_a_layer_and_from_the_merged_view() {
     let at = merged.lines().position(|l| as_row(l).0 == "/opt/app/config.txt").expect("config.txt");
     assert_eq!(as_row(merged.lines().nth(at).unwrap_or_default()).2, "L2");
     b.click("#merged-load");
-    b.wait_until(
-        "return document.querySelector('#merged-files-count')?.dataset.done ?? '';",
-        &Value::from("true"),
-        "the merge to finish",
-    );
+    b.wait_done("#merged-files-count");
     download_from(&b, "merged-files", at, "/opt/app/config.txt");
     let saved = b.wait_download("config.txt");
     assert_eq!(std::fs::read_to_string(&saved).expect("download"), "v2, a little longer\n");
@@ -174,12 +158,7 @@ fn page_downloads_one_file_from_a_layer_and_from_the_merged_view() {
 /// Waits for layer `n`'s listing, opened from the layer table, to finish; its row count.
 fn list_layer(b: &Browser, n: usize) -> String {
     b.click(&format!("#base-layers tbody tr:nth-child({n}) button.layer-files-button"));
-    b.wait_until(
-        "return document.querySelector('#layer-files-count')?.dataset.done ?? '';",
-        &Value::from("true"),
-        "the listing to finish",
-    );
-    b.wait_text("#layer-files-count")
+    b.wait_done("#layer-files-count")
 }
 
 #[test]
@@ -215,13 +194,8 @@ fn page_lists_merges_and_downloads_without_isolation() {
 
     let merged = ok(&["ls", "--merged", "--json", &pushed.reference]);
     b.click("#merged-load");
-    b.wait_until(
-        "return document.querySelector('#merged-files-count')?.dataset.done ?? '';",
-        &Value::from("true"),
-        "the merge to finish",
-    );
     assert_eq!(
-        b.wait_text("#merged-files-count"),
+        b.wait_done("#merged-files-count"),
         merged.lines().count().to_string(),
         "the page merges what the CLI merges"
     );
@@ -256,11 +230,7 @@ fn page_shows_what_dropped_files_replace_and_delete_in_the_base() {
         b.click("#delete-add");
     }
     b.click("#shadow-compare");
-    b.wait_until(
-        "return document.querySelector('#shadow-status')?.dataset.done ?? '';",
-        &Value::from("true"),
-        "the base listing",
-    );
+    b.wait_done("#shadow-status");
 
     // The dropped file replaces the base's /etc/motd: its size and layer as the CLI lists them.
     let replaced = b.eval(
@@ -332,11 +302,7 @@ fn page_reports_a_damaged_layer_and_saves_nothing_from_it() {
     b.goto(&format!("{}/?image={}", server.url(), pushed.reference));
     assert_eq!(b.wait_text("#base-digest"), pushed.digest);
     b.click("#base-layers tbody tr:nth-child(1) button.layer-files-button");
-    b.wait_until(
-        "return document.querySelector('#layer-files-count')?.dataset.done ?? '';",
-        &Value::from("true"),
-        "the listing to finish",
-    );
+    b.wait_done("#layer-files-count");
     std::fs::write(&data, &blob).expect("damage the registry's blob again");
     download_from(&b, "layer-files", motd, "/etc/motd");
     b.wait_until(

@@ -178,11 +178,7 @@ fn page_small_things_a_new_user_meets() {
 
     // A layer's files open under its row and close again.
     b.click("#base-layers tbody tr.layer-row:nth-child(1) button.layer-files-button");
-    b.wait_until(
-        "return document.querySelector('#layer-files-count')?.dataset.done ?? '';",
-        &Value::from("true"),
-        "the listing",
-    );
+    b.wait_done("#layer-files-count");
     let placed = b.eval(
         "const p = document.getElementById('layer-files-panel').closest('tr'); \
          return p.classList.contains('layer-files-row') && p.previousElementSibling.classList.contains('layer-row');",

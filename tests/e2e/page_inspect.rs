@@ -81,11 +81,7 @@ fn page_inspects_an_index_like_the_cli() {
     let count = listed.lines().count() as u64;
     assert!(count > 0);
     b.click("#base-layers tbody tr:nth-child(1) button.layer-files-button");
-    b.wait_until(
-        "return document.querySelector('#layer-files-count')?.dataset.done ?? '';",
-        &Value::from("true"),
-        "the listing to finish",
-    );
+    b.wait_done("#layer-files-count");
     assert_eq!(b.wait_text("#layer-files-count"), count.to_string());
     // The list is virtualised: at most the rows in view and a margin of 10 above and below.
     b.wait_count("#layer-files .layer-file", count.min(40));
@@ -130,11 +126,7 @@ fn page_lists_a_big_layer_virtualised() {
     let mut b = Browser::start("inspect-virtualised");
     b.goto(&format!("{}/?image={reference}", server.url()));
     b.click("#base-layers tbody tr:nth-child(2) button.layer-files-button");
-    b.wait_until(
-        "return document.querySelector('#layer-files-count')?.dataset.done ?? '';",
-        &Value::from("true"),
-        "the listing to finish",
-    );
+    b.wait_done("#layer-files-count");
     assert_eq!(b.wait_text("#layer-files-count"), paths.len().to_string());
     // Only the rows in view (and a margin) are in the DOM, whatever the layer holds.
     b.wait_count("#layer-files .layer-file", 40);
@@ -175,13 +167,8 @@ fn lists_from_a_token_registry(name: &str, flags: &[&str]) {
     b.click("#base-load");
     assert_eq!(b.wait_text("#base-digest"), base.digest);
     b.click("#base-layers tbody tr:nth-child(1) button.layer-files-button");
-    b.wait_until(
-        "return document.querySelector('#layer-files-count')?.dataset.done ?? '';",
-        &Value::from("true"),
-        "the listing to finish",
-    );
     assert_eq!(
-        b.wait_text("#layer-files-count"),
+        b.wait_done("#layer-files-count"),
         listed.lines().count().to_string(),
         "the page lists what the CLI lists"
     );

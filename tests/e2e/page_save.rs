@@ -189,11 +189,7 @@ fn page_takes_an_image_tar_as_the_base() {
     assert!(b.wait_text("#archive-name").contains("gzipped.tar"));
     assert_eq!(b.wait_text("#base-digest"), base.digest, "the gzipped tar's manifest, byte for byte");
     b.click("#base-layers tbody tr:nth-child(1) button.layer-files-button");
-    b.wait_until(
-        "return document.querySelector('#layer-files-count')?.dataset.done ?? '';",
-        &Value::from("true"),
-        "the listing to finish",
-    );
+    b.wait_done("#layer-files-count");
     let listed = crate::cli::layerize(&["ls", "--layer", "1", "--json", &base.reference], None, None).ok();
     assert_eq!(
         b.wait_text("#layer-files-count"),
@@ -258,24 +254,14 @@ fn page_lists_and_merges_the_layers_of_an_image_tar_without_its_registry() {
     b.pick("#archive-input", &base_tar);
     assert_eq!(b.wait_text("#base-digest"), base.digest);
     b.click("#base-layers tbody tr:nth-child(1) button.layer-files-button");
-    b.wait_until(
-        "return document.querySelector('#layer-files-count')?.dataset.done ?? '';",
-        &Value::from("true"),
-        "the listing to finish",
-    );
     assert_eq!(
-        b.wait_text("#layer-files-count"),
+        b.wait_done("#layer-files-count"),
         listed.lines().count().to_string(),
         "the page lists the tar's layer as the CLI lists the registry's"
     );
     b.click("#merged-load");
-    b.wait_until(
-        "return document.querySelector('#merged-files-count')?.dataset.done ?? '';",
-        &Value::from("true"),
-        "the merge to finish",
-    );
     assert_eq!(
-        b.wait_text("#merged-files-count"),
+        b.wait_done("#merged-files-count"),
         merged.lines().count().to_string(),
         "the page merges the tar's layers as the CLI merges the registry's"
     );

@@ -183,6 +183,17 @@ impl Browser {
     }
 
     /// Polls `script` until it returns `wanted`; fails at once if the page shows an error.
+    /// Waits until the element `css` says its work is done (`data-done="true"`, as the page's
+    /// listings, merges and downloads do), then returns its text.
+    pub fn wait_done(&self, css: &str) -> String {
+        self.wait_until(
+            &format!("return document.querySelector({css:?})?.dataset.done ?? '';"),
+            &Value::from("true"),
+            &format!("{css} to be done"),
+        );
+        self.wait_text(css)
+    }
+
     pub fn wait_until(&self, script: &str, wanted: &Value, what: &str) {
         let start = Instant::now();
         loop {
