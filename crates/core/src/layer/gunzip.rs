@@ -205,23 +205,8 @@ mod tests {
         e.finish().unwrap_or_else(|e| panic!("{e}"))
     }
 
-    /// Feeds `blob` in chunks of `chunk` bytes into a 1000-byte output buffer.
     fn gunzip_in(blob: &[u8], chunk: usize, crc: bool) -> std::io::Result<Vec<u8>> {
-        let mut inflate = GzipInflate::new(crc);
-        let (mut pending, mut got, mut out) = (Vec::new(), Vec::new(), Vec::with_capacity(1000));
-        for part in blob.chunks(chunk) {
-            pending.extend_from_slice(part);
-            loop {
-                let used = inflate.inflate(&pending, &mut out)?;
-                pending.drain(..used);
-                if out.is_empty() && used == 0 {
-                    break;
-                }
-                got.append(&mut out);
-            }
-        }
-        inflate.finish(pending.len())?;
-        Ok(got)
+        crate::layer::inflate_in_chunks(GzipInflate::new(crc), blob, chunk, GzipInflate::inflate, GzipInflate::finish)
     }
 
     fn gunzip(blob: &[u8]) -> std::io::Result<Vec<u8>> {

@@ -267,3 +267,29 @@ fn feed_entries<S, R: Source, W: Write>(
 
 #[cfg(test)]
 mod tests;
+
+/// Feeds `blob` to an inflater (gzip or zstd) in chunks of `chunk` bytes, into a 1000-byte
+/// output buffer, as the push decoder does: what the inflaters' tests share.
+#[cfg(test)]
+pub(crate) fn inflate_in_chunks<I>(
+    mut inflater: I,
+    blob: &[u8],
+    chunk: usize,
+    inflate: fn(&mut I, &[u8], &mut Vec<u8>) -> io::Result<usize>,
+    finish: fn(&I, usize) -> io::Result<()>,
+) -> io::Result<Vec<u8>> {
+    let (mut pending, mut got, mut out) = (Vec::new(), Vec::new(), Vec::with_capacity(1000));
+    for part in blob.chunks(chunk) {
+        pending.extend_from_slice(part);
+        loop {
+            let used = inflate(&mut inflater, &pending, &mut out)?;
+            pending.drain(..used);
+            if out.is_empty() && used == 0 {
+                break;
+            }
+            got.append(&mut out);
+        }
+    }
+    finish(&inflater, pending.len())?;
+    Ok(got)
+}

@@ -238,23 +238,8 @@ mod tests {
         compress_to_vec(data, CompressionLevel::Fastest)
     }
 
-    /// Feeds `blob` in chunks of `chunk` bytes into a 1000-byte output buffer.
     fn unzstd_in(blob: &[u8], chunk: usize, check: bool) -> io::Result<Vec<u8>> {
-        let mut inflate = ZstdInflate::new(check);
-        let (mut pending, mut got, mut out) = (Vec::new(), Vec::new(), Vec::with_capacity(1000));
-        for part in blob.chunks(chunk) {
-            pending.extend_from_slice(part);
-            loop {
-                let used = inflate.inflate(&pending, &mut out)?;
-                pending.drain(..used);
-                if out.is_empty() && used == 0 {
-                    break;
-                }
-                got.append(&mut out);
-            }
-        }
-        inflate.finish(pending.len())?;
-        Ok(got)
+        crate::layer::inflate_in_chunks(ZstdInflate::new(check), blob, chunk, ZstdInflate::inflate, ZstdInflate::finish)
     }
 
     fn unzstd(blob: &[u8]) -> io::Result<Vec<u8>> {
