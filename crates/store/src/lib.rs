@@ -6,6 +6,7 @@
 //! - [`unpack`]: an image's layers applied in order to a directory, the way a runtime does,
 //!   and [`export`]: the same tree as one flattened tar.
 
+mod blob_thread;
 pub mod error;
 pub mod export;
 pub mod gc;
