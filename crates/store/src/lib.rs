@@ -7,6 +7,7 @@
 //!   and [`export`]: the same tree as one flattened tar.
 
 mod blob_thread;
+mod blob_writer;
 pub mod error;
 pub mod export;
 pub mod gc;
