@@ -1,30 +1,29 @@
-//! A [`BlobWriter`] on threads of its own, fed chunks as they arrive.
+//! A [`BlobWriter`] on a thread of its own, fed chunks as they arrive.
 //!
 //! A pull runs its downloads on one async thread. SHA-256 is most of a pull's CPU (about 1.5
-//! GB/s with SHA-NI, slower than loopback), and writing and the final `fdatasync` block; done
-//! on that thread they would stall every download while they run. Here one thread hashes and
-//! passes each chunk on to a second that writes it, so receiving, hashing and writing overlap,
-//! and the blob lands (checked, synced, renamed) off the async thread.
+//! GB/s with SHA-NI, no faster than loopback), and writing and the final `fdatasync` block;
+//! done on that thread they would stall every download while they run. On a thread per blob,
+//! receiving overlaps hashing and writing, blobs hash on every core, and a blob lands (checked,
+//! synced, renamed) off the async thread. (A third thread to write while the second hashes
+//! was tried: its wake-ups cost more CPU than it saved on 2 cores.)
 
 use std::path::PathBuf;
-use std::sync::mpsc as std_mpsc;
-use std::thread::JoinHandle;
 
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::blob_writer::{check, BlobFile, BlobWriter};
 use crate::error::Error;
+use crate::layout::BlobWriter;
 
-/// Bytes gathered before they go to the threads: a network hands over chunks of 16 to 512
-/// KiB, and waking two threads (and a write) for each costs more CPU than the hashing saves.
+/// Bytes gathered before they go to the thread: a network hands over chunks of 16 to 512 KiB,
+/// and a wake-up and a write for each cost more CPU than a wake-up and one `writev` per MiB.
 const BATCH: usize = 1 << 20;
 
-/// Batches waiting for each thread: enough to ride out one falling behind for a moment, little
-/// enough to keep memory flat with several blobs at once.
+/// Batches waiting for the thread: enough to ride out a write or a hash falling behind for a
+/// moment, little enough to keep memory flat with several blobs at once.
 const QUEUE: usize = 4;
 
-/// What the receiving side tells the hashing thread.
+/// What the receiving side tells the thread.
 enum Message {
     Chunks(Vec<Bytes>),
     /// Everything was sent: check the digest and land the blob.
@@ -32,7 +31,7 @@ enum Message {
 }
 
 /// The receiving side: [`BlobThread::write`] each chunk, then [`BlobThread::commit`]. Dropped
-/// without a commit, the threads write what they were given and stop, leaving the file as a
+/// without a commit, the thread writes what it was handed and stops, leaving the file as a
 /// [`BlobWriter`] dropped uncommitted would (a partial download stays for the next run; a
 /// temp file is removed).
 pub struct BlobThread {
@@ -46,52 +45,35 @@ pub struct BlobThread {
 }
 
 impl BlobThread {
-    /// Starts the threads that hash and write what `writer` was writing.
-    pub fn start(writer: BlobWriter) -> Result<BlobThread, Error> {
-        let (file, mut hasher, expected) = writer.into_parts();
-        let dest = file.dest().to_owned();
-        let (to_writer, writer_rx) = std_mpsc::sync_channel::<Vec<Bytes>>(QUEUE);
-        let writing = spawn("blob writer", &dest, move || write_chunks(file, writer_rx))?;
+    /// Starts the thread that hashes and writes what `writer` was writing.
+    pub fn start(mut writer: BlobWriter) -> Result<BlobThread, Error> {
+        let dest = writer.dest().to_owned();
         let (chunks, mut rx) = mpsc::channel::<Message>(QUEUE);
         let (tell, done) = oneshot::channel();
         let thread_dest = dest.clone();
-        spawn("blob hasher", &dest, move || {
-            let mut commit = false;
-            while let Some(message) = rx.blocking_recv() {
-                match message {
-                    Message::Chunks(chunks) => {
-                        for chunk in &chunks {
-                            hasher.update(chunk);
+        std::thread::Builder::new()
+            .name("blob writer".into())
+            .spawn(move || {
+                let outcome = loop {
+                    match rx.blocking_recv() {
+                        Some(Message::Chunks(mut batch)) => {
+                            if let Err(e) = writer.write_chunks(&mut batch) {
+                                break Err(Error::io("writing", &thread_dest)(e));
+                            }
                         }
-                        if to_writer.send(chunks).is_err() {
-                            // The writer stopped on an error; joining it gives the error.
-                            break;
-                        }
+                        Some(Message::Commit) => break writer.commit(),
+                        // The download failed: what was written stays as it is.
+                        None => break Ok(()),
                     }
-                    Message::Commit => {
-                        commit = true;
-                        break;
-                    }
-                }
-            }
-            drop(to_writer);
-            let written = match writing.join() {
-                Ok(written) => written,
-                Err(_) => Err(stopped(&thread_dest)),
-            };
-            let outcome = match written {
-                Ok(file) if commit => check(file, hasher, &expected),
-                // The download failed: what was written stays as it is.
-                Ok(_) => Ok(()),
-                Err(e) => Err(e),
-            };
-            let _ = tell.send(outcome);
-        })?;
+                };
+                let _ = tell.send(outcome);
+            })
+            .map_err(Error::io("starting a thread to write", &dest))?;
         Ok(BlobThread { chunks, done, batch: Vec::new(), batched: 0, dest })
     }
 
-    /// Takes `chunk`, handing a batch on when it is [`BATCH`] bytes (waiting while the hashing
-    /// thread's queue is full).
+    /// Takes `chunk`, handing a batch on when it is [`BATCH`] bytes (waiting while the thread's
+    /// queue is full).
     pub async fn write(&mut self, chunk: Bytes) -> Result<(), Error> {
         self.batched += chunk.len();
         self.batch.push(chunk);
@@ -103,7 +85,7 @@ impl BlobThread {
         Ok(())
     }
 
-    /// Checks the digest and lands the blob (on the threads, `fdatasync` included).
+    /// Checks the digest and lands the blob (on the thread, `fdatasync` included).
     pub async fn commit(mut self) -> Result<(), Error> {
         let batch = std::mem::take(&mut self.batch);
         self.send(Message::Chunks(batch)).await?;
@@ -113,7 +95,7 @@ impl BlobThread {
 
     async fn send(&mut self, message: Message) -> Result<(), Error> {
         if self.chunks.send(message).await.is_err() {
-            // The threads stopped on an error: that error is the one to give.
+            // The thread stopped on an error: that error is the one to give.
             return Err(self.outcome().await.err().unwrap_or_else(|| stopped(&self.dest)));
         }
         Ok(())
@@ -122,23 +104,6 @@ impl BlobThread {
     async fn outcome(&mut self) -> Result<(), Error> {
         (&mut self.done).await.unwrap_or_else(|_| Err(stopped(&self.dest)))
     }
-}
-
-/// The writing thread: every batch the hasher passes on, one system call each (as long as the
-/// kernel takes it whole). Gives the file back once the hasher hangs up.
-fn write_chunks(mut file: BlobFile, batches: std_mpsc::Receiver<Vec<Bytes>>) -> Result<BlobFile, Error> {
-    while let Ok(mut batch) = batches.recv() {
-        file.write_chunks(&mut batch).map_err(Error::io("writing", file.dest().to_owned()))?;
-    }
-    Ok(file)
-}
-
-fn spawn<T: Send + 'static>(
-    name: &str,
-    dest: &std::path::Path,
-    work: impl FnOnce() -> T + Send + 'static,
-) -> Result<JoinHandle<T>, Error> {
-    std::thread::Builder::new().name(name.into()).spawn(work).map_err(Error::io("starting a thread to write", dest))
 }
 
 fn stopped(dest: &std::path::Path) -> Error {

@@ -2,9 +2,7 @@
 //! what it claims.
 //!
 //! [`BlobFile`] is the file half (a temp file or a partial download, made durable and renamed
-//! by [`BlobFile::land`]); [`BlobWriter`] adds the hash and the digest it must match. The two
-//! halves come apart so that a download can hash on one thread while another writes
-//! ([`crate::blob_thread`]).
+//! by [`BlobFile::land`]); [`BlobWriter`] adds the hash and the digest it must match.
 
 use std::fs::{self, File};
 use std::io::{self, IoSlice, Write};
@@ -54,19 +52,18 @@ impl BlobFile {
         BlobFile { file, path, temp, len, written_back: len, dest }
     }
 
-    /// The blob's name in the layout (errors name it).
-    pub(crate) fn dest(&self) -> &Path {
+    fn dest(&self) -> &Path {
         &self.dest
     }
 
-    pub(crate) fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+    fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.file.write_all(bytes)?;
         self.wrote(bytes.len());
         Ok(())
     }
 
     /// Writes all of `chunks`, as many at a time as one system call takes, and empties it.
-    pub(crate) fn write_chunks(&mut self, chunks: &mut Vec<Bytes>) -> io::Result<()> {
+    fn write_chunks(&mut self, chunks: &mut Vec<Bytes>) -> io::Result<()> {
         let mut first = 0;
         while first < chunks.len() {
             let slices: Vec<IoSlice<'_>> = chunks[first..].iter().take(MAX_SLICES).map(|c| IoSlice::new(c)).collect();
@@ -101,7 +98,7 @@ impl BlobFile {
     }
 
     /// Makes the bytes durable and renames them into place: for bytes already checked.
-    pub(crate) fn land(mut self) -> Result<(), Error> {
+    fn land(mut self) -> Result<(), Error> {
         readable(&self.file).map_err(Error::io("writing", &self.dest))?;
         self.file.sync_data().map_err(Error::io("writing", &self.dest))?;
         fs::rename(&self.path, &self.dest).map_err(Error::io("renaming a blob to", &self.dest))?;
@@ -114,7 +111,7 @@ impl BlobFile {
 
     /// Removes bytes that are not what they claim (a partial download too: continuing it
     /// could never come right).
-    pub(crate) fn discard(self) {
+    fn discard(self) {
         let _ = fs::remove_file(&self.path);
     }
 }
@@ -138,26 +135,29 @@ impl BlobWriter {
         self.hasher.len()
     }
 
+    /// Hashes and writes all of `chunks` (a download's, as they came), and empties it.
+    pub(crate) fn write_chunks(&mut self, chunks: &mut Vec<Bytes>) -> io::Result<()> {
+        for chunk in chunks.iter() {
+            self.hasher.update(chunk);
+        }
+        self.file.write_chunks(chunks)
+    }
+
+    /// The blob's name in the layout (errors name it).
+    pub(crate) fn dest(&self) -> &Path {
+        self.file.dest()
+    }
+
     /// Checks the digest and renames the blob into place; a mismatch leaves nothing behind.
     pub fn commit(self) -> Result<(), Error> {
         let BlobWriter { file, hasher, expected } = self;
-        check(file, hasher, &expected)
+        let found = hasher.finish();
+        if found != expected {
+            file.discard();
+            return Err(Error::DigestMismatch { blob: expected, found });
+        }
+        file.land()
     }
-
-    /// The halves, for writing on separate threads; [`check`] puts them together again.
-    pub(crate) fn into_parts(self) -> (BlobFile, Hasher, Digest) {
-        (self.file, self.hasher, self.expected)
-    }
-}
-
-/// Lands `file` if `hasher` (which saw every byte of it) gives `expected`, else removes it.
-pub(crate) fn check(file: BlobFile, hasher: Hasher, expected: &Digest) -> Result<(), Error> {
-    let found = hasher.finish();
-    if &found != expected {
-        file.discard();
-        return Err(Error::DigestMismatch { blob: expected.clone(), found });
-    }
-    file.land()
 }
 
 impl Write for BlobWriter {
