@@ -118,7 +118,7 @@ impl ImageSink for Layout {
         // Unchecked bytes: the writer hashes everything it holds and commits only a match.
         let mut stream = source.blob_from(descriptor, offset).await?;
         let path = self.blob_path(&descriptor.digest);
-        // Hashed and written on threads of their own, so this task only receives.
+        // Hashed and written on a thread of its own, so this task only receives.
         let mut thread = BlobThread::start(writer)?;
         let mut size = offset;
         while let Some(chunk) = stream.next().await {
