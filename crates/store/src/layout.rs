@@ -9,7 +9,7 @@
 //! (two writers of one blob write the same bytes, and the last rename wins harmlessly).
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use layerize_core::archive::oci_layout::{IMAGE_NAME, INDEX_JSON, OCI_LAYOUT, OCI_LAYOUT_CONTENT, REF_NAME};
@@ -18,6 +18,8 @@ use layerize_core::digest::Hasher;
 use layerize_core::{Digest, Reference};
 use serde_json::{json, Map, Value};
 
+pub use crate::blob_writer::BlobWriter;
+use crate::blob_writer::{readable, BlobFile};
 use crate::error::Error;
 
 /// Where layerize keeps its own files inside a layout (temp files, the index lock); OCI
@@ -147,15 +149,8 @@ impl Layout {
             .map_err(Error::io("creating a temp file in", &tmp))?
             .into_parts();
         let path = temp.to_path_buf();
-        Ok(BlobWriter {
-            file: BufWriter::with_capacity(WRITE_BUFFER, file),
-            path,
-            temp: Some(temp),
-            hasher: Hasher::new(),
-            size: 0,
-            expected: digest.clone(),
-            dest: self.blob_path(digest),
-        })
+        let file = BlobFile::new(file, path, Some(temp), 0, self.blob_path(digest));
+        Ok(BlobWriter::new(file, Hasher::new(), digest.clone()))
     }
 
     /// Where the partial download of `digest` is kept between runs.
@@ -193,15 +188,8 @@ impl Layout {
             hasher.update(&buf[..n]);
             size += n as u64;
         }
-        Ok(BlobWriter {
-            file: BufWriter::with_capacity(WRITE_BUFFER, file),
-            path,
-            temp: None,
-            hasher,
-            size,
-            expected: digest.clone(),
-            dest: self.blob_path(digest),
-        })
+        let file = BlobFile::new(file, path, None, size, self.blob_path(digest));
+        Ok(BlobWriter::new(file, hasher, digest.clone()))
     }
 
     /// Writes a whole blob held in memory (a manifest or config).
@@ -388,70 +376,6 @@ impl Layout {
         file.persist(&path).map_err(|e| Error::io("replacing", &path)(e.error))?;
         Ok(())
     }
-}
-
-/// Bytes gathered before a write to a blob's file: a network hands over chunks of a few KiB,
-/// and a system call for each costs more than the copy.
-const WRITE_BUFFER: usize = 1 << 20;
-
-/// A blob being written: hashed as it goes, renamed into place only if it is what it claims.
-#[derive(Debug)]
-pub struct BlobWriter {
-    file: BufWriter<File>,
-    /// Where the bytes are until the commit.
-    path: PathBuf,
-    /// Set for a private temp file (removed if the writer is dropped uncommitted); a partial
-    /// download stays, for the next run to continue.
-    temp: Option<tempfile::TempPath>,
-    hasher: Hasher,
-    size: u64,
-    expected: Digest,
-    dest: PathBuf,
-}
-
-impl BlobWriter {
-    /// Bytes written so far (for a continued download, those of earlier runs included).
-    pub fn size(&self) -> u64 {
-        self.size
-    }
-
-    /// Checks the digest and renames the blob into place; a mismatch leaves nothing behind.
-    pub fn commit(mut self) -> Result<(), Error> {
-        let found = std::mem::take(&mut self.hasher).finish();
-        if found != self.expected {
-            let _ = fs::remove_file(&self.path);
-            return Err(Error::DigestMismatch { blob: self.expected.clone(), found });
-        }
-        self.file.flush().map_err(Error::io("writing", &self.dest))?;
-        readable(self.file.get_ref()).map_err(Error::io("writing", &self.dest))?;
-        self.file.get_ref().sync_data().map_err(Error::io("writing", &self.dest))?;
-        fs::rename(&self.path, &self.dest).map_err(Error::io("renaming a blob to", &self.dest))?;
-        if let Some(temp) = self.temp.take() {
-            // Renamed away already: nothing for the guard to remove.
-            let _ = temp.keep();
-        }
-        Ok(())
-    }
-}
-
-impl Write for BlobWriter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.file.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.size += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.file.flush()
-    }
-}
-
-/// Mode 0644, as any layout's files are: temp files are made 0600, and a store shared by a
-/// group (or read by a tool running as another user) must be able to read what it names.
-fn readable(file: &File) -> io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    file.set_permissions(fs::Permissions::from_mode(0o644))
 }
 
 fn empty_index() -> Map<String, Value> {

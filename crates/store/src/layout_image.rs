@@ -2,7 +2,7 @@
 //! every `oci:DIR` meet registries in the same copy.
 
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Read;
 
 use bytes::Bytes;
 use layerize_core::descriptor::Descriptor;
@@ -13,6 +13,7 @@ use layerize_registry::{BlobOutcome, BodyStream, Error as RegistryError, Fetched
 
 use futures_util::StreamExt;
 
+use crate::blob_thread::BlobThread;
 use crate::error::Error;
 use crate::layout::Layout;
 
@@ -117,11 +118,14 @@ impl ImageSink for Layout {
         // Unchecked bytes: the writer hashes everything it holds and commits only a match.
         let mut stream = source.blob_from(descriptor, offset).await?;
         let path = self.blob_path(&descriptor.digest);
+        // Hashed and written on a thread of its own, so this task only receives.
+        let mut thread = BlobThread::start(writer)?;
+        let mut size = offset;
         while let Some(chunk) = stream.next().await {
             let chunk = chunk?;
             // A source that sends more than the descriptor says is lying: stop before the disk fills.
-            if writer.size() + chunk.len() as u64 > descriptor.size {
-                drop(writer);
+            if size + chunk.len() as u64 > descriptor.size {
+                drop(thread);
                 let _ = std::fs::remove_file(self.partial_path(&descriptor.digest));
                 return Err(Error::Damaged {
                     path,
@@ -133,10 +137,11 @@ impl ImageSink for Layout {
                 }
                 .into());
             }
-            writer.write_all(&chunk).map_err(Error::io("writing", &path))?;
-            progress(writer.size());
+            size += chunk.len() as u64;
+            thread.write(chunk).await?;
+            progress(size);
         }
-        writer.commit()?;
+        thread.commit().await?;
         Ok(BlobOutcome::Uploaded)
     }
 

@@ -6,6 +6,8 @@
 //! - [`unpack`]: an image's layers applied in order to a directory, the way a runtime does,
 //!   and [`export`]: the same tree as one flattened tar.
 
+mod blob_thread;
+mod blob_writer;
 pub mod error;
 pub mod export;
 pub mod gc;
