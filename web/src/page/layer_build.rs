@@ -10,10 +10,10 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
+use js_sys::Uint8Array;
 use layerize_core::layer::gzip::{Profile, HEADER};
 use layerize_core::layer::LayerDigests;
 use layerize_core::Digest;
-use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Blob, File};
 
 use super::worker_job::{self, WorkerJob};
@@ -89,8 +89,7 @@ pub fn start(
     let hasher =
         WorkerJob::start(Hash { what: "the built layer".to_owned() }, move |event| on_hasher_message(&s, &k, event))?;
     state.borrow_mut().hasher = Some(hasher);
-    let header = js_sys::Uint8Array::from(&HEADER[..]);
-    state.borrow_mut().add_part(&header)?;
+    state.borrow_mut().add_part(js_sys::Uint8Array::from(&HEADER[..]))?;
     for shard in 0..workers {
         let (s, k) = (Rc::clone(&state), Rc::clone(&sink));
         let job =
@@ -123,11 +122,11 @@ struct Shards {
     hasher: Option<WorkerJob<Hash>>,
     /// The hasher takes parts only once it said `HashReady`; until then they wait here.
     hasher_ready: bool,
-    queued: Vec<Blob>,
+    queued: Vec<Uint8Array>,
     /// The gzip blob's parts so far, in order.
     parts: js_sys::Array,
     /// Blocks that came before the ones ahead of them.
-    waiting: BTreeMap<u64, Blob>,
+    waiting: BTreeMap<u64, Uint8Array>,
     next_block: u64,
     done: Vec<u64>,
     results: Vec<Option<ShareResult>>,
@@ -142,28 +141,29 @@ impl Shards {
         self.hasher = None;
     }
 
-    /// Appends `part` (a Blob or bytes) to the result and sends it to the hasher.
-    fn add_part(&mut self, part: &JsValue) -> Result<(), Error> {
-        let blob = match part.dyn_ref::<Blob>() {
-            Some(b) => b.clone(),
-            None => Blob::new_with_u8_array_sequence(&js_sys::Array::of1(part))
-                .map_err(|e| Error::browser("cannot hash the layer", &e))?,
-        };
+    /// Appends `bytes` to the result (as a Blob, which the browser may keep on disk) and
+    /// sends them to the hasher.
+    fn add_part(&mut self, bytes: Uint8Array) -> Result<(), Error> {
+        let blob = Blob::new_with_u8_array_sequence(&js_sys::Array::of1(&bytes))
+            .map_err(|e| Error::browser("cannot keep the layer's blocks", &e))?;
         self.parts.push(&blob);
         match (&self.hasher, self.hasher_ready) {
-            (Some(h), true) => h.send(&HashInput::Part { blob }),
+            (Some(h), true) => {
+                let buffer = bytes.buffer();
+                h.send_moving(&HashInput::Part { bytes }, &buffer)
+            }
             _ => {
-                self.queued.push(blob);
+                self.queued.push(bytes);
                 Ok(())
             }
         }
     }
 
     /// Moves every block that is next in line into the result.
-    fn take_block(&mut self, number: u64, block: Blob) -> Result<(), Error> {
+    fn take_block(&mut self, number: u64, block: Uint8Array) -> Result<(), Error> {
         self.waiting.insert(number, block);
         while let Some(block) = self.waiting.remove(&self.next_block) {
-            self.add_part(&block)?;
+            self.add_part(block)?;
             self.next_block += 1;
         }
         Ok(())
@@ -189,8 +189,7 @@ impl Shards {
             .get(HEADER.len()..)
             .filter(|t| t.len() == 8)
             .ok_or(Error::Shares("the first layer worker returned a malformed gzip frame"))?;
-        let trailer = js_sys::Uint8Array::from(trailer);
-        self.add_part(&trailer)?;
+        self.add_part(Uint8Array::from(trailer))?;
         match &self.hasher {
             Some(h) if self.hasher_ready => h.send(&HashInput::End)?,
             _ => {}
@@ -239,8 +238,8 @@ fn on_shard_message(state: &Rc<RefCell<Shards>>, sink: &Sink, shard: usize, even
             };
             (sink.borrow_mut())(event);
         }
-        worker_job::Event::Update(ShareUpdate::Block { number, blob }) => {
-            let taken = state.borrow_mut().take_block(number, blob);
+        worker_job::Event::Update(ShareUpdate::Block { number, bytes }) => {
+            let taken = state.borrow_mut().take_block(number, bytes);
             if let Err(e) = taken {
                 fail(state, sink, e);
             }
@@ -271,13 +270,13 @@ fn on_hasher_message(state: &Rc<RefCell<Shards>>, sink: &Sink, event: worker_job
                 let queued = std::mem::take(&mut s.queued);
                 let complete = s.results.iter().all(Option::is_some) && s.waiting.is_empty();
                 s.hasher.as_ref().map(|h| {
-                    queued.into_iter().try_for_each(|blob| h.send(&HashInput::Part { blob })).and_then(|()| {
-                        if complete {
-                            h.send(&HashInput::End)
-                        } else {
-                            Ok(())
-                        }
-                    })
+                    queued
+                        .into_iter()
+                        .try_for_each(|bytes| {
+                            let buffer = bytes.buffer();
+                            h.send_moving(&HashInput::Part { bytes }, &buffer)
+                        })
+                        .and_then(|()| if complete { h.send(&HashInput::End) } else { Ok(()) })
                 })
             };
             if let Some(Err(e)) = sent {

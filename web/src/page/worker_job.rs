@@ -74,7 +74,7 @@ impl<J: Job> WorkerJob<J> {
                 FromWorker::Ready => {
                     if let Some(job) = request.take() {
                         let request: Request = job.into();
-                        if let Err(e) = post(&w, &request) {
+                        if let Err(e) = post(&w, &request, None) {
                             w.set_onmessage(None);
                             w.terminate();
                             on_event(Event::Failed(e));
@@ -101,7 +101,13 @@ impl<J: Job> WorkerJob<J> {
 
     /// Sends the running job more input (the parts of a streamed hash).
     pub fn send(&self, input: &J::Input) -> Result<(), Error> {
-        post(&self.inner.worker, input)
+        post(&self.inner.worker, input, None)
+    }
+
+    /// Sends `input`, moving `buffer` (an `ArrayBuffer` it holds) to the worker rather than
+    /// copying it: the page cannot use it afterwards.
+    pub fn send_moving(&self, input: &J::Input, buffer: &JsValue) -> Result<(), Error> {
+        post(&self.inner.worker, input, Some(buffer))
     }
 
     /// Lets the job run to its last event without a handle (it is dropped then).
@@ -110,8 +116,12 @@ impl<J: Job> WorkerJob<J> {
     }
 }
 
-fn post(worker: &Worker, msg: &impl serde::Serialize) -> Result<(), Error> {
+fn post(worker: &Worker, msg: &impl serde::Serialize, moving: Option<&JsValue>) -> Result<(), Error> {
     let value = serde_wasm_bindgen::to_value(msg)
         .map_err(|e| Error::Browser { doing: "cannot send the worker its job".to_owned(), reason: e.to_string() })?;
-    worker.post_message(&value).map_err(|e| Error::browser("cannot send the worker its job", &e))
+    match moving {
+        None => worker.post_message(&value),
+        Some(buffer) => worker.post_message_with_transfer(&value, &js_sys::Array::of1(buffer)),
+    }
+    .map_err(|e| Error::browser("cannot send the worker its job", &e))
 }

@@ -1,6 +1,7 @@
 //! Building a layer from dropped files: the whole layer in one worker ([`Build`]), or one
 //! share of its gzip blocks in each of several ([`BuildShare`], see `page::layer_build`).
 
+use js_sys::Uint8Array;
 use layerize_core::Digest;
 use serde::{Deserialize, Serialize};
 use web_sys::{Blob, File};
@@ -72,11 +73,13 @@ pub struct BuildShare {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum ShareUpdate {
     Progress(Progress),
-    /// Compressed block `number` of the layer.
+    /// Compressed block `number` of the layer, as bytes: the page keeps them as a Blob part
+    /// and hands the same bytes to the hasher, so neither a share nor the hasher spends its
+    /// time on making a Blob or reading one back.
     Block {
         number: u64,
         #[serde(with = "super::js")]
-        blob: Blob,
+        bytes: Uint8Array,
     },
 }
 

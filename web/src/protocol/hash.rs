@@ -1,9 +1,9 @@
 //! Hashing a blob that arrives in parts while it is being made (the layer a shared build
 //! joins): the request, then [`HashInput::Part`]s in order and [`HashInput::End`].
 
+use js_sys::Uint8Array;
 use layerize_core::Digest;
 use serde::{Deserialize, Serialize};
-use web_sys::Blob;
 
 use super::{Job, Request};
 
@@ -18,7 +18,7 @@ pub enum HashInput {
     /// The next part of the blob.
     Part {
         #[serde(with = "super::js")]
-        blob: Blob,
+        bytes: Uint8Array,
     },
     /// The blob is complete.
     End,

@@ -8,12 +8,10 @@ use layerize_core::layer::gzip::{Deflate, Profile, Sequential};
 use layerize_core::layer::share::ShareEncoder;
 use layerize_core::layer::{Entry, EntryKind, LayerEncoder, LayerOptions, LayerPath, Plan};
 use wasm_bindgen::JsCast;
-use web_sys::Blob;
 
 use super::read_ahead::{Piece, ReadAhead};
 use super::{Error, Reply};
 use crate::blob_parts::BlobParts;
-use crate::js_error::js_text;
 use crate::protocol::build::{Built, ShareBuilt, ShareUpdate};
 use crate::protocol::{Build, BuildShare, Job, Progress, WireEntry, WireKind};
 
@@ -77,9 +75,9 @@ pub async fn build_share(reply: &Reply<BuildShare>, job: BuildShare) -> Result<S
     let (entries, total) = self::entries(job.entries)?;
     let mut blocks = 0u64;
     let emit = |number: u64, bytes: Vec<u8>| {
-        let part = js_sys::Array::of1(&js_sys::Uint8Array::from(&bytes[..]));
-        let blob = Blob::new_with_u8_array_sequence(&part).map_err(|e| io::Error::other(js_text(&e)))?;
-        reply.update(ShareUpdate::Block { number, blob });
+        let bytes = js_sys::Uint8Array::from(&bytes[..]);
+        let buffer = bytes.buffer();
+        reply.update_moving(ShareUpdate::Block { number, bytes }, &buffer);
         blocks += 1;
         Ok(())
     };

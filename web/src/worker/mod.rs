@@ -98,6 +98,17 @@ impl<J: Job> Reply<J> {
         self.post(&FromWorker::Update(update));
     }
 
+    /// Says something before the end, moving `buffer` (an `ArrayBuffer` the update holds) to
+    /// the page rather than copying it.
+    pub fn update_moving(&self, update: J::Update, buffer: &JsValue) {
+        if let Ok(value) = serde_wasm_bindgen::to_value(&FromWorker::<J>::Update(update)) {
+            if self.scope.post_message_with_transfer(&value, &js_sys::Array::of1(buffer)).is_ok() {
+                return;
+            }
+        }
+        self.post(&FromWorker::Failed { message: "the worker cannot send its answer".to_owned() });
+    }
+
     /// The job's last word: its result, or why it failed.
     pub fn finish(&self, result: Result<J::Done, Error>) {
         self.post(&match result {
