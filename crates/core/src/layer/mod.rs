@@ -167,7 +167,7 @@ impl<W: Write> EntryFeed<W> {
     fn close(&mut self) -> Result<(), Error> {
         match self.open.take() {
             None => Ok(()),
-            Some((path, size, 0)) => self.tar.end(size).map_err(|source| Error::LayerSource { path, source }),
+            Some((_, size, 0)) => self.tar.end(size).map_err(write_err),
             Some((path, _, left)) => Err(Error::LayerSource {
                 path,
                 source: io::Error::other(format!(
