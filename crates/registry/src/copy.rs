@@ -5,8 +5,8 @@
 //! every digest survives a copy. A [`Plan`] is read from an [`ImageSource`] (a registry, an
 //! OCI layout, the local store) once, and [`copy`] then drives any [`ImageSink`] (a registry, a
 //! layout) in the one order that never leaves a name pointing at something incomplete: every
-//! blob (layers, then configs, `jobs` at a time), then the image manifests under an index, then
-//! the top document, which alone gets the tag.
+//! layer, then every config, then the image manifests under an index, then the top document,
+//! which alone gets the tag.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -200,9 +200,8 @@ pub enum CopyEvent {
 }
 
 /// Copies what `plan` holds from `source` to `sink`, `jobs` blobs at a time, and tags the top
-/// document `tag`: [`put_blobs`] (layers, then configs, in one stream: a config starts as soon
-/// as a job is free, not after the last layer), then [`put_documents`]. Returns the top
-/// document's digest.
+/// document `tag`: [`put_blobs`] (layers, then configs), then [`put_documents`]. Returns the
+/// top document's digest.
 pub async fn copy<S: ImageSource, K: ImageSink>(
     source: &S,
     sink: &K,
@@ -211,8 +210,8 @@ pub async fn copy<S: ImageSource, K: ImageSink>(
     jobs: usize,
     on: &mut dyn FnMut(CopyEvent),
 ) -> Result<Digest, Error> {
-    let blobs: Vec<Descriptor> = plan.layers.iter().chain(&plan.configs).cloned().collect();
-    put_blobs(source, sink, &blobs, jobs, on).await?;
+    put_blobs(source, sink, &plan.layers, jobs, on).await?;
+    put_blobs(source, sink, &plan.configs, jobs, on).await?;
     put_documents(sink, plan, tag, on).await
 }
 
