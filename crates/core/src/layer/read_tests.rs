@@ -64,6 +64,18 @@ impl Tar {
         self
     }
 
+    /// A regular file in a GNU header, whose long name travels in a `././@LongLink` member.
+    fn gnu_file(mut self, path: &str, data: &[u8]) -> Tar {
+        let mut gnu = Header::new_gnu();
+        gnu.set_size(data.len() as u64);
+        gnu.set_mode(0o600);
+        gnu.set_uid(0);
+        gnu.set_gid(0);
+        gnu.set_mtime(0);
+        self.0.append_data(&mut gnu, path, data).unwrap();
+        self
+    }
+
     fn tar(self) -> Vec<u8> {
         self.0.into_inner().unwrap()
     }
@@ -177,14 +189,7 @@ fn long_names_from_pax_and_gnu_headers() {
     let long_dir = format!("srv/{}", "d".repeat(120));
     let long_target = format!("/{}/{}", "t".repeat(90), "u".repeat(90));
     let gnu_name = format!("{long_dir}/{}", "g".repeat(150));
-    let mut gnu = Header::new_gnu();
-    gnu.set_size(2);
-    gnu.set_mode(0o600);
-    gnu.set_uid(0);
-    gnu.set_gid(0);
-    gnu.set_mtime(0);
-    let mut tar = Tar::new().pax_symlink(&format!("{long_dir}/link"), &long_target);
-    tar.0.append_data(&mut gnu, &gnu_name, &b"hi"[..]).unwrap();
+    let tar = Tar::new().pax_symlink(&format!("{long_dir}/link"), &long_target).gnu_file(&gnu_name, b"hi");
     let entries = read(&tar.tar()).unwrap();
     assert_eq!(entries[0].path, format!("/{long_dir}/link"));
     assert_eq!(entries[0].kind, Kind::Symlink { target: long_target });
@@ -398,18 +403,11 @@ fn extracting_what_is_not_a_file_names_the_path() {
 /// chunks of decompressed output.
 fn everything() -> Tar {
     let big: Vec<u8> = (0..700_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
-    let mut tar = sample()
+    sample()
         .pax_symlink(&format!("srv/{}/link", "d".repeat(120)), &format!("/{}", "t".repeat(150)))
         .file("var/odd", &[5u8; 513])
-        .file("var/big", &big);
-    let mut gnu = Header::new_gnu();
-    gnu.set_size(2);
-    gnu.set_mode(0o600);
-    gnu.set_uid(0);
-    gnu.set_gid(0);
-    gnu.set_mtime(0);
-    tar.0.append_data(&mut gnu, format!("srv/{}", "g".repeat(150)), &b"hi"[..]).unwrap();
-    tar
+        .file("var/big", &big)
+        .gnu_file(&format!("srv/{}", "g".repeat(150)), b"hi")
 }
 
 #[test]
